@@ -1,0 +1,47 @@
+"""APK inputs from local files and folders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from toolkit.models import ApkInput, InputError, Provenance
+
+
+def collect_apk_inputs(paths: Iterable[str | Path]) -> tuple[list[ApkInput], list[InputError]]:
+    """Expand files and folders into APK inputs (sorted, de-duplicated) and errors for unusable paths."""
+    inputs: list[ApkInput] = []
+    errors: list[InputError] = []
+    seen: set[str] = set()
+
+    def add(file: Path, chain: list[str]) -> None:
+        key = str(file.resolve())
+        if key in seen:
+            return
+        seen.add(key)
+        inputs.append(ApkInput(path=str(file), provenance=Provenance(origin="file", chain=chain)))
+
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            errors.append(InputError(path=str(raw), reason="no such file or directory"))
+        elif path.is_dir():
+            found = sorted(_walk_apks(path))
+            if not found:
+                errors.append(InputError(path=str(raw), reason="folder contains no .apk files"))
+            for file in found:
+                add(file, [str(file.relative_to(path))])
+        elif path.is_file():
+            add(path, [path.name])
+        else:
+            errors.append(InputError(path=str(raw), reason="not a regular file or folder"))
+    return inputs, errors
+
+
+def _walk_apks(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            if name.lower().endswith(".apk"):
+                yield Path(dirpath) / name

@@ -1,0 +1,1 @@
+"""Command line interface (typer only): parse arguments, call the library, choose a reporter."""

@@ -1,0 +1,55 @@
+"""`phonehome apk ...`: analyse APK files and folders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from toolkit.acquisition.files import collect_apk_inputs
+from toolkit.cli.output import FORMAT_OPTION, OUTPUT_OPTION, emit, exit_code, report_problems
+from toolkit.models import Severity, Target
+from toolkit.pipeline import ProgressEvent, ScanOptions, analyse_inputs, build_result
+
+app = typer.Typer(help="Analyse APK files and folders for data leaks.", no_args_is_help=True)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress bar every long CLI step uses (on stderr)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@app.command("scan")
+def scan(
+    paths: list[Path] = typer.Argument(..., help="APK files or folders (searched recursively for *.apk)"),
+    formats: list[str] = FORMAT_OPTION,
+    output: Path | None = OUTPUT_OPTION,
+    workers: int = typer.Option(0, "--workers", "-j", help="Parallel processes (default: number of cores)"),
+    fail_on: Severity = typer.Option(Severity.info, "--fail-on", help="Lowest severity that makes the exit code 1"),
+) -> None:
+    """Analyse APKs. Exit code: 0 nothing found, 1 findings, 2 error."""
+    console, err = Console(), Console(stderr=True)
+    started = datetime.now(UTC)
+    inputs, errors = collect_apk_inputs(paths)
+    options = ScanOptions() if workers <= 0 else ScanOptions(workers=workers)
+    with progress_bar(err) as bar:
+        task = bar.add_task("Analysing APKs", total=len(inputs))
+
+        def on_progress(event: ProgressEvent) -> None:
+            bar.update(task, completed=event.done)
+
+        reports = analyse_inputs(inputs, options, on_progress)
+    result = build_result(Target(kind="apk_files", inputs=[str(p) for p in paths]), reports, errors, started)
+    report_problems(result, err)
+    emit(result, formats, output, console, err)
+    raise typer.Exit(exit_code(result, fail_on))

@@ -1,0 +1,109 @@
+"""The scan result: the contract between analysis and reporters, and the JSON output."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from toolkit.models.apk import ApkMetadata
+from toolkit.models.common import PhModel, Severity, Status
+from toolkit.models.device import DeviceIdentity, DeviceInventory
+from toolkit.models.finding import Finding, RuleInfo
+from toolkit.models.firmware import FirmwareInfo
+from toolkit.models.flow import Endpoint, Flow
+
+Origin = Literal["file", "device", "firmware", "store", "evidence"]
+
+
+class Provenance(PhModel):
+    """Where an APK came from, so a reader can find the same bytes again."""
+
+    origin: Origin = "file"
+    chain: list[str] = Field(
+        default_factory=list,
+        description="Containers from outside in, e.g. ['ota.zip', 'payload.bin', 'system_a', 'ext4:/system/app/Foo/Foo.apk']",
+    )
+    device_path: str | None = Field(None, description="Path on the phone or inside the image")
+
+    @property
+    def display(self) -> str:
+        return " > ".join(self.chain) if self.chain else (self.device_path or "")
+
+
+class ApkInput(PhModel):
+    """One APK to analyse: a local file plus where it came from."""
+
+    path: str
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+class AnalysisStats(PhModel):
+    seconds: float = 0.0
+    dex_files: int = 0
+    methods_total: int = 0
+    methods_analysed: int = 0
+    budget_exhausted: bool = False
+
+
+class ApkReport(PhModel):
+    """Everything phonehome says about one APK."""
+
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+    package: str | None = None
+    status: Status
+    reason: str | None = Field(None, description="Why not (fully) analysed; None when analysed")
+    provenance: Provenance = Field(default_factory=Provenance)
+    metadata: ApkMetadata | None = None
+    flows: list[Flow] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    endpoints: list[Endpoint] = Field(default_factory=list, description="Every constant endpoint found in the app")
+    stats: AnalysisStats = Field(default_factory=AnalysisStats)
+
+
+class InputError(PhModel):
+    """An input that could not even be treated as an APK (missing path, empty folder ...)."""
+
+    path: str
+    reason: str
+
+
+class ToolInfo(PhModel):
+    name: str = "phonehome"
+    version: str
+    engine_version: str = ""
+    rules_version: str = ""
+
+
+class Target(PhModel):
+    """What was scanned."""
+
+    kind: Literal["apk_files", "device", "evidence", "firmware", "store"]
+    inputs: list[str] = Field(default_factory=list)
+    identity: DeviceIdentity | None = None
+
+
+class ScanResult(PhModel):
+    """The complete, self-contained result of one phonehome run."""
+
+    schema_version: str = "1"
+    tool: ToolInfo
+    started_at: datetime
+    finished_at: datetime
+    target: Target
+    apks: list[ApkReport] = Field(default_factory=list)
+    input_errors: list[InputError] = Field(default_factory=list)
+    rules: list[RuleInfo] = Field(default_factory=list, description="Metadata of every rule that produced a finding")
+    device_findings: list[Finding] = Field(default_factory=list, description="Findings not tied to one APK")
+    inventory: DeviceInventory | None = None
+    firmware: FirmwareInfo | None = None
+
+    def all_findings(self) -> list[Finding]:
+        return [f for apk in self.apks for f in apk.findings] + list(self.device_findings)
+
+    def max_severity(self) -> Severity | None:
+        findings = self.all_findings()
+        return max((f.severity for f in findings), key=lambda s: s.rank) if findings else None

@@ -1,0 +1,1 @@
+"""Reporters: pure functions from a ScanResult to text or files. They never analyse anything."""
