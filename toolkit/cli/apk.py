@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from toolkit.acquisition.files import collect_apk_inputs
-from toolkit.cli.output import FORMAT_OPTION, OUTPUT_OPTION, emit, exit_code, report_problems
+from toolkit.cli.output import (
+    BASELINE_OPTION,
+    FAIL_ON_OPTION,
+    FORMAT_OPTION,
+    IOCS_OPTION,
+    OUTPUT_OPTION,
+    ReportArgs,
+    finish_scan,
+)
 from toolkit.models import Severity, Target
 from toolkit.pipeline import ProgressEvent, ScanOptions, analyse_inputs, build_result
 
@@ -34,8 +42,10 @@ def scan(
     paths: list[Path] = typer.Argument(..., help="APK files or folders (searched recursively for *.apk)"),
     formats: list[str] = FORMAT_OPTION,
     output: Path | None = OUTPUT_OPTION,
+    iocs: list[Path] = IOCS_OPTION,
+    baseline: Path | None = BASELINE_OPTION,
+    fail_on: Severity = FAIL_ON_OPTION,
     workers: int = typer.Option(0, "--workers", "-j", help="Parallel processes (default: number of cores)"),
-    fail_on: Severity = typer.Option(Severity.info, "--fail-on", help="Lowest severity that makes the exit code 1"),
 ) -> None:
     """Analyse APKs. Exit code: 0 nothing found, 1 findings, 2 error."""
     console, err = Console(), Console(stderr=True)
@@ -50,6 +60,4 @@ def scan(
 
         reports = analyse_inputs(inputs, options, on_progress)
     result = build_result(Target(kind="apk_files", inputs=[str(p) for p in paths]), reports, errors, started)
-    report_problems(result, err)
-    emit(result, formats, output, console, err)
-    raise typer.Exit(exit_code(result, fail_on))
+    finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
