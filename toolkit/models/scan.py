@@ -13,6 +13,7 @@ from toolkit.models.device import DeviceIdentity, DeviceInventory
 from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.flow import Endpoint, Flow
+from toolkit.models.indicators import IndicatorSource, IocMatch, Suppression
 
 Origin = Literal["file", "device", "firmware", "store", "evidence"]
 
@@ -100,6 +101,10 @@ class ScanResult(PhModel):
     device_findings: list[Finding] = Field(default_factory=list, description="Findings not tied to one APK")
     inventory: DeviceInventory | None = None
     firmware: FirmwareInfo | None = None
+    indicator_sources: list[IndicatorSource] = Field(default_factory=list, description="STIX files matched (--iocs)")
+    ioc_matches: list[IocMatch] = Field(default_factory=list, description="Indicators that matched the evidence")
+    baseline_file: str | None = Field(None, description="Baseline applied (--baseline)")
+    suppressed: list[Suppression] = Field(default_factory=list, description="Findings hidden by the baseline")
 
     def all_findings(self) -> list[Finding]:
         return [f for apk in self.apks for f in apk.findings] + list(self.device_findings)
