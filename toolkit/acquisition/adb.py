@@ -141,6 +141,9 @@ class AdbConnection:
     def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def listdir(self, path: str) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -174,10 +177,12 @@ def _classify_pull_error(exc: Exception) -> tuple[str, bool]:
 class AdbShellConnection(AdbConnection):
     """adb-shell over TCP or USB."""
 
-    def __init__(self, device, transport: TransportKind, serial: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, device, transport: TransportKind, serial: str,  # type: ignore[no-untyped-def]
+                 io_timeout: float = 10.0) -> None:
         self._dev = device
         self.transport = transport
         self.serial = serial
+        self.io_timeout = io_timeout
         self._v2: bool | None = None
 
     def _use_v2(self) -> bool:
@@ -206,8 +211,21 @@ class AdbShellConnection(AdbConnection):
             raise AdbError("connection", f"The connection to the device broke during `{command}` ({e}).") from e
 
     def stat(self, path: str) -> RemoteStat:
-        mode, size, mtime = self._dev.stat(path, read_timeout_s=30)
+        try:
+            mode, size, mtime = self._dev.stat(path, read_timeout_s=self.io_timeout)
+        except Exception as e:
+            reason, transient = _classify_pull_error(e)
+            raise PullError(path, reason, transient=transient) from e
         return RemoteStat(mode=mode, size=size, mtime=mtime)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            entries = self._dev.list(path, read_timeout_s=self.io_timeout)
+        except Exception as e:
+            reason, transient = _classify_pull_error(e)
+            raise PullError(path, reason, transient=transient) from e
+        return sorted(e.filename.decode(errors="replace") for e in entries
+                      if e.filename not in (b".", b"..") and e.mode)
 
     def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:
         done = 0
@@ -219,7 +237,7 @@ class AdbShellConnection(AdbConnection):
             done = written
 
         try:
-            self._dev.pull(path, str(dest), progress_callback=cb, read_timeout_s=30)
+            self._dev.pull(path, str(dest), progress_callback=cb, read_timeout_s=self.io_timeout)
         except Exception as e:  # adb-shell raises many types; classify by the phone's message
             reason, transient = _classify_pull_error(e)
             raise PullError(path, reason, transient=transient) from e
@@ -268,7 +286,7 @@ def connect_tcp(host: str, port: int, *, key_path: Path | None = None,
     except (OSError, ex.InvalidResponseError, ex.DeviceAuthError) as e:
         dev.close()
         raise AdbError("offline", f"The device at {serial} is offline or not an ADB device ({e}).") from e
-    return AdbShellConnection(dev, "tcp", serial)
+    return AdbShellConnection(dev, "tcp", serial, io_timeout=io_timeout)
 
 
 def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
@@ -348,6 +366,13 @@ class AdbServerConnection(AdbConnection):
                     fh.write(chunk)
                     if progress:
                         progress(len(chunk))
+        except Exception as e:
+            reason, transient = _classify_pull_error(e)
+            raise PullError(path, reason, transient=transient) from e
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(i.path for i in self._dev.sync.list(path) if i.path not in (".", "..") and i.mode)
         except Exception as e:
             reason, transient = _classify_pull_error(e)
             raise PullError(path, reason, transient=transient) from e

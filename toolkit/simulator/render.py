@@ -13,6 +13,33 @@ def _hid(*parts: object) -> str:
     return f"{zlib.crc32('/'.join(map(str, parts)).encode()) & 0x0FFFFFFF:x}"
 
 
+def java_signature_hash(der: bytes) -> str:
+    """Integer.toHexString(Arrays.hashCode(cert DER)): what PackageSignatures prints for each signer."""
+    h = 1
+    for b in der:
+        h = (31 * h + (b - 256 if b > 127 else b)) & 0xFFFFFFFF
+    return f"{h:x}"
+
+
+def apk_signature_hashes(data_path: object) -> list[str]:
+    """Signer hashes of an APK from its v1 (JAR) signature block; [] when there is none."""
+    import zipfile
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+    try:
+        with zipfile.ZipFile(Path(str(data_path))) as z:
+            blocks = [n for n in z.namelist() if n.startswith("META-INF/")
+                      and n.upper().rsplit(".", 1)[-1] in ("RSA", "DSA", "EC")]
+            if not blocks:
+                return []
+            certs = pkcs7.load_der_pkcs7_certificates(z.read(blocks[0]))
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return []
+    return [java_signature_hash(certs[0].public_bytes(Encoding.DER))] if certs else []
+
+
 def uid_name(uid: int) -> str:
     """UserHandle.formatUid: 10123 -> u0a123, 1000 -> 1000."""
     user, app = divmod(uid, 100000)
@@ -127,8 +154,10 @@ def _package_block(profile: DeviceProfile, p: PackageSpec, *, hidden: bool = Fal
     o.append(f"    lastUpdateTime={p.last_update}\n")
     if p.installer:
         o.append(f"    installerPackageName={p.installer}\n")
+    local = (profile.files.get(p.original_path) if hidden and p.original_path else profile.files.get(p.path))
+    hashes = apk_signature_hashes(local.local) if local is not None and local.local is not None else []
     o.append(f"    signatures=PackageSignatures{{{_hid(p.name, 'sig')} version:2, "
-             f"signatures:[{_hid(p.name, 'cert')}], past signatures:[]}}\n")
+             f"signatures:[{', '.join(hashes or [_hid(p.name, 'cert')])}], past signatures:[]}}\n")
     o.append("    installPermissionsFixed=true\n")
     o.append(f"    pkgFlags={_flags(p)}\n")
     if p.requested_permissions:

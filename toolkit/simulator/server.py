@@ -43,6 +43,7 @@ class Faults(BaseModel):
     drop_paths: list[str] = Field(default_factory=list, description="Only pulls of these paths (empty: any)")
     stall_seconds: float = Field(0.0, description="Stall this long before answering a pull")
     stall_paths: list[str] = Field(default_factory=list, description="Only these paths (empty: any)")
+    stall_times: int = Field(1, description="How many pulls stall (then pulls answer at once)")
     denied_paths: list[str] = Field(default_factory=list, description="Paths that answer Permission denied")
     auth_delay_seconds: float = Field(0.0, description="prompt mode: time the user takes to tap Allow")
 
@@ -428,7 +429,7 @@ def _recv(sim: DeviceSimulator, stream: _Stream, path: str, out: bytearray, flus
     f = sim.profile.files.get(path)
     if f is None:
         return fail("Is a directory" if path in sim.profile.dirs else "No such file or directory")
-    if faults.stall_seconds and _matches(path, faults.stall_paths):
+    if faults.stall_seconds and _matches(path, faults.stall_paths) and sim.take_stall():
         sim.record(f"FAULT stall {path}")
         end = time.monotonic() + faults.stall_seconds
         while time.monotonic() < end and stream.conn.alive and not sim.stopping:
@@ -478,6 +479,7 @@ class DeviceSimulator:
         self._connections: list[_Connection] = []
         self._lock = threading.Lock()
         self._drops_left = self.faults.drop_times
+        self._stalls_left = self.faults.stall_times
         self.stopping = False
         self.log: list[str] = []
         self.port = 0
@@ -510,6 +512,13 @@ class DeviceSimulator:
 
     def is_denied(self, path: str) -> bool:
         return any(path == d or path.startswith(d.rstrip("/") + "/") for d in self.denied_paths())
+
+    def take_stall(self) -> bool:
+        with self._lock:
+            if self._stalls_left <= 0:
+                return False
+            self._stalls_left -= 1
+            return True
 
     def take_drop(self, conn: _Connection, chunk_len: int) -> bool:
         limit = self.faults.drop_after_bytes

@@ -1,0 +1,438 @@
+"""Phone acquisition: run the read-only collectors, pull APKs, and write the evidence folder.
+
+The read-only guarantee lives here, in one place: `ReadOnlyDevice` is the only object the collectors get, and
+it refuses any shell command that is not on `ALLOWED_COMMANDS`. The connection layer (adb.py) exposes no
+push/install/root call at all; file transfer is pull-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from toolkit.acquisition.adb import AdbConnection, AdbError, PullError, RemoteStat, ShellOutput
+from toolkit.acquisition.evidence import (
+    AcquisitionManifest,
+    CommandRecord,
+    EvidenceError,
+    EvidenceFolder,
+    PulledFile,
+    RunRecord,
+    apk_local_path,
+    sha256_file,
+)
+from toolkit.models.common import PhModel
+from toolkit.models.device import DeviceIdentity, DeviceInventory
+from toolkit.pipeline import ProgressCallback, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+ApkSelection = Literal["system", "user", "all", "none"]
+
+# --- the read-only allow-list (the ONE place) --------------------------------------------------------------
+
+_PKG = r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
+_PATH = r"/(?:[A-Za-z0-9._~=+@,-]+/?)+"  # no spaces, quotes, globs or shell metacharacters
+_PM_LIST_FLAG = r"(?: (?:-[fUiu3sde]|--show-versioncode|--user \d+))*"
+
+ALLOWED_COMMANDS: tuple[str, ...] = (
+    r"getprop(?: [A-Za-z0-9._-]+)?",
+    r"getenforce",
+    r"id",
+    r"pm list packages" + _PM_LIST_FLAG,
+    r"pm list users",
+    r"pm path " + _PKG,
+    r"dumpsys (?:package|alarm|jobscheduler)(?: " + _PKG + ")?",
+    r"settings list (?:system|secure|global)",
+    r"ps(?: -A)?(?: -o [A-Z]+(?:,[A-Z]+)*)?",
+    r"cat /proc/net/(?:tcp|tcp6|udp|udp6)",
+    r"sha256sum " + _PATH,
+)
+_ALLOWED_RE = [re.compile(rf"\A{p}\Z") for p in ALLOWED_COMMANDS]
+
+
+class NotAllowedError(Exception):
+    """A command that could change the phone (or is not known to be read-only) was refused before sending."""
+
+
+def check_read_only(command: str) -> None:
+    """Raise NotAllowedError unless `command` matches the read-only allow-list exactly."""
+    if ".." in command or not any(r.match(command) for r in _ALLOWED_RE):
+        raise NotAllowedError(f"refused to send {command!r} to the phone: not on the read-only allow-list")
+
+
+class ReadOnlyDevice:
+    """The only view of the phone the collectors get: allow-listed shell commands, stat, list and pull."""
+
+    def __init__(self, conn: AdbConnection) -> None:
+        self._conn = conn
+
+    @property
+    def transport(self) -> str:
+        return self._conn.transport
+
+    @property
+    def serial(self) -> str:
+        return self._conn.serial
+
+    def shell(self, command: str, timeout: float = 120.0) -> ShellOutput:
+        check_read_only(command)
+        return self._conn.run_shell(command, timeout=timeout)
+
+    def stat(self, path: str) -> RemoteStat:
+        return self._conn.stat(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return self._conn.listdir(path)
+
+    def pull(self, path: str, dest: Path, progress: Callable[[int], None] | None = None) -> None:
+        self._conn.pull(path, dest, progress)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# --- collectors ----------------------------------------------------------------------------------------------
+
+def _has_packages(out: ShellOutput) -> bool:
+    return b"package:" in out.stdout
+
+
+def _ok(out: ShellOutput) -> bool:
+    return out.exit_code in (0, None) and bool(out.stdout.strip())
+
+
+@dataclass(frozen=True)
+class Collector:
+    """One raw output: the commands to try in order (first accepted wins) and what counts as an answer."""
+
+    key: str
+    commands: tuple[str, ...]
+    accept: Callable[[ShellOutput], bool] = _ok
+
+
+PM_LIST = "pm list packages -f -U -i --show-versioncode"
+COLLECTORS: tuple[Collector, ...] = (
+    Collector("getprop", ("getprop",)),
+    Collector("getenforce", ("getenforce",)),
+    Collector("pm_list_users", ("pm list users",)),
+    # Some phones print nothing for the plain listing from the shell user: fall back to --user 0; very old
+    # ones reject --show-versioncode / -U.
+    Collector("pm_list_packages", (PM_LIST, PM_LIST + " --user 0", "pm list packages -f -i -U", "pm list packages -f"),
+              _has_packages),
+    Collector("dumpsys_package", ("dumpsys package",)),
+    Collector("settings_system", ("settings list system",)),
+    Collector("settings_secure", ("settings list secure",)),
+    Collector("settings_global", ("settings list global",)),
+    Collector("dumpsys_alarm", ("dumpsys alarm",)),
+    Collector("dumpsys_jobscheduler", ("dumpsys jobscheduler",)),
+    Collector("ps", ("ps -A -o USER,PID,PPID,NAME", "ps")),
+    Collector("proc_net_tcp", ("cat /proc/net/tcp",)),
+    Collector("proc_net_tcp6", ("cat /proc/net/tcp6",)),
+    Collector("proc_net_udp", ("cat /proc/net/udp",)),
+    Collector("proc_net_udp6", ("cat /proc/net/udp6",)),
+)
+
+
+class AcquireOptions(PhModel):
+    apks: ApkSelection = "all"
+    retries: int = Field(3, ge=0, description="Extra attempts for a transient failure (disconnect, timeout)")
+    retry_delay: float = Field(0.5, ge=0)
+    command_timeout: float = 120.0
+
+
+class AcquisitionResult(PhModel):
+    """What `acquire` hands back: the manifest as written, the parsed inventory and the folder."""
+
+    folder: str
+    manifest: AcquisitionManifest
+    inventory: DeviceInventory
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_inventory(outputs: dict[str, str]) -> DeviceInventory:
+    """Parse raw outputs with toolkit.inventory (the parsers shared by every source)."""
+    try:
+        from toolkit.inventory import build_inventory
+    except ImportError:  # parsers not installed in this tree: identity only, from getprop
+        log.warning("toolkit.inventory.build_inventory is not available: inventory limited to getprop")
+        props = dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]$", outputs.get("getprop", ""), flags=re.M))
+        return DeviceInventory(identity=DeviceIdentity(
+            model=props.get("ro.product.model"), brand=props.get("ro.product.brand"),
+            fingerprint=props.get("ro.build.fingerprint"), serial=props.get("ro.serialno"),
+            android_version=props.get("ro.build.version.release"),
+            selinux=outputs.get("getenforce", "").strip() or None))
+    return build_inventory(outputs)
+
+
+_SYSTEM_PREFIXES = ("/system/", "/vendor/", "/product/", "/system_ext/", "/odm/", "/apex/", "/oem/")
+
+
+def _partition(path: str) -> str | None:
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 else None
+
+
+class _Target(PhModel):
+    device_path: str
+    package: str | None
+    role: Literal["base", "split", "factory", "other"]
+
+
+class Acquirer:
+    """One acquisition run into an evidence folder (new, or resumed)."""
+
+    def __init__(self, out: Path, connect: Callable[[], AdbConnection], options: AcquireOptions | None = None,
+                 progress: ProgressCallback | None = None) -> None:
+        self.folder = EvidenceFolder(out)
+        self.connect_fn = connect
+        self.options = options or AcquireOptions()
+        self.progress = progress
+        self.device: ReadOnlyDevice | None = None
+
+    # --- connection with reconnects
+    def _device(self) -> ReadOnlyDevice:
+        if self.device is None:
+            self.device = ReadOnlyDevice(self.connect_fn())
+        return self.device
+
+    def _drop(self) -> None:
+        if self.device is not None:
+            self.device.close()
+            self.device = None
+
+    def _emit(self, stage: str, done: int, total: int | None, item: str | None) -> None:
+        if self.progress:
+            self.progress(ProgressEvent(stage=stage, done=done, total=total, item=item))
+
+    # --- the run
+    def run(self) -> AcquisitionResult:
+        started = _now()
+        device = self._device()  # connection errors (AdbError) go to the caller: nothing written yet
+        self.folder.create()
+        resumed = self.folder.exists()
+        if resumed:
+            manifest = self.folder.load_manifest()
+            current = device.shell("getprop ro.serialno").stdout.decode(errors="replace").strip()
+            if manifest.device.serial and current and current != manifest.device.serial:
+                raise EvidenceError(f"{self.folder.root}: holds an acquisition of device {manifest.device.serial}, "
+                                    f"not of {current}: use another --out folder")
+        else:
+            manifest = AcquisitionManifest(started_at=started, transport=device.transport, serial=device.serial,
+                                           apk_selection=self.options.apks)
+        run_no = len(manifest.runs) + 1
+        record = RunRecord(run=run_no, started_at=started, transport=device.transport, serial=device.serial,
+                           host=manifest.host, tool_version=manifest.tool_version, apk_selection=self.options.apks)
+        manifest.runs.append(record)
+        manifest.transport = device.transport
+        if resumed:
+            manifest.notes.append(f"run {run_no}: resumed at {started.isoformat()}")
+        self.folder.save_manifest(manifest)
+
+        self._collect(manifest, run_no)
+        outputs = self.folder.read_raw_outputs()
+        inventory = parse_inventory(outputs)
+        manifest.device = inventory.identity
+        self.folder.save_manifest(manifest)
+
+        targets = self._targets(inventory, outputs) if self.options.apks != "none" else []
+        self._pull_all(manifest, targets, run_no, record)
+
+        record.finished_at = _now()
+        manifest.finished_at = record.finished_at
+        commands_ok = all(manifest.command(c.key) is not None and manifest.command(c.key).error is None  # type: ignore[union-attr]
+                          for c in COLLECTORS)
+        wanted = {t.device_path for t in targets}
+        files_ok = all(f.status == "pulled" or (f.reason and not f.reason.startswith("transient:"))
+                       for f in manifest.files if f.device_path in wanted)
+        manifest.complete = commands_ok and files_ok
+        self.folder.save_manifest(manifest)
+        self.folder.write_hash_list()
+        self._drop()
+        return AcquisitionResult(folder=str(self.folder.root), manifest=manifest, inventory=inventory)
+
+    def _collect(self, manifest: AcquisitionManifest, run_no: int) -> None:
+        collectors = list(COLLECTORS)
+        total = len(collectors)
+        for n, collector in enumerate(collectors, start=1):
+            prior = manifest.command(collector.key)
+            if prior is not None and prior.error is None and prior.output_file and prior.sha256 and \
+                    (self.folder.root / prior.output_file).is_file() and \
+                    sha256_file(self.folder.root / prior.output_file) == prior.sha256:
+                self._emit("collect", n, total, collector.key)
+                continue  # collected by an earlier run: the first snapshot is the evidence
+            manifest.commands.append(self._run_collector(collector, run_no))
+            self.folder.save_manifest(manifest)
+            self._emit("collect", n, total, collector.key)
+        # Per-user package lists for secondary users / work profiles.
+        users = re.findall(r"UserInfo\{(\d+):", (self.folder.raw_path("pm_list_users").read_text(errors="replace")
+                                                  if self.folder.raw_path("pm_list_users").is_file() else ""))
+        for uid in sorted({int(u) for u in users} - {0}):
+            key = f"pm_list_packages_user_{uid}"
+            if manifest.command(key) is None or manifest.command(key).error is not None:  # type: ignore[union-attr]
+                manifest.commands.append(self._run_collector(
+                    Collector(key, (f"{PM_LIST} --user {uid}",), _has_packages), run_no))
+                self.folder.save_manifest(manifest)
+
+    def _shell_with_retry(self, command: str) -> ShellOutput:
+        attempts = self.options.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._device().shell(command, timeout=self.options.command_timeout)
+            except AdbError as e:
+                if e.kind != "connection" or attempt == attempts:
+                    raise
+                log.warning("%s; reconnecting (attempt %d of %d)", e.message, attempt + 1, attempts)
+                self._drop()
+                time.sleep(self.options.retry_delay * attempt)
+        raise AssertionError("unreachable")
+
+    def _run_collector(self, collector: Collector, run_no: int) -> CommandRecord:
+        started = _now()
+        last: ShellOutput | None = None
+        try:
+            for command in collector.commands:
+                last = self._shell_with_retry(command)
+                if collector.accept(last):
+                    break
+        except AdbError as e:
+            return CommandRecord(key=collector.key, command=collector.commands[-1 if last else 0],
+                                 started_at=started, finished_at=_now(), error=e.message, run=run_no)
+        assert last is not None
+        path = self.folder.write_raw(collector.key, last.stdout)
+        rel = path.relative_to(self.folder.root).as_posix()
+        rec = CommandRecord(key=collector.key, command=last.command, exit_code=last.exit_code, output_file=rel,
+                            stderr=last.stderr.decode(errors="replace"), bytes=len(last.stdout),
+                            sha256=sha256_file(path), started_at=started, finished_at=_now(), run=run_no)
+        if not collector.accept(last):
+            log.warning("%s: no usable answer (exit %s): %s", collector.key, last.exit_code,
+                        rec.stderr.strip() or "empty output")
+        return rec
+
+    # --- APKs
+    def _targets(self, inventory: DeviceInventory, outputs: dict[str, str]) -> list[_Target]:
+        sel = self.options.apks
+        targets: list[_Target] = []
+        seen: set[str] = set()
+
+        def add(path: str, package: str | None, role: Literal["base", "split", "factory", "other"]) -> None:
+            if path not in seen:
+                seen.add(path)
+                targets.append(_Target(device_path=path, package=package, role=role))
+
+        def wanted(is_system: bool) -> bool:
+            return sel == "all" or (sel == "system") == is_system
+
+        if inventory.packages:
+            for pkg in inventory.packages:
+                paths = pkg.apk_paths
+                system = bool(pkg.is_system) or bool(paths and paths[0].startswith(_SYSTEM_PREFIXES))
+                if not wanted(system) and not (pkg.is_updated_system and sel == "system"):
+                    continue
+                if wanted(system):
+                    for i, path in enumerate(paths):
+                        add(path, pkg.name, "base" if i == 0 else "split")
+                if pkg.factory_code_path and sel in ("all", "system"):
+                    for path in self._factory_apks(pkg.factory_code_path):
+                        add(path, pkg.name, "factory")
+        else:
+            # No parser: take the paths straight from `pm list packages -f` (package:PATH=NAME ...)
+            for m in re.finditer(r"^package:(\S+\.apk)=(\S+)", outputs.get("pm_list_packages", ""), flags=re.M):
+                if wanted(m.group(1).startswith(_SYSTEM_PREFIXES)):
+                    add(m.group(1), m.group(2), "base")
+        return targets
+
+    def _factory_apks(self, code_path: str) -> list[str]:
+        if code_path.endswith(".apk"):
+            return [code_path]
+        try:
+            names = self._device().listdir(code_path)
+        except (PullError, AdbError) as e:
+            log.warning("cannot list %s: %s", code_path, e)
+            return [f"{code_path}/{code_path.rstrip('/').rsplit('/', 1)[-1]}.apk"]
+        return [f"{code_path.rstrip('/')}/{n}" for n in names if n.endswith(".apk")]
+
+    def _pull_all(self, manifest: AcquisitionManifest, targets: list[_Target], run_no: int,
+                  record: RunRecord) -> None:
+        by_path = {f.device_path: i for i, f in enumerate(manifest.files)}
+        total = len(targets)
+        for n, target in enumerate(targets, start=1):
+            prior = manifest.files[by_path[target.device_path]] if target.device_path in by_path else None
+            if prior is not None and prior.status == "pulled" and prior.local_path and prior.sha256 and \
+                    (self.folder.root / prior.local_path).is_file() and \
+                    (self.folder.root / prior.local_path).stat().st_size == prior.size and \
+                    sha256_file(self.folder.root / prior.local_path) == prior.sha256:
+                record.reused += 1
+                self._emit("pull", n, total, target.device_path)
+                continue  # complete and verified by an earlier run: not pulled again
+            result = self._pull_one(target, run_no, (prior.attempts if prior else 0))
+            if result.status == "pulled":
+                record.pulled += 1
+            else:
+                record.failed += 1
+            if target.device_path in by_path:
+                manifest.files[by_path[target.device_path]] = result
+            else:
+                by_path[target.device_path] = len(manifest.files)
+                manifest.files.append(result)
+            self.folder.save_manifest(manifest)
+            self._emit("pull", n, total, target.device_path)
+
+    def _pull_one(self, target: _Target, run_no: int, earlier_attempts: int) -> PulledFile:
+        rel = apk_local_path(target.device_path)
+        dest = self.folder.root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        attempts = self.options.retries + 1
+        reason = "not attempted"
+        base = {"device_path": target.device_path, "package": target.package, "role": target.role,
+                "partition": _partition(target.device_path), "run": run_no}
+        for attempt in range(1, attempts + 1):
+            try:
+                device = self._device()
+                st = device.stat(target.device_path)
+                expected = st.size if st.exists else None
+                device.pull(target.device_path, part,
+                            lambda k, p=target.device_path: self._emit("bytes", k, expected, p))
+                size = part.stat().st_size
+                if expected is not None and size != expected:
+                    raise PullError(target.device_path, f"short transfer: {size} of {expected} bytes", transient=True)
+                digest = sha256_file(part)
+                part.replace(dest)
+                return PulledFile(**base, status="pulled", local_path=rel, size=size, sha256=digest,
+                                  attempts=earlier_attempts + attempt)
+            except PullError as e:
+                reason = e.reason
+                part.unlink(missing_ok=True)
+                if not e.transient:
+                    return PulledFile(**base, status="failed", reason=reason, attempts=earlier_attempts + attempt)
+                self._drop()  # the connection is suspect after a transient failure: reconnect
+            except AdbError as e:
+                reason = e.message
+                part.unlink(missing_ok=True)
+                self._drop()
+                if e.kind != "connection":
+                    break
+            if attempt < attempts:
+                log.warning("pull %s failed (%s); retrying (%d of %d)", target.device_path, reason, attempt + 1,
+                            attempts)
+                time.sleep(self.options.retry_delay * attempt)
+        return PulledFile(**base, status="failed", reason=f"transient: {reason}",
+                          attempts=earlier_attempts + attempts)
+
+
+def acquire(out: Path, connect: Callable[[], AdbConnection], options: AcquireOptions | None = None,
+            progress: ProgressCallback | None = None) -> AcquisitionResult:
+    """Acquire a phone into evidence folder `out` (resuming what is already there). Never writes to the phone."""
+    return Acquirer(Path(out), connect, options, progress).run()

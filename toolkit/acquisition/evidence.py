@@ -1,0 +1,232 @@
+"""The evidence folder: layout, acquisition.json, the hash list, and loading it back.
+
+Layout (everything needed to redo the analysis offline):
+    DIR/acquisition.json     what was done: tool, host, times, device, transport, every command, every file
+    DIR/raw/<key>.txt        each command's stdout exactly as the phone sent it
+    DIR/apks/<device path>   pulled APKs, mirroring their path on the phone
+    DIR/sha256sums.txt       `sha256sum -c` compatible list of every other file in DIR
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from toolkit import __version__
+from toolkit.models.common import PhModel
+from toolkit.models.device import DeviceIdentity
+
+MANIFEST = "acquisition.json"
+HASHES = "sha256sums.txt"
+RAW_DIR = "raw"
+APK_DIR = "apks"
+SCHEMA_VERSION = "1"
+
+
+class EvidenceError(Exception):
+    """An evidence folder that cannot be used; the message names the file and the reason."""
+
+
+class CommandRecord(PhModel):
+    """One shell command run on the phone and where its output was saved."""
+
+    key: str = Field(description="Evidence file stem (raw/<key>.txt)")
+    command: str
+    exit_code: int | None = Field(None, description="None when the transport gives no exit status (shell v1)")
+    output_file: str | None = Field(None, description="Relative path of the saved stdout")
+    stderr: str = ""
+    bytes: int = 0
+    sha256: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = Field(None, description="Why it could not be run (connection lost, refused ...)")
+    run: int = Field(1, description="Which acquisition run produced it (resume runs count up)")
+
+
+PullStatus = Literal["pulled", "failed", "skipped"]
+
+
+class PulledFile(PhModel):
+    """One file to pull from the phone: pulled (size and hash verified) or failed with the reason."""
+
+    device_path: str
+    package: str | None = None
+    role: Literal["base", "split", "factory", "other"] = "base"
+    partition: str | None = Field(None, description="system, vendor, product, data ...")
+    status: PullStatus
+    local_path: str | None = Field(None, description="Relative path under the evidence folder")
+    size: int | None = None
+    sha256: str | None = None
+    reason: str | None = Field(None, description="Why it could not be read, e.g. 'Permission denied'")
+    attempts: int = 0
+    run: int = 1
+
+
+class RunRecord(PhModel):
+    """One run of `device acquire` into this folder (a resumed acquisition has several)."""
+
+    run: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    transport: str
+    serial: str
+    host: str
+    tool_version: str
+    apk_selection: str
+    pulled: int = 0
+    reused: int = 0
+    failed: int = 0
+
+
+class AcquisitionManifest(PhModel):
+    """acquisition.json."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "phonehome"
+    tool_version: str = __version__
+    host: str = Field(default_factory=lambda: socket.gethostname())
+    host_os: str = Field(default_factory=lambda: f"{platform.system()} {platform.release()}")
+    python: str = Field(default_factory=platform.python_version)
+    started_at: datetime
+    finished_at: datetime | None = None
+    transport: str
+    serial: str
+    device: DeviceIdentity = Field(default_factory=DeviceIdentity)
+    apk_selection: str = "all"
+    complete: bool = Field(False, description="Every command ran and every selected APK was pulled or explained")
+    commands: list[CommandRecord] = Field(default_factory=list)
+    files: list[PulledFile] = Field(default_factory=list)
+    runs: list[RunRecord] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def unreadable(self) -> list[PulledFile]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def command(self, key: str) -> CommandRecord | None:
+        return next((c for c in reversed(self.commands) if c.key == key), None)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def apk_local_path(device_path: str) -> str:
+    """apks/<device path without the leading slash>; refuses paths that would escape the folder."""
+    parts = [p for p in device_path.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise EvidenceError(f"refusing device path {device_path!r}: it would leave the evidence folder")
+    return "/".join([APK_DIR, *parts])
+
+
+class EvidenceFolder:
+    """An evidence folder on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def raw_path(self, key: str) -> Path:
+        return self.root / RAW_DIR / f"{key}.txt"
+
+    def create(self) -> None:
+        (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / APK_DIR).mkdir(parents=True, exist_ok=True)
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def load_manifest(self) -> AcquisitionManifest:
+        try:
+            return AcquisitionManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise EvidenceError(f"{self.manifest_path}: not an evidence folder (no {MANIFEST})") from e
+        except (ValidationError, ValueError) as e:
+            raise EvidenceError(f"{self.manifest_path}: unreadable acquisition manifest: {e}") from e
+
+    def save_manifest(self, manifest: AcquisitionManifest) -> None:
+        """Write atomically, so an interrupted run never leaves a half-written manifest."""
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.manifest_path)
+
+    def write_raw(self, key: str, data: bytes) -> Path:
+        path = self.raw_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def read_raw_outputs(self) -> dict[str, str]:
+        """key -> text of every raw output, for the inventory parsers."""
+        manifest = self.load_manifest()
+        out: dict[str, str] = {}
+        for rec in manifest.commands:
+            if rec.output_file and (self.root / rec.output_file).is_file():
+                out[rec.key] = (self.root / rec.output_file).read_bytes().decode("utf-8", errors="replace")
+        return out
+
+    def write_hash_list(self) -> Path:
+        """sha256sums.txt over every file but itself, sorted, `sha256sum -c` compatible."""
+        lines = []
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            rel = path.relative_to(self.root).as_posix()
+            if rel == HASHES or rel.endswith(".part") or rel.endswith(".tmp"):
+                continue
+            lines.append(f"{sha256_file(path)}  {rel}\n")
+        target = self.root / HASHES
+        target.write_text("".join(lines), encoding="utf-8")
+        return target
+
+    def verify(self) -> list[str]:
+        """Problems found checking the folder against its hash list and manifest ([] when intact)."""
+        problems: list[str] = []
+        hashes = self.root / HASHES
+        if not hashes.is_file():
+            return [f"{hashes}: missing hash list"]
+        listed: set[str] = set()
+        for n, line in enumerate(hashes.read_text(encoding="utf-8").splitlines(), start=1):
+            digest, sep, rel = line.partition("  ")
+            if not sep or len(digest) != 64:
+                problems.append(f"{hashes}:{n}: malformed line")
+                continue
+            listed.add(rel)
+            path = self.root / rel
+            if not path.is_file():
+                problems.append(f"{rel}: listed in {HASHES} but missing")
+            elif sha256_file(path) != digest:
+                problems.append(f"{rel}: SHA-256 differs from {HASHES}")
+        for path in self.root.rglob("*"):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_file() and rel != HASHES and rel not in listed and not rel.endswith((".part", ".tmp")):
+                problems.append(f"{rel}: not in {HASHES}")
+        try:
+            manifest = self.load_manifest()
+        except EvidenceError as e:
+            return problems + [str(e)]
+        for f in manifest.files:
+            if f.status == "pulled" and f.local_path:
+                p = self.root / f.local_path
+                if not p.is_file():
+                    problems.append(f"{f.local_path}: recorded as pulled but missing")
+                elif f.sha256 and sha256_file(p) != f.sha256:
+                    problems.append(f"{f.local_path}: SHA-256 differs from {MANIFEST}")
+        return problems
+
+
+def manifest_json_schema() -> str:
+    return json.dumps(AcquisitionManifest.model_json_schema(), indent=2)
