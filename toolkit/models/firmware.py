@@ -1,10 +1,76 @@
-"""What was found inside a firmware file. Extended by the firmware source."""
+"""What was found inside a firmware file. Extended by the firmware source (toolkit/acquisition/firmware)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
 from toolkit.models.common import PhModel
+from toolkit.models.device import DeviceIdentity
+
+CodeStatus = Literal["present", "recovered_vdex", "not_recoverable", "none"]
+
+
+class ContainerInfo(PhModel):
+    """One container opened on the way (zip, sparse, super, payload, ext4 ...)."""
+
+    chain: list[str] = Field(description="Containers from outside in, ending with this one")
+    kind: str = Field(description="zip, apk, apex, tar, tar.md5, gzip, lz4, sparse, super, payload, transfer_list, ext4, erofs ...")
+    size: int | None = None
+    detail: str | None = Field(None, description="Format details: versions, features, verified hashes")
+
+
+class PartitionInfo(PhModel):
+    """One file system that was extracted."""
+
+    name: str = Field(description="Partition name as found (system_a, vendor, com.android.foo ...)")
+    chain: list[str]
+    fs: Literal["ext4", "erofs"]
+    output: str = Field(description="Directory holding its files, relative to the output directory")
+    files: int = 0
+    bytes: int = 0
+    symlinks: int = 0
+    special_files: int = 0
+    detail: str | None = None
+
+
+class SymlinkInfo(PhModel):
+    """A symbolic link found in an image: recorded, never created or followed."""
+
+    chain: list[str]
+    target: str
+
+
+class FirmwareApk(PhModel):
+    """One preinstalled APK found in the firmware."""
+
+    path: str = Field(description="The extracted APK, relative to the output directory")
+    analysis_path: str = Field(description="What the analysis reads: the APK, or a rebuilt copy with recovered DEX")
+    sha256: str
+    size: int
+    chain: list[str]
+    partition: str | None = None
+    device_path: str | None = Field(None, description="Where it lives on the phone, e.g. /system/priv-app/Foo/Foo.apk")
+    privileged: bool = False
+    code: CodeStatus = "present"
+    code_note: str | None = Field(None, description="Why the code is missing, or where it was recovered from")
+
+
+class BuildPropFile(PhModel):
+    """A build.prop (or default.prop / prop.default) found in the firmware."""
+
+    path: str = Field(description="Relative to the output directory")
+    chain: list[str]
+    partition: str | None = None
+    properties: int = 0
+
+
+class FirmwareIssue(PhModel):
+    """Something that could not be read, and why. Nothing is dropped silently."""
+
+    chain: list[str]
+    reason: str
 
 
 class FirmwareInfo(PhModel):
@@ -13,3 +79,16 @@ class FirmwareInfo(PhModel):
     file: str
     sha256: str
     partitions: list[str] = Field(default_factory=list)
+    size: int | None = None
+    kind: str | None = Field(None, description="Outermost format detected by magic")
+    output_dir: str | None = Field(None, description="Where the files were extracted (None once a temporary dir is removed)")
+    containers: list[ContainerInfo] = Field(default_factory=list)
+    partition_details: list[PartitionInfo] = Field(default_factory=list)
+    apks: list[FirmwareApk] = Field(default_factory=list)
+    build_props: list[BuildPropFile] = Field(default_factory=list)
+    properties: dict[str, str] = Field(default_factory=dict, description="Merged build properties (first definition wins, as on the phone)")
+    identity: DeviceIdentity | None = None
+    symlinks: list[SymlinkInfo] = Field(default_factory=list)
+    issues: list[FirmwareIssue] = Field(default_factory=list)
+    bytes_written: int = 0
+    peak_bytes: int = 0

@@ -1,0 +1,217 @@
+"""After unpacking: find every APK and build.prop in the output, with provenance, and recover stripped code."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.extract import TMP_DIR, Root
+from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk, vdex_version
+from toolkit.models.device import DeviceIdentity
+from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
+
+log = logging.getLogger(__name__)
+
+PROP_FILES = {"build.prop", "default.prop", "prop.default"}
+RECOVERED_DIR = "_recovered"
+FS_KINDS = {"ext4", "erofs"}
+# The order in which init loads property files: for ro.* properties the first definition wins.
+PROP_ORDER = ["/system/etc/prop.default", "/prop.default", "/default.prop", "/system/build.prop", "/system_ext/",
+              "/system/system_ext/", "/vendor/default.prop", "/vendor/", "/odm/", "/vendor/odm/", "/product/",
+              "/system/product/"]
+
+
+def _nearest_root(path: Path, roots: dict[Path, Root]) -> tuple[Path, Root] | None:
+    for parent in path.parents:
+        if parent in roots:
+            return parent, roots[parent]
+    return None
+
+
+def locate(path: Path, roots: dict[Path, Root]) -> tuple[list[str], str | None, str | None]:
+    """(provenance chain, partition, device path) of an output file."""
+    found = _nearest_root(path, roots)
+    if found is None:
+        return [path.name], None, None
+    rdir, root = found
+    rel = PurePosixPath(*path.relative_to(rdir).parts)
+    if root.kind in FS_KINDS:
+        chain = root.chain + [f"{root.kind}:/{rel}"]
+        device = f"{root.mount}/{rel}" if root.mount is not None else None
+        return chain, root.partition, device
+    return root.chain + [str(rel)], None, None
+
+
+def parse_build_prop(text: str) -> dict[str, str]:
+    """key=value lines; comments, blank lines and 'import' lines are skipped. Later keys override."""
+    try:
+        from toolkit.inventory.props import parse_props  # the shared parser, when present
+
+        return dict(parse_props(text))
+    except ImportError:
+        pass
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line or line.startswith("import "):
+            continue
+        k, v = line.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def identity_from(props: dict[str, str]) -> DeviceIdentity:
+    try:
+        from toolkit.inventory.props import identity_from_props  # the shared mapping, when present
+
+        return identity_from_props(props)
+    except ImportError:
+        pass
+
+    def pick(*keys: str) -> str | None:
+        for k in keys:
+            if props.get(k):
+                return props[k]
+        return None
+
+    def prod(field: str) -> str | None:
+        return pick(f"ro.product.{field}", *(f"ro.product.{p}.{field}" for p in
+                                             ("product", "odm", "vendor", "system_ext", "system")))
+
+    sdk = pick("ro.build.version.sdk", "ro.system.build.version.sdk")
+    return DeviceIdentity(
+        brand=prod("brand"), manufacturer=prod("manufacturer"), model=prod("model"), device=prod("device"),
+        fingerprint=pick("ro.build.fingerprint", "ro.system.build.fingerprint", "ro.vendor.build.fingerprint",
+                         "ro.product.build.fingerprint"),
+        android_version=pick("ro.build.version.release", "ro.system.build.version.release"),
+        sdk=int(sdk) if sdk and sdk.isdigit() else None,
+        security_patch=pick("ro.build.version.security_patch", "ro.vendor.build.security_patch"),
+        build_id=pick("ro.build.id", "ro.system.build.id"),
+    )
+
+
+def _prop_rank(device_path: str | None) -> int:
+    if device_path is None:
+        return len(PROP_ORDER) + 1
+    for i, prefix in enumerate(PROP_ORDER):
+        if device_path.startswith(prefix):
+            return i
+    return len(PROP_ORDER)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
+    """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
+    props_found: list[tuple[int, str, dict[str, str]]] = []
+    for dirpath, dirnames, filenames in os.walk(out, followlinks=False):
+        if Path(dirpath) == out:
+            dirnames[:] = [d for d in dirnames if d not in (TMP_DIR, RECOVERED_DIR)]
+        dirnames.sort()
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if p.is_symlink() or not p.is_file():
+                continue
+            if fn in PROP_FILES:
+                chain, part, device = locate(p, roots)
+                try:
+                    props = parse_build_prop(p.read_text("utf-8", "replace"))
+                except OSError as e:
+                    info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
+                    continue
+                info.build_props.append(
+                    BuildPropFile(path=str(p.relative_to(out)), chain=chain, partition=part, properties=len(props))
+                )
+                props_found.append((_prop_rank(device), device or str(p), props))
+                continue
+            try:
+                with open(p, "rb") as f:
+                    head = f.read(4)
+            except OSError:
+                continue
+            if head != b"PK\x03\x04":
+                continue
+            try:
+                with zipfile.ZipFile(p) as z:
+                    names = set(z.namelist())
+            except (zipfile.BadZipFile, OSError, ValueError) as e:
+                chain, _, _ = locate(p, roots)
+                if fn.endswith(".apk"):
+                    info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
+                continue
+            if "AndroidManifest.xml" not in names or "apex_payload.img" in names or "original_apex" in names:
+                continue
+            info.apks.append(_apk_entry(p, names, out, roots, info))
+    merged: dict[str, str] = {}
+    for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
+        for k, v in props.items():
+            if k.startswith("ro.") and k in merged:
+                continue  # read-only: the first definition wins, as on the phone
+            merged[k] = v
+    info.properties = merged
+    if merged:
+        info.identity = identity_from(merged)
+
+
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], info: FirmwareInfo) -> FirmwareApk:
+    chain, part, device = locate(p, roots)
+    rel = str(p.relative_to(out))
+    apk = FirmwareApk(
+        path=rel, analysis_path=rel, sha256=_sha256(p), size=p.stat().st_size, chain=chain, partition=part,
+        device_path=device, privileged="priv-app" in PurePosixPath(device or rel).parts,
+    )
+    if any(n.startswith("classes") and n.endswith(".dex") for n in names):
+        return apk
+    stem = p.stem
+    oat = p.parent / "oat"
+    vdexes = sorted(oat.glob(f"*/{stem}.vdex")) if oat.is_dir() else []
+    odexes = sorted(oat.glob(f"*/{stem}.odex")) if oat.is_dir() else []
+    if not vdexes and not odexes:
+        apk.code = "none"
+        apk.code_note = "no classes.dex and no oat/ files beside it: resource-only APK, or code stripped elsewhere"
+        return apk
+    notes = []
+    for v in vdexes:
+        where = str(v.relative_to(p.parent))
+        try:
+            data = v.read_bytes()
+            dexes = dex_from_vdex(data, where)
+        except FirmwareError as e:
+            notes.append(e.reason if e.reason.startswith("vdex") else f"{where}: {e.reason}")
+            continue
+        except OSError as e:
+            notes.append(f"{where}: {e}")
+            continue
+        target = out / RECOVERED_DIR / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.unlink()
+        try:
+            rebuild_apk(p, dexes, target)
+        except FirmwareError as e:
+            notes.append(e.reason)
+            continue
+        apk.analysis_path = str(target.relative_to(out))
+        apk.code = "recovered_vdex"
+        apk.code_note = (
+            f"{len(dexes)} DEX file(s) recovered from {where} (vdex 027) into a rebuilt copy; "
+            f"original APK sha256 {apk.sha256}"
+        )
+        return apk
+    if odexes and not notes:
+        notes.append(f"only {odexes[0].relative_to(p.parent)} (oat ELF)")
+    version = vdex_version(vdexes[0].read_bytes()[:8]) if vdexes else None
+    apk.code = "not_recoverable"
+    apk.code_note = "code not recoverable offline: " + "; ".join(notes) + (f" (vdex {version})" if version else "")
+    info.issues.append(FirmwareIssue(chain=chain, reason=apk.code_note))
+    return apk

@@ -1,0 +1,882 @@
+"""Unpack a firmware file to every file system inside it, by magic numbers, to any depth.
+
+The walk: detect the format of a byte source, open it (zip, tar, compressed stream, sparse, super,
+payload.bin, transfer list, ext4, EROFS ...), and recurse into what it holds. Archive members that are
+stored uncompressed (payload.bin in an OTA zip, images in a tar) are read in place. File systems are
+extracted into the output directory; images, archives and APEX files found inside them are unpacked
+next to them into `<name>.extracted/`. Every failure is recorded with the chain of containers that led
+to it, and the walk goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import struct
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
+from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
+from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.limits import Budget, Limits
+from toolkit.acquisition.firmware.safety import inside, safe_relpath
+from toolkit.models.firmware import (
+    ContainerInfo,
+    FirmwareInfo,
+    FirmwareIssue,
+    PartitionInfo,
+    SymlinkInfo,
+)
+
+log = logging.getLogger(__name__)
+
+HEAD = 8192
+CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4", "erofs"} | set(streams.COMPRESSED)
+IMAGE_SUFFIXES = (".img", ".ext4", ".erofs", ".raw", ".bin", ".lz4", ".gz", ".xz", ".zst", ".br", ".new.dat")
+TMP_DIR = ".phonehome-tmp"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def detect(dev: Dev) -> str:
+    """The format of a byte source, by magic number only."""
+    head = dev.read(0, min(dev.size, HEAD))
+    if sparse.is_sparse(head):
+        return "sparse"
+    if payload.is_payload(head):
+        return "payload"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    comp = streams.compression_of(head)
+    if comp:
+        return comp
+    if dev.size >= 4104 and struct.unpack_from("<I", head, 4096)[0] == lp.GEOMETRY_MAGIC:
+        return "super"
+    if dev.size >= 2048 and struct.unpack_from("<H", head, 1080)[0] == ext4.EXT4_MAGIC:
+        return "ext4"
+    if dev.size >= 1152 and struct.unpack_from("<I", head, 1024)[0] == erofs.EROFS_MAGIC:
+        return "erofs"
+    if head[:4] == b"vdex":
+        return "vdex"
+    if head[:4] == b"dex\n":
+        return "dex"
+    return "data"
+
+
+def zip_kind(dev: Dev) -> str:
+    """apk, apex, capex or zip, from the archive's member names (the magic only says 'zip')."""
+    try:
+        with zipfile.ZipFile(dev.stream()) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise FirmwareError(dev.name, f"damaged zip archive: {e}") from e
+    if "apex_payload.img" in names:
+        return "apex"
+    if "original_apex" in names:
+        return "capex"
+    if "AndroidManifest.xml" in names:
+        return "apk"
+    return "zip"
+
+
+def sub_dev(dev: Dev, off: int, size: int, name: str) -> Dev:
+    if isinstance(dev, FileDev):
+        return dev.sub(off, size, name)
+    return MappedDev(name, size, [Piece(0, size, dev, off)])
+
+
+def partition_name(name: str) -> str:
+    """'system.img' -> 'system', 'vendor.new.dat.br' -> 'vendor', 'system_a' -> 'system_a'."""
+    n = name
+    changed = True
+    while changed:
+        changed = False
+        for suf in (".extracted", *IMAGE_SUFFIXES, ".dat"):
+            if n.endswith(suf) and len(n) > len(suf):
+                n = n[: -len(suf)]
+                changed = True
+    return n
+
+
+@dataclass
+class Root:
+    """A directory of the output that mirrors one container's contents."""
+
+    chain: list[str]
+    kind: str  # ext4, erofs (file systems) or zip, tar, dir (archives)
+    partition: str | None
+    mount: str | None  # where the file system sits on the phone, e.g. '/system', '/apex/com.x'
+
+
+@dataclass
+class Member:
+    """An archive member or a file on disk, as the walk sees it."""
+
+    rel: PurePosixPath
+    size: int
+    open_dev: Callable[[], Dev | None]  # random access when cheap, else None
+    open_stream: Callable[[], BinaryIO]
+    compressed_size: int | None = None
+    on_disk: Path | None = None
+
+
+class Extractor:
+    """One unpacking run: output directory, limits, and what was found."""
+
+    def __init__(self, out: Path, limits: Limits | None = None) -> None:
+        self.out = out
+        self.limits = limits or Limits()
+        self.budget = Budget(self.limits)
+        self.tmp = out / TMP_DIR
+        self.roots: dict[Path, Root] = {}
+        self.containers: list[ContainerInfo] = []
+        self.partitions: list[PartitionInfo] = []
+        self.symlinks: list[SymlinkInfo] = []
+        self.issues: list[FirmwareIssue] = []
+        self._tmp_counter = 0
+        self._erofs_version: str | None = None
+
+    # -- helpers ------------------------------------------------------------------------------
+    def issue(self, chain: list[str], reason: str) -> None:
+        log.warning("%s: %s", " > ".join(chain), reason)
+        self.issues.append(FirmwareIssue(chain=list(chain), reason=reason))
+
+    def tmp_path(self, hint: str) -> Path:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp_counter += 1
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", hint)[-80:]
+        return self.tmp / f"{self._tmp_counter:05d}-{safe}"
+
+    def drop_tmp(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            self.budget.give_back(size)
+        except OSError:
+            pass
+
+    def fresh_dir(self, parent: Path, preferred: str) -> Path:
+        cand = parent / preferred
+        i = 2
+        while cand.exists() or cand.is_symlink():
+            cand = parent / f"{preferred}_{i}"
+            i += 1
+        return cand
+
+    def write_leaf(self, dev: Dev, dest: Path, label: str) -> None:
+        """Copy a byte source into the output as a plain file."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.budget.check_file_size(dev.size, label)
+        self.budget.take(dev.size, label)
+        self.budget.count_entry(label)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            os.ftruncate(fd, dev.size)
+            dev.copy_to(fd, 0, dev.size, 0)
+        finally:
+            os.close(fd)
+
+    # -- the walk -----------------------------------------------------------------------------
+    def run(self, path: Path) -> FirmwareInfo:
+        """Unpack path (a file, or a folder of firmware files) into self.out."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        name = path.name
+        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.out))
+        if path.is_dir():
+            info.kind = "dir"
+            self.roots[self.out] = Root([name], "dir", None, None)
+            self.process_members(self.dir_members(path), self.out, [name], 1)
+        else:
+            info.sha256 = sha256_file(path)
+            info.size = path.stat().st_size
+            dev = FileDev(path)
+            try:
+                info.kind = detect(dev)
+                self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
+            except FirmwareError as e:
+                self.issue([name], e.reason)
+            finally:
+                dev.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        info.containers = self.containers
+        info.partition_details = self.partitions
+        info.partitions = [p.name for p in self.partitions]
+        info.symlinks = self.symlinks
+        info.issues = self.issues
+        info.bytes_written = self.budget.used
+        info.peak_bytes = self.budget.peak
+        return info
+
+    def process(
+        self,
+        dev: Dev,
+        name: str,
+        chain: list[str],
+        dest: Path,
+        depth: int,
+        on_disk: Path | None,
+        owned_tmp: Path | None = None,
+        partition: str | None = None,
+        top: bool = False,
+        in_fs: bool = False,
+    ) -> None:
+        """Handle one byte source named name; its contents go under dest.
+
+        on_disk: the source already is a file of the output (found in a file system): keep it, unpack
+        next to it. owned_tmp: the source is our temporary file (moved into place if it is a leaf).
+        """
+        if depth > self.limits.max_depth:
+            raise FirmwareError(name, f"nested more than {self.limits.max_depth} levels deep: refusing to go on")
+        kind = detect(dev)
+        if kind == "zip":
+            kind = zip_kind(dev)
+            if kind == "zip" and in_fs:
+                kind = "data"  # jars and other zips inside a file system are kept as files, not unpacked
+        if kind in ("apk", "data", "vdex", "dex") or (top and kind not in CONTAINERS and kind != "apk"):
+            if on_disk is None:
+                target = dest / name
+                if owned_tmp is not None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(owned_tmp, target)
+                else:
+                    self.write_leaf(dev, target, " > ".join(chain))
+            return
+        # A container: where do its contents go?
+        if top:
+            outdir = dest
+        elif on_disk is not None or partition is None:
+            outdir = self.fresh_dir(dest, f"{name}.extracted")
+        else:
+            outdir = self.fresh_dir(dest, partition_name(name))
+        record = ContainerInfo(chain=list(chain), kind=kind, size=dev.size)
+        self.containers.append(record)
+        if kind == "sparse":
+            sdev = sparse.open_sparse([dev], name)
+            record.detail = f"expands to {sdev.size} bytes"
+            inner = detect(sdev)
+            if inner in ("ext4", "erofs", "super", "zip", "tar", "payload"):
+                self.process(sdev, name, chain, dest, depth + 1, on_disk, None, partition, top, in_fs)
+            elif on_disk is None:
+                if owned_tmp is not None:
+                    os.replace(owned_tmp, dest / name)
+                else:
+                    self.write_leaf(dev, dest / name, " > ".join(chain))
+            return
+        if kind in ("ext4", "erofs"):
+            self.extract_fs(kind, dev, name, chain, outdir, depth, partition or partition_name(name), record)
+            return
+        if kind == "super":
+            self.process_super(dev, chain, outdir, depth, record)
+            return
+        if kind == "payload":
+            self.process_payload(dev, chain, outdir, depth, record)
+            return
+        if kind in ("zip", "apex", "capex"):
+            self.process_zip(dev, name, chain, outdir, depth, kind, in_fs)
+            return
+        if kind == "tar":
+            self.process_tar(dev, name, chain, outdir, depth, record)
+            return
+        if kind in streams.COMPRESSED:
+            self.process_compressed(dev, kind, name, chain, outdir if on_disk is not None else dest, depth, on_disk)
+            return
+        raise FirmwareError(name, f"no reader for format {kind}")  # pragma: no cover
+
+    # -- file systems -------------------------------------------------------------------------
+    def extract_fs(
+        self, kind: str, dev: Dev, name: str, chain: list[str], outdir: Path, depth: int, part: str,
+        record: ContainerInfo,
+    ) -> None:
+        label = " > ".join(chain)
+        if kind == "ext4":
+            res = ext4.extract_ext4(dev, outdir, self.budget, label)
+        else:
+            rng = dev.file_range()
+            tmp: Path | None = None
+            try:
+                if rng is not None and rng[1] == 0 and os.path.getsize(rng[0]) == dev.size:
+                    image = rng[0]
+                else:  # fsck.erofs reads whole files only: copy the image out first
+                    tmp = self.tmp_path(name)
+                    self.write_leaf(dev, tmp, label)
+                    image = str(tmp)
+                if self._erofs_version is None:
+                    self._erofs_version = erofs.erofs_utils_version() or ""
+                res = erofs.extract_erofs(dev, image, outdir, self.tmp)
+                self.budget.take(res.bytes, label)
+            finally:
+                if tmp is not None:
+                    self.drop_tmp(tmp)
+        record.detail = res.detail
+        fs_chain = list(chain)
+        mount = self.mount_point(part, outdir)
+        self.roots[outdir] = Root(fs_chain, kind, part, mount)
+        self.partitions.append(
+            PartitionInfo(
+                name=part, chain=fs_chain, fs=kind,  # type: ignore[arg-type]
+                output=str(outdir.relative_to(self.out)), files=res.files, bytes=res.bytes,
+                symlinks=len(res.symlinks), special_files=res.special, detail=res.detail,
+            )
+        )
+        for path, target in res.symlinks:
+            self.symlinks.append(SymlinkInfo(chain=fs_chain + [f"{kind}:{path}"], target=target))
+        for path, reason in res.issues:
+            self.issue(fs_chain + [f"{kind}:{path}"], reason)
+        self.scan_tree(outdir, fs_chain, kind, depth)
+
+    def mount_point(self, part: str, outdir: Path) -> str:
+        """Where this file system is mounted on the phone ('' for a system-as-root image)."""
+        if (outdir / "system" / "build.prop").is_file():
+            return ""  # system-as-root: the image is '/', apps live under /system
+        return "/" + re.sub(r"_[ab]$", "", part)
+
+    def scan_tree(self, root: Path, chain: list[str], kind: str, depth: int) -> None:
+        """Unpack images, APEX and archives found inside an extracted file system, next to them."""
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = [d for d in dirnames if not d.endswith(".extracted")]
+            for fn in filenames:
+                p = Path(dirpath) / fn
+                if p.is_symlink() or not p.is_file():
+                    continue
+                try:
+                    size = p.stat().st_size
+                    if size < 4:
+                        continue
+                    with open(p, "rb") as f:
+                        head = f.read(HEAD)
+                except OSError:
+                    continue
+                if not _maybe_container(head, size):
+                    continue
+                rel = "/" + str(p.relative_to(root))
+                sub_chain = chain + [f"{kind}:{rel}"]
+                dev = FileDev(p, name=fn)
+                try:
+                    self.process(dev, fn, sub_chain, p.parent, depth + 1, on_disk=p, in_fs=True)
+                except FirmwareError as e:
+                    self.issue(sub_chain, e.reason)
+                except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+                    self.issue(sub_chain, f"unreadable: {e}")
+                finally:
+                    dev.close()
+
+    # -- partitions containers ----------------------------------------------------------------
+    def process_super(self, dev: Dev, chain: list[str], outdir: Path, depth: int, record: ContainerInfo) -> None:
+        meta = lp.read_metadata(dev, 0)
+        record.detail = f"liblp metadata {meta.major}.{meta.minor}, {meta.slot_count} slot(s), " + (
+            f"{len(meta.partitions)} partitions"
+        )
+        outdir.mkdir(parents=True, exist_ok=True)
+        for part in meta.partitions:
+            pchain = chain + [part.name]
+            if part.dev is None:
+                self.containers.append(ContainerInfo(chain=pchain, kind="empty", size=0, detail="no extents (unused slot)"))
+                continue
+            try:
+                self.process(part.dev, part.name, pchain, outdir, depth + 1, on_disk=None, partition=part.name)
+            except FirmwareError as e:
+                self.issue(pchain, e.reason)
+            except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+                self.issue(pchain, f"unreadable: {e}")
+
+    def process_payload(self, dev: Dev, chain: list[str], outdir: Path, depth: int, record: ContainerInfo) -> None:
+        pl = payload.open_payload(dev)
+        ops = sorted({payload.OP_NAMES[o.type] for p in pl.partitions for o in p.ops})
+        record.detail = f"payload v{pl.version}, {len(pl.partitions)} partitions, operations: {', '.join(ops)}"
+        outdir.mkdir(parents=True, exist_ok=True)
+        for pu in pl.partitions:
+            pchain = chain + [pu.name]
+            tmp = self.tmp_path(pu.name + ".img")
+            try:
+                payload.extract_partition(pl, pu, tmp, self.budget)
+                self.containers.append(
+                    ContainerInfo(chain=pchain, kind="partition", size=pu.size, detail="data and partition hashes verified")
+                )
+                pdev = FileDev(tmp, name=pu.name)
+                try:
+                    self.process(pdev, pu.name, pchain, outdir, depth + 1, on_disk=None, owned_tmp=tmp, partition=pu.name)
+                finally:
+                    pdev.close()
+            except FirmwareError as e:
+                self.issue(pchain, e.reason)
+            except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+                self.issue(pchain, f"unreadable: {e}")
+            finally:
+                if tmp.exists():
+                    self.drop_tmp(tmp)
+
+    # -- archives -----------------------------------------------------------------------------
+    def process_zip(self, dev: Dev, name: str, chain: list[str], outdir: Path, depth: int, kind: str, in_fs: bool) -> None:
+        zf = zipfile.ZipFile(dev.stream())
+        members: list[Member] = []
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            if kind == "apex" and info.filename != "apex_payload.img":
+                continue  # the APEX itself is kept as a file; only its payload is unpacked
+            if kind == "capex" and info.filename != "original_apex":
+                continue
+            try:
+                rel = safe_relpath(info.filename, name)
+            except FirmwareError as e:
+                self.issue(chain + [info.filename], e.reason)
+                continue
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                target = zf.read(info)[:4096].decode("utf-8", "replace")
+                self.symlinks.append(SymlinkInfo(chain=chain + [str(rel)], target=target))
+                continue
+            if info.flag_bits & 0x1:
+                self.issue(chain + [str(rel)], "member is encrypted: not readable")
+                continue
+            members.append(self._zip_member(zf, dev, info, rel, name))
+        if kind == "capex":
+            for m in members:
+                m.rel = PurePosixPath(name.removesuffix(".capex") + ".apex")
+        if kind != "apex":
+            self.roots[outdir] = Root(chain, "zip", None, None)
+        self.process_members(members, outdir, chain, depth + 1, in_fs=in_fs and kind == "zip",
+                             partition=apex_partition(name) if kind == "apex" else None)
+
+    def _zip_member(self, zf: zipfile.ZipFile, dev: Dev, info: zipfile.ZipInfo, rel: PurePosixPath, name: str) -> Member:
+        def open_dev() -> Dev | None:
+            if info.compress_type != zipfile.ZIP_STORED:
+                return None
+            lh = dev.read(info.header_offset, 30)
+            if lh[:4] != b"PK\x03\x04":
+                raise FirmwareError(name, f"member '{info.filename}' has a damaged local header")
+            nlen, xlen = struct.unpack_from("<HH", lh, 26)
+            start = info.header_offset + 30 + nlen + xlen
+            if start + info.file_size > dev.size:
+                raise FirmwareError(name, f"member '{info.filename}' claims more bytes than the archive holds")
+            return sub_dev(dev, start, info.file_size, str(rel.name))
+
+        def open_stream() -> BinaryIO:
+            return zf.open(info)  # type: ignore[return-value]
+
+        return Member(rel, info.file_size, open_dev, open_stream, info.compress_size)
+
+    def dir_members(self, folder: Path) -> list[Member]:
+        out = []
+        for dirpath, _dirs, files in os.walk(folder, followlinks=False):
+            for fn in files:
+                p = Path(dirpath) / fn
+                if p.is_symlink() or not p.is_file():
+                    continue
+                rel = PurePosixPath(*p.relative_to(folder).parts)
+                out.append(
+                    Member(rel, p.stat().st_size, lambda p=p: FileDev(p),  # type: ignore[misc]
+                           lambda p=p: open(p, "rb"), None)  # type: ignore[misc]
+                )
+        return out
+
+    def process_members(
+        self, members: list[Member], outdir: Path, chain: list[str], depth: int, in_fs: bool = False,
+        partition: str | None = None,
+    ) -> None:
+        """Unpack archive members (or folder files): grouped formats first, then one by one."""
+        outdir.mkdir(parents=True, exist_ok=True)
+        by_name = {str(m.rel): m for m in members}
+        used: set[str] = set()
+        # Block OTA: X.transfer.list + X.new.dat[.br][.N]
+        for key, m in by_name.items():
+            if key.endswith(".transfer.list"):
+                base = key[: -len(".transfer.list")]
+                parts = sorted(
+                    (k for k in by_name if re.fullmatch(re.escape(base) + r"\.new\.dat(\.br)?(\.\d+)?", k)),
+                    key=lambda k: (int(k.rsplit(".", 1)[1]) if k.rsplit(".", 1)[1].isdigit() else -1),
+                )
+                if not parts:
+                    self.issue(chain + [key], "transfer list without its new.dat data")
+                    continue
+                used.add(key)
+                used.update(parts)
+                self.process_transfer(m, [by_name[k] for k in parts], base, chain, outdir, depth)
+        # Split sparse sets: X_sparsechunk.N
+        groups: dict[str, list[str]] = {}
+        for key in by_name:
+            mm = re.fullmatch(r"(.+)_sparsechunk\.(\d+)", key)
+            if mm and key not in used:
+                groups.setdefault(mm.group(1), []).append(key)
+        for base, keys in groups.items():
+            keys.sort(key=lambda k: int(k.rsplit(".", 1)[1]))
+            used.update(keys)
+            self.process_sparse_set(base, [by_name[k] for k in keys], chain, outdir, depth)
+        for key, m in by_name.items():
+            if key in used:
+                continue
+            mchain = chain + [key]
+            try:
+                self.process_member(m, outdir, mchain, depth, in_fs, partition)
+            except FirmwareError as e:
+                self.issue(mchain, e.reason)
+            except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+                self.issue(mchain, f"unreadable: {e}")
+
+    def process_member(
+        self, m: Member, outdir: Path, chain: list[str], depth: int, in_fs: bool, partition: str | None
+    ) -> None:
+        label = " > ".join(chain)
+        self.budget.check_file_size(m.size, label)
+        if m.compressed_size is not None:
+            self.budget.check_ratio(m.size, m.compressed_size, label)
+        dest = inside(outdir, m.rel.parent) if m.rel.parent.parts else outdir
+        dest.mkdir(parents=True, exist_ok=True)
+        name = m.rel.name
+        dev = m.open_dev()
+        if dev is not None:
+            try:
+                self.process(dev, name, chain, dest, depth, on_disk=m.on_disk, partition=partition, in_fs=in_fs)
+            finally:
+                dev.close()
+            return
+        # Compressed member: peek, then stream a leaf straight to the output or a container to a temp file.
+        with m.open_stream() as s:
+            head = s.read(HEAD)
+            kind = _head_kind(head, m.size)
+            target = dest / name if kind is None else self.tmp_path(name)
+            if target.exists() or target.is_symlink():
+                raise FirmwareError(label, "name already extracted (duplicate member): kept the first")
+            _write_stream(head, s, target, self.budget, label, m.size, m.compressed_size or 0)
+        if kind is None:
+            self.budget.count_entry(label)
+            return
+        tdev = FileDev(target, name=name)
+        try:
+            self.process(tdev, name, chain, dest, depth, on_disk=None, owned_tmp=target, partition=partition, in_fs=in_fs)
+        finally:
+            tdev.close()
+            if target.exists() and target.parent == self.tmp:
+                self.drop_tmp(target)
+
+    def process_transfer(
+        self, tl: Member, datas: list[Member], base: str, chain: list[str], outdir: Path, depth: int
+    ) -> None:
+        pname = PurePosixPath(base).name
+        tchain = chain + [f"{base}.transfer.list"]
+        label = " > ".join(tchain)
+        try:
+            with tl.open_stream() as s:
+                text = s.read(64 << 20).decode("utf-8", "replace")
+            streams_open = [d.open_stream() for d in datas]
+            joined: BinaryIO = _Concat(streams_open)  # type: ignore[assignment]
+            brotli_data = any(".new.dat.br" in str(d.rel) for d in datas)
+            reader = streams.open_decompressed("brotli", joined) if brotli_data else joined
+            tmp = self.tmp_path(pname + ".img")
+            try:
+                size = transfer.apply_transfer_list(text, reader, str(tmp), self.budget, label)
+                self.containers.append(
+                    ContainerInfo(chain=tchain, kind="transfer_list", size=size,
+                                  detail=f"{'brotli ' if brotli_data else ''}new.dat in {len(datas)} part(s)")
+                )
+                dev = FileDev(tmp, name=pname)
+                try:
+                    self.process(dev, pname, chain + [pname], outdir, depth + 1, on_disk=None, owned_tmp=tmp, partition=pname)
+                finally:
+                    dev.close()
+            finally:
+                for st in streams_open:
+                    st.close()
+                if tmp.exists():
+                    self.drop_tmp(tmp)
+        except FirmwareError as e:
+            self.issue(tchain, e.reason)
+        except (OSError, ValueError, EOFError) as e:
+            self.issue(tchain, f"unreadable: {e}")
+
+    def process_sparse_set(self, base: str, parts: list[Member], chain: list[str], outdir: Path, depth: int) -> None:
+        pname = PurePosixPath(base).name
+        schain = chain + [f"{base}_sparsechunk.*"]
+        devs: list[Dev] = []
+        tmps: list[Path] = []
+        try:
+            for m in parts:
+                d = m.open_dev()
+                if d is None:
+                    t = self.tmp_path(m.rel.name)
+                    with m.open_stream() as s:
+                        streams.copy_stream(s, None, str(t), self.budget, " > ".join(chain + [str(m.rel)]), m.size)
+                    tmps.append(t)
+                    d = FileDev(t)
+                devs.append(d)
+            sdev = sparse.open_sparse(devs, pname)
+            self.containers.append(
+                ContainerInfo(chain=schain, kind="sparse_set", size=sdev.size, detail=f"{len(parts)} sparse chunks")
+            )
+            self.process(sdev, pname, chain + [pname], outdir, depth + 1, on_disk=None, partition=partition_name(pname))
+        except FirmwareError as e:
+            self.issue(schain, e.reason)
+        finally:
+            for d in devs:
+                d.close()
+            for t in tmps:
+                self.drop_tmp(t)
+
+    def process_tar(self, dev: Dev, name: str, chain: list[str], outdir: Path, depth: int, record: ContainerInfo) -> None:
+        tar_size = dev.size
+        tail = dev.read(max(0, dev.size - 512), min(512, dev.size))
+        mm = re.search(rb"([0-9a-fA-F]{32})[ \t]+\*?([^\r\n/]+)\r?\n?$", tail)
+        if mm and dev.size > 1024:
+            tar_size = dev.size - (len(tail) - mm.start())
+            h = hashlib.md5(usedforsecurity=False)
+            pos = 0
+            while pos < tar_size:
+                n = min(8 << 20, tar_size - pos)
+                h.update(dev.read(pos, n))
+                pos += n
+            if h.hexdigest() != mm.group(1).decode().lower():
+                self.issue(chain, "tar.md5 checksum does not match its contents (damaged or altered download)")
+                record.detail = "tar.md5: MD5 MISMATCH"
+            else:
+                record.detail = "tar.md5: MD5 verified"
+            record.kind = "tar.md5"
+        tdev = sub_dev(dev, 0, tar_size, name) if tar_size != dev.size else dev
+        try:
+            tf = tarfile.open(fileobj=tdev.stream(), mode="r:")  # type: ignore[arg-type]
+        except tarfile.TarError as e:
+            raise FirmwareError(name, f"damaged tar archive: {e}") from e
+        self.roots[outdir] = Root(chain, "tar", None, None)
+        members: list[Member] = []
+        for ti in tf:
+            if ti.isdir():
+                continue
+            try:
+                rel = safe_relpath(ti.name, name)
+            except FirmwareError as e:
+                self.issue(chain + [ti.name], e.reason)
+                continue
+            if ti.issym() or ti.islnk():
+                self.symlinks.append(SymlinkInfo(chain=chain + [str(rel)], target=ti.linkname))
+                continue
+            if not ti.isfile():
+                continue
+            if ti.offset_data + ti.size > tar_size:
+                self.issue(chain + [str(rel)], "member claims more bytes than the archive holds (truncated)")
+                continue
+            members.append(_tar_member(tdev, ti, rel))
+        self.process_members(members, outdir, chain, depth + 1)
+
+    def process_compressed(
+        self, dev: Dev, kind: str, name: str, chain: list[str], dest: Path, depth: int, on_disk: Path | None
+    ) -> None:
+        label = " > ".join(chain)
+        child = name
+        for suf in streams.SUFFIXES.get(kind, ()):
+            if name.endswith(suf) and len(name) > len(suf):
+                child = name[: -len(suf)] + (".tar" if suf == ".tgz" else "")
+                break
+        else:
+            child = name + ".out"
+        raw = dev.stream()
+        counter = streams.Counting(raw)  # type: ignore[arg-type]
+        reader = streams.open_decompressed(kind, counter)  # type: ignore[arg-type]
+        try:
+            head = reader.read(HEAD)
+        except streams.DECOMPRESS_ERRORS as e:
+            raise FirmwareError(label, f"{kind} data is damaged: {e}") from e
+        if len(head) >= 262 and head[257:262] == b"ustar":
+            self.stream_tar(head, reader, counter, dev.size, chain, dest, depth)
+            return
+        tmp = self.tmp_path(child)
+        _write_stream(head, reader, tmp, self.budget, label, None, 0, counter)
+        tdev = FileDev(tmp, name=child)
+        try:
+            self.containers[-1].detail = f"decompressed to {tdev.size} bytes"
+            self.process(tdev, child, chain + [child], dest, depth + 1, on_disk=None, owned_tmp=tmp, in_fs=on_disk is not None)
+        finally:
+            tdev.close()
+            if tmp.exists():
+                self.drop_tmp(tmp)
+
+    def stream_tar(
+        self, head: bytes, reader: BinaryIO, counter: streams.Counting, compressed: int, chain: list[str],
+        outdir: Path, depth: int,
+    ) -> None:
+        """A compressed tar (Xiaomi .tgz): members streamed one by one, nothing held whole."""
+        self.roots[outdir] = Root(chain, "tar", None, None)
+        outdir.mkdir(parents=True, exist_ok=True)
+        produced = 0
+        tf = tarfile.open(fileobj=_Prefixed(head, reader), mode="r|")  # type: ignore[arg-type]
+        for ti in tf:
+            if ti.isdir():
+                continue
+            try:
+                rel = safe_relpath(ti.name, chain[-1])
+            except FirmwareError as e:
+                self.issue(chain + [ti.name], e.reason)
+                continue
+            mchain = chain + [str(rel)]
+            if ti.issym() or ti.islnk():
+                self.symlinks.append(SymlinkInfo(chain=mchain, target=ti.linkname))
+                continue
+            if not ti.isfile():
+                continue
+            label = " > ".join(mchain)
+            try:
+                produced += ti.size
+                self.budget.check_ratio(produced, counter.count, label)
+                f = tf.extractfile(ti)
+                assert f is not None
+                mhead = f.read(HEAD)
+                kind = _head_kind(mhead, ti.size)
+                dest = inside(outdir, rel.parent) if rel.parent.parts else outdir
+                dest.mkdir(parents=True, exist_ok=True)
+                target = dest / rel.name if kind is None else self.tmp_path(rel.name)
+                _write_stream(mhead, f, target, self.budget, label, ti.size, 0)
+                if kind is not None:
+                    tdev = FileDev(target, name=rel.name)
+                    try:
+                        self.process(tdev, rel.name, mchain, dest, depth + 1, on_disk=None, owned_tmp=target)
+                    finally:
+                        tdev.close()
+                        if target.exists() and target.parent == self.tmp:
+                            self.drop_tmp(target)
+            except FirmwareError as e:
+                self.issue(mchain, e.reason)
+            except (OSError, ValueError, EOFError, tarfile.TarError) as e:
+                self.issue(mchain, f"unreadable: {e}")
+
+
+def apex_partition(name: str) -> str:
+    """'com.android.foo.apex' -> 'apex/com.android.foo' (mounted at /apex/com.android.foo)."""
+    stem = name
+    for suf in (".capex", ".apex"):
+        stem = stem.removesuffix(suf)
+    return "apex/" + stem
+
+
+def _tar_member(tdev: Dev, ti: tarfile.TarInfo, rel: PurePosixPath) -> Member:
+    def open_dev() -> Dev | None:
+        return sub_dev(tdev, ti.offset_data, ti.size, rel.name)
+
+    def open_stream() -> BinaryIO:
+        return open_dev().stream()  # type: ignore[union-attr,return-value]
+
+    return Member(rel, ti.size, open_dev, open_stream, None)
+
+
+def _maybe_container(head: bytes, size: int) -> bool:
+    """Inside a file system, is this file worth opening as a container? (images, APEX, archives)"""
+    if head[:4] == b"PK\x03\x04":
+        return True  # APEX/CAPEX are unpacked; APKs and jars are recognised and left as they are
+    return _head_kind(head, size) is not None
+
+
+def _head_kind(head: bytes, size: int) -> str | None:
+    """Container kind from the first bytes, or None for a leaf."""
+    if sparse.is_sparse(head):
+        return "sparse"
+    if payload.is_payload(head):
+        return "payload"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    comp = streams.compression_of(head)
+    if comp:
+        return comp
+    if size >= 4104 and len(head) >= 4104 and struct.unpack_from("<I", head, 4096)[0] == lp.GEOMETRY_MAGIC:
+        return "super"
+    if size >= 2048 and len(head) >= 1082 and struct.unpack_from("<H", head, 1080)[0] == ext4.EXT4_MAGIC:
+        return "ext4"
+    if size >= 1152 and len(head) >= 1028 and struct.unpack_from("<I", head, 1024)[0] == erofs.EROFS_MAGIC:
+        return "erofs"
+    return None
+
+
+def _write_stream(
+    head: bytes, rest: BinaryIO, target: Path, budget: Budget, label: str, declared: int | None,
+    compressed: int, counter: streams.Counting | None = None,
+) -> int:
+    """Write head + the rest of a stream to target, with the budget, size and bomb checks."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    total = 0
+    try:
+        chunk = head
+        while chunk:
+            total += len(chunk)
+            if declared is not None and total > declared:
+                raise FirmwareError(label, f"holds more than the {declared} bytes its header declares")
+            budget.check_file_size(total, label)
+            budget.take(len(chunk), label)
+            if counter is not None:
+                budget.check_ratio(total, counter.count, label)
+            elif compressed:
+                budget.check_ratio(total, compressed, label)
+            os.write(fd, chunk)
+            try:
+                chunk = rest.read(4 << 20)
+            except streams.DECOMPRESS_ERRORS as e:
+                raise FirmwareError(label, f"compressed data is damaged: {e}") from e
+            except zipfile.BadZipFile as e:
+                raise FirmwareError(label, f"damaged zip member: {e}") from e
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            target.unlink()
+        budget.give_back(total)
+        raise
+    os.close(fd)
+    return total
+
+
+class _Concat:
+    """Several streams read as one (split new.dat.N parts)."""
+
+    def __init__(self, parts: list[BinaryIO]) -> None:
+        self.parts = parts
+        self.i = 0
+
+    def read(self, n: int = -1) -> bytes:
+        out = bytearray()
+        while self.i < len(self.parts) and (n < 0 or len(out) < n):
+            chunk = self.parts[self.i].read(-1 if n < 0 else n - len(out))
+            if not chunk:
+                self.i += 1
+                continue
+            out += chunk
+        return bytes(out)
+
+
+class _Prefixed:
+    """A stream with some already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                out = self.head + self.rest.read()
+                self.head = b""
+                return out
+            out = self.head[:n]
+            self.head = self.head[n:]
+            if len(out) < n:
+                out += self.rest.read(n - len(out))
+            return out
+        return self.rest.read(n)
+
+
+def extract_firmware(path: Path, out: Path, limits: Limits | None = None) -> tuple[FirmwareInfo, dict[Path, Root]]:
+    """Unpack a firmware file into out. Returns the summary and the map of output roots (for discovery)."""
+    ex = Extractor(out, limits)
+    info = ex.run(path)
+    return info, ex.roots

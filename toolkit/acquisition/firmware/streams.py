@@ -1,0 +1,147 @@
+"""Compressed streams (gzip, xz, bzip2, zstd, LZ4 frame, brotli) read with bounded output.
+
+Every stream is read through a byte counter so a compression bomb (output far larger than input) is
+stopped early, and the total written is charged to the run's Budget.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import os
+from typing import BinaryIO
+
+import brotli
+import lz4.frame
+import zstandard
+
+from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.limits import Budget
+
+GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZ2_MAGIC = b"BZh"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
+COMPRESSED = {"gzip": GZIP_MAGIC, "xz": XZ_MAGIC, "bzip2": BZ2_MAGIC, "zstd": ZSTD_MAGIC, "lz4": LZ4_MAGIC}
+SUFFIXES = {"gzip": (".gz", ".tgz"), "xz": (".xz",), "bzip2": (".bz2",), "zstd": (".zst",), "lz4": (".lz4",),
+            "brotli": (".br",)}
+
+
+def compression_of(head: bytes) -> str | None:
+    for kind, magic in COMPRESSED.items():
+        if head.startswith(magic):
+            if kind == "bzip2" and not (len(head) > 3 and head[3:4].isdigit()):
+                continue
+            return kind
+    return None
+
+
+class Counting(io.RawIOBase):
+    """Counts bytes read from an underlying binary stream."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.count += n
+        return n
+
+
+class BrotliReader(io.RawIOBase):
+    """A read()-able brotli decompressor with a bounded output buffer."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.d = brotli.Decompressor()
+        self.buf = b""
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        want = len(b)
+        while not self.buf and not self.eof:
+            try:
+                if self.d.can_accept_more_data():
+                    chunk = self.raw.read(65536)
+                    if not chunk:
+                        if not self.d.is_finished():
+                            raise FirmwareError("brotli", "brotli stream is truncated")
+                        self.eof = True
+                        break
+                    self.buf = self.d.process(chunk, output_buffer_limit=1 << 20)
+                else:
+                    self.buf = self.d.process(b"", output_buffer_limit=1 << 20)
+            except brotli.error as e:
+                raise FirmwareError("brotli", f"brotli data is damaged: {e}") from e
+        n = min(want, len(self.buf))
+        b[:n] = self.buf[:n]
+        self.buf = self.buf[n:]
+        return n
+
+
+def open_decompressed(kind: str, raw: BinaryIO) -> BinaryIO:
+    """A reader of the decompressed stream."""
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if kind == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+    if kind == "lz4":
+        return lz4.frame.LZ4FrameFile(raw, mode="rb")  # type: ignore[return-value]
+    if kind == "brotli":
+        return io.BufferedReader(BrotliReader(raw))  # type: ignore[return-value]
+    raise ValueError(kind)
+
+
+DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, RuntimeError, ValueError, brotli.error,
+)
+
+
+def copy_stream(reader: BinaryIO, counter: Counting | None, out_path: str, budget: Budget, label: str,
+                limit: int | None = None) -> int:
+    """Copy a (decompressing) stream into a new file, enforcing the budget and the bomb ratio."""
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    total = 0
+    try:
+        while True:
+            try:
+                chunk = reader.read(4 << 20)
+            except FirmwareError as e:
+                raise FirmwareError(label, e.reason) from e
+            except DECOMPRESS_ERRORS as e:
+                raise FirmwareError(label, f"compressed data is damaged: {e}") from e
+            if not chunk:
+                break
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise FirmwareError(label, f"holds more than the {limit} bytes its header declares")
+            budget.check_file_size(total, label)
+            budget.take(len(chunk), label)
+            if counter is not None:
+                budget.check_ratio(total, counter.count, label)
+            os.write(fd, chunk)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(out_path)
+        budget.give_back(total)
+        raise
+    os.close(fd)
+    return total
