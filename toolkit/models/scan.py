@@ -14,6 +14,7 @@ from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.flow import Endpoint, Flow
 from toolkit.models.indicators import IndicatorSource, IocMatch, Suppression
+from toolkit.models.store import StoreCheckResult
 
 Origin = Literal["file", "device", "firmware", "store", "evidence"]
 
@@ -105,6 +106,7 @@ class ScanResult(PhModel):
     ioc_matches: list[IocMatch] = Field(default_factory=list, description="Indicators that matched the evidence")
     baseline_file: str | None = Field(None, description="Baseline applied (--baseline)")
     suppressed: list[Suppression] = Field(default_factory=list, description="Findings hidden by the baseline")
+    store: StoreCheckResult | None = Field(None, description="Store check: signers, reference diffs, SDKs, endpoints")
 
     def all_findings(self) -> list[Finding]:
         return [f for apk in self.apks for f in apk.findings] + list(self.device_findings)
