@@ -1,0 +1,31 @@
+"""Offline IP -> country with the bundled RIR database (iptocc)."""
+
+from __future__ import annotations
+
+from toolkit.analysis.geo import country_for_ip, database_info, is_public_ip
+
+
+def test_database_is_bundled_and_versioned() -> None:
+    info = database_info()
+    assert info.available, "iptocc must be installed (it is a dependency)"
+    assert info.version and info.version[0].isdigit()
+    assert "iptocc" in info.label
+
+
+def test_well_known_registrations() -> None:
+    # Stable RIR assignments: APNIC's 1.0.16.0/20 to Japan, RIPE NCC's own 193.0.0.0/21 to the Netherlands,
+    # ARIN's 47.88.0.0/16 (Alibaba's US entity: the cloudmsg_v2 fixture's hard-coded host) to the US.
+    assert country_for_ip("1.0.16.1") == "JP"
+    assert country_for_ip("193.0.6.139") == "NL"
+    assert country_for_ip("47.88.10.20") == "US"
+
+
+def test_ipv6() -> None:
+    assert country_for_ip("2001:67c:2e8::1") == "NL"  # RIPE NCC's own block
+
+
+def test_non_public_and_garbage_get_no_country() -> None:
+    for value in ("10.1.2.3", "192.168.0.1", "127.0.0.1", "169.254.1.1", "::1", "not-an-ip", "999.1.1.1", ""):
+        assert country_for_ip(value) is None, value
+    assert not is_public_ip("172.16.0.5")
+    assert is_public_ip("8.8.8.8")
