@@ -1,0 +1,145 @@
+"""CSV timeline of dated events, for investigators who build timelines (as MVT users do with timeline.csv).
+
+Columns: timestamp (ISO 8601, UTC), event, package, detail, source. Events: scan start and end, package first
+install and last update (from the device inventory), acquisition steps (when the result carries them) and the start of
+validity of signing certificates (when a signer key was made). Rows are sorted by time, then by event.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field
+
+from toolkit.models import ScanResult
+from toolkit.models.common import PhModel
+
+COLUMNS = ("timestamp", "event", "package", "detail", "source")
+
+
+class TimelineEvent(PhModel):
+    """One dated row of the timeline."""
+
+    timestamp: datetime
+    event: str
+    package: str = ""
+    detail: str = ""
+    source: str = Field("", description="Where the date comes from (scan, inventory, acquisition, certificate ...)")
+
+
+def render_csv(result: ScanResult) -> str:
+    """The timeline of `result` as CSV text (header included, CRLF line ends as RFC 4180 says)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for event in timeline_events(result):
+        writer.writerow([_iso(event.timestamp), event.event, event.package, event.detail, event.source])
+    return buffer.getvalue()
+
+
+def timeline_events(result: ScanResult) -> list[TimelineEvent]:
+    """Every dated event the result holds, sorted by time (stable for equal times)."""
+    events: list[TimelineEvent] = [
+        TimelineEvent(
+            timestamp=result.started_at, event="scan_started", detail=_target(result), source="phonehome"
+        ),
+        TimelineEvent(
+            timestamp=result.finished_at,
+            event="scan_finished",
+            detail=f"{len(result.apks)} APKs, {len(result.all_findings())} findings, {len(result.suppressed)} suppressed",
+            source="phonehome",
+        ),
+    ]
+    events.extend(_package_events(result))
+    events.extend(_acquisition_events(result))
+    for apk in result.apks:
+        for cert in apk.metadata.certificates if apk.metadata else []:
+            moment = _parse_time(cert.not_before)
+            if moment is not None:
+                events.append(
+                    TimelineEvent(
+                        timestamp=moment,
+                        event="certificate_valid_from",
+                        package=apk.package or "",
+                        detail=f"signer {cert.sha256} {cert.subject}",
+                        source=f"certificate of {apk.path}",
+                    )
+                )
+    order = {name: i for i, name in enumerate(("scan_started",))}
+    return sorted(events, key=lambda e: (_aware(e.timestamp), order.get(e.event, 1), e.event, e.package, e.detail))
+
+
+def _target(result: ScanResult) -> str:
+    target = result.target
+    identity = target.identity
+    who = " ".join(x for x in (identity.brand, identity.model) if x) if identity else ""
+    parts = [target.kind, who, identity.fingerprint if identity and identity.fingerprint else "", ", ".join(target.inputs)]
+    return "; ".join(p for p in parts if p)
+
+
+def _package_events(result: ScanResult) -> Iterable[TimelineEvent]:
+    """Install and update times of `inventory.packages` (dumpsys package: firstInstallTime, lastUpdateTime)."""
+    for record in getattr(result.inventory, "packages", None) or []:
+        name = str(_first(record, "package", "name", "package_name") or "")
+        detail_bits = [
+            f"{key}={value}"
+            for key in ("version_name", "version_code", "installer", "code_path", "path")
+            if (value := getattr(record, key, None))
+        ]
+        for event, keys in (
+            ("package_first_install", ("first_install_time", "first_installed", "first_install")),
+            ("package_last_update", ("last_update_time", "last_updated", "last_update")),
+        ):
+            moment = _parse_time(_first(record, *keys))
+            if moment is not None:
+                yield TimelineEvent(
+                    timestamp=moment, event=event, package=name, detail=" ".join(detail_bits), source="inventory"
+                )
+
+
+def _acquisition_events(result: ScanResult) -> Iterable[TimelineEvent]:
+    """Acquisition steps (command run, file pulled) when the result carries an acquisition manifest."""
+    manifest = getattr(result, "acquisition", None) or getattr(result.inventory, "acquisition", None)
+    for step in getattr(manifest, "steps", None) or getattr(manifest, "commands", None) or []:
+        moment = _parse_time(_first(step, "started_at", "timestamp", "time", "at"))
+        if moment is None:
+            continue
+        what = _first(step, "command", "action", "description", "name") or ""
+        outcome = _first(step, "sha256", "status", "exit_code", "result")
+        detail = str(what) + (f" -> {outcome}" if outcome not in (None, "") else "")
+        yield TimelineEvent(timestamp=moment, event="acquisition_step", detail=detail, source="acquisition")
+
+
+def _first(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Datetimes, ISO 8601 text ('2026-11-21 13:16:01+00:00'), or epoch seconds/milliseconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return _aware(value)
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        return _aware(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _aware(moment).isoformat().replace("+00:00", "Z")
