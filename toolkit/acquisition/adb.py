@@ -228,13 +228,9 @@ class AdbShellConnection(AdbConnection):
                       if e.filename not in (b".", b"..") and e.mode)
 
     def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:
-        done = 0
-
-        def cb(_path: str, written: int, _total: int) -> None:
-            nonlocal done
-            if progress:
-                progress(written - done)
-            done = written
+        def cb(_path: str, chunk: int, _total: int) -> None:
+            if progress:  # adb-shell reports the size of each DATA chunk
+                progress(chunk)
 
         try:
             self._dev.pull(path, str(dest), progress_callback=cb, read_timeout_s=self.io_timeout)

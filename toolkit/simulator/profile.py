@@ -126,6 +126,8 @@ class ProfileSpec(_M):
     sockets: list[SocketSpec] = Field(default_factory=list)
     unreadable: list[str] = Field(default_factory=list, description="Device paths that answer Permission denied")
     files: dict[str, str] = Field(default_factory=dict, description="Extra device path -> text content")
+    quirks: list[Literal["pm_list_needs_user", "ps_no_columns", "no_show_versioncode"]] = Field(
+        default_factory=list, description="Behaviours of some real phones the collectors must cope with")
 
 
 class VFile(_M):
@@ -168,7 +170,7 @@ class DeviceProfile:
             except ProfileError as e:
                 if not pkg.optional:
                     raise
-                log.warning("%s; package left out of the simulated phone", e)
+                log.info("%s; package left out of the simulated phone", e)
                 continue
             kept.append(pkg)
         spec.packages = kept
@@ -185,6 +187,8 @@ class DeviceProfile:
         if pkg.original_path:
             files[pkg.original_path] = self._resolve_apk(pkg.original_apk, pkg.name) if pkg.original_apk else None
         for path, local in files.items():
+            if local is None and path in self.files:
+                continue  # served from the profile's fs/ tree
             # No APK given: an empty zip stands in (e.g. for a path the shell user may not read anyway).
             self.add_file(path, VFile(local=local) if local else VFile(content=_EMPTY_ZIP))
 

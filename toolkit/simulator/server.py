@@ -573,9 +573,10 @@ class DeviceSimulator:
         self.stopping = True
         if self._server is not None:
             try:
-                self._server.close()
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() (Linux)
             except OSError:
                 pass
+            self._server.close()
         with self._lock:
             conns = list(self._connections)
         for c in conns:

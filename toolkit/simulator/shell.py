@@ -81,6 +81,11 @@ class Shell:
     # -- package manager -------------------------------------------------------------------------------
     def _cmd_pm(self, args: list[str]) -> ShellResult:
         if args[:2] == ["list", "packages"]:
+            quirks = self.profile.spec.quirks
+            if "no_show_versioncode" in quirks and "--show-versioncode" in args:
+                return _err("Error: Unknown option: --show-versioncode\n", 1)
+            if "pm_list_needs_user" in quirks and "--user" not in args:
+                return ShellResult(b"")  # some vendor builds list nothing for the shell user without --user
             return _ok(render.pm_list_packages(self.profile, args[2:]))
         if args[:2] == ["list", "users"]:
             return _ok(render.pm_list_users(self.profile))
@@ -123,6 +128,8 @@ class Shell:
 
     def _cmd_ps(self, args: list[str]) -> ShellResult:
         columns = None
+        if "-o" in args and "ps_no_columns" in self.profile.spec.quirks:
+            return _err("bad -o\n", 1)  # old toolbox ps: no column selection
         if "-o" in args:
             i = args.index("-o")
             if i + 1 < len(args):
