@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import TMP_DIR, Root
-from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk, vdex_version
+from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
 from toolkit.models.device import DeviceIdentity
 from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
 
@@ -187,7 +187,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], inf
             data = v.read_bytes()
             dexes = dex_from_vdex(data, where)
         except FirmwareError as e:
-            notes.append(e.reason if e.reason.startswith("vdex") else f"{where}: {e.reason}")
+            notes.append(f"{where}: {e.reason}")
             continue
         except OSError as e:
             notes.append(f"{where}: {e}")
@@ -210,8 +210,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], inf
         return apk
     if odexes and not notes:
         notes.append(f"only {odexes[0].relative_to(p.parent)} (oat ELF)")
-    version = vdex_version(vdexes[0].read_bytes()[:8]) if vdexes else None
     apk.code = "not_recoverable"
-    apk.code_note = "code not recoverable offline: " + "; ".join(notes) + (f" (vdex {version})" if version else "")
+    apk.code_note = "code not recoverable offline: " + "; ".join(notes)
     info.issues.append(FirmwareIssue(chain=chain, reason=apk.code_note))
     return apk

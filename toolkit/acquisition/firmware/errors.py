@@ -10,3 +10,7 @@ class FirmwareError(Exception):
         super().__init__(f"{file}: {reason}")
         self.file = file
         self.reason = reason
+
+
+class OutputLimitError(FirmwareError):
+    """The run's output space or file count cap was reached: the whole unpacking stops."""

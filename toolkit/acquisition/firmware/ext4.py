@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.acquisition.firmware.dev import Dev, u16, u32
-from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.fsresult import FsResult
 from toolkit.acquisition.firmware.limits import Budget
 from toolkit.acquisition.firmware.safety import safe_component
@@ -343,6 +343,8 @@ def extract_ext4(dev: Dev, dest: Path, budget: Budget, name: str) -> FsResult:
                     res.symlinks.append(("/" + (f"{rel}/{safe}" if rel else safe), link.decode("utf-8", "replace")))
                 else:
                     res.special += 1
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 res.issues.append(("/" + path, e.reason))
                 try:

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
-from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.limits import Budget, Limits
 from toolkit.acquisition.firmware.safety import inside, safe_relpath
 from toolkit.models.firmware import (
@@ -202,7 +202,10 @@ class Extractor:
         if path.is_dir():
             info.kind = "dir"
             self.roots[self.out] = Root([name], "dir", None, None)
-            self.process_members(self.dir_members(path), self.out, [name], 1)
+            try:
+                self.process_members(self.dir_members(path), self.out, [name], 1)
+            except FirmwareError as e:
+                self.issue([name], e.reason)
         else:
             info.sha256 = sha256_file(path)
             info.size = path.stat().st_size
@@ -370,6 +373,8 @@ class Extractor:
                 dev = FileDev(p, name=fn)
                 try:
                     self.process(dev, fn, sub_chain, p.parent, depth + 1, on_disk=p, in_fs=True)
+                except OutputLimitError:
+                    raise
                 except FirmwareError as e:
                     self.issue(sub_chain, e.reason)
                 except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
@@ -391,6 +396,8 @@ class Extractor:
                 continue
             try:
                 self.process(part.dev, part.name, pchain, outdir, depth + 1, on_disk=None, partition=part.name)
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(pchain, e.reason)
             except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
@@ -414,6 +421,8 @@ class Extractor:
                     self.process(pdev, pu.name, pchain, outdir, depth + 1, on_disk=None, owned_tmp=tmp, partition=pu.name)
                 finally:
                     pdev.close()
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(pchain, e.reason)
             except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
@@ -435,6 +444,8 @@ class Extractor:
                 continue
             try:
                 rel = safe_relpath(info.filename, name)
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(chain + [info.filename], e.reason)
                 continue
@@ -524,6 +535,8 @@ class Extractor:
             mchain = chain + [key]
             try:
                 self.process_member(m, outdir, mchain, depth, in_fs, partition)
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(mchain, e.reason)
             except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
@@ -595,6 +608,8 @@ class Extractor:
                     st.close()
                 if tmp.exists():
                     self.drop_tmp(tmp)
+        except OutputLimitError:
+            raise
         except FirmwareError as e:
             self.issue(tchain, e.reason)
         except (OSError, ValueError, EOFError) as e:
@@ -620,6 +635,8 @@ class Extractor:
                 ContainerInfo(chain=schain, kind="sparse_set", size=sdev.size, detail=f"{len(parts)} sparse chunks")
             )
             self.process(sdev, pname, chain + [pname], outdir, depth + 1, on_disk=None, partition=partition_name(pname))
+        except OutputLimitError:
+            raise
         except FirmwareError as e:
             self.issue(schain, e.reason)
         finally:
@@ -658,6 +675,8 @@ class Extractor:
                 continue
             try:
                 rel = safe_relpath(ti.name, name)
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(chain + [ti.name], e.reason)
                 continue
@@ -718,6 +737,8 @@ class Extractor:
                 continue
             try:
                 rel = safe_relpath(ti.name, chain[-1])
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(chain + [ti.name], e.reason)
                 continue
@@ -747,6 +768,8 @@ class Extractor:
                         tdev.close()
                         if target.exists() and target.parent == self.tmp:
                             self.drop_tmp(target)
+            except OutputLimitError:
+                raise
             except FirmwareError as e:
                 self.issue(mchain, e.reason)
             except (OSError, ValueError, EOFError, tarfile.TarError) as e:

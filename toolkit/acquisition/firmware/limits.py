@@ -11,7 +11,7 @@ import threading
 
 from pydantic import Field
 
-from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.models.common import PhModel
 
 GiB = 1 << 30
@@ -45,7 +45,7 @@ class Budget:
         """Reserve n bytes of output for file, or raise FirmwareError if the run's space cap is reached."""
         with self._lock:
             if self.used + n > self.limits.max_output_bytes:
-                raise FirmwareError(
+                raise OutputLimitError(
                     file,
                     f"unpacking would exceed the output limit of {self.limits.max_output_bytes} bytes "
                     "(raise it with --max-output if the firmware is really this large)",
@@ -61,7 +61,7 @@ class Budget:
     def count_entry(self, file: str) -> None:
         self.entries += 1
         if self.entries > self.limits.max_entries:
-            raise FirmwareError(file, f"more than {self.limits.max_entries} files: refusing to go on")
+            raise OutputLimitError(file, f"more than {self.limits.max_entries} files: refusing to go on")
 
     def check_file_size(self, size: int, file: str) -> None:
         if size > self.limits.max_file_bytes:

@@ -30,7 +30,7 @@ def dex_from_vdex(data: bytes, name: str) -> list[bytes]:
     if version is None:
         raise FirmwareError(name, "not a vdex file")
     if version != "027":
-        raise FirmwareError(name, f"vdex version {version}: code not recoverable offline (only 027 stores DEX verbatim)")
+        raise FirmwareError(name, f"vdex version {version} (only vdex 027, Android 12+, stores DEX verbatim)")
     if len(data) < 12:
         raise FirmwareError(name, "vdex header is truncated")
     (nsections,) = struct.unpack_from("<I", data, 8)

@@ -1,0 +1,57 @@
+"""Samsung tar.md5 (MD5 trailer, LZ4 members) and Xiaomi fastboot .tgz."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import lz4.frame
+
+from tests.acquisition.firmware import writers
+from tests.acquisition.firmware.conftest import need
+from tests.acquisition.firmware.helpers import apk_by_device_path, issues_text, run
+
+
+def test_tar_md5_with_lz4_members(system_sparse: Path, vendor_ext4: Path, tmp_path: Path) -> None:
+    fw = writers.write_tar_md5(tmp_path / "AP_X.tar.md5", [("system.img", system_sparse.read_bytes()),
+                                                          ("vendor.img", vendor_ext4.read_bytes()),
+                                                          ("boot.img", b"ANDROID!" + bytes(5000))])
+    info = run(fw, tmp_path / "out")
+    tar = next(c for c in info.containers if c.chain == ["AP_X.tar.md5"])
+    assert (tar.kind, tar.detail) == ("tar.md5", "tar.md5: MD5 verified")
+    assert [i.chain[-1] for i in info.issues] == ["ext4:/system/app/OldOdex/OldOdex.apk"], issues_text(info)
+    apps = apk_by_device_path(info)
+    assert apps["/system/app/Flashlight/Flashlight.apk"].chain == [
+        "AP_X.tar.md5", "system.img.lz4", "system.img", "ext4:/system/app/Flashlight/Flashlight.apk"
+    ]
+    assert "/vendor/app/VendorSync/VendorSync.apk" in apps
+    assert (tmp_path / "out" / "boot.img").read_bytes().startswith(b"ANDROID!")
+
+
+def test_tar_md5_mismatch_is_reported_and_contents_still_read(vendor_ext4: Path, tmp_path: Path) -> None:
+    fw = writers.write_tar_md5(tmp_path / "AP_Y.tar.md5", [("vendor.img", vendor_ext4.read_bytes())], corrupt=True)
+    info = run(fw, tmp_path / "out")
+    assert "checksum does not match" in issues_text(info)
+
+
+def test_lz4_matches_the_lz4_tool(vendor_ext4: Path, tmp_path: Path) -> None:
+    need("lz4")
+    packed = tmp_path / "vendor.img.lz4"
+    packed.write_bytes(lz4.frame.compress(vendor_ext4.read_bytes()))
+    subprocess.run(["lz4", "-d", "-q", str(packed), str(tmp_path / "ref.img")], check=True)
+    info = run(packed, tmp_path / "out")
+    assert (tmp_path / "ref.img").read_bytes() == vendor_ext4.read_bytes()
+    assert "/vendor/app/VendorSync/VendorSync.apk" in apk_by_device_path(info), issues_text(info)
+
+
+def test_xiaomi_tgz_streamed(system_sparse: Path, tmp_path: Path) -> None:
+    fw = writers.write_tgz(tmp_path / "acme_images_V14.tgz", [
+        ("acme_images_V14/flash_all.sh", b"fastboot flash system system.img\n"),
+        ("acme_images_V14/images/system.img", system_sparse.read_bytes()),
+    ])
+    info = run(fw, tmp_path / "out")
+    apps = apk_by_device_path(info)
+    assert apps["/system/app/Flashlight/Flashlight.apk"].chain[:3] == [
+        "acme_images_V14.tgz", "acme_images_V14/images/system.img", "ext4:/system/app/Flashlight/Flashlight.apk"
+    ], issues_text(info)
+    assert (tmp_path / "out" / "acme_images_V14" / "flash_all.sh").is_file()
