@@ -137,6 +137,7 @@ class SocketRecord(PhModel):
     uid: int
     inode: int
     packages: list[str] = Field(default_factory=list, description="Packages running as this UID (several for shared UIDs)")
+    owner: str | None = Field(None, description="Who the UID is: shared user (android.uid.system), ps user name (u0_a87, root)")
 
     @property
     def is_remote(self) -> bool:
