@@ -13,6 +13,7 @@ from pathlib import Path
 
 from toolkit.analysis.androguard_backend import ApkParseError, open_apk
 from toolkit.analysis.container import check_container
+from toolkit.analysis.endpoints import endpoints_for_report
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
 
@@ -59,6 +60,7 @@ def analyse_apk(
     report.metadata = metadata
     report.package = metadata.package
     report.stats = AnalysisStats(dex_files=len(metadata.dex_files))
+    report.endpoints = endpoints_for_report(loaded, str(path))  # URLs/hosts/IPs in DEX, resources, assets, native
     if container.problems:
         log.info("%s: container problems: %s", path, "; ".join(container.problems))
     if not metadata.dex_files:

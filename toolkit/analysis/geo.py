@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 
 from toolkit.models.common import PhModel
@@ -46,7 +47,7 @@ def database_info() -> GeoDatabaseInfo:
 
 
 @lru_cache(maxsize=1)
-def _lookup():  # type: ignore[no-untyped-def]
+def _lookup() -> Callable[[str], str | None] | None:
     try:
         from iptocc import country_code
     except ImportError:
