@@ -1,11 +1,16 @@
-"""Shared output plumbing of every scanning command: reporter choice, output files, exit codes.
+"""Shared output plumbing of every scanning command: reporter choice, output files, indicators, baselines, exit codes.
 
 Every command that produces a ScanResult declares the REPORT options below and ends with `finish_scan`, so the
 formats, indicator matching, baselines and exit codes behave the same for files, phones, firmware and stores.
+
+The --format, --iocs and --baseline options are checked when the command line is parsed (option callbacks), so a
+typo or a malformed indicator/baseline file stops the command with exit code 2 before a long scan starts.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -13,9 +18,22 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from toolkit.findings import (
+    BaselineError,
+    IndicatorFileError,
+    apply_baseline,
+    apply_indicators,
+    load_baseline,
+    load_indicator_files,
+)
 from toolkit.models import ScanResult, Severity, Status
+from toolkit.report.csv_report import render_csv
+from toolkit.report.html import render_html
 from toolkit.report.json_report import render_json
+from toolkit.report.sarif import render_sarif
 from toolkit.report.terminal import render_terminal
+
+log = logging.getLogger(__name__)
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -25,19 +43,71 @@ EXIT_ERROR = 2
 class OutputFormat(str, Enum):
     terminal = "terminal"
     json = "json"
+    sarif = "sarif"
+    html = "html"
+    csv = "csv"
+
+
+# File name of each format when several are written into an output folder.
+FILE_NAMES = {
+    OutputFormat.json: "phonehome-report.json",
+    OutputFormat.sarif: "phonehome-report.sarif",
+    OutputFormat.html: "phonehome-report.html",
+    OutputFormat.csv: "phonehome-timeline.csv",
+}
+RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
+    OutputFormat.json: render_json,
+    OutputFormat.sarif: render_sarif,
+    OutputFormat.html: render_html,
+    OutputFormat.csv: render_csv,
+}
+
+
+def _check_formats(values: list[str]) -> list[str]:
+    names = [v.strip().lower() for value in values for v in value.split(",") if v.strip()]
+    bad = [n for n in names if n not in OutputFormat.__members__]
+    if bad:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(bad)} (choose from {', '.join(f.value for f in OutputFormat)})"
+        )
+    return names
+
+
+def _check_iocs(values: list[Path]) -> list[Path]:
+    try:
+        load_indicator_files(values)
+    except IndicatorFileError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return values
+
+
+def _check_baseline(value: Path | None) -> Path | None:
+    if value is not None:
+        try:
+            load_baseline(value)
+        except BaselineError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
 
 
 FORMAT_OPTION = typer.Option(
-    [OutputFormat.terminal.value], "--format", "-f", help="Report format; repeat for several (written to --output)"
+    [OutputFormat.terminal.value],
+    "--format",
+    "-f",
+    callback=_check_formats,
+    help="Report format: terminal, json, sarif, html, csv (timeline); repeat or comma-separate for several "
+    "(written into the --output folder)",
 )
 OUTPUT_OPTION = typer.Option(
     None, "--output", "-o", help="Output file (one format) or folder (several formats); default: terminal/stdout"
 )
-IOCS_OPTION = typer.Option([], "--iocs", help="STIX 2.1 indicator file to match (repeatable)")
-BASELINE_OPTION = typer.Option(None, "--baseline", help="Baseline file of reviewed findings to suppress")
+IOCS_OPTION = typer.Option(
+    [], "--iocs", callback=_check_iocs, help="STIX 2.1 indicator file to match, e.g. MVT's (repeatable)"
+)
+BASELINE_OPTION = typer.Option(
+    None, "--baseline", callback=_check_baseline, help="Baseline file of reviewed findings to suppress"
+)
 FAIL_ON_OPTION = typer.Option(Severity.info, "--fail-on", help="Lowest severity that makes the exit code 1")
-
-_SUFFIX = {OutputFormat.json: "json"}
 
 
 @dataclass
@@ -51,42 +121,107 @@ class ReportArgs:
     fail_on: Severity = Severity.info
 
 
+class OutputError(Exception):
+    """The report could not be written as asked (bad format list, unwritable path ...)."""
+
+
 def finish_scan(result: ScanResult, args: ReportArgs, console: Console, err: Console) -> None:
-    """Report problems, render every requested format and exit with the meaningful code."""
+    """Match indicators, apply the baseline, report problems, render every format and exit with the right code.
+
+    A malformed indicator or baseline file (normally caught when the options are parsed) is reported with its
+    name and the problem; the report is still written without it and the exit code is 2.
+    """
+    result, problems = post_process(result, args)
+    for problem in problems:
+        _line(err, f"error: {problem}")
     report_problems(result, err)
-    emit(result, args.formats, args.output, console, err)
-    raise typer.Exit(exit_code(result, args.fail_on))
+    try:
+        emit(result, args.formats, args.output, console, err)
+    except OutputError as exc:
+        _line(err, f"error: {exc}")
+        raise typer.Exit(EXIT_ERROR) from exc
+    code = exit_code(result, args.fail_on)
+    raise typer.Exit(EXIT_ERROR if problems else code)
+
+
+def post_process(result: ScanResult, args: ReportArgs) -> tuple[ScanResult, list[str]]:
+    """Apply --iocs then --baseline (so reviewed IOC matches can be baselined too). Returns problems as text."""
+    problems: list[str] = []
+    if args.iocs:
+        try:
+            result = apply_indicators(result, load_indicator_files(args.iocs))
+        except IndicatorFileError as exc:
+            problems.append(f"{exc} (indicators not matched)")
+    if args.baseline is not None:
+        try:
+            result = apply_baseline(result, load_baseline(args.baseline), args.baseline)
+        except BaselineError as exc:
+            problems.append(f"{exc} (nothing suppressed)")
+    return result, problems
+
+
+def _line(err: Console, text: str) -> None:
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def output_targets(formats: list[OutputFormat], output: Path | None) -> dict[OutputFormat, Path | None]:
+    """Where each file format goes: None for stdout, a file, or a file inside the output folder."""
+    files = [f for f in formats if f is not OutputFormat.terminal]
+    if output is None:
+        if len(files) > 1:
+            raise OutputError(
+                f"{len(files)} formats ({', '.join(f.value for f in files)}) need an output folder: add --output DIR"
+            )
+        return dict.fromkeys(files)
+    as_folder = len(files) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if as_folder:
+        return {f: output / FILE_NAMES[f] for f in files}
+    return {f: output for f in files}
 
 
 def emit(result: ScanResult, formats: list[str], output: Path | None, console: Console, err: Console) -> None:
     """Render `result` in each requested format: to the console, a file, or files in a folder."""
-    chosen = [OutputFormat(f) for f in formats] or [OutputFormat.terminal]
-    files = [f for f in chosen if f is not OutputFormat.terminal]
-    if OutputFormat.terminal in chosen or not files:
-        render_terminal(result, console if output is None or files else err)
-    for fmt in files:
-        text = render_json(result)
-        if output is None:
+    try:
+        chosen = list(dict.fromkeys(OutputFormat(f) for f in _check_formats(formats))) or [OutputFormat.terminal]
+    except typer.BadParameter as exc:
+        raise OutputError(str(exc)) from exc
+    targets = output_targets(chosen, output)
+    stdout_taken = any(path is None for path in targets.values())
+    if OutputFormat.terminal in chosen or not targets:
+        # The summary never mixes with a machine-readable format on stdout.
+        render_terminal(result, err if stdout_taken else console)
+    for fmt, path in targets.items():
+        text = RENDERERS[fmt](result)
+        if path is None:
             console.file.write(text)
-        else:
-            target = output / f"phonehome-report.{_SUFFIX[fmt]}" if (len(files) > 1 or output.is_dir()) else output
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            err.print(f"wrote {target}", markup=False, highlight=False, soft_wrap=True)
+            console.file.flush()
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write {fmt.value} report: {exc.strerror or exc}") from exc
+        _line(err, f"wrote {fmt.value} report {path}")
 
 
 def report_problems(result: ScanResult, err: Console) -> None:
-    """One clear line per input that could not be (fully) analysed."""
+    """One clear line per input that could not be (fully) analysed, and per indicator that could not be used."""
     for error in result.input_errors:
-        err.print(f"error: {error.path}: {error.reason}", markup=False, highlight=False, soft_wrap=True)
+        _line(err, f"error: {error.path}: {error.reason}")
     for apk in result.apks:
         if apk.status is not Status.analysed and apk.reason:
             label = "error" if apk.status is Status.not_analysed else "warning"
-            err.print(f"{label}: {apk.path}: {apk.reason}", markup=False, highlight=False, soft_wrap=True)
+            _line(err, f"{label}: {apk.path}: {apk.reason}")
+    for source in result.indicator_sources:
+        for skipped in source.skipped:
+            _line(err, f"warning: {source.file}: indicator {skipped.id} not used: {skipped.reason}")
 
 
 def exit_code(result: ScanResult, fail_on: Severity = Severity.info) -> int:
-    """0 nothing found, 1 findings at or above `fail_on`, 2 when an input was unusable or nothing was analysed."""
+    """0 nothing found, 1 findings at or above `fail_on`, 2 when an input was unusable or nothing was analysed.
+
+    Findings suppressed by a baseline do not count.
+    """
     analysed = [a for a in result.apks if a.status is not Status.not_analysed]
     if result.apks and not analysed:
         return EXIT_ERROR

@@ -1,57 +1,188 @@
-"""Terminal reporter: a readable summary rendered with rich."""
+"""Terminal reporter: a readable summary rendered with rich.
+
+What was scanned (device or image identity), how many apps were analysed and which were not (with the reason),
+findings by severity, the findings themselves, the top flows as source -> sink -> endpoint, indicator matches and
+what a baseline suppressed. Progress bars belong to the CLI, not here.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.models import ScanResult, Status
+from toolkit.models import ApkReport, Flow, ScanResult, Severity, Status
 
-_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+TOP_FLOWS = 10
+_SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
 
 def render_terminal(result: ScanResult, console: Console) -> None:
     """Print a summary of `result` on `console` (the CLI owns the console)."""
-    console.print(Group(*_summary(result)))
+    console.print(Group(*summary(result)))
 
 
-def _summary(result: ScanResult) -> list[RenderableType]:
-    parts: list[RenderableType] = []
-    identity = result.target.identity
-    if identity and (identity.model or identity.fingerprint):
-        parts.append(Text(f"Device: {identity.brand or ''} {identity.model or ''}  {identity.fingerprint or ''}".strip()))
-    counts = {status: sum(1 for a in result.apks if a.status == status) for status in Status}
-    parts.append(
-        Text(
-            f"APKs: {len(result.apks)} scanned, {counts[Status.analysed]} analysed, "
-            f"{counts[Status.partial]} partial, {counts[Status.not_analysed]} not analysed"
-        )
-    )
-    table = Table(title="APKs", show_lines=False)
-    for column in ("APK", "package", "status", "findings"):
-        table.add_column(column)
-    for apk in result.apks:
-        worst = max((f.severity for f in apk.findings), key=lambda s: s.rank, default=None)
-        label = f"{len(apk.findings)}" + (f" (max {worst.value})" if worst else "")
-        status = apk.status.value + (f": {apk.reason}" if apk.reason else "")
-        table.add_row(apk.path, apk.package or "-", status, label)
-    parts.append(table)
+def summary(result: ScanResult) -> list[RenderableType]:
+    """The renderables of the summary, in order (usable by other rich layouts)."""
+    parts: list[RenderableType] = [_identity(result), _counts(result)]
+    parts.append(_severity_line(result))
+    if result.apks:
+        parts.append(_apps(result))
     findings = result.all_findings()
     if findings:
-        ftable = Table(title="Findings")
-        for column in ("severity", "rule", "package", "message"):
-            ftable.add_column(column)
-        for finding in sorted(findings, key=lambda f: -f.severity.rank):
-            ftable.add_row(
-                Text(finding.severity.value, style=_SEVERITY_STYLE[finding.severity.value]),
-                finding.rule_id,
-                finding.package or "-",
-                finding.message,
-            )
-        parts.append(ftable)
+        parts.append(_findings(result))
     else:
         parts.append(Text("No findings.", style="green"))
+    flows = _top_flows(result)
+    if flows is not None:
+        parts.append(flows)
+    if result.indicator_sources:
+        parts.append(_iocs(result))
+    if result.suppressed:
+        parts.append(
+            Text(
+                f"{len(result.suppressed)} findings suppressed by baseline {result.baseline_file}: "
+                + ", ".join(sorted({s.finding.rule_id for s in result.suppressed})),
+                style="dim",
+            )
+        )
+    for apk in result.apks:
+        if apk.status is not Status.analysed:
+            parts.append(Text(f"{apk.status.value}: {apk.path}: {apk.reason or 'no reason recorded'}", style="yellow"))
     for error in result.input_errors:
         parts.append(Text(f"error: {error.path}: {error.reason}", style="red"))
     return parts
+
+
+def _identity(result: ScanResult) -> Text:
+    identity = result.target.identity
+    text = Text()
+    text.append("phonehome ", style="bold")
+    text.append(f"{result.tool.version} ", style="dim")
+    text.append(f"{result.target.kind}: ")
+    if identity and (identity.brand or identity.model or identity.fingerprint):
+        who = " ".join(x for x in (identity.brand, identity.model) if x)
+        text.append(who, style="bold")
+        details = [
+            f"Android {identity.android_version}" if identity.android_version else "",
+            f"patch {identity.security_patch}" if identity.security_patch else "",
+            f"serial {identity.serial}" if identity.serial else "",
+            f"SELinux {identity.selinux}" if identity.selinux else "",
+        ]
+        extra = ", ".join(d for d in details if d)
+        if extra:
+            text.append(f" ({extra})")
+        if identity.fingerprint:
+            text.append(f"\n  {identity.fingerprint}", style="dim")
+    elif result.firmware:
+        text.append(f"{result.firmware.file} sha256 {result.firmware.sha256}", style="bold")
+    else:
+        text.append(", ".join(result.target.inputs) or "-", style="bold")
+    return text
+
+
+def _counts(result: ScanResult) -> Text:
+    status = Counter(a.status for a in result.apks)
+    text = Text(
+        f"APKs: {len(result.apks)} scanned, {status[Status.analysed]} analysed, {status[Status.partial]} partial, "
+        f"{status[Status.not_analysed]} not analysed"
+    )
+    if result.input_errors:
+        text.append(f"; {len(result.input_errors)} inputs unusable", style="red")
+    return text
+
+
+def _severity_line(result: ScanResult) -> Text:
+    counts = Counter(f.severity for f in result.all_findings())
+    text = Text("Findings: ")
+    for i, severity in enumerate(_SEVERITIES):
+        if i:
+            text.append("  ")
+        style = SEVERITY_STYLE[severity.value] if counts[severity] else "dim"
+        text.append(f"{counts[severity]} {severity.value}", style=style)
+    return text
+
+
+def _apps(result: ScanResult) -> Table:
+    table = Table(title="Apps", title_justify="left")
+    for column in ("verdict", "package", "version", "findings", "flows", "where"):
+        table.add_column(column, overflow="fold")
+    ordered = sorted(result.apks, key=lambda a: (-_rank(a), a.package or a.path))
+    for apk in ordered:
+        table.add_row(
+            _verdict(apk),
+            apk.package or "-",
+            (apk.metadata.version_name or "") if apk.metadata else "",
+            str(len(apk.findings)),
+            str(len(apk.flows)),
+            apk.provenance.device_path or apk.provenance.display or apk.path,
+        )
+    return table
+
+
+def _rank(apk: ApkReport) -> int:
+    return max((f.severity.rank for f in apk.findings), default=-1)
+
+
+def _verdict(apk: ApkReport) -> Text:
+    worst = max((f.severity for f in apk.findings), key=lambda s: s.rank, default=None)
+    if worst is not None:
+        return Text(worst.value, style=SEVERITY_STYLE[worst.value])
+    if apk.status is Status.not_analysed:
+        return Text("not analysed", style="yellow")
+    return Text("clean" if apk.status is Status.analysed else "clean (partial)", style="green")
+
+
+def _findings(result: ScanResult) -> Table:
+    table = Table(title="Findings", title_justify="left")
+    for column in ("severity", "rule", "package", "message"):
+        table.add_column(column, overflow="fold")
+    for finding in sorted(result.all_findings(), key=lambda f: (-f.severity.rank, f.package or "", f.rule_id)):
+        table.add_row(
+            Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity.value]),
+            finding.rule_id,
+            finding.package or "device",
+            finding.message,
+        )
+    return table
+
+
+def _flow_rank(apk: ApkReport, flow: Flow) -> int:
+    ranks = [f.severity.rank for f in apk.findings if flow.id in f.flow_ids]
+    return max(ranks, default=-1)
+
+
+def _top_flows(result: ScanResult) -> Table | None:
+    flows = [(apk, flow) for apk in result.apks for flow in apk.flows]
+    if not flows:
+        return None
+    flows.sort(key=lambda pair: (-_flow_rank(*pair), pair[0].package or "", pair[1].id))
+    table = Table(title=f"Top flows ({min(TOP_FLOWS, len(flows))} of {len(flows)})", title_justify="left")
+    for column in ("package", "source", "sink", "endpoint", "trigger"):
+        table.add_column(column, overflow="fold")
+    for apk, flow in flows[:TOP_FLOWS]:
+        table.add_row(
+            apk.package or apk.path,
+            f"{flow.source.kind}\n{flow.source.location.qualified_method}",
+            f"{flow.sink.kind}\n{flow.sink.location.qualified_method}",
+            "\n".join(e.value for e in flow.endpoints) or "-",
+            ", ".join(t.kind for t in flow.triggers) or "-",
+        )
+    return table
+
+
+def _iocs(result: ScanResult) -> RenderableType:
+    files = ", ".join(f"{s.file} ({s.indicators} indicators, {len(s.skipped)} skipped)" for s in result.indicator_sources)
+    if not result.ioc_matches:
+        return Text(f"Indicators: no match ({files})", style="green")
+    table = Table(title=f"Indicator matches ({files})", title_justify="left")
+    for column in ("campaign", "indicator", "matched", "observed", "package", "where"):
+        table.add_column(column, overflow="fold")
+    for m in result.ioc_matches:
+        table.add_row(
+            m.campaign or "-", f"{m.kind} {m.indicator_value}", m.target, m.observed, m.package or "-", m.location or ""
+        )
+    return table
