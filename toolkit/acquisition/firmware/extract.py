@@ -19,6 +19,7 @@ import shutil
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -43,6 +44,10 @@ HEAD = 8192
 CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4", "erofs"} | set(streams.COMPRESSED)
 IMAGE_SUFFIXES = (".img", ".ext4", ".erofs", ".raw", ".bin", ".lz4", ".gz", ".xz", ".zst", ".br", ".new.dat")
 TMP_DIR = ".phonehome-tmp"
+# What a damaged input can raise from the standard library while being read: recorded, never fatal.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError, zlib.error, *streams.DECOMPRESS_ERRORS,
+)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -377,7 +382,7 @@ class Extractor:
                     raise
                 except FirmwareError as e:
                     self.issue(sub_chain, e.reason)
-                except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+                except READ_ERRORS as e:
                     self.issue(sub_chain, f"unreadable: {e}")
                 finally:
                     dev.close()
@@ -400,7 +405,7 @@ class Extractor:
                 raise
             except FirmwareError as e:
                 self.issue(pchain, e.reason)
-            except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+            except READ_ERRORS as e:
                 self.issue(pchain, f"unreadable: {e}")
 
     def process_payload(self, dev: Dev, chain: list[str], outdir: Path, depth: int, record: ContainerInfo) -> None:
@@ -425,7 +430,7 @@ class Extractor:
                 raise
             except FirmwareError as e:
                 self.issue(pchain, e.reason)
-            except (OSError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+            except READ_ERRORS as e:
                 self.issue(pchain, f"unreadable: {e}")
             finally:
                 if tmp.exists():
@@ -539,7 +544,7 @@ class Extractor:
                 raise
             except FirmwareError as e:
                 self.issue(mchain, e.reason)
-            except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError) as e:
+            except READ_ERRORS as e:
                 self.issue(mchain, f"unreadable: {e}")
 
     def process_member(
@@ -772,7 +777,7 @@ class Extractor:
                 raise
             except FirmwareError as e:
                 self.issue(mchain, e.reason)
-            except (OSError, ValueError, EOFError, tarfile.TarError) as e:
+            except READ_ERRORS as e:
                 self.issue(mchain, f"unreadable: {e}")
 
 

@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import zlib
 from typing import BinaryIO
 
 import brotli
@@ -110,7 +111,7 @@ def open_decompressed(kind: str, raw: BinaryIO) -> BinaryIO:
 
 
 DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, RuntimeError, ValueError, brotli.error,
+    OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, RuntimeError, ValueError, brotli.error, zlib.error,
 )
 
 
