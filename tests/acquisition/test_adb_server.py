@@ -1,0 +1,80 @@
+"""The adb-server path: a running adb server (Debian's adb, private port and HOME) holds the device and
+phonehome talks to it through the host protocol (adbutils), as it must when USB is busy."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.simulator.support import FIXTURE_APKS, DebianAdb, make_host_key, small_profile
+from toolkit.acquisition import adb
+from toolkit.acquisition.device import AcquireOptions, acquire
+from toolkit.acquisition.evidence import EvidenceFolder, sha256_file
+from toolkit.simulator import DeviceSimulator
+
+pytestmark = [pytest.mark.timeout(90),
+              pytest.mark.skipif(shutil.which("adb") is None, reason="Debian adb not installed (apt-get install adb)")]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[DebianAdb]:
+    client = DebianAdb(tmp_path / "adbhome")
+    adb.ensure_host_key(client.home / ".android" / "adbkey")
+    client.start()
+    try:
+        yield client
+    finally:
+        client.stop()
+
+
+def test_acquire_through_the_adb_server(tmp_path: Path, server: DebianAdb) -> None:
+    key_pub = server.home / ".android" / "adbkey.pub"
+    with DeviceSimulator(small_profile(tmp_path), auth="trusted", trusted_keys=[key_pub]) as sim:
+        conn = adb.connect(tcp=sim.serial, use_server=True, server_port_=server.port, auth_timeout=5)
+        assert conn.transport == "adb-server" and conn.serial == sim.serial
+        entries = adb.list_server_devices(server.port)
+        assert [(e.serial, e.state, e.model) for e in entries] == [(sim.serial, "device", "Test_Phone")]
+        out = conn.run_shell("no_such_tool")
+        assert out.exit_code == 127 and b"inaccessible or not found" in out.stderr
+        conn.close()
+        result = acquire(tmp_path / "ev", lambda: adb.connect_server(sim.serial, port=server.port),
+                         AcquireOptions(retries=1, retry_delay=0.05))
+    m = result.manifest
+    assert m.transport == "adb-server" and m.complete
+    market = next(f for f in m.files if f.device_path == "/system/app/AppMarket/AppMarket.apk")
+    assert market.sha256 == sha256_file(FIXTURE_APKS / "appmarket.apk")
+    secret = next(f for f in m.files if f.device_path == "/system/priv-app/Secret/Secret.apk")
+    assert secret.status == "failed" and secret.reason == "Permission denied"
+    assert EvidenceFolder(tmp_path / "ev").verify() == []
+
+
+def test_usb_unavailable_falls_back_to_the_server_and_says_so(tmp_path: Path, server: DebianAdb,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    key_pub = server.home / ".android" / "adbkey.pub"
+    with DeviceSimulator(small_profile(tmp_path), auth="trusted", trusted_keys=[key_pub]) as sim:
+        server("connect", sim.serial, check=True)
+        conn = adb.connect(serial=sim.serial, server_port_=server.port, auth_timeout=5,
+                           key_path=make_host_key(tmp_path))
+        assert conn.transport == "adb-server"
+        assert conn.run_shell("getprop ro.serialno").stdout == b"TP0001\n"
+    assert "Using the adb server on port" in caplog.text
+
+
+def test_server_reports_unauthorised_and_missing_devices_in_one_sentence(tmp_path: Path, server: DebianAdb) -> None:
+    with DeviceSimulator(small_profile(tmp_path), auth="never") as sim:
+        with pytest.raises(adb.AdbError) as err:
+            adb.connect(tcp=sim.serial, use_server=True, server_port_=server.port, auth_timeout=1)
+        assert err.value.kind == "unauthorised" and "tap Allow" in err.value.message
+    with pytest.raises(adb.AdbError) as err:
+        adb.connect_server("nonexistent-serial", port=server.port, auth_timeout=0.5)
+    assert err.value.kind == "no_device"
+
+
+def test_no_server_no_usb_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(adb.AdbError) as err:
+        adb.connect(serial="ABC123", server_port_=1, key_path=make_host_key(tmp_path), auth_timeout=0.5)
+    assert err.value.kind in ("no_device", "libusb_missing")
+    assert err.value.message.endswith(".") and "\n" not in err.value.message
