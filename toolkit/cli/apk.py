@@ -10,6 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from toolkit.acquisition.files import collect_apk_inputs
+from toolkit.cli.batch_options import (
+    CACHE_OPTION,
+    MEMORY_LIMIT_OPTION,
+    NO_CACHE_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    analyse_with_progress,
+    scan_options,
+)
 from toolkit.cli.output import (
     BASELINE_OPTION,
     FAIL_ON_OPTION,
@@ -20,7 +29,7 @@ from toolkit.cli.output import (
     finish_scan,
 )
 from toolkit.models import Severity, Target
-from toolkit.pipeline import ProgressEvent, ScanOptions, analyse_inputs, build_result
+from toolkit.pipeline import build_result
 
 app = typer.Typer(help="Analyse APK files and folders for data leaks.", no_args_is_help=True)
 
@@ -45,19 +54,17 @@ def scan(
     iocs: list[Path] = IOCS_OPTION,
     baseline: Path | None = BASELINE_OPTION,
     fail_on: Severity = FAIL_ON_OPTION,
-    workers: int = typer.Option(0, "--workers", "-j", help="Parallel processes (default: number of cores)"),
+    workers: int = WORKERS_OPTION,
+    cache: Path | None = CACHE_OPTION,
+    no_cache: bool = NO_CACHE_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    memory_limit: str = MEMORY_LIMIT_OPTION,
 ) -> None:
     """Analyse APKs. Exit code: 0 nothing found, 1 findings, 2 error."""
     console, err = Console(), Console(stderr=True)
     started = datetime.now(UTC)
     inputs, errors = collect_apk_inputs(paths)
-    options = ScanOptions() if workers <= 0 else ScanOptions(workers=workers)
-    with progress_bar(err) as bar:
-        task = bar.add_task("Analysing APKs", total=len(inputs))
-
-        def on_progress(event: ProgressEvent) -> None:
-            bar.update(task, completed=event.done)
-
-        reports = analyse_inputs(inputs, options, on_progress)
+    options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
+    reports = analyse_with_progress(inputs, options, err)
     result = build_result(Target(kind="apk_files", inputs=[str(p) for p in paths]), reports, errors, started)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -1,0 +1,251 @@
+"""Local process pool with isolation per APK.
+
+Each worker is a separate process that takes one APK at a time, so when a worker dies (segfault in a parser,
+exit, SIGKILL), is stopped for exceeding the hard time limit, or hits its memory cap, the parent knows exactly
+which APK did it: that APK gets a `not_analysed` outcome with the reason, a fresh worker takes the slot, and the
+batch goes on. The memory cap is RLIMIT_AS set inside the worker, so allocations beyond it fail with MemoryError
+instead of pushing the machine into swap or the OOM killer.
+
+Workers are forked from a forkserver that has already imported the analysis code: a replacement worker starts in
+milliseconds, and the parent's threads (progress bar) are never forked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import re
+import resource
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from toolkit.batch.task import (
+    ApkTask,
+    FailureKind,
+    TaskOutcome,
+    analyse_task,
+    failed_report,
+    format_bytes,
+    local_engine_identity,
+)
+
+log = logging.getLogger(__name__)
+
+TaskFunction = Callable[[ApkTask], TaskOutcome]
+
+_PRELOAD = ["toolkit.batch.task"]
+
+
+def physical_memory() -> int | None:
+    """Total physical memory in bytes, None when unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def auto_memory_limit(workers: int) -> int | None:
+    """Default per-worker cap: physical memory shared evenly between workers (at least 1 GiB); None if unknown."""
+    total = physical_memory()
+    if not total:
+        return None
+    return max(1 << 30, total // max(workers, 1))
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'512M', '2G', '1.5GiB', '2000000' -> bytes (binary units). Raises ValueError naming the text."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (e.g. 512M, 2G, 1.5GiB)")
+    return int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
+
+
+def pool_context() -> BaseContext:
+    """forkserver on Linux (fast, thread-safe restarts), spawn elsewhere."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _worker_main(conn: Connection, memory_limit: int | None, function: TaskFunction) -> None:
+    """Worker loop: receive a task, run it, send the outcome; exit on EOF, on None, or after a MemoryError."""
+    # Ctrl-C goes to the whole process group; the parent decides what to do, workers just finish or get stopped.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_limit:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        outcome = function(task)
+        try:
+            conn.send(outcome)
+        except (OSError, ValueError):
+            return
+        if outcome.failure == "memory":
+            return  # a process that ran out of memory may be in a bad state: start a fresh one
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    task: ApkTask | None = None
+    deadline: float | None = None
+
+
+class LocalPool:
+    """A pool of isolated worker processes. `run(tasks)` yields one outcome per task, in completion order."""
+
+    def __init__(
+        self,
+        workers: int,
+        memory_limit: int | None = None,
+        task_timeout: float | None = None,
+        function: TaskFunction = analyse_task,
+    ) -> None:
+        self.workers = max(1, workers)
+        self.memory_limit = memory_limit or None
+        self.task_timeout = task_timeout
+        self.function = function
+        self.restarts = 0
+        self._ctx = pool_context()
+
+    def _start(self) -> _Worker:
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(  # type: ignore[attr-defined]
+            target=_worker_main,
+            args=(child_conn, self.memory_limit, self.function),
+            daemon=True,
+            name="phonehome-worker",
+        )
+        process.start()
+        child_conn.close()
+        return _Worker(process=process, conn=parent_conn)
+
+    def run(self, tasks: Sequence[ApkTask]) -> Iterator[TaskOutcome]:
+        """Run every task; a worker that dies or overruns costs only its own task."""
+        pending = deque(tasks)
+        workers: list[_Worker] = []
+        try:
+            workers = [self._start() for _ in range(min(self.workers, len(pending)))]
+            while True:
+                for worker in workers:
+                    if worker.task is None and pending:
+                        self._assign(worker, pending.popleft())
+                busy = [w for w in workers if w.task is not None]
+                if not busy:
+                    return
+                ready: set[Any] = set(
+                    wait([w.conn for w in busy] + [w.process.sentinel for w in busy], self._next_timeout(busy))
+                )
+                for worker in busy:
+                    outcome, replace = self._collect(worker, ready)
+                    if outcome is None:
+                        continue
+                    if replace:
+                        self._stop(worker)
+                        workers.remove(worker)
+                        if pending:
+                            self.restarts += 1
+                            workers.append(self._start())
+                    yield outcome
+        finally:
+            for worker in workers:
+                self._stop(worker, graceful=True)
+
+    def _assign(self, worker: _Worker, task: ApkTask) -> None:
+        worker.task = task
+        worker.deadline = time.monotonic() + self.task_timeout if self.task_timeout else None
+        worker.conn.send(task)
+
+    def _next_timeout(self, busy: list[_Worker]) -> float | None:
+        deadlines = [w.deadline for w in busy if w.deadline is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _collect(self, worker: _Worker, ready: set[Any]) -> tuple[TaskOutcome | None, bool]:
+        """(outcome, replace the worker?) for a busy worker, or (None, False) when it is still working."""
+        task = worker.task
+        assert task is not None
+        if worker.conn in ready or worker.process.sentinel in ready:
+            try:
+                if worker.conn.poll():
+                    outcome: TaskOutcome = worker.conn.recv()
+                    worker.task = None
+                    return outcome, outcome.failure == "memory"
+            except (EOFError, OSError):
+                pass
+            worker.process.join(timeout=5)
+            return self._died(task, worker.process.exitcode), True
+        if worker.deadline is not None and time.monotonic() >= worker.deadline:
+            reason = (
+                f"analysis exceeded the hard time limit of {self.task_timeout:.0f} s per APK; the worker was stopped"
+            )
+            log.warning("%s: %s", task.path, reason)
+            return self._failed(task, reason, "timeout"), True
+        return None, False
+
+    def _died(self, task: ApkTask, exitcode: int | None) -> TaskOutcome:
+        failure: FailureKind = "crash"
+        if exitcode is not None and exitcode < 0:
+            name = _signal_name(-exitcode)
+            if -exitcode == signal.SIGKILL:
+                failure = "killed"
+                how = (
+                    f"was killed by {name} (the system's out-of-memory killer or an operator); "
+                    "not cached, a re-run retries it"
+                )
+            else:
+                how = f"died with {name} (a crash in a parser)"
+        else:
+            how = f"exited unexpectedly with status {exitcode}"
+        limit = f" under a {format_bytes(self.memory_limit)} memory limit" if self.memory_limit else ""
+        reason = f"the isolated worker process analysing this APK {how}{limit}; the rest of the batch went on"
+        log.warning("%s: %s", task.path, reason)
+        return self._failed(task, reason, failure)
+
+    def _failed(self, task: ApkTask, reason: str, failure: FailureKind) -> TaskOutcome:
+        return TaskOutcome(
+            task_id=task.id,
+            sha256=task.sha256,
+            report=failed_report(task, reason),
+            failure=failure,
+            engine=local_engine_identity(),
+        )
+
+    def _stop(self, worker: _Worker, graceful: bool = False) -> None:
+        if graceful and worker.task is None and worker.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+            worker.process.join(timeout=2)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(timeout=5)
+        worker.conn.close()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
