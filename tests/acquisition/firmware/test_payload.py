@@ -10,8 +10,8 @@ from tests.acquisition.firmware import writers
 from tests.acquisition.firmware.helpers import apk_by_device_path, issues_text, run
 from toolkit.acquisition.firmware.dev import FileDev
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.payload import OP_NAMES, extract_partition, open_payload
 from toolkit.acquisition.firmware.limits import Budget, Limits
+from toolkit.acquisition.firmware.payload import OP_NAMES, extract_partition, open_payload
 
 
 def test_every_full_operation_including_zstd(system_ext4: Path, tmp_path: Path) -> None:

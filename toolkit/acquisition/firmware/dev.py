@@ -238,7 +238,7 @@ class DevFile(io.RawIOBase):
     def tell(self) -> int:
         return self.pos
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, b) -> int:
         n = min(len(b), max(0, self.dev.size - self.pos))
         if n == 0:
             return 0

@@ -151,7 +151,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                 continue
             if "AndroidManifest.xml" not in names or "apex_payload.img" in names or "original_apex" in names:
                 continue
-            info.apks.append(_apk_entry(p, names, out, roots, info))
+            info.apks.append(_apk_entry(p, names, out, roots))
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
         for k, v in props.items():
@@ -163,7 +163,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.identity = identity_from(merged)
 
 
-def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], info: FirmwareInfo) -> FirmwareApk:
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -212,5 +212,4 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], inf
         notes.append(f"only {odexes[0].relative_to(p.parent)} (oat ELF)")
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)
-    info.issues.append(FirmwareIssue(chain=chain, reason=apk.code_note))
     return apk

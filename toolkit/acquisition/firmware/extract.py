@@ -338,7 +338,7 @@ class Extractor:
         self.roots[outdir] = Root(fs_chain, kind, part, mount)
         self.partitions.append(
             PartitionInfo(
-                name=part, chain=fs_chain, fs=kind,  # type: ignore[arg-type]
+                name=part, chain=fs_chain, fs=kind,
                 output=str(outdir.relative_to(self.out)), files=res.files, bytes=res.bytes,
                 symlinks=len(res.symlinks), special_files=res.special, detail=res.detail,
             )
@@ -498,7 +498,7 @@ class Extractor:
                 rel = PurePosixPath(*p.relative_to(folder).parts)
                 out.append(
                     Member(rel, p.stat().st_size, lambda p=p: FileDev(p),  # type: ignore[misc]
-                           lambda p=p: open(p, "rb"), None)  # type: ignore[misc]
+                           lambda p=p: open(p, "rb"), None)  # type: ignore[misc]  # noqa: SIM115
                 )
         return out
 
@@ -670,7 +670,7 @@ class Extractor:
             record.kind = "tar.md5"
         tdev = sub_dev(dev, 0, tar_size, name) if tar_size != dev.size else dev
         try:
-            tf = tarfile.open(fileobj=tdev.stream(), mode="r:")  # type: ignore[arg-type]
+            tf = tarfile.open(fileobj=tdev.stream(), mode="r:")  # noqa: SIM115
         except tarfile.TarError as e:
             raise FirmwareError(name, f"damaged tar archive: {e}") from e
         self.roots[outdir] = Root(chain, "tar", None, None)
@@ -736,7 +736,7 @@ class Extractor:
         self.roots[outdir] = Root(chain, "tar", None, None)
         outdir.mkdir(parents=True, exist_ok=True)
         produced = 0
-        tf = tarfile.open(fileobj=_Prefixed(head, reader), mode="r|")  # type: ignore[arg-type]
+        tf = tarfile.open(fileobj=_Prefixed(head, reader), mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
         for ti in tf:
             if ti.isdir():
                 continue

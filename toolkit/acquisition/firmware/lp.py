@@ -108,7 +108,7 @@ def _parse_header(dev: Dev, off: int, max_size: int, slots: int, name: str) -> L
     hdr[12:44] = b"\0" * 32
     if hashlib.sha256(hdr).digest() != hcheck:
         raise FirmwareError(name, "metadata header checksum mismatch")
-    tables_size = u32(hdr, 44)
+    tables_size = u32(bytes(hdr), 44)
     tcheck = bytes(hdr[48:80])
     if header_size + tables_size > max_size:
         raise FirmwareError(name, "metadata tables larger than the metadata area")

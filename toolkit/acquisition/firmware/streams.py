@@ -51,7 +51,7 @@ class Counting(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, b) -> int:
         data = self.raw.read(len(b))
         n = len(data)
         b[:n] = data
@@ -71,7 +71,7 @@ class BrotliReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, b) -> int:
         want = len(b)
         while not self.buf and not self.eof:
             try:
@@ -102,11 +102,11 @@ def open_decompressed(kind: str, raw: BinaryIO) -> BinaryIO:
     if kind == "bzip2":
         return bz2.BZ2File(raw)  # type: ignore[return-value]
     if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     if kind == "lz4":
-        return lz4.frame.LZ4FrameFile(raw, mode="rb")  # type: ignore[return-value]
+        return lz4.frame.LZ4FrameFile(raw, mode="rb")
     if kind == "brotli":
-        return io.BufferedReader(BrotliReader(raw))  # type: ignore[return-value]
+        return io.BufferedReader(BrotliReader(raw))
     raise ValueError(kind)
 
 
