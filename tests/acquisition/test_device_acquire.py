@@ -11,13 +11,12 @@ from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, make_host_key, simul
 from toolkit.acquisition import adb
 from toolkit.acquisition.device import COLLECTORS, AcquireOptions, acquire
 from toolkit.acquisition.evidence import EvidenceError, EvidenceFolder, sha256_file
-from toolkit.simulator import DeviceSimulator, Faults
-from toolkit.simulator import render
+from toolkit.simulator import DeviceSimulator, Faults, render
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def _connector(sim: DeviceSimulator, key: Path, io_timeout: float = 5.0):  # type: ignore[no-untyped-def]
+def _connector(sim: DeviceSimulator, key: Path, io_timeout: float = 5.0):
     return lambda: adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=3, io_timeout=io_timeout)
 
 
@@ -150,9 +149,8 @@ def test_denied_paths_injected_as_faults_are_listed_with_the_reason(tmp_path: Pa
 
 def test_unauthorised_phone_fails_before_writing_anything(tmp_path: Path) -> None:
     key = make_host_key(tmp_path)
-    with simulator(small_profile(tmp_path), key, auth="never") as sim:
-        with pytest.raises(adb.AdbError) as err:
-            acquire(tmp_path / "ev", lambda: adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=0.5))
+    with simulator(small_profile(tmp_path), key, auth="never") as sim, pytest.raises(adb.AdbError) as err:
+        acquire(tmp_path / "ev", lambda: adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=0.5))
     assert err.value.kind == "unauthorised"
     assert not (tmp_path / "ev").exists()
 
@@ -162,6 +160,5 @@ def test_resume_refuses_a_folder_from_another_phone(tmp_path: Path) -> None:
     out = tmp_path / "ev"
     with simulator(small_profile(tmp_path), key) as sim:
         acquire(out, _connector(sim, key), AcquireOptions(apks="none"))
-    with simulator("demo", key) as sim:
-        with pytest.raises(EvidenceError, match="another --out folder"):
-            acquire(out, _connector(sim, key), AcquireOptions(apks="none"))
+    with simulator("demo", key) as sim, pytest.raises(EvidenceError, match="another --out folder"):
+        acquire(out, _connector(sim, key), AcquireOptions(apks="none"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -102,7 +103,5 @@ class DebianAdb:
         return self
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self("kill-server", timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            pass

@@ -14,8 +14,7 @@ import pytest
 
 from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, DebianAdb, small_profile
 from toolkit.acquisition import adb as ph_adb
-from toolkit.simulator import DeviceSimulator
-from toolkit.simulator import render
+from toolkit.simulator import DeviceSimulator, render
 
 pytestmark = [pytest.mark.timeout(90),
               pytest.mark.skipif(shutil.which("adb") is None, reason="Debian adb not installed (apt-get install adb)")]

@@ -117,7 +117,7 @@ def ensure_host_key(path: Path | None = None) -> Path:
     return path
 
 
-def _signer(path: Path):  # type: ignore[no-untyped-def]
+def _signer(path: Path):
     from adb_shell.auth.sign_cryptography import CryptographySigner
 
     return CryptographySigner(str(path))
@@ -177,7 +177,7 @@ def _classify_pull_error(exc: Exception) -> tuple[str, bool]:
 class AdbShellConnection(AdbConnection):
     """adb-shell over TCP or USB."""
 
-    def __init__(self, device, transport: TransportKind, serial: str,  # type: ignore[no-untyped-def]
+    def __init__(self, device, transport: TransportKind, serial: str,
                  io_timeout: float = 10.0) -> None:
         self._dev = device
         self.transport = transport
@@ -245,10 +245,10 @@ class AdbShellConnection(AdbConnection):
             log.debug("close failed", exc_info=True)
 
 
-def _tcp_transport_class():  # type: ignore[no-untyped-def]
+def _tcp_transport_class():
     from adb_shell.transport.tcp_transport import TcpTransport
 
-    class _EofAwareTcpTransport(TcpTransport):  # type: ignore[misc]
+    class _EofAwareTcpTransport(TcpTransport):
         """adb-shell's TcpTransport returns b"" forever on a closed socket; report the disconnect at once."""
 
         def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
@@ -290,7 +290,6 @@ def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
     """Connect with adb-shell over USB (libusb). Raises AdbError: libusb_missing, no_device, usb_busy ..."""
     try:
         import usb1
-
         from adb_shell.adb_device import AdbDeviceUsb
         from adb_shell.transport.usb_transport import UsbTransport
     except (ImportError, OSError) as e:
@@ -336,7 +335,7 @@ def server_port() -> int:
 class AdbServerConnection(AdbConnection):
     """A device reached through a running adb server (adbutils)."""
 
-    def __init__(self, device, serial: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, device, serial: str) -> None:
         self._dev = device
         self.transport = "adb-server"
         self.serial = serial
@@ -377,7 +376,7 @@ class AdbServerConnection(AdbConnection):
         pass
 
 
-def _server_client(port: int | None = None):  # type: ignore[no-untyped-def]
+def _server_client(port: int | None = None):
     import adbutils
 
     return adbutils.AdbClient(host="127.0.0.1", port=port or server_port(), socket_timeout=10)
@@ -448,10 +447,10 @@ def list_devices(server_port_: int | None = None) -> list[DeviceEntry]:
             entries.append(DeviceEntry(serial=d.serial_number, state="usb", transport="usb"))
     except Exception as e:  # libusb missing or no permission: the server may still see devices
         log.info("direct USB listing unavailable: %s", e)
-    seen = {e.serial for e in entries}
-    for e in list_server_devices(server_port_):
-        if e.serial not in seen:
-            entries.append(e)
+    seen = {entry.serial for entry in entries}
+    for entry in list_server_devices(server_port_):
+        if entry.serial not in seen:
+            entries.append(entry)
     return entries
 
 

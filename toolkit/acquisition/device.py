@@ -389,6 +389,12 @@ class Acquirer:
             self.folder.save_manifest(manifest)
             self._emit("pull", n, total, target.device_path)
 
+    def _bytes_progress(self, path: str, total: int | None) -> Callable[[int], None]:
+        def report(chunk: int) -> None:
+            self._emit("bytes", chunk, total, path)
+
+        return report
+
     def _pull_one(self, target: _Target, run_no: int, earlier_attempts: int) -> PulledFile:
         rel = apk_local_path(target.device_path)
         dest = self.folder.root / rel
@@ -403,8 +409,7 @@ class Acquirer:
                 device = self._device()
                 st = device.stat(target.device_path)
                 expected = st.size if st.exists else None
-                device.pull(target.device_path, part,
-                            lambda k, p=target.device_path: self._emit("bytes", k, expected, p))
+                device.pull(target.device_path, part, self._bytes_progress(target.device_path, expected))
                 size = part.stat().st_size
                 if expected is not None and size != expected:
                     raise PullError(target.device_path, f"short transfer: {size} of {expected} bytes", transient=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
@@ -27,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     with DeviceSimulator(args.profile, auth=args.auth, trusted_keys=args.trust, faults=faults, port=args.port) as sim:
         print(f"simulated {sim.profile.prop('ro.product.model')} listening on {sim.serial} (auth={args.auth}); "
               f"try: adb connect {sim.serial}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -7,6 +7,7 @@ thread and waits for the host's OKAY before sending the next WRTE (per-stream fl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -129,10 +130,8 @@ class _Connection:
     def kill(self) -> None:
         if self.alive:
             self.alive = False
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.sock.close()
             with self._lock:
                 streams = list(self.streams.values())
@@ -294,7 +293,7 @@ def _split_service(destination: str) -> tuple[str, list[str], str]:
     return name, args, command
 
 
-def _service_for(destination: str):  # type: ignore[no-untyped-def]
+def _service_for(destination: str):
     name, args, _ = _split_service(destination)
     if name == "shell":
         return _shell_v2 if "v2" in args else _shell_v1
@@ -416,7 +415,7 @@ def _matches(path: str, paths: Iterable[str]) -> bool:
     return not paths or path in paths
 
 
-def _recv(sim: DeviceSimulator, stream: _Stream, path: str, out: bytearray, flush) -> bool:  # type: ignore[no-untyped-def]
+def _recv(sim: DeviceSimulator, stream: _Stream, path: str, out: bytearray, flush) -> bool:
     faults = sim.faults
 
     def fail(reason: str) -> bool:
@@ -572,10 +571,8 @@ class DeviceSimulator:
     def stop(self) -> None:
         self.stopping = True
         if self._server is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() (Linux)
-            except OSError:
-                pass
             self._server.close()
         with self._lock:
             conns = list(self._connections)
