@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.acquisition.firmware import writers
+from tests.acquisition.firmware.conftest import need
 from tests.acquisition.firmware.helpers import apk_by_device_path, issues_text, run
 from toolkit.acquisition.firmware.dev import FileDev
 from toolkit.acquisition.firmware.errors import FirmwareError
@@ -50,3 +52,17 @@ def test_damaged_metadata_falls_back_then_fails_clearly(system_ext4: Path, tmp_p
     info = run(sup, tmp_path / "out")
     assert "checksum mismatch" in issues_text(info)
     assert info.apks == []
+
+
+def test_matches_7zip_lp_reader(system_ext4: Path, vendor_ext4: Path, tmp_path: Path) -> None:
+    need("7z")
+    if "LP" not in subprocess.run(["7z", "i"], capture_output=True, text=True).stdout:
+        pytest.skip("this 7-Zip has no LP (super image) reader")
+    sup = writers.write_super(tmp_path / "super.img", [("system_a", system_ext4.read_bytes()),
+                                                       ("vendor_a", vendor_ext4.read_bytes())], minor=2)
+    subprocess.run(["7z", "x", "-tLP", str(sup), f"-o{tmp_path / 'ref'}"], check=True, capture_output=True)
+    meta = read_metadata(FileDev(sup))
+    for part in meta.partitions:
+        assert part.dev is not None
+        (ref,) = (tmp_path / "ref").glob(f"{part.name}.*")  # 7-Zip names it after the content (.ext, .img)
+        assert part.dev.read(0, part.dev.size) == ref.read_bytes()

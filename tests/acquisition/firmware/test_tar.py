@@ -55,3 +55,24 @@ def test_xiaomi_tgz_streamed(system_sparse: Path, tmp_path: Path) -> None:
         "acme_images_V14.tgz", "acme_images_V14/images/system.img", "ext4:/system/app/Flashlight/Flashlight.apk"
     ], issues_text(info)
     assert (tmp_path / "out" / "acme_images_V14" / "flash_all.sh").is_file()
+
+
+def test_tgz_bomb_member_is_stopped(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    fw = tmp_path / "bomb.tgz"
+    with tarfile.open(fw, "w:gz", compresslevel=9) as tf:
+        ti = tarfile.TarInfo("images/zeros.img")
+        ti.size = 256 << 20
+        tf.addfile(ti, io.BytesIO(bytes(ti.size)))
+    info = run(fw, tmp_path / "out")
+    assert "compression bomb" in issues_text(info)
+    assert not (tmp_path / "out" / "images" / "zeros.img").exists()
+
+
+def test_unknown_input_is_reported(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("just text")
+    info = run(junk, tmp_path / "out")
+    assert "not a firmware format" in issues_text(info)

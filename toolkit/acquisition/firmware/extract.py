@@ -217,6 +217,8 @@ class Extractor:
             dev = FileDev(path)
             try:
                 info.kind = detect(dev)
+                if info.kind in ("data", "dex", "vdex"):
+                    raise FirmwareError(name, "not a firmware format phonehome knows (no known magic number)")
                 self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
             except FirmwareError as e:
                 self.issue([name], e.reason)
@@ -717,6 +719,8 @@ class Extractor:
         if len(head) >= 262 and head[257:262] == b"ustar":
             self.stream_tar(head, reader, counter, dev.size, chain, dest, depth)
             return
+        if on_disk is not None and _head_kind(head, 1 << 30) is None and head[:4] != b"PK\x03\x04":
+            return  # a compressed plain file inside a file system (firmware blob, data): kept as it is
         tmp = self.tmp_path(child)
         _write_stream(head, reader, tmp, self.budget, label, None, 0, counter)
         tdev = FileDev(tmp, name=child)
