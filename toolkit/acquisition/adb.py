@@ -251,6 +251,12 @@ def _tcp_transport_class():
     class _EofAwareTcpTransport(TcpTransport):
         """adb-shell's TcpTransport returns b"" forever on a closed socket; report the disconnect at once."""
 
+        def connect(self, transport_timeout_s: float | None) -> None:
+            super().connect(transport_timeout_s)
+            # adb-shell writes header and payload separately: without TCP_NODELAY, Nagle's algorithm and
+            # delayed ACKs add ~40 ms to every packet.
+            self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
             data: bytes = super().bulk_read(numbytes, transport_timeout_s)
             if not data:

@@ -29,6 +29,7 @@ from toolkit.acquisition.evidence import (
     apk_local_path,
     sha256_file,
 )
+from toolkit.models import ApkInput, InputError, Provenance
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity, DeviceInventory
 from toolkit.pipeline import ProgressCallback, ProgressEvent
@@ -107,7 +108,9 @@ def _has_packages(out: ShellOutput) -> bool:
 
 
 def _ok(out: ShellOutput) -> bool:
-    return out.exit_code in (0, None) and bool(out.stdout.strip())
+    # With an exit status, 0 is an answer even if empty (no settings, no jobs); without one (shell v1), only
+    # output counts.
+    return out.exit_code == 0 or (out.exit_code is None and bool(out.stdout.strip()))
 
 
 @dataclass(frozen=True)
@@ -441,3 +444,46 @@ def acquire(out: Path, connect: Callable[[], AdbConnection], options: AcquireOpt
             progress: ProgressCallback | None = None) -> AcquisitionResult:
     """Acquire a phone into evidence folder `out` (resuming what is already there). Never writes to the phone."""
     return Acquirer(Path(out), connect, options, progress).run()
+
+
+# --- from an evidence folder to the analysis pipeline ----------------------------------------------------------
+
+class EvidenceInputs(PhModel):
+    """What an evidence folder gives the analysis: APK inputs, what could not be pulled, the parsed inventory."""
+
+    folder: str
+    manifest: AcquisitionManifest
+    inventory: DeviceInventory
+    inputs: list[ApkInput]
+    errors: list[InputError]
+    integrity_problems: list[str] = Field(default_factory=list)
+
+
+def evidence_inputs(folder_path: Path) -> EvidenceInputs:
+    """Load an evidence folder for offline analysis: the folder alone is enough (no phone needed).
+
+    Files that could not be pulled become InputErrors with the phone's reason, so a report says what was not
+    analysed and why. The folder is checked against its hash list; problems are returned, not hidden.
+    """
+    folder = EvidenceFolder(folder_path)
+    manifest = folder.load_manifest()
+    problems = folder.verify()
+    inventory = parse_inventory(folder.read_raw_outputs())
+    inputs: list[ApkInput] = []
+    errors: list[InputError] = []
+    for f in manifest.files:
+        if f.status == "pulled" and f.local_path and (folder.root / f.local_path).is_file():
+            inputs.append(ApkInput(path=str((folder.root / f.local_path).resolve()), provenance=Provenance(
+                origin="device", device_path=f.device_path, chain=[manifest.device.serial or manifest.serial,
+                                                                   f.device_path])))
+        elif f.status == "pulled":
+            errors.append(InputError(path=f.device_path, reason=f"recorded as pulled but {f.local_path} is missing "
+                                     f"from {folder.root}"))
+        else:
+            errors.append(InputError(path=f.device_path,
+                                     reason=f"could not be pulled from the phone: {f.reason or 'unknown reason'}"))
+    for c in manifest.commands:
+        if c.error:
+            errors.append(InputError(path=f"command: {c.command}", reason=c.error))
+    return EvidenceInputs(folder=str(folder.root), manifest=manifest, inventory=inventory, inputs=inputs,
+                          errors=errors, integrity_problems=problems)

@@ -1,0 +1,63 @@
+"""`phonehome device acquire|scan|list` against the simulator: one-sentence errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.simulator.support import free_port, make_host_key, simulator, small_profile
+from toolkit.cli.main import app
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_device_acquire_then_resume_over_tcp(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    runner = CliRunner()
+    with simulator(small_profile(tmp_path), key) as sim:
+        args = ["device", "acquire", "--tcp", sim.serial, "--out", str(tmp_path / "ev"), "--key", str(key),
+                "--apks", "system"]
+        first = runner.invoke(app, args)
+        assert first.exit_code == 0, first.output
+        assert "3 APKs pulled" not in first.output  # Secret.apk is unreadable: 2 pulled, 1 explained
+        assert "2 APKs pulled, 0 already complete, 1 not readable" in first.output
+        assert "not pulled: /system/priv-app/Secret/Secret.apk: Permission denied" in first.output
+        second = runner.invoke(app, args)
+        assert second.exit_code == 0 and "0 APKs pulled, 2 already complete" in second.output
+    data = json.loads((tmp_path / "ev" / "acquisition.json").read_text())
+    assert len(data["runs"]) == 2 and data["complete"] is True
+
+
+def test_device_scan_writes_evidence_and_a_report(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    with simulator(small_profile(tmp_path), key) as sim:
+        result = CliRunner().invoke(app, ["device", "scan", "--tcp", sim.serial, "--out", str(tmp_path / "ev"),
+                                          "--key", str(key), "--apks", "user", "-f", "json", "-o",
+                                          str(tmp_path / "r.json"), "--workers", "1", "--no-cache"])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [a["package"] for a in report["apks"]] == ["com.brightlight.flashlight"]
+    assert report["apks"][0]["provenance"]["origin"] == "device"
+    assert report["inventory"]["identity"]["model"] == "Test Phone"
+
+
+@pytest.mark.parametrize("mode", ["refused", "never"])
+def test_connection_errors_are_one_sentence_and_exit_2(tmp_path: Path, mode: str) -> None:
+    key = make_host_key(tmp_path)
+    runner = CliRunner()
+    if mode == "refused":
+        result = runner.invoke(app, ["device", "acquire", "--tcp", f"127.0.0.1:{free_port()}", "--out",
+                                     str(tmp_path / "ev"), "--key", str(key)])
+        expected = "error: No device answers at 127.0.0.1:"
+    else:
+        with simulator(small_profile(tmp_path), key, auth="never") as sim:
+            result = runner.invoke(app, ["device", "acquire", "--tcp", sim.serial, "--out", str(tmp_path / "ev"),
+                                         "--key", str(key), "--auth-timeout", "0.5"])
+        expected = "unlock the phone and tap Allow"
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0]
+    assert "Traceback" not in result.output

@@ -1,0 +1,214 @@
+"""`phonehome device list|acquire|scan`: read-only acquisition of a phone over ADB, then analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from toolkit.acquisition import adb
+from toolkit.acquisition.device import AcquireOptions, AcquisitionResult, acquire, evidence_inputs
+from toolkit.acquisition.evidence import EvidenceError
+from toolkit.cli.batch_options import (
+    CACHE_OPTION,
+    MEMORY_LIMIT_OPTION,
+    NO_CACHE_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    analyse_with_progress,
+    scan_options,
+)
+from toolkit.cli.output import (
+    BASELINE_OPTION,
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    FAIL_ON_OPTION,
+    FORMAT_OPTION,
+    IOCS_OPTION,
+    OUTPUT_OPTION,
+    ReportArgs,
+    finish_scan,
+)
+from toolkit.models import ScanResult, Severity, Target
+from toolkit.pipeline import ProgressEvent, ScanOptions, build_result
+
+app = typer.Typer(help="Acquire and analyse a phone over ADB (read-only).", no_args_is_help=True)
+
+
+class ApkChoice(str, Enum):
+    system = "system"
+    user = "user"
+    all = "all"
+    none = "none"
+
+
+SERIAL_OPTION = typer.Option(None, "--serial", "-s", help="Device serial (needed when several are connected)")
+TCP_OPTION = typer.Option(None, "--tcp", help="Connect over TCP to HOST:PORT (adb tcpip) instead of USB")
+SERVER_OPTION = typer.Option(
+    None, "--adb-server/--no-adb-server",
+    help="Force (or forbid) going through a running adb server; default: only when USB is busy/unavailable")
+SERVER_PORT_OPTION = typer.Option(None, "--adb-server-port", help="adb server port [default: $ANDROID_ADB_SERVER_PORT or 5037]")
+AUTH_TIMEOUT_OPTION = typer.Option(30.0, "--auth-timeout", help="Seconds to wait for the user to tap Allow")
+KEY_OPTION = typer.Option(None, "--key", help="adb private key [default: ~/.android/adbkey, created if missing]")
+APKS_OPTION = typer.Option(ApkChoice.all, "--apks", help="Which APKs to pull: system, user, all or none")
+RETRIES_OPTION = typer.Option(3, "--retries", help="Extra attempts after a transient failure (disconnect, timeout)")
+
+
+def _say(err: Console, text: str) -> None:
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def connector(serial: str | None, tcp: str | None, use_server: bool | None, server_port: int | None,
+              auth_timeout: float, key: Path | None) -> Callable[[], adb.AdbConnection]:
+    """A function that (re)connects the way the user asked; the acquisition calls it again after a disconnect."""
+
+    def connect() -> adb.AdbConnection:
+        return adb.connect(serial=serial, tcp=tcp, use_server=use_server, key_path=key, auth_timeout=auth_timeout,
+                           server_port_=server_port)
+
+    return connect
+
+
+def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options: AcquireOptions,
+                    err: Console) -> AcquisitionResult:
+    """Acquire with progress bars on `err`; AdbError/EvidenceError become one sentence and exit code 2."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+                  transient=True) as bar, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                                   console=err, transient=True) as bytes_bar:
+        tasks: dict[str, TaskID] = {}
+        file_task: list[TaskID] = []
+
+        def on_progress(event: ProgressEvent) -> None:
+            if event.stage == "bytes":
+                if not file_task:
+                    file_task.append(bytes_bar.add_task("", total=event.total))
+                bytes_bar.update(file_task[0], advance=event.done, total=event.total,
+                                 description=(event.item or "").rsplit("/", 1)[-1])
+                return
+            label = {"collect": "Collecting device state", "pull": "Pulling APKs"}.get(event.stage, event.stage)
+            if event.stage not in tasks:
+                tasks[event.stage] = bar.add_task(label, total=event.total)
+            bar.update(tasks[event.stage], completed=event.done, total=event.total)
+            if event.stage == "pull" and file_task:
+                bytes_bar.reset(file_task[0])
+
+        try:
+            result = acquire(out, connect, options, on_progress)
+        except adb.AdbError as exc:
+            bar.stop()
+            _say(err, f"error: {exc.message}")
+            raise typer.Exit(EXIT_ERROR) from None
+        except EvidenceError as exc:
+            bar.stop()
+            _say(err, f"error: {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+    print_acquisition_summary(result, err)
+    return result
+
+
+def print_acquisition_summary(result: AcquisitionResult, err: Console) -> None:
+    m = result.manifest
+    run = m.runs[-1]
+    ident = m.device
+    _say(err, f"device: {ident.brand or '?'} {ident.model or '?'} (serial {ident.serial or m.serial}, Android "
+              f"{ident.android_version or '?'}, patch {ident.security_patch or '?'}) via {m.transport}")
+    _say(err, f"acquired into {result.folder}: {len(m.commands)} commands, {run.pulled} APKs pulled, "
+              f"{run.reused} already complete, {run.failed} not readable")
+    for f in m.unreadable:
+        _say(err, f"  not pulled: {f.device_path}: {f.reason}")
+    bad = [c for c in m.commands if c.error]
+    for c in bad:
+        _say(err, f"  command failed: {c.command}: {c.error}")
+    if not m.complete:
+        _say(err, "acquisition incomplete: run the same command again to resume (complete files are kept)")
+
+
+def scan_evidence(folder: Path, target_kind: str, options: ScanOptions, err: Console) -> ScanResult:
+    """Analyse an evidence folder offline (used by `device scan`, `evidence scan` and `demo`)."""
+    started = datetime.now(UTC)
+    try:
+        loaded = evidence_inputs(folder)
+    except EvidenceError as exc:
+        _say(err, f"error: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    for problem in loaded.integrity_problems:
+        _say(err, f"error: evidence integrity: {problem}")
+    for p in loaded.inventory.parse_problems:
+        _say(err, f"warning: {p}")
+    reports = analyse_with_progress(loaded.inputs, options, err) if loaded.inputs else []
+    target = Target(kind=target_kind, inputs=[str(folder)], identity=loaded.inventory.identity)
+    return build_result(target, reports, loaded.errors, started, inventory=loaded.inventory)
+
+
+@app.command("list")
+def list_devices(server_port: int | None = SERVER_PORT_OPTION) -> None:
+    """List phones seen over USB and by a running adb server."""
+    console = Console()
+    entries = adb.list_devices(server_port)
+    if not entries:
+        _say(Console(stderr=True), "no device found: plug the phone in and enable USB debugging "
+                                   "(or use --tcp HOST:PORT with `device acquire`)")
+        raise typer.Exit(EXIT_CLEAN)
+    table = Table(title="devices")
+    for column in ("serial", "state", "path", "model"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.serial, e.state, e.transport, e.model or "")
+    console.print(table)
+
+
+@app.command("acquire")
+def acquire_cmd(
+    out: Path = typer.Option(..., "--out", help="Evidence folder (created; an existing one is resumed)"),
+    serial: str | None = SERIAL_OPTION,
+    tcp: str | None = TCP_OPTION,
+    apks: ApkChoice = APKS_OPTION,
+    use_server: bool | None = SERVER_OPTION,
+    server_port: int | None = SERVER_PORT_OPTION,
+    auth_timeout: float = AUTH_TIMEOUT_OPTION,
+    key: Path | None = KEY_OPTION,
+    retries: int = RETRIES_OPTION,
+) -> None:
+    """Collect device state and APKs into an evidence folder. Never changes the phone. Exit 0 complete, 2 error."""
+    err = Console(stderr=True)
+    result = run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
+                             AcquireOptions(apks=apks.value, retries=retries), err)
+    raise typer.Exit(EXIT_CLEAN if result.manifest.complete else EXIT_ERROR)
+
+
+@app.command("scan")
+def scan_cmd(
+    out: Path | None = typer.Option(None, "--out", help="Evidence folder [default: ./phonehome-evidence-<time>]"),
+    serial: str | None = SERIAL_OPTION,
+    tcp: str | None = TCP_OPTION,
+    apks: ApkChoice = APKS_OPTION,
+    use_server: bool | None = SERVER_OPTION,
+    server_port: int | None = SERVER_PORT_OPTION,
+    auth_timeout: float = AUTH_TIMEOUT_OPTION,
+    key: Path | None = KEY_OPTION,
+    retries: int = RETRIES_OPTION,
+    formats: list[str] = FORMAT_OPTION,
+    output: Path | None = OUTPUT_OPTION,
+    iocs: list[Path] = IOCS_OPTION,
+    baseline: Path | None = BASELINE_OPTION,
+    fail_on: Severity = FAIL_ON_OPTION,
+    workers: int = WORKERS_OPTION,
+    cache: Path | None = CACHE_OPTION,
+    no_cache: bool = NO_CACHE_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    memory_limit: str = MEMORY_LIMIT_OPTION,
+) -> None:
+    """Acquire the phone, then analyse the evidence. Exit code: 0 nothing found, 1 findings, 2 error."""
+    console, err = Console(), Console(stderr=True)
+    options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
+    out = out or Path(f"phonehome-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
+                    AcquireOptions(apks=apks.value, retries=retries), err)
+    result = scan_evidence(out, "device", options, err)
+    finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -1,0 +1,58 @@
+"""`phonehome evidence scan DIR`: re-run inventory and analysis offline from an evidence folder alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from toolkit.acquisition.evidence import EvidenceFolder
+from toolkit.cli.batch_options import (
+    CACHE_OPTION,
+    MEMORY_LIMIT_OPTION,
+    NO_CACHE_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    scan_options,
+)
+from toolkit.cli.device import scan_evidence
+from toolkit.cli.output import (
+    BASELINE_OPTION,
+    EXIT_ERROR,
+    FAIL_ON_OPTION,
+    FORMAT_OPTION,
+    IOCS_OPTION,
+    OUTPUT_OPTION,
+    ReportArgs,
+    finish_scan,
+)
+from toolkit.models import Severity
+
+app = typer.Typer(help="Re-analyse an evidence folder offline.", no_args_is_help=True)
+
+
+@app.command("scan")
+def scan(
+    folder: Path = typer.Argument(..., help="Evidence folder written by `device acquire` / `device scan`"),
+    formats: list[str] = FORMAT_OPTION,
+    output: Path | None = OUTPUT_OPTION,
+    iocs: list[Path] = IOCS_OPTION,
+    baseline: Path | None = BASELINE_OPTION,
+    fail_on: Severity = FAIL_ON_OPTION,
+    workers: int = WORKERS_OPTION,
+    cache: Path | None = CACHE_OPTION,
+    no_cache: bool = NO_CACHE_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    memory_limit: str = MEMORY_LIMIT_OPTION,
+) -> None:
+    """Analyse an evidence folder (no phone needed). Exit 0 nothing found, 1 findings, 2 error or tampered folder."""
+    console, err = Console(), Console(stderr=True)
+    options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
+    result = scan_evidence(folder, "evidence", options, err)
+    intact = not EvidenceFolder(folder).verify()
+    try:
+        finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
+    except typer.Exit as done:
+        # A folder that does not match its hash list is an error whatever was found in it.
+        raise typer.Exit(done.exit_code if intact else EXIT_ERROR) from None
