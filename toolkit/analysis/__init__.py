@@ -12,14 +12,17 @@ import time
 from pathlib import Path
 
 from toolkit.analysis.androguard_backend import ApkParseError, open_apk
+from toolkit.analysis.catalogue import CatalogueError, load_catalogue
 from toolkit.analysis.container import check_container
+from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
+from toolkit.analysis.leaks import find_leaks
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "0.1.0"
+ENGINE_VERSION = "1.0.0"
 
 __all__ = ["ENGINE_VERSION", "AnalysisOptions", "analyse_apk", "sha256_file"]
 
@@ -67,7 +70,55 @@ def analyse_apk(
         # Odexed system apps keep their code in oat/ next to the APK; manifest and signers are still evidence.
         report.status = Status.partial
         report.reason = "no classes.dex in the APK (odexed or resource-only): manifest and certificates analysed only"
-    else:
-        report.status = Status.analysed
+        report.stats.seconds = round(time.monotonic() - started, 3)
+        return report
+    _analyse_code(report, loaded, options, started)
     report.stats.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, started: float) -> None:
+    """Data-flow part of analyse_apk: fills flows/endpoints/status of `report`."""
+    assert report.metadata is not None
+    problems: list[str] = []
+    dexes: list[DexFile] = []
+    for name in loaded.dex_names():  # type: ignore[attr-defined]
+        try:
+            dexes.append(DexFile(loaded.dex_bytes(name), name))  # type: ignore[attr-defined]
+        except (DexError, ApkParseError) as exc:
+            problems.append(f"{name}: {exc}")
+        except Exception as exc:  # a hostile DEX must not stop the batch
+            problems.append(f"{name}: unreadable DEX ({type(exc).__name__}: {exc})")
+    if not dexes:
+        report.status = Status.partial
+        report.reason = "no readable DEX: " + "; ".join(problems)
+        return
+    try:
+        catalogue = load_catalogue()
+    except CatalogueError as exc:
+        report.status = Status.not_analysed
+        report.reason = f"rule catalogue unusable: {exc}"
+        return
+    deadline = started + options.time_budget_seconds
+    try:
+        leaks = find_leaks(dexes, report.metadata, catalogue, deadline)
+    except Exception as exc:  # never let one APK's odd bytecode crash a batch; say what happened
+        log.exception("%s: leak analysis failed", report.path)
+        report.status = Status.partial
+        report.reason = f"data-flow analysis failed: {type(exc).__name__}: {exc}"
+        return
+    report.flows = leaks.flows
+    report.stats.methods_total = leaks.methods_total
+    report.stats.methods_analysed = leaks.methods_analysed
+    problems.extend(leaks.problems[:20])
+    if leaks.partial_reason:
+        report.stats.budget_exhausted = True
+        report.status = Status.partial
+        report.reason = leaks.partial_reason
+    elif problems and len(dexes) < len(report.metadata.dex_files):
+        report.status = Status.partial
+        report.reason = "some DEX files unreadable: " + "; ".join(problems)
+    else:
+        report.status = Status.analysed
+        if problems:
+            log.info("%s: %s", report.path, "; ".join(problems))

@@ -1,0 +1,253 @@
+"""The source/sink/library catalogue (`apk_rules/*.yml`), schema-checked with pydantic.
+
+Adding a source, sink or library model is a data change: the engine reads everything it knows about Android and
+Java APIs from here. A malformed file raises `CatalogueError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from toolkit.models.common import PhModel
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "apk_rules"
+
+ArgRef = int | Literal["this"]
+
+
+class CatalogueError(Exception):
+    """A catalogue or rule file is missing or malformed."""
+
+
+class ArgConst(PhModel):
+    arg: int
+    values: list[str]
+
+
+class CallbackParam(PhModel):
+    method: str = Field(description="name + descriptor of the app method the framework calls")
+    param: int
+
+
+class SourceSpec(PhModel):
+    kind: str
+    description: str = ""
+    permissions: list[str] = Field(default_factory=list)
+    apis: list[str] = Field(default_factory=list)
+    when_arg_const: ArgConst | None = None
+    callback_params: list[CallbackParam] = Field(default_factory=list)
+
+
+class ProviderQuery(PhModel):
+    api: str
+    uri_arg: int
+
+
+class ProviderUri(PhModel):
+    kind: str
+    prefixes: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
+
+
+class Providers(PhModel):
+    queries: list[ProviderQuery] = Field(default_factory=list)
+    uris: list[ProviderUri] = Field(default_factory=list)
+
+
+class SourcesFile(PhModel):
+    version: int
+    sources: list[SourceSpec]
+    providers: Providers = Field(default_factory=Providers)
+
+
+class SinkSpec(PhModel):
+    kind: str
+    description: str = ""
+    apis: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list, description="any class, with receiver_tag")
+    receiver_tag: str | None = None
+    data: list[ArgRef] | None = None
+    endpoint: list[ArgRef] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list)
+
+
+class IccSpec(PhModel):
+    api: str
+    intent: int
+    always_external: bool = False
+    internal: bool = False
+
+
+class SinksFile(PhModel):
+    version: int
+    sinks: list[SinkSpec]
+    icc: list[IccSpec] = Field(default_factory=list)
+
+
+class CleanSpec(PhModel):
+    names: list[str] = Field(default_factory=list)
+    apis: list[str] = Field(default_factory=list)
+
+
+class TransformSpec(PhModel):
+    name: str
+    apis: list[str]
+
+
+class TagSpec(PhModel):
+    tag: str
+    target: Literal["result", "this"]
+    apis: list[str]
+
+
+class CallbackSpec(PhModel):
+    apis: list[str]
+    object: ArgRef
+    methods: list[str]
+    pass_all_args: bool = False
+
+
+class AlarmSpec(PhModel):
+    api: str
+    interval_arg: int
+
+
+class JobsSpec(PhModel):
+    schedule: list[str] = Field(default_factory=list)
+    periodic: list[str] = Field(default_factory=list)
+
+
+class ReflectionSpec(PhModel):
+    for_name: list[str] = Field(default_factory=list)
+    get_method: list[str] = Field(default_factory=list)
+    invoke: list[str] = Field(default_factory=list)
+
+
+class IntentsSpec(PhModel):
+    classes: list[str] = Field(default_factory=list)
+    get_intent: list[str] = Field(default_factory=list)
+    register_receiver: list[str] = Field(default_factory=list)
+    pending_intents: list[str] = Field(default_factory=list)
+    alarms: list[AlarmSpec] = Field(default_factory=list)
+    jobs: JobsSpec = Field(default_factory=JobsSpec)
+    reflection: ReflectionSpec = Field(default_factory=ReflectionSpec)
+
+
+class ModelsFile(PhModel):
+    version: int
+    library_packages: list[str]
+    supertypes: dict[str, list[str]] = Field(default_factory=dict)
+    clean: CleanSpec = Field(default_factory=CleanSpec)
+    mutators: list[str] = Field(default_factory=list)
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    tags: list[TagSpec] = Field(default_factory=list)
+    callbacks: list[CallbackSpec] = Field(default_factory=list)
+    generic_callback_prefixes: list[str] = Field(default_factory=list)
+    intents: IntentsSpec = Field(default_factory=IntentsSpec)
+
+
+def _load(path: Path, model: type[PhModel]) -> PhModel:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogueError(f"{path}: field {where}: {first['msg']} ({exc.error_count()} error(s))") from exc
+
+
+class Catalogue:
+    """Indexed view of sources.yml, sinks.yml and models.yml."""
+
+    def __init__(self, root: Path = RULES_DIR) -> None:
+        self.root = root
+        self.sources_file: SourcesFile = _load(root / "sources.yml", SourcesFile)  # type: ignore[assignment]
+        self.sinks_file: SinksFile = _load(root / "sinks.yml", SinksFile)  # type: ignore[assignment]
+        self.models: ModelsFile = _load(root / "models.yml", ModelsFile)  # type: ignore[assignment]
+        self.source_apis: dict[str, SourceSpec] = {}
+        self.source_kinds: dict[str, SourceSpec] = {}
+        self.callback_sources: dict[str, tuple[SourceSpec, int]] = {}
+        for src in self.sources_file.sources:
+            self.source_kinds[src.kind] = src
+            for api in src.apis:
+                self.source_apis[api] = src
+            for cb in src.callback_params:
+                self.callback_sources[cb.method] = (src, cb.param)
+        self.provider_queries = {q.api: q.uri_arg for q in self.sources_file.providers.queries}
+        self.provider_fields: dict[str, str] = {}
+        self.provider_prefixes: list[tuple[str, str]] = []
+        for uri in self.sources_file.providers.uris:
+            for f in uri.fields:
+                self.provider_fields[f] = uri.kind
+            for p in uri.prefixes:
+                self.provider_prefixes.append((p, uri.kind))
+        self.sink_apis: dict[str, list[SinkSpec]] = {}
+        self.sink_names: dict[str, list[SinkSpec]] = {}
+        for sink in self.sinks_file.sinks:
+            for api in sink.apis:
+                self.sink_apis.setdefault(api, []).append(sink)
+            for name in sink.names:
+                self.sink_names.setdefault(name, []).append(sink)
+        self.icc = {i.api: i for i in self.sinks_file.icc}
+        m = self.models
+        self.library_packages = tuple(m.library_packages)
+        self.clean_names = frozenset(m.clean.names)
+        self.clean_apis = frozenset(m.clean.apis)
+        self.mutators = tuple(m.mutators)
+        self.transforms: dict[str, str] = {api: t.name for t in m.transforms for api in t.apis}
+        self.tags: dict[str, tuple[str, str]] = {api: (t.tag, t.target) for t in m.tags for api in t.apis}
+        self.callbacks: dict[str, CallbackSpec] = {api: c for c in m.callbacks for api in c.apis}
+        self.generic_prefixes = tuple(m.generic_callback_prefixes)
+        it = m.intents
+        self.intent_classes = frozenset(it.classes)
+        self.get_intent = frozenset(it.get_intent)
+        self.register_receiver = frozenset(it.register_receiver)
+        self.pending_intents = frozenset(it.pending_intents)
+        self.alarms = {a.api: a.interval_arg for a in it.alarms}
+        self.job_schedule = frozenset(it.jobs.schedule)
+        self.job_periodic = frozenset(it.jobs.periodic)
+        self.for_name = frozenset(it.reflection.for_name)
+        self.get_method = frozenset(it.reflection.get_method)
+        self.reflect_invoke = frozenset(it.reflection.invoke)
+        self.supertypes = m.supertypes
+        # Names of source APIs: an APK whose string table holds none of them (nor a provider URI/field) has no
+        # source at all, so it gets no data-flow work.
+        self.source_names = frozenset(api.split("->", 1)[1] for api in self.source_apis) | frozenset(
+            f.split("->", 1)[0] for f in self.provider_fields
+        )
+
+    def is_library(self, class_desc: str) -> bool:
+        return class_desc.startswith(self.library_packages) or class_desc.startswith("[")
+
+    def candidates(self, class_desc: str) -> list[str]:
+        """The class and its known framework supertypes, most specific first."""
+        return [class_desc, *self.supertypes.get(class_desc, [])]
+
+    def provider_kind(self, uri: str) -> str | None:
+        for prefix, kind in self.provider_prefixes:
+            if uri.startswith(prefix):
+                return kind
+        return None
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for name in ("sources.yml", "sinks.yml", "models.yml"):
+            digest.update((self.root / name).read_bytes())
+        return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def load_catalogue(root: Path = RULES_DIR) -> Catalogue:
+    """The catalogue, loaded once per process."""
+    return Catalogue(root)

@@ -1,0 +1,983 @@
+"""Interprocedural taint engine over Dalvik bytecode.
+
+How it works (short):
+- Values are sets of labels. ("S", n) is a sensitive value read at source occurrence n; ("P", i) means "whatever
+  the caller passed as parameter i" (symbolic, substituted at call sites); ("A", i)/("F", f) say the object *is*
+  parameter i / the object held in field f (mutating it is a side effect the caller must see); ("G", key) is the
+  content of a global cell (a field, or the extras arriving at one of the app's own components), resolved once
+  the whole program is analysed; ("C", str)/("N", int) constants (endpoints, periods); ("O", cls) an object
+  allocated from an app class (dispatch, callbacks); ("K", cls) a class constant; ("M", cls, name) a reflective
+  method; ("T", tag) a stream to the network or to a file; ("U", kind) a content-provider URI; ("IT", what,
+  value) an Intent target; ("X", name) a transformation the value went through; ("PER", ms) a job period.
+- Each method is analysed once (context-insensitive) into a summary: return value, mutations of its parameters,
+  and the sink hits / field writes / intents that still depend on its parameters. Callers substitute their
+  arguments. Recursion is solved by iterating to a fixpoint.
+- Work is demand-driven: only methods that read a source, receive or return such values, read fields written
+  with them, or lie on the call chains from entry points are decoded at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from toolkit.analysis.catalogue import Catalogue, SinkSpec
+from toolkit.analysis.dex import (
+    INVOKE_KIND,
+    INVOKE_OPS,
+    IPUT_OPS,
+    SPUT_OPS,
+    ClassDef,
+    DexError,
+    DexFile,
+    Insn,
+    MethodDef,
+)
+
+log = logging.getLogger(__name__)
+
+Label = tuple  # type: ignore[type-arg]
+Value = frozenset  # type: ignore[type-arg]
+EMPTY: frozenset[Label] = frozenset()
+Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
+
+_IDENTITY = ("A", "F")
+_NO_DEFAULT = ("A", "F", "T")  # not carried by the default propagation of library calls
+_DATA = ("S", "P", "G", "X")
+_MAX_LABELS = 96
+_MAX_TARGETS = 12
+_RESULT = -1
+
+
+class BudgetExceeded(Exception):
+    """The per-APK time budget ran out."""
+
+
+def _has(value: Iterable[Label], kind: str) -> bool:
+    return any(lab[0] == kind for lab in value)
+
+
+def _cap(value: frozenset[Label]) -> frozenset[Label]:
+    if len(value) <= _MAX_LABELS:
+        return value
+    keep = [lab for lab in value if lab[0] in ("S", "P", "A", "F", "G", "T", "X", "O")]
+    rest = sorted((lab for lab in value if lab[0] not in ("S", "P", "A", "F", "G", "T", "X", "O")), key=repr)
+    return frozenset(keep + rest[: max(0, _MAX_LABELS - len(keep))])
+
+
+@dataclass(frozen=True)
+class SinkHit:
+    kind: str
+    api: str
+    data: frozenset[Label]
+    recv: frozenset[Label] | None  # receiver, when the sink depends on its tag
+    tag: str | None
+    endpoints: frozenset[Label]
+    path: tuple[Loc, ...]  # call sites from the method holding the hit down to the sink call
+
+
+@dataclass(frozen=True)
+class IccSend:
+    api: str
+    intent: frozenset[Label]
+    path: tuple[Loc, ...]
+    always_external: bool = False
+    internal_only: bool = False
+
+
+@dataclass
+class Summary:
+    ret: frozenset[Label] = EMPTY
+    mutations: dict[int, frozenset[Label]] = field(default_factory=dict)
+    hits: frozenset[SinkHit] = frozenset()
+    writes: frozenset[tuple[object, frozenset[Label]]] = frozenset()
+    iccs: frozenset[IccSend] = frozenset()
+    facts: frozenset[tuple[object, ...]] = frozenset()
+
+    def key(self) -> tuple[object, ...]:
+        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts)
+
+
+@dataclass
+class MethodResult:
+    method: MethodDef
+    summary: Summary
+    hits: set[SinkHit] = field(default_factory=set)
+    writes: set[tuple[object, frozenset[Label]]] = field(default_factory=set)
+    iccs: set[IccSend] = field(default_factory=set)
+    edges: set[tuple[str, str, int]] = field(default_factory=set)  # (callee sig, kind, offset)
+    facts: set[tuple[object, ...]] = field(default_factory=set)  # alarms, jobs, dynamic receivers
+
+
+def loc_of(m: MethodDef, off: int) -> Loc:
+    return (m.class_desc, m.name, m.proto, off)
+
+
+def param_types(proto: str) -> list[str]:
+    """Parameter descriptors of a '(...)R' prototype."""
+    out: list[str] = []
+    i = 1
+    end = proto.index(")")
+    while i < end:
+        j = i
+        while proto[j] == "[":
+            j += 1
+        if proto[j] == "L":
+            j = proto.index(";", j)
+        out.append(proto[i : j + 1])
+        i = j + 1
+    return out
+
+
+def dotted_to_desc(name: str) -> str:
+    return "L" + name.replace(".", "/") + ";"
+
+
+def desc_to_dotted(desc: str) -> str:
+    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
+
+
+class Program:
+    """All DEX files of one APK, with the class hierarchy of the app's own code."""
+
+    def __init__(self, dexes: list[DexFile], catalogue: Catalogue) -> None:
+        self.dexes = dexes
+        self.cat = catalogue
+        self.classes: dict[str, ClassDef] = {}
+        for dex in dexes:
+            for desc, cdef in dex.classes.items():
+                self.classes.setdefault(desc, cdef)
+        self.subtypes: dict[str, set[str]] = {}
+        for desc, cdef in self.classes.items():
+            for sup in (cdef.superclass, *cdef.interfaces):
+                if sup:
+                    self.subtypes.setdefault(sup, set()).add(desc)
+        self.methods: dict[str, MethodDef] = {}
+        for cdef in self.classes.values():
+            for mdef in cdef.methods.values():
+                self.methods[mdef.sig] = mdef
+        self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
+
+    def is_app(self, desc: str) -> bool:
+        return desc in self.classes and not self.cat.is_library(desc)
+
+    def resolve(self, cls: str, name_proto: str) -> tuple[MethodDef | None, str]:
+        """(app method found walking up from cls, first non-app class reached)."""
+        key = (cls, name_proto)
+        hit = self._resolve_cache.get(key)
+        if hit is not None:
+            return hit
+        cur: str | None = cls
+        seen = 0
+        result: tuple[MethodDef | None, str] = (None, cls)
+        while cur is not None and seen < 40:
+            seen += 1
+            cdef = self.classes.get(cur)
+            if cdef is None or self.cat.is_library(cur):
+                result = (None, cur)
+                break
+            mdef = cdef.methods.get(name_proto)
+            if mdef is not None:
+                result = (mdef, cur)
+                break
+            # default methods of app interfaces are rare; look at the superclass only
+            cur = cdef.superclass
+            result = (None, cur or "Ljava/lang/Object;")
+        self._resolve_cache[key] = result
+        return result
+
+    def supers(self, desc: str) -> list[str]:
+        """App superclasses and interfaces (transitively) plus the first library ones."""
+        out: list[str] = []
+        todo = [desc]
+        while todo and len(out) < 60:
+            cur = todo.pop()
+            cdef = self.classes.get(cur)
+            if cdef is None or self.cat.is_library(cur):
+                continue
+            for sup in (cdef.superclass, *cdef.interfaces):
+                if sup and sup not in out:
+                    out.append(sup)
+                    todo.append(sup)
+        return out
+
+    def all_subtypes(self, desc: str, limit: int = 200) -> list[str]:
+        out: list[str] = []
+        todo = [desc]
+        seen = {desc}
+        while todo and len(out) < limit:
+            cur = todo.pop()
+            for sub in self.subtypes.get(cur, ()):
+                if sub not in seen:
+                    seen.add(sub)
+                    out.append(sub)
+                    todo.append(sub)
+        return out
+
+    def methods_named(self, cls: str, name: str) -> list[MethodDef]:
+        """Methods called `name` in cls and its app superclasses (most specific wins per proto)."""
+        found: dict[str, MethodDef] = {}
+        cur: str | None = cls
+        depth = 0
+        while cur and depth < 30 and self.is_app(cur):
+            depth += 1
+            for key, mdef in self.classes[cur].methods.items():
+                if mdef.name == name and key not in found:
+                    found[key] = mdef
+            cur = self.classes[cur].superclass
+        return list(found.values())
+
+
+class Engine:
+    """Analyses the methods of one program, on demand, into summaries and effects."""
+
+    def __init__(self, program: Program, component_classes: set[str], deadline: float) -> None:
+        self.p = program
+        self.cat = program.cat
+        self.components = component_classes  # descriptors of manifest components (+ dynamic receivers)
+        self.deadline = deadline
+        self.results: dict[str, MethodResult] = {}
+        self.in_progress: set[str] = set()
+        self.dependents: dict[str, set[str]] = {}
+        self.dirty: deque[str] = deque()
+        self.occurrences: list[tuple[str, str, Loc]] = []
+        self._occ_index: dict[tuple[str, str, Loc], int] = {}
+        self.field_info: dict[object, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
+        self.field_readers: dict[object, set[str]] = {}
+        self.methods_analysed = 0
+        self.errors: list[str] = []
+
+    # --- public --------------------------------------------------------------------------------------------
+    def ensure(self, m: MethodDef) -> MethodResult | None:
+        """Analyse m (and its callees) if not done yet."""
+        res = self.results.get(m.sig)
+        if res is None and m.sig not in self.in_progress:
+            self._analyse(m)
+            self.drain()
+            res = self.results.get(m.sig)
+        return res
+
+    def drain(self) -> None:
+        """Re-analyse methods whose callee summaries changed, to a fixpoint."""
+        rounds = 0
+        while self.dirty:
+            rounds += 1
+            if rounds > 20000:
+                log.warning("fixpoint iteration limit reached")
+                self.dirty.clear()
+                break
+            sig = self.dirty.popleft()
+            m = self.p.methods.get(sig)
+            if m is not None and sig not in self.in_progress:
+                self._analyse(m)
+
+    def occ(self, kind: str, api: str, where: Loc) -> Label:
+        key = (kind, api, where)
+        n = self._occ_index.get(key)
+        if n is None:
+            n = len(self.occurrences)
+            self.occurrences.append(key)
+            self._occ_index[key] = n
+        return ("S", n)
+
+    # --- method analysis -----------------------------------------------------------------------------------
+    def _summary_of(self, callee: MethodDef, caller: str) -> Summary:
+        self.dependents.setdefault(callee.sig, set()).add(caller)
+        res = self.results.get(callee.sig)
+        if res is not None:
+            return res.summary
+        if callee.sig in self.in_progress or len(self.in_progress) > 60:
+            if callee.sig not in self.in_progress:
+                self.dirty.append(callee.sig)
+            return Summary()
+        self._analyse(callee)
+        res = self.results.get(callee.sig)
+        return res.summary if res is not None else Summary()
+
+    def _analyse(self, m: MethodDef) -> None:
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded()
+        self.in_progress.add(m.sig)
+        try:
+            res = _MethodAnalysis(self, m).run()
+        except DexError as exc:
+            self.errors.append(f"{m.sig}: {exc}")
+            res = MethodResult(m, Summary())
+        finally:
+            self.in_progress.discard(m.sig)
+        self.methods_analysed += 1
+        old = self.results.get(m.sig)
+        self.results[m.sig] = res
+        if old is not None and old.summary.key() != res.summary.key():
+            for dep in self.dependents.get(m.sig, ()):
+                self.dirty.append(dep)
+
+    def record_field_info(self, key: object, value: frozenset[Label]) -> None:
+        info = frozenset(lab for lab in value if lab[0] in ("O", "C", "K", "T", "IT", "U", "N", "PER"))
+        if not info:
+            return
+        old = self.field_info.get(key, EMPTY)
+        new = _cap(old | info)
+        if new != old:
+            self.field_info[key] = new
+            for reader in self.field_readers.get(key, ()):
+                self.dirty.append(reader)
+
+
+class _MethodAnalysis:
+    """Forward data flow over one method's registers, to a fixpoint over its control-flow graph."""
+
+    def __init__(self, engine: Engine, m: MethodDef) -> None:
+        self.e = engine
+        self.p = engine.p
+        self.cat = engine.cat
+        self.m = m
+        self.res = MethodResult(m, Summary())
+        self.ret: frozenset[Label] = EMPTY
+        self.mut: dict[int, frozenset[Label]] = {}
+
+    # -- setup
+    def _initial_state(self, code_regs: int, ins: int) -> dict[int, frozenset[Label]]:
+        m = self.m
+        state: dict[int, frozenset[Label]] = {}
+        types = param_types(m.proto)
+        reg = code_regs - ins
+        pidx = 0
+        if not m.is_static:
+            state[reg] = frozenset({("P", 0), ("A", 0), ("O", m.class_desc)})
+            reg += 1
+        cb_src = self.cat.callback_sources.get(m.name + m.proto)
+        comp_intent = self._incoming_intent_label()
+        for k, t in enumerate(types, start=1):
+            pidx = k
+            val: set[Label] = {("P", pidx)}
+            if t.startswith(("L", "[")):
+                val.add(("A", pidx))
+            if cb_src is not None and cb_src[1] == pidx:
+                val.add(self.e.occ(cb_src[0].kind, m.sig, loc_of(m, 0)))
+            if t == "Landroid/content/Intent;" and comp_intent is not None:
+                val.add(comp_intent)
+            state[reg] = frozenset(val)
+            reg += 2 if t in ("J", "D") else 1
+        return state
+
+    def _incoming_intent_label(self) -> Label | None:
+        if self.m.is_static:
+            return None
+        for cls in (self.m.class_desc, *self.p.all_subtypes(self.m.class_desc, 20)):
+            if cls in self.e.components:
+                return ("G", ("icc", cls))
+        return None
+
+    # -- run
+    def run(self) -> MethodResult:
+        m = self.m
+        code = m.dex.code(m)
+        if code is None:
+            return self.res
+        insns = code.insns
+        if not insns:
+            return self.res
+        off2i = {ins.off: i for i, ins in enumerate(insns)}
+        n = len(insns)
+        # basic blocks
+        leaders = {0}
+        for i, ins in enumerate(insns):
+            op = ins.op
+            if ins.targets or op in (0x0E, 0x0F, 0x10, 0x11, 0x27):
+                for t in ins.targets:
+                    if t in off2i:
+                        leaders.add(off2i[t])
+                if i + 1 < n:
+                    leaders.add(i + 1)
+        handlers: list[tuple[int, int, list[int]]] = []
+        for tb in code.tries:
+            hs = [off2i[a] for _t, a in tb.handlers if a in off2i]
+            for h in hs:
+                leaders.add(h)
+            if tb.start in off2i:
+                leaders.add(off2i[tb.start])
+            endi = next((i for i, ins in enumerate(insns) if ins.off >= tb.end), n)
+            if endi < n:
+                leaders.add(endi)
+            handlers.append((tb.start, tb.end, hs))
+        starts = sorted(leaders)
+        block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
+        in_states: dict[int, dict[int, frozenset[Label]]] = {0: self._initial_state(code.registers, code.ins)}
+        work = deque([0])
+        queued = {0}
+        visits = 0
+        while work:
+            b = work.popleft()
+            queued.discard(b)
+            visits += 1
+            if visits > 4000 + 20 * len(starts):
+                log.debug("%s: block iteration limit", m.sig)
+                break
+            state = dict(in_states[b])
+            entry_state = dict(state)
+            end = block_end[b]
+            succs: list[int] = []
+            i = b
+            falls = True
+            while i < end:
+                ins = insns[i]
+                self._step(ins, state)
+                op = ins.op
+                if op in (0x0E, 0x0F, 0x10, 0x11, 0x27):
+                    falls = False
+                elif 0x28 <= op <= 0x2A:
+                    falls = False
+                    succs.extend(off2i[t] for t in ins.targets if t in off2i)
+                elif ins.targets:
+                    succs.extend(off2i[t] for t in ins.targets if t in off2i)
+                i += 1
+            if falls and end < n:
+                succs.append(end)
+            boff = insns[b].off
+            for start, stop, hs in handlers:
+                if start <= boff < stop:
+                    merged = dict(entry_state)
+                    for r, v in state.items():
+                        merged[r] = merged.get(r, EMPTY) | v
+                    for h in hs:
+                        if self._merge_into(in_states, h, merged) and h not in queued:
+                            work.append(h)
+                            queued.add(h)
+            for s in succs:
+                if self._merge_into(in_states, s, state) and s not in queued:
+                    work.append(s)
+                    queued.add(s)
+        self.res.summary = Summary(
+            ret=_cap(self.ret),
+            mutations={k: _cap(v) for k, v in self.mut.items()},
+            hits=frozenset(h for h in self.res.hits if _sym(h.data) or (h.recv is not None and _sym(h.recv))),
+            writes=frozenset(w for w in self.res.writes if _sym(w[1])),
+            iccs=frozenset(c for c in self.res.iccs if _sym(c.intent)),
+            facts=frozenset(f for f in self.res.facts if f[0] == "sym"),
+        )
+        return self.res
+
+    @staticmethod
+    def _merge_into(in_states: dict[int, dict[int, frozenset[Label]]], blk: int, state: dict[int, frozenset[Label]]) -> bool:
+        cur = in_states.get(blk)
+        if cur is None:
+            in_states[blk] = {r: v for r, v in state.items() if r != _RESULT}
+            return True
+        changed = False
+        for r, v in state.items():
+            if r == _RESULT:
+                continue
+            old = cur.get(r)
+            if old is None:
+                cur[r] = v
+                changed = True
+            elif not v <= old:
+                cur[r] = _cap(old | v)
+                changed = True
+        return changed
+
+    # -- helpers
+    def _mutate(self, state: dict[int, frozenset[Label]], reg: int, added: frozenset[Label]) -> None:
+        added = frozenset(lab for lab in added if lab[0] not in _IDENTITY)
+        if not added:
+            return
+        old = state.get(reg, EMPTY)
+        new = _cap(old | added)
+        if new == old:
+            return
+        if old:
+            for r, v in list(state.items()):
+                if v is old:
+                    state[r] = new
+        state[reg] = new
+        for lab in old:
+            if lab[0] == "A":
+                self.mut[lab[1]] = _cap(self.mut.get(lab[1], EMPTY) | added)
+            elif lab[0] == "F":
+                self._write_field(lab[1], added)
+
+    def _write_field(self, key: object, value: frozenset[Label]) -> None:
+        value = frozenset(lab for lab in value if lab[0] not in _IDENTITY)
+        if not value:
+            return
+        self.res.writes.add((key, value))
+        self.e.record_field_info(key, value)
+
+    def _read_field(self, key: object) -> frozenset[Label]:
+        self.e.field_readers.setdefault(key, set()).add(self.m.sig)
+        return frozenset({("G", key), ("F", key)}) | self.e.field_info.get(key, EMPTY)
+
+    def _loc(self, off: int) -> Loc:
+        return loc_of(self.m, off)
+
+    # -- transfer
+    def _step(self, ins: Insn, st: dict[int, frozenset[Label]]) -> None:
+        op = ins.op
+        get = st.get
+        if op == 0x00:
+            return
+        if 0x01 <= op <= 0x09:
+            st[ins.a] = get(ins.b, EMPTY)
+        elif 0x0A <= op <= 0x0C:
+            st[ins.a] = get(_RESULT, EMPTY)
+        elif op == 0x0D:
+            st[ins.a] = EMPTY
+        elif op == 0x0E:
+            return
+        elif 0x0F <= op <= 0x11:
+            self.ret = _cap(self.ret | get(ins.a, EMPTY))
+        elif 0x12 <= op <= 0x19:
+            st[ins.a] = frozenset({("N", ins.lit)}) if abs(ins.lit) >= 1000 else EMPTY
+        elif op in (0x1A, 0x1B):
+            st[ins.a] = frozenset({("C", self.m.dex.string(ins.idx))})
+        elif op == 0x1C:
+            st[ins.a] = frozenset({("K", self.m.dex.type(ins.idx))})
+        elif op == 0x1F:
+            return  # check-cast keeps the value
+        elif op in (0x20, 0x21):
+            st[ins.a] = EMPTY
+        elif op == 0x22:
+            desc = self.m.dex.type(ins.idx)
+            st[ins.a] = frozenset({("O", desc)}) if self.p.is_app(desc) else EMPTY
+        elif op == 0x23:
+            st[ins.a] = EMPTY
+        elif op in (0x24, 0x25):
+            v: frozenset[Label] = EMPTY
+            for r in ins.regs:
+                v |= get(r, EMPTY)
+            st[_RESULT] = frozenset(lab for lab in v if lab[0] not in _IDENTITY) | {("X", "array")} if v else EMPTY
+        elif 0x2D <= op <= 0x31:
+            st[ins.a] = EMPTY
+        elif 0x44 <= op <= 0x4A:  # aget
+            arr = get(ins.b, EMPTY)
+            st[ins.a] = frozenset(lab for lab in arr if lab[0] not in _IDENTITY)
+        elif 0x4B <= op <= 0x51:  # aput
+            val = get(ins.a, EMPTY)
+            if val:
+                self._mutate(st, ins.b, val | {("X", "array")} if _has(val, "S") or _has(val, "P") or _has(val, "G") else val)
+        elif 0x52 <= op <= 0x58:  # iget
+            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            if self.p.is_app(cls) or not self.cat.is_library(cls):
+                st[ins.a] = self._read_field((cls, name))
+            else:
+                obj = get(ins.b, EMPTY)
+                st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
+        elif op in IPUT_OPS:
+            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            val = get(ins.a, EMPTY)
+            if self.p.is_app(cls) or not self.cat.is_library(cls):
+                self._write_field((cls, name), val)
+            else:
+                self._mutate(st, ins.b, val)
+        elif 0x60 <= op <= 0x66:  # sget
+            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            kind = self.cat.provider_fields.get(f"{cls}->{name}")
+            if kind is not None:
+                st[ins.a] = frozenset({("U", kind)})
+            elif self.cat.is_library(cls) and cls not in self.p.classes:
+                st[ins.a] = EMPTY
+            else:
+                st[ins.a] = self._read_field((cls, name))
+        elif op in SPUT_OPS:
+            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            self._write_field((cls, name), get(ins.a, EMPTY))
+        elif op in INVOKE_OPS:
+            st[_RESULT] = self._invoke(ins, st)
+        elif 0x7B <= op <= 0x8F or 0xB0 <= op <= 0xE2:
+            v = get(ins.b, EMPTY)
+            if 0xB0 <= op <= 0xCF:
+                v = v | get(ins.a, EMPTY)
+            st[ins.a] = frozenset(lab for lab in v if lab[0] in _DATA)
+        elif 0x90 <= op <= 0xAF:
+            v = get(ins.b, EMPTY) | get(ins.c, EMPTY)
+            st[ins.a] = frozenset(lab for lab in v if lab[0] in _DATA)
+        elif op in (0xFA, 0xFB, 0xFC, 0xFD):
+            v = EMPTY
+            for r in ins.regs:
+                v |= get(r, EMPTY)
+            st[_RESULT] = frozenset(lab for lab in v if lab[0] in _DATA)
+        elif op in (0xFE, 0xFF):
+            st[ins.a] = EMPTY
+
+    # -- calls
+    def _invoke(self, ins: Insn, st: dict[int, frozenset[Label]]) -> frozenset[Label]:
+        dex = self.m.dex
+        cls, name, proto = dex.method_ref(ins.idx)
+        kind = INVOKE_KIND[ins.op]
+        static = kind == "static"
+        types = param_types(proto)
+        regs = ins.regs
+        args: list[frozenset[Label]] = []
+        arg_regs: list[int | None] = []
+        k = 0
+        if static:
+            args.append(EMPTY)
+            arg_regs.append(None)
+        else:
+            if not regs:
+                return EMPTY
+            args.append(st.get(regs[0], EMPTY))
+            arg_regs.append(regs[0])
+            k = 1
+        for t in types:
+            if k >= len(regs):
+                break
+            args.append(st.get(regs[k], EMPTY))
+            arg_regs.append(regs[k])
+            k += 2 if t in ("J", "D") else 1
+        while len(args) < len(types) + 1:
+            args.append(EMPTY)
+            arg_regs.append(None)
+        where = self._loc(ins.off)
+        name_proto = name + proto
+        targets = self._targets(cls, name_proto, kind, args[0])
+        if targets:
+            result: frozenset[Label] = EMPTY
+            for t in targets:
+                result |= self._call_app(t, args, arg_regs, st, where, "call")
+            return result
+        if self.p.is_app(cls):
+            _m, lib = self.p.resolve(cls, name_proto)
+        else:
+            lib = cls
+        return self._library(lib, cls, name, proto, args, arg_regs, st, where, static)
+
+    def _targets(self, cls: str, name_proto: str, kind: str, recv: frozenset[Label]) -> list[MethodDef]:
+        if kind in ("static", "direct", "super"):
+            mdef, _lib = self.p.resolve(cls, name_proto)
+            return [mdef] if mdef is not None and mdef.code_off else []
+        objs = [lab[1] for lab in recv if lab[0] == "O"]
+        out: list[MethodDef] = []
+        seen: set[str] = set()
+        if objs:
+            for o in objs:
+                mdef, _lib = self.p.resolve(o, name_proto)
+                if mdef is not None and mdef.code_off and mdef.sig not in seen:
+                    seen.add(mdef.sig)
+                    out.append(mdef)
+            if out or not self.p.is_app(cls):
+                return out[:_MAX_TARGETS]
+        if not self.p.is_app(cls) and cls not in self.p.subtypes:
+            return []
+        mdef, _lib = self.p.resolve(cls, name_proto)
+        if mdef is not None and mdef.code_off:
+            out.append(mdef)
+            seen.add(mdef.sig)
+        if self.p.is_app(cls) or cls in self.p.subtypes:
+            for sub in self.p.all_subtypes(cls, 100):
+                cdef = self.p.classes.get(sub)
+                if cdef is None or self.cat.is_library(sub):
+                    continue
+                sm = cdef.methods.get(name_proto)
+                if sm is not None and sm.code_off and sm.sig not in seen:
+                    seen.add(sm.sig)
+                    out.append(sm)
+                if len(out) >= _MAX_TARGETS:
+                    break
+        if not self.p.is_app(cls):
+            # a library interface/class method with app overrides: only taken when the receiver is known (above)
+            return []
+        return out
+
+    def _call_app(
+        self, t: MethodDef, args: list[frozenset[Label]], arg_regs: list[int | None], st: dict[int, frozenset[Label]],
+        where: Loc, kind: str,
+    ) -> frozenset[Label]:
+        self.res.edges.add((t.sig, kind, where[3]))
+        summ = self.e._summary_of(t, self.m.sig)
+        call_args = args  # index 0 = receiver (EMPTY placeholder for static), k = k-th parameter
+        sub = _Substitution(call_args)
+        for idx, added in summ.mutations.items():
+            if idx < len(arg_regs) and arg_regs[idx] is not None:
+                self._mutate(st, arg_regs[idx], sub.apply(added))  # type: ignore[arg-type]
+        for hit in summ.hits:
+            new = SinkHit(hit.kind, hit.api, _cap(sub.apply(hit.data)), None if hit.recv is None else _cap(sub.apply(hit.recv)),
+                          hit.tag, _cap(sub.apply(hit.endpoints)), (where, *hit.path)[:24])
+            if new.data:
+                self.res.hits.add(new)
+        for key, val in summ.writes:
+            self._write_field(key, sub.apply(val))
+        for icc in summ.iccs:
+            self.res.iccs.add(IccSend(icc.api, _cap(sub.apply(icc.intent)), (where, *icc.path)[:24], icc.always_external, icc.internal_only))
+        return sub.apply(summ.ret)
+
+    # -- library calls
+    def _library(
+        self, lib: str, ref_cls: str, name: str, proto: str, args: list[frozenset[Label]], arg_regs: list[int | None],
+        st: dict[int, frozenset[Label]], where: Loc, static: bool,
+    ) -> frozenset[Label]:
+        cat = self.cat
+        cands = cat.candidates(lib)
+        if ref_cls != lib and ref_cls not in cands:
+            cands = [ref_cls, *cands]
+        keys = [f"{c}->{name}" for c in cands]
+        api_sig = f"{lib}->{name}{proto}"
+        recv = EMPTY if static else args[0]
+
+        def arg(ref: int | str) -> frozenset[Label]:
+            if ref == "this":
+                return recv
+            assert isinstance(ref, int)
+            return args[ref] if 0 < ref < len(args) else EMPTY
+
+        # sources
+        for key in keys:
+            src = cat.source_apis.get(key)
+            if src is not None:
+                cond = src.when_arg_const
+                if cond is not None:
+                    consts = {lab[1] for lab in arg(cond.arg) if lab[0] == "C"}
+                    if not consts & set(cond.values):
+                        break
+                return frozenset({self.e.occ(src.kind, api_sig, where)})
+            uri_arg = cat.provider_queries.get(key)
+            if uri_arg is not None:
+                kinds = {lab[1] for lab in arg(uri_arg) if lab[0] == "U"}
+                for lab in arg(uri_arg):
+                    if lab[0] == "C" and isinstance(lab[1], str):
+                        pk = cat.provider_kind(lab[1])
+                        if pk:
+                            kinds.add(pk)
+                if kinds:
+                    return frozenset(self.e.occ(k, api_sig, where) for k in sorted(kinds))
+        # reflection
+        if any(k in cat.for_name for k in keys):
+            return frozenset(("K", dotted_to_desc(lab[1])) for lab in args[1] if lab[0] == "C" and isinstance(lab[1], str))
+        if any(k in cat.get_method for k in keys):
+            names = [lab[1] for lab in arg(1) if lab[0] == "C"]
+            return frozenset(("M", lab[1], n) for lab in recv if lab[0] == "K" for n in names)
+        if any(k in cat.reflect_invoke for k in keys):
+            out: frozenset[Label] = EMPTY
+            for lab in recv:
+                if lab[0] != "M":
+                    continue
+                tcls, tname = lab[1], lab[2]
+                inner_args = [arg(1), arg(2)]
+                if self.p.is_app(tcls):
+                    for t in self.p.methods_named(tcls, tname)[:4]:
+                        n_params = len(param_types(t.proto))
+                        call = [arg(1) if not t.is_static else EMPTY] + [arg(2)] * n_params
+                        out |= self._call_app(t, call, [None] * len(call), st, where, "reflection")
+                else:
+                    out |= self._library(tcls, tcls, tname, "()Ljava/lang/Object;", inner_args, [arg_regs[2] if len(arg_regs) > 2 else None, None], st, where, False)
+            if out:
+                return out
+        if name == "newInstance" and any(lab[0] == "K" for lab in recv):
+            return frozenset(("O", lab[1]) for lab in recv if lab[0] == "K" and self.p.is_app(lab[1]))
+        # sinks
+        for key in keys:
+            for spec in cat.sink_apis.get(key, ()):
+                self._hit(spec, api_sig, arg, where)
+        for spec in cat.sink_names.get(name, ()):
+            if spec.receiver_tag and not static:
+                self._hit(spec, api_sig, arg, where)
+        for key in keys:
+            icc = cat.icc.get(key)
+            if icc is not None:
+                intent = arg(icc.intent)
+                self.res.iccs.add(IccSend(api_sig, _cap(frozenset(lab for lab in intent if lab[0] not in _IDENTITY)), (where,), icc.always_external, icc.internal))
+                self.res.edges.add((f"icc:{id(icc)}", "icc", where[3]))
+                break
+        # intents, alarms, jobs, receivers
+        is_intent = any(c in cat.intent_classes for c in cands)
+        if is_intent:
+            self._intent_targets(name, args, arg_regs, st)
+        if any(k in cat.get_intent for k in keys):
+            comps = [lab[1] for lab in recv if lab[0] == "O" and lab[1] in self.e.components]
+            if not comps and self.m.class_desc in self.e.components:
+                comps = [self.m.class_desc]
+            return frozenset(("G", ("icc", c)) for c in comps)
+        for key in keys:
+            interval_arg = cat.alarms.get(key)
+            if interval_arg is not None:
+                pi = args[-1]
+                period = sorted({lab[1] for lab in arg(interval_arg) if lab[0] == "N"}) if interval_arg else []
+                self._fact(("alarm", _targets_of(pi), period[0] if period else None, where))
+            if key in cat.job_schedule:
+                ji = arg(1)
+                periods = sorted({lab[1] for lab in ji if lab[0] == "PER"})
+                self._fact(("job", _targets_of(ji), periods[0] if periods else None, where))
+            if key in cat.job_periodic and arg_regs[0] is not None:
+                self._mutate(st, arg_regs[0], frozenset(("PER", lab[1]) for lab in arg(1) if lab[0] == "N"))
+            if key in cat.register_receiver:
+                recv_objs = [lab[1] for lab in arg(1) if lab[0] == "O"]
+                actions = sorted(lab[1] for lab in arg(2) if lab[0] == "C")
+                for o in recv_objs:
+                    self._fact(("dynrecv", o, tuple(actions), where))
+        # callbacks
+        self._callbacks(keys, name, args, st, where, static)
+        # object tags
+        tagged: frozenset[Label] = EMPTY
+        for key in [*keys, api_sig]:
+            tag = cat.tags.get(key)
+            if tag is not None:
+                if tag[1] == "result":
+                    tagged = frozenset({("T", tag[0])})
+                elif arg_regs[0] is not None:
+                    self._mutate(st, arg_regs[0], frozenset({("T", tag[0])}))
+        # transformations
+        xform = None
+        for key in keys:
+            xform = cat.transforms.get(key)
+            if xform:
+                break
+        # clean?
+        if name in cat.clean_names or any(k in cat.clean_apis for k in keys):
+            return tagged
+        # default propagation
+        data: frozenset[Label] = EMPTY
+        for a in args[1:]:
+            data |= a
+        if name == "<init>":
+            if arg_regs[0] is not None:
+                added = data | ({("X", xform)} if xform and _tainted(data) else set())
+                self._mutate(st, arg_regs[0], frozenset(added))
+            return EMPTY
+        data = frozenset(lab for lab in data if lab[0] not in _NO_DEFAULT)
+        if not static and name.startswith(cat.mutators) and arg_regs[0] is not None and data:
+            added = data | ({("X", xform)} if xform and _tainted(data) else set())
+            self._mutate(st, arg_regs[0], frozenset(added))
+            recv = st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
+        out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT)
+        if xform and _tainted(out):
+            out = out | {("X", xform)}
+        return _cap(out | tagged)
+
+    def _hit(self, spec: SinkSpec, api_sig: str, arg, where: Loc) -> None:  # type: ignore[no-untyped-def]
+        data_refs = spec.data if spec.data is not None else list(range(1, 8))
+        data: frozenset[Label] = EMPTY
+        for ref in data_refs:
+            data |= arg(ref)
+        data = frozenset(lab for lab in data if lab[0] not in _IDENTITY)
+        recv = None
+        if spec.receiver_tag:
+            recv = frozenset(lab for lab in arg("this") if lab[0] not in _IDENTITY)
+            if ("T", spec.receiver_tag) not in recv and not (_has(recv, "P") or _has(recv, "G")):
+                return
+        if not (_tainted(data)):
+            return
+        ends: frozenset[Label] = EMPTY
+        for ref in spec.endpoint:
+            ends |= frozenset(lab for lab in arg(ref) if lab[0] in ("C", "G", "P", "IT"))
+        self.res.hits.add(SinkHit(spec.kind, api_sig, _cap(data), recv, spec.receiver_tag, _cap(ends), (where,)))
+
+    def _fact(self, fact: tuple[object, ...]) -> None:
+        self.res.facts.add(fact)
+
+    def _intent_targets(self, name: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: dict[int, frozenset[Label]]) -> None:
+        if arg_regs[0] is None:
+            return
+        labels: set[Label] = set()
+        consts = [[lab[1] for lab in a if lab[0] == "C" and isinstance(lab[1], str)] for a in args]
+        klass = [[lab[1] for lab in a if lab[0] == "K"] for a in args]
+        if name in ("<init>", "setClass", "setComponent", "setClassName"):
+            for ks in klass[1:]:
+                labels.update(("IT", "class", k) for k in ks)
+        if name in ("<init>", "setAction") and len(args) > 1:
+            first = consts[1]
+            if name == "setAction" or (len(args) <= 3 and not klass[-1] and not (len(args) == 3 and consts[2])):
+                labels.update(("IT", "action", c) for c in first)
+        if name in ("setClassName",) or (name == "<init>" and len(args) == 3 and consts[2]):
+            labels.update(("IT", "class", dotted_to_desc(c)) for c in consts[2])
+            labels.update(("IT", "pkg", c) for c in consts[1])
+        if name == "setPackage":
+            labels.update(("IT", "pkg", c) for c in consts[1])
+        if labels:
+            self._mutate(st, arg_regs[0], frozenset(labels))
+
+    def _callbacks(self, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> None:
+        spec = None
+        for key in keys:
+            spec = self.cat.callbacks.get(key)
+            if spec is not None:
+                break
+        if spec is not None:
+            obj = args[0] if spec.object == "this" else (args[spec.object] if isinstance(spec.object, int) and spec.object < len(args) else EMPTY)
+            passed: frozenset[Label] = EMPTY
+            if spec.pass_all_args:
+                for a in args[1:]:
+                    passed |= a
+            if spec.object == "this" and spec.pass_all_args:
+                passed = frozenset(lab for lab in passed)
+            last_ret: frozenset[Label] = EMPTY
+            for o in sorted({lab[1] for lab in obj if lab[0] == "O"}):
+                for mspec in spec.methods:
+                    mname = mspec.split("(", 1)[0]
+                    for t in self.p.methods_named(o, mname)[:4]:
+                        if not t.code_off or t.is_static:
+                            continue
+                        n_params = len(param_types(t.proto))
+                        pv = _cap(passed | last_ret)
+                        call = [obj] + [pv] * n_params
+                        r = self._call_app(t, call, [None] * len(call), st, where, "callback")
+                        last_ret = last_ret | r
+            return
+        # generic: app objects handed to the framework have their callback methods run by it
+        if not keys or not self.cat.is_library(keys[0].split("->", 1)[0]):
+            return
+        for a in args[1:]:
+            for lab in a:
+                if lab[0] != "O":
+                    continue
+                o = lab[1]
+                if o in self.e.components or not self.p.is_app(o):
+                    continue
+                for t in self._generic_callback_methods(o):
+                    n_params = len(param_types(t.proto))
+                    call = [frozenset({("O", o)})] + [EMPTY] * n_params
+                    self._call_app(t, call, [None] * len(call), st, where, "callback")
+
+    def _generic_callback_methods(self, cls: str) -> list[MethodDef]:
+        out: dict[str, MethodDef] = {}
+        cur: str | None = cls
+        depth = 0
+        while cur and depth < 10 and self.p.is_app(cur):
+            depth += 1
+            for key, mdef in self.p.classes[cur].methods.items():
+                if key in out or mdef.is_static or not mdef.code_off or mdef.name.startswith("<"):
+                    continue
+                if mdef.name.startswith(self.cat.generic_prefixes) and not (mdef.access & 0x1000 and mdef.name.startswith("access$")):
+                    out[key] = mdef
+            cur = self.p.classes[cur].superclass
+        return list(out.values())[:12]
+
+
+class _Substitution:
+    """Replace a callee's symbolic parameter labels by the caller's argument values."""
+
+    def __init__(self, args: list[frozenset[Label]]) -> None:
+        self.args = args
+
+    def apply(self, value: frozenset[Label]) -> frozenset[Label]:
+        if not any(lab[0] in ("P", "A") for lab in value):
+            return value
+        out: set[Label] = set()
+        for lab in value:
+            kind = lab[0]
+            if kind == "P":
+                i = lab[1]
+                if i < len(self.args):
+                    out.update(x for x in self.args[i] if x[0] not in _IDENTITY)
+            elif kind == "A":
+                i = lab[1]
+                if i < len(self.args):
+                    out.update(x for x in self.args[i] if x[0] in _IDENTITY)
+            else:
+                out.add(lab)
+        return frozenset(out)
+
+
+def _sym(value: Iterable[Label]) -> bool:
+    return any(lab[0] in ("P", "A") for lab in value)
+
+
+def _tainted(value: Iterable[Label]) -> bool:
+    return any(lab[0] in ("S", "P", "G") for lab in value)
+
+
+def _targets_of(value: Iterable[Label]) -> tuple[Label, ...]:
+    return tuple(sorted((lab for lab in value if lab[0] == "IT"), key=repr))
