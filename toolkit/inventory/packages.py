@@ -255,7 +255,8 @@ def _finish(block: _Block, sink: Problems) -> None:
     rec.granted_runtime_permissions = granted
     if rec.first_install_time is None:
         # Android 13+ prints firstInstallTime per user only: take user 0's, else the earliest.
-        timed = sorted((u for u in rec.users if u.first_install_time), key=lambda u: (u.user_id != 0, u.first_install_time))
+        timed = sorted((u for u in rec.users if u.first_install_time and u.installed),
+                       key=lambda u: (u.user_id != 0, u.first_install_time))
         if timed:
             rec.first_install_time = timed[0].first_install_time
             rec.first_install_time_raw = timed[0].first_install_time_raw

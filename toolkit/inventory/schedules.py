@@ -108,6 +108,10 @@ def parse_dumpsys_alarm(
         if stripped.startswith("listener="):
             current.operation = "listener"
             continue
+        if stripped.startswith("whenElapsed="):
+            # Android 12+: the next delivery, relative to now (elapsed realtime).
+            current.when = stripped.split()[0].partition("=")[2]
+            continue
         repeat = _REPEAT.search(stripped)
         if repeat:
             ms = int(repeat["ms"])
