@@ -26,7 +26,7 @@ from toolkit.pipeline import ProgressCallback, ScanOptions, analyse_inputs, buil
 from toolkit.store.data import load_check_rules, load_pins, load_test_keys, load_trackers
 from toolkit.store.findings import add_finding, make_finding
 from toolkit.store.reference import ClassList, diff_reports, pair_with_references, read_class_list
-from toolkit.store.signers import check_signers, find_platform_key
+from toolkit.store.signers import NOTHING_TO_COMPARE, check_signers, find_platform_key
 from toolkit.store.trackers import detect_trackers
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,9 @@ def run_store_check(
                 check = checks_by_path.get(store_report.path)
                 if check is not None and check.verdict.verdict in ("genuine", "unverified", "suspicious"):
                     check.verdict.verdict = "tampered"
-                    check.verdict.reasons.insert(0, f"differs from reference {ref_report.path}")
+                    check.verdict.reasons = [f"differs from reference {ref_report.path}"] + [
+                        r for r in check.verdict.reasons if r != NOTHING_TO_COMPARE
+                    ]
             elif diff.identical or not diff.changed:
                 check = checks_by_path.get(store_report.path)
                 if check is not None and check.verdict.verdict == "unverified":

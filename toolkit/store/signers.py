@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_UID = "android.uid.system"
 PLATFORM_PACKAGE = "android"  # framework-res.apk: its signer is the platform key of the image
+NOTHING_TO_COMPARE = "no pin, reference or platform key to compare with"
 
 
 class PlatformKey:
@@ -187,7 +188,7 @@ def _check_one(
     elif genuine:
         check.verdict = TamperVerdict(verdict="genuine", reasons=genuine)
     else:
-        check.verdict = TamperVerdict(verdict="unverified", reasons=["no pin, reference or platform key to compare with"])
+        check.verdict = TamperVerdict(verdict="unverified", reasons=[NOTHING_TO_COMPARE])
     return check
 
 

@@ -1,0 +1,145 @@
+"""`phonehome store check DIR_OR_EVIDENCE [--reference REF_DIR]`: is each app genuine, what was added, where it
+talks to. Thin: parses options, calls toolkit.store.run_store_check, shows the store summary, then the shared
+report plumbing (formats, IOCs, baseline, exit code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from toolkit.cli.batch_options import (
+    CACHE_OPTION,
+    MEMORY_LIMIT_OPTION,
+    NO_CACHE_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    progress_bar,
+    scan_options,
+)
+from toolkit.cli.output import (
+    BASELINE_OPTION,
+    EXIT_ERROR,
+    FAIL_ON_OPTION,
+    FORMAT_OPTION,
+    IOCS_OPTION,
+    OUTPUT_OPTION,
+    OutputFormat,
+    ReportArgs,
+    finish_scan,
+)
+from toolkit.models import Severity
+from toolkit.models.store import StoreCheckResult
+from toolkit.pipeline import ProgressEvent
+from toolkit.store import StoreCheckOptions, StoreDataError, run_store_check
+
+app = typer.Typer(help="Check the APKs of an app store (or a phone/firmware) for tampering and leaks.",
+                  no_args_is_help=True)
+
+_VERDICT_STYLE = {"tampered": "bold red", "suspicious": "yellow", "unreadable": "red", "genuine": "green",
+                  "unverified": "dim"}
+
+
+@app.command("check")
+def check(
+    paths: list[Path] = typer.Argument(..., help="APK files, folders of APKs, or an evidence folder (acquisition.json)"),
+    reference: list[Path] = typer.Option(
+        [], "--reference", "-r", help="Reference APKs (e.g. the developers' originals), file or folder; repeatable"
+    ),
+    pins: list[Path] = typer.Option([], "--pins", help="Extra signer pin file (apk_rules/signers/pins.yml format)"),
+    trackers: list[Path] = typer.Option([], "--trackers", help="Extra tracker signature file (apk_rules/trackers format)"),
+    formats: list[str] = FORMAT_OPTION,
+    output: Path | None = OUTPUT_OPTION,
+    iocs: list[Path] = IOCS_OPTION,
+    baseline: Path | None = BASELINE_OPTION,
+    fail_on: Severity = FAIL_ON_OPTION,
+    workers: int = WORKERS_OPTION,
+    cache: Path | None = CACHE_OPTION,
+    no_cache: bool = NO_CACHE_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    memory_limit: str = MEMORY_LIMIT_OPTION,
+) -> None:
+    """Signers, pinning, reference diff, SDKs and endpoints of every APK. Exit 0 clean, 1 findings, 2 error."""
+    console, err = Console(), Console(stderr=True)
+    options = StoreCheckOptions(
+        references=reference, pin_files=pins, tracker_files=trackers,
+        scan=scan_options(workers, cache, no_cache, scheduler, memory_limit),
+    )
+    with progress_bar(err) as bar:
+        task = bar.add_task("Analysing APKs", total=None, rate="", eta="", counts="")
+
+        def on_progress(event: ProgressEvent) -> None:
+            bar.update(task, completed=event.done, total=event.total)
+
+        try:
+            result = run_store_check(paths, options, on_progress)
+        except StoreDataError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from None
+    if result.store is not None and OutputFormat.terminal.value in formats and output is None:
+        console.print(Group(*render_store_summary(result.store)))
+    finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
+
+
+def render_store_summary(store: StoreCheckResult) -> list[RenderableType]:
+    """Tables of verdicts, reference differences, SDKs and endpoints (terminal only; JSON carries everything)."""
+    parts: list[RenderableType] = []
+    verdicts = Table(title="Signers")
+    for column in ("package", "verdict", "schemes", "signer (SHA-256)", "why"):
+        verdicts.add_column(column)
+    for c in store.signer_checks:
+        verdicts.add_row(
+            c.package or Path(c.apk_path).name, Text(c.verdict.verdict, style=_VERDICT_STYLE[c.verdict.verdict]),
+            ",".join(c.schemes) or "-", "\n".join(d[:16] + "…" for d in c.certificates) or "-",
+            "; ".join(c.verdict.reasons + c.problems),
+        )
+    parts.append(verdicts)
+    if store.platform_source:
+        parts.append(Text(f"Platform key from {store.platform_source}: {', '.join(store.platform_certificates)}"))
+    for diff in store.reference_diffs:
+        if diff.identical:
+            parts.append(Text(f"{diff.package}: identical to reference {diff.reference_apk}", style="green"))
+            continue
+        table = Table(title=f"{diff.package}: store copy vs reference {Path(diff.reference_apk).name}")
+        table.add_column("what")
+        table.add_column("difference")
+        table.add_row("signer", "same" if diff.same_signer else
+                      f"store {', '.join(diff.store_signers)}\nreference {', '.join(diff.reference_signers)}")
+        table.add_row("version", f"{diff.store_version} / reference {diff.reference_version}")
+        for name, values in (
+            ("permissions added", diff.permissions_added),
+            ("components added", [f"{c.kind} {c.name}" for c in diff.components_added]),
+            ("boot triggers added", diff.boot_triggers_added),
+            ("code added", [f"{c.package}: {c.classes} classes" + (f" ({c.sdk})" if c.sdk else "") for c in diff.code_added]),
+            ("endpoints added", [e.value for e in diff.endpoints_added]),
+            ("flows only in store copy", [f"{f.source} -> {f.sink} ({f.sink_method})" for f in diff.flows_added]),
+            ("problems", diff.problems),
+        ):
+            if values:
+                table.add_row(name, "\n".join(values))
+        parts.append(table)
+    if store.without_reference:
+        parts.append(Text(f"No reference APK for: {', '.join(store.without_reference)}", style="dim"))
+    if store.trackers:
+        table = Table(title=f"SDKs and trackers ({store.trackers_version})")
+        for column in ("package", "SDK", "categories", "classes", "hosts", "on a leak flow"):
+            table.add_column(column)
+        for hit in store.trackers:
+            table.add_row(hit.package or "-", hit.name, ", ".join(hit.categories), str(hit.matched_classes),
+                          ", ".join(hit.matched_hosts) or "-",
+                          Text("yes: " + ", ".join(hit.flow_ids), style="red") if hit.on_leak_flow else Text("no"))
+        parts.append(table)
+    endpoints = Table(title=f"Endpoints (countries: {store.geo_database})")
+    for column in ("package", "endpoint", "kind", "country", "found in", "used by flows"):
+        endpoints.add_column(column)
+    for app_endpoints in store.endpoints:
+        for use in app_endpoints.endpoints:
+            e = use.endpoint
+            kind = e.kind + (" (hard-coded IP)" if e.hard_coded_ip and e.kind != "ip" else "")
+            endpoints.add_row(app_endpoints.package or "-", e.value, kind, e.country or "-", ", ".join(e.found_in),
+                              ", ".join(use.flow_ids) or "-")
+    parts.append(endpoints)
+    return parts
