@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -79,6 +80,9 @@ class FirmwareInfo(PhModel):
     file: str
     sha256: str
     partitions: list[str] = Field(default_factory=list)
+    tool: str | None = Field(None, description="phonehome version that unpacked it")
+    extracted_at: datetime | None = None
+    external_tools: list[str] = Field(default_factory=list, description="Outside programs used, with versions")
     size: int | None = None
     kind: str | None = Field(None, description="Outermost format detected by magic")
     output_dir: str | None = Field(None, description="Where the files were extracted (None once a temporary dir is removed)")

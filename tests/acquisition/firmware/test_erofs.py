@@ -44,3 +44,18 @@ def test_unknown_feature_bits(vendor_erofs: Path, tmp_path: Path) -> None:
     img = _with_incompat(vendor_erofs, tmp_path / "future.img", 0x8000)
     with pytest.raises(FirmwareError, match="unknown to phonehome"):
         check_superblock(FileDev(img), "1.5")
+
+
+def test_erofs_partitions_in_payload_and_super(vendor_erofs: Path, system_ext4: Path, tmp_path: Path) -> None:
+    from tests.acquisition.firmware import writers
+
+    pay = writers.write_payload(tmp_path / "payload.bin", [("vendor", vendor_erofs.read_bytes())])
+    info = run(writers.write_ota_zip(tmp_path / "ota.zip", pay), tmp_path / "out1")
+    assert "/vendor/app/VendorSync/VendorSync.apk" in apk_by_device_path(info), issues_text(info)
+    assert info.external_tools and info.external_tools[0].startswith("fsck.erofs")
+    sup = writers.write_super(tmp_path / "super.img", [("system_a", system_ext4.read_bytes()),
+                                                       ("vendor_a", vendor_erofs.read_bytes())])
+    info = run(sup, tmp_path / "out2")
+    assert {p.name: p.fs for p in info.partition_details} == {"system_a": "ext4", "vendor_a": "erofs"}
+    assert "/vendor/app/VendorSync/VendorSync.apk" in apk_by_device_path(info), issues_text(info)
+    assert not (tmp_path / "out2" / ".phonehome-tmp").exists()

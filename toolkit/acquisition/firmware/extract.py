@@ -22,9 +22,11 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from toolkit import __version__
 from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
@@ -203,7 +205,8 @@ class Extractor:
         """Unpack path (a file, or a folder of firmware files) into self.out."""
         self.out.mkdir(parents=True, exist_ok=True)
         name = path.name
-        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.out))
+        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.out), tool=f"phonehome {__version__}",
+                            extracted_at=datetime.now(UTC))
         if path.is_dir():
             info.kind = "dir"
             self.roots[self.out] = Root([name], "dir", None, None)
@@ -231,6 +234,8 @@ class Extractor:
         info.symlinks = self.symlinks
         info.issues = self.issues
         info.bytes_written = self.budget.used
+        if self._erofs_version is not None:
+            info.external_tools.append(f"fsck.erofs {self._erofs_version or 'unknown'} (erofs-utils)")
         info.peak_bytes = self.budget.peak
         return info
 
@@ -276,6 +281,7 @@ class Extractor:
         else:
             outdir = self.fresh_dir(dest, partition_name(name))
         record = ContainerInfo(chain=list(chain), kind=kind, size=dev.size)
+        log.info("unpacking %s (%s, %d bytes)", " > ".join(chain), kind, dev.size)
         self.containers.append(record)
         if kind == "sparse":
             sdev = sparse.open_sparse([dev], name)
