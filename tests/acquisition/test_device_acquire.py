@@ -88,11 +88,14 @@ def test_collector_fallbacks_for_phones_that_need_them(tmp_path: Path) -> None:
     with simulator(profile, key) as sim:
         result = acquire(tmp_path / "ev", _connector(sim, key), AcquireOptions(apks="none"))
     m = result.manifest
-    assert m.command("pm_list_packages").command.endswith("--user 0")  # type: ignore[union-attr]
+    # The empty plain listing is kept as evidence; the --user 0 listing is saved beside it and parsed.
+    assert (tmp_path / "ev/raw/pm_list_packages.txt").read_bytes() == b""
+    assert m.command("pm_list_packages_user0").command.endswith("--user 0")  # type: ignore[union-attr]
     assert b"package:/system/app/AppMarket/AppMarket.apk=com.vendor.appstore" in \
-        (tmp_path / "ev/raw/pm_list_packages.txt").read_bytes()
+        (tmp_path / "ev/raw/pm_list_packages_user0.txt").read_bytes()
+    assert "com.vendor.appstore" in [p.name for p in result.inventory.packages]
     assert m.command("ps").command == "ps"  # type: ignore[union-attr]
-    work = m.command("pm_list_packages_user_10")
+    work = m.command("pm_list_packages_user10")
     assert work is not None and "com.brightlight.flashlight" in (tmp_path / "ev" / work.output_file).read_text()  # type: ignore[operator]
 
 

@@ -107,6 +107,10 @@ def _has_packages(out: ShellOutput) -> bool:
     return b"package:" in out.stdout
 
 
+def _answered_packages(out: ShellOutput) -> bool:
+    return _has_packages(out) or out.exit_code == 0
+
+
 def _ok(out: ShellOutput) -> bool:
     # With an exit status, 0 is an answer even if empty (no settings, no jobs); without one (shell v1), only
     # output counts.
@@ -127,10 +131,8 @@ COLLECTORS: tuple[Collector, ...] = (
     Collector("getprop", ("getprop",)),
     Collector("getenforce", ("getenforce",)),
     Collector("pm_list_users", ("pm list users",)),
-    # Some phones print nothing for the plain listing from the shell user: fall back to --user 0; very old
-    # ones reject --show-versioncode / -U.
-    Collector("pm_list_packages", (PM_LIST, PM_LIST + " --user 0", "pm list packages -f -i -U", "pm list packages -f"),
-              _has_packages),
+    # Very old versions reject --show-versioncode / -U: fall back to fewer columns.
+    Collector("pm_list_packages", (PM_LIST, "pm list packages -f -U -i", "pm list packages -f"), _answered_packages),
     Collector("dumpsys_package", ("dumpsys package",)),
     Collector("settings_system", ("settings list system",)),
     Collector("settings_secure", ("settings list secure",)),
@@ -254,8 +256,8 @@ class Acquirer:
 
         record.finished_at = _now()
         manifest.finished_at = record.finished_at
-        commands_ok = all(manifest.command(c.key) is not None and manifest.command(c.key).error is None  # type: ignore[union-attr]
-                          for c in COLLECTORS)
+        commands_ok = all(c.error is None for c in manifest.commands
+                          if manifest.command(c.key) is c)  # the latest record of each key
         wanted = {t.device_path for t in targets}
         files_ok = all(f.status == "pulled" or (f.reason and not f.reason.startswith("transient:"))
                        for f in manifest.files if f.device_path in wanted)
@@ -278,14 +280,22 @@ class Acquirer:
             manifest.commands.append(self._run_collector(collector, run_no))
             self.folder.save_manifest(manifest)
             self._emit("collect", n, total, collector.key)
-        # Per-user package lists for secondary users / work profiles.
-        users = re.findall(r"UserInfo\{(\d+):", (self.folder.raw_path("pm_list_users").read_text(errors="replace")
-                                                  if self.folder.raw_path("pm_list_users").is_file() else ""))
-        for uid in sorted({int(u) for u in users} - {0}):
-            key = f"pm_list_packages_user_{uid}"
-            if manifest.command(key) is None or manifest.command(key).error is not None:  # type: ignore[union-attr]
-                manifest.commands.append(self._run_collector(
-                    Collector(key, (f"{PM_LIST} --user {uid}",), _has_packages), run_no))
+        # Some phones list nothing for the shell user without --user: keep the empty answer as evidence and
+        # ask again for user 0. Then one listing per secondary user / work profile.
+        extra: list[int] = []
+        listing = self.folder.raw_path("pm_list_packages")
+        if listing.is_file() and b"package:" not in listing.read_bytes():
+            extra.append(0)
+        users_file = self.folder.raw_path("pm_list_users")
+        users = re.findall(r"UserInfo\{(\d+):", users_file.read_text(errors="replace") if users_file.is_file() else "")
+        extra += sorted({int(u) for u in users} - {0})
+        for uid in extra:
+            key = f"pm_list_packages_user{uid}"
+            prior = manifest.command(key)
+            if prior is None or prior.error is not None:
+                commands = (f"{PM_LIST} --user {uid}", f"pm list packages -f -U -i --user {uid}",
+                            f"pm list packages -f --user {uid}")
+                manifest.commands.append(self._run_collector(Collector(key, commands, _answered_packages), run_no))
                 self.folder.save_manifest(manifest)
 
     def _shell_with_retry(self, command: str) -> ShellOutput:
