@@ -1,0 +1,92 @@
+"""Test support for tests/batch and tests/test_pipeline.py: corpora of real APKs and hostile per-APK functions.
+
+The hostile functions are passed explicitly as the per-APK `function` of `run_batch` / `LocalPool` /
+`run_on_cluster` (dependency injection, no hook in production code). Each one does something real to the worker
+process (a real SIGSEGV, a real MemoryError, a real hang, a real SIGKILL) for APKs whose file name says so, and
+runs the real `analyse_task` for every other APK.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from toolkit.batch.task import ApkTask, TaskOutcome, analyse_task
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_APKS = REPO / "fixtures" / "apks"
+
+
+def copy_fixtures(folder: Path, count: int) -> list[Path]:
+    """Copy `count` distinct committed fixture APKs into `folder` (sorted by name, so runs are comparable)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = sorted(FIXTURE_APKS.glob("*.apk"))[:count]
+    assert len(sources) == count, f"only {len(sources)} fixture APKs in {FIXTURE_APKS}"
+    return [Path(shutil.copy(src, folder / src.name)) for src in sources]
+
+
+def manifest_bomb(path: Path, inflated_mib: int = 250) -> Path:
+    """A real hostile APK: its AndroidManifest.xml inflates to `inflated_mib` MiB at a ratio of ~100:1, below the
+    container check's bomb threshold, so the parser really reads it all into memory."""
+    source = FIXTURE_APKS / "flashlight.apk"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w") as out:
+        for info in src.infolist():
+            if info.filename != "AndroidManifest.xml":
+                out.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+        entry = zipfile.ZipInfo("AndroidManifest.xml", date_time=(1980, 1, 1, 0, 0, 0))
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        noise, zeros = os.urandom(8192), bytes(1 << 20)
+        with out.open(entry, "w", force_zip64=True) as fh:
+            fh.write(src.read("AndroidManifest.xml"))
+            for _ in range(inflated_mib):
+                fh.write(noise)
+                fh.write(zeros)
+    return path
+
+
+def hostile_task(task: ApkTask) -> TaskOutcome:
+    """Per-APK function: file names containing crash/hang/hog/sigkill get that fate; the rest the real analysis."""
+    name = Path(task.path).name
+    if "crash" in name:
+        ctypes.string_at(0)  # real SIGSEGV
+    if "hang" in name:
+        time.sleep(3600)
+    if "sigkill" in name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "hog" in name:
+        hog = bytearray(1 << 40)  # 1 TiB: a real MemoryError under any memory cap (or without one)
+        del hog
+    return analyse_task(task)
+
+
+def slow_task(task: ApkTask) -> TaskOutcome:
+    """Per-APK function: the real analysis, after 0.5 s (so a test can act while tasks are in flight)."""
+    time.sleep(0.5)
+    return analyse_task(task)
+
+
+def comparable(report_json: str | dict[str, Any]) -> dict[str, Any]:
+    """A ScanResult without what differs between any two runs: run timestamps and per-APK timings."""
+    data = json.loads(report_json) if isinstance(report_json, str) else json.loads(json.dumps(report_json))
+    data.pop("started_at", None)
+    data.pop("finished_at", None)
+    for apk in data.get("apks", []):
+        apk.get("stats", {}).pop("seconds", None)
+    return data
+
+
+def comparable_reports(reports: list[Any]) -> list[dict[str, Any]]:
+    """ApkReports as dicts without per-APK timings."""
+    out = []
+    for report in reports:
+        data = json.loads(report.model_dump_json())
+        data["stats"].pop("seconds", None)
+        out.append(data)
+    return out
