@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch.batch_support import FIXTURE_APKS
 from toolkit.analysis import analyse_apk
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.batch.cache import CacheError, CacheKey, Limits, ResultCache, default_cache_path, options_digest
 from toolkit.models import ApkReport, Provenance, Status
-
-from tests.batch.batch_support import FIXTURE_APKS
 
 KEY = CacheKey(engine="0.1.0+abc", rules="r1", options=options_digest(AnalysisOptions()))
 
