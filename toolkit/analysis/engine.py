@@ -50,6 +50,7 @@ _DATA = ("S", "P", "G", "X")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
 _RESULT = -1
+_BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 
 
 class BudgetExceeded(Exception):
@@ -465,12 +466,10 @@ class _MethodAnalysis:
     def _merge_into(in_states: dict[int, dict[int, frozenset[Label]]], blk: int, state: dict[int, frozenset[Label]]) -> bool:
         cur = in_states.get(blk)
         if cur is None:
-            in_states[blk] = {r: v for r, v in state.items() if r != _RESULT}
+            in_states[blk] = dict(state)
             return True
         changed = False
         for r, v in state.items():
-            if r == _RESULT:
-                continue
             old = cur.get(r)
             if old is None:
                 cur[r] = v
@@ -825,6 +824,11 @@ class _MethodAnalysis:
             xform = cat.transforms.get(key)
             if xform:
                 break
+        # constant strings built by concatenation (endpoints are often BASE + "/path")
+        if (lib in _BUILDERS and name in ("append", "<init>")) or (lib == "Ljava/lang/String;" and name == "concat"):
+            folded = self._fold_constants(lib, name, args, arg_regs, st, xform)
+            if folded is not None:
+                return folded
         # clean?
         if name in cat.clean_names or any(k in cat.clean_apis for k in keys):
             return tagged
@@ -842,10 +846,61 @@ class _MethodAnalysis:
             added = data | ({("X", xform)} if xform and _tainted(data) else set())
             self._mutate(st, arg_regs[0], frozenset(added))
             recv = st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
+            ret_type = proto[proto.index(")") + 1 :]
+            if ret_type in (ref_cls, lib):
+                # fluent mutator (StringBuilder.append, JSONObject.put, Builder.url ...): the result IS the
+                # receiver object, so later mutations through either register must reach both
+                return recv
         out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT)
         if xform and _tainted(out):
             out = out | {("X", xform)}
         return _cap(out | tagged)
+
+    def _fold_constants(
+        self, lib: str, name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
+        st: dict[int, frozenset[Label]], xform: str | None,
+    ) -> frozenset[Label] | None:
+        base = EMPTY if name == "<init>" else args[0]
+        arg = args[1] if len(args) > 1 else EMPTY
+        arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
+        base_consts = [lab[1] for lab in base if lab[0] == "C"]
+        arg_rest = frozenset(lab for lab in arg if lab[0] not in ("C",) and lab[0] not in _NO_DEFAULT)
+        constant_arg = bool(arg_consts) and not any(lab[0] in ("S", "P", "G") for lab in arg)
+        if name == "<init>":
+            consts = arg_consts if constant_arg else []
+            opened = not constant_arg and bool(arg)
+        elif ("NC",) in base or not constant_arg:
+            consts = base_consts
+            opened = True
+        elif base_consts:
+            consts = [b + a for b in base_consts for a in arg_consts][:8]
+            opened = False
+        else:
+            consts = arg_consts
+            opened = False
+        rest = frozenset(lab for lab in base if lab[0] != "C") | arg_rest
+        if xform and _tainted(arg_rest):
+            rest = rest | {("X", xform)}
+        value = _cap(rest | frozenset(("C", c) for c in consts) | ({("NC",)} if opened else set()))
+        if lib == "Ljava/lang/String;":
+            return value
+        reg = arg_regs[0]
+        if reg is None:
+            return value
+        old = st.get(reg, EMPTY)
+        added = frozenset(lab for lab in value if lab not in old and lab[0] != "C")
+        if old:
+            for r, v in list(st.items()):
+                if v is old:
+                    st[r] = value
+        st[reg] = value
+        if added:
+            for lab in old:
+                if lab[0] == "A":
+                    self.mut[lab[1]] = _cap(self.mut.get(lab[1], EMPTY) | added)
+                elif lab[0] == "F":
+                    self._write_field(lab[1], added)
+        return value if name != "<init>" else EMPTY
 
     def _hit(self, spec: SinkSpec, api_sig: str, arg, where: Loc) -> None:  # type: ignore[no-untyped-def]
         data_refs = spec.data if spec.data is not None else list(range(1, 8))

@@ -47,7 +47,15 @@ SMS_ACTIONS = {"android.provider.Telephony.SMS_RECEIVED", "android.provider.Tele
 _HOST_RE = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}$")
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{2,19}$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s]+$")
+_PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
 MAX_METHODS_WALKED = 6000
+
+
+def _strip_open_query(url: str) -> str:
+    """'http://h/p?id=' + value: the constant part names the endpoint without its half-built query."""
+    if "?" in url and url.endswith(("=", "&", "?")):
+        return url.split("?", 1)[0]
+    return url
 
 
 @dataclass
@@ -374,6 +382,11 @@ class LeakFinder:
                     if lab[0] == "G" and not (isinstance(lab[1], tuple) and lab[1][0] == "icc"):
                         for w in self._field_writers(lab[1]):
                             interesting.setdefault(w.sig, w)
+        if not interesting:
+            return
+        # methods that start own components, set alarms/jobs or register receivers: they make triggers
+        for m in self._fact_methods():
+            interesting.setdefault(m.sig, m)
         entries = self._entries()
         queue = deque(interesting.values())
         seen: set[str] = set(interesting)
@@ -393,6 +406,18 @@ class LeakFinder:
         self.engine.drain()
         # the walk may have made new values escape (e.g. a caller stores into a field): close again
         self._closure([])
+
+    def _fact_methods(self) -> list[MethodDef]:
+        names: set[str] = set()
+        for api in [*self.cat.icc, *self.cat.alarms, *self.cat.job_schedule, *self.cat.register_receiver]:
+            names.add(api.split("->", 1)[1])
+        out: dict[str, MethodDef] = {}
+        for dex in self.dexes:
+            idxs = [i for n in sorted(names) for i in dex.method_ids_named(n)]
+            for m in dex.methods_referencing(INVOKE_OPS, idxs):
+                if self.program.is_app(m.class_desc):
+                    out[m.sig] = m
+        return list(out.values())
 
     # --- resolution ----------------------------------------------------------------------------------------
     def _resolve(self) -> list[Flow]:
@@ -553,7 +578,11 @@ class LeakFinder:
             return out
         for lab in sorted(labels, key=repr):
             if lab[0] == "C" and isinstance(lab[1], str):
-                ep = classify_endpoint(lab[1])
+                if hit.kind == "file":
+                    if _PATH_RE.match(lab[1]):
+                        _merge_endpoints(out, [Endpoint(kind="file", value=lab[1], found_in=["dex"])])
+                    continue
+                ep = classify_endpoint(_strip_open_query(lab[1]))
                 if ep is None:
                     continue
                 if hit.kind == "sms" and ep.kind != "phone_number":

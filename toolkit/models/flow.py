@@ -8,7 +8,7 @@ from pydantic import Field
 
 from toolkit.models.common import PhModel
 
-EndpointKind = Literal["url", "host", "ip", "phone_number", "email", "intent_action", "component"]
+EndpointKind = Literal["url", "host", "ip", "phone_number", "email", "intent_action", "component", "file"]
 TriggerKind = Literal[
     "launcher", "activity", "service", "receiver", "boot", "sms_received", "alarm", "job",
     "provider", "application", "callback", "unknown",
