@@ -132,7 +132,8 @@ COLLECTORS: tuple[Collector, ...] = (
     Collector("getenforce", ("getenforce",)),
     Collector("pm_list_users", ("pm list users",)),
     # Very old versions reject --show-versioncode / -U: fall back to fewer columns.
-    Collector("pm_list_packages", (PM_LIST, "pm list packages -f -U -i", "pm list packages -f"), _answered_packages),
+    Collector("pm_list_packages", (PM_LIST, "pm list packages -f -U -i", "pm list packages -f -i", "pm list packages -f"),
+              _answered_packages),
     Collector("dumpsys_package", ("dumpsys package",)),
     Collector("settings_system", ("settings list system",)),
     Collector("settings_secure", ("settings list secure",)),
@@ -294,7 +295,7 @@ class Acquirer:
             prior = manifest.command(key)
             if prior is None or prior.error is not None:
                 commands = (f"{PM_LIST} --user {uid}", f"pm list packages -f -U -i --user {uid}",
-                            f"pm list packages -f --user {uid}")
+                            f"pm list packages -f -i --user {uid}", f"pm list packages -f --user {uid}")
                 manifest.commands.append(self._run_collector(Collector(key, commands, _answered_packages), run_no))
                 self.folder.save_manifest(manifest)
 

@@ -103,6 +103,15 @@ class SocketSpec(_M):
     inode: int = 0
 
 
+class CommandOutputSpec(_M):
+    """A captured answer served for one exact command line (e.g. real output of another Android version)."""
+
+    file: str | None = Field(None, description="stdout from this file (relative to the profile directory)")
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+
+
 class UserSpec(_M):
     id: int
     name: str
@@ -126,6 +135,8 @@ class ProfileSpec(_M):
     sockets: list[SocketSpec] = Field(default_factory=list)
     unreadable: list[str] = Field(default_factory=list, description="Device paths that answer Permission denied")
     files: dict[str, str] = Field(default_factory=dict, description="Extra device path -> text content")
+    command_outputs: dict[str, CommandOutputSpec] = Field(
+        default_factory=dict, description="Exact command line -> captured answer, instead of rendering")
     quirks: list[Literal["pm_list_needs_user", "ps_no_columns", "no_show_versioncode"]] = Field(
         default_factory=list, description="Behaviours of some real phones the collectors must cope with")
 
@@ -221,6 +232,20 @@ class DeviceProfile:
         names = {p[len(prefix):].split("/", 1)[0] for p in list(self.files) + list(self.dirs)
                  if p.startswith(prefix) and p != prefix}
         return sorted(n for n in names if n)
+
+    def captured(self, command: str) -> tuple[bytes, bytes, int] | None:
+        """The captured answer for this exact command line, if the profile has one."""
+        spec = self.spec.command_outputs.get(command)
+        if spec is None:
+            return None
+        out = spec.stdout.encode()
+        if spec.file:
+            path = (self.root / spec.file) if self.root is not None else Path(spec.file)
+            try:
+                out = path.read_bytes()
+            except OSError as e:
+                raise ProfileError(f"profile {self.spec.name}: output for {command!r}: {path}: {e.strerror}") from e
+        return out, spec.stderr.encode(), spec.exit_code
 
     def prop(self, key: str, default: str = "") -> str:
         return self.spec.props.get(key, default)

@@ -40,6 +40,9 @@ class Shell:
         self.denied = denied
 
     def run(self, line: str) -> ShellResult:
+        captured = self.profile.captured(line)
+        if captured is not None:
+            return ShellResult(*captured)
         try:
             argv = shlex.split(line)
         except ValueError as e:
