@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from toolkit.acquisition.firmware import Limits, firmware_inputs, unpack
-from toolkit.acquisition.firmware.source import annotate_reports
+from toolkit.acquisition.firmware.source import annotate_reports, firmware_inventory
 from toolkit.cli.apk import progress_bar
 from toolkit.cli.output import (
     BASELINE_OPTION,
@@ -107,6 +107,7 @@ def scan(
 
             reports = analyse_inputs(inputs, options, on_progress)
         annotate_reports(reports, info, workdir)
+        inventory = firmware_inventory(info, reports, workdir)
         if keep is None:
             # The temporary folder goes away: report paths relative to the firmware instead.
             by_path = {str(workdir / a.analysis_path): a.path for a in info.apks}
@@ -118,5 +119,5 @@ def scan(
             shutil.rmtree(workdir, ignore_errors=True)
     errors = [InputError(path=" > ".join(i.chain), reason=i.reason) for i in info.issues]
     target = Target(kind="firmware", inputs=[str(file)], identity=info.identity)
-    result = build_result(target, reports, errors, started, firmware=info)
+    result = build_result(target, reports, errors, started, inventory=inventory, firmware=info)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -81,6 +81,11 @@ def test_scan_matches_direct_apk_analysis(ota: Path, tmp_path: Path, monkeypatch
     helper = apks["/system/app/SmsHelper/SmsHelper.apk"]
     assert "recovered from oat/arm64/SmsHelper.vdex" in helper["provenance"]["chain"][-1]
     assert helper["status"] == "analysed"
+    # The same inventory model as a phone: preinstalled packages with device paths and privileges.
+    pkgs = {p["apk_paths"][0]: p for p in r["inventory"]["packages"]}
+    assert pkgs["/system/priv-app/DeviceReport/DeviceReport.apk"]["is_privileged"] is True
+    assert pkgs["/system/priv-app/DeviceReport/DeviceReport.apk"]["name"] == dev["package"]
+    assert r["inventory"]["identity"]["brand"] == "acme"
     # The same analysis as for the APK files themselves: same rules fire on the same code.
     direct = analyse_inputs([ApkInput(path=str(APKS / "imei_http_post.apk")),
                              ApkInput(path=str(APKS / "imei_sms_binary.apk"))], ScanOptions(workers=1, no_cache=True))
