@@ -78,3 +78,18 @@ def test_no_server_no_usb_is_a_clear_error(tmp_path: Path) -> None:
         adb.connect(serial="ABC123", server_port_=1, key_path=make_host_key(tmp_path), auth_timeout=0.5)
     assert err.value.kind in ("no_device", "libusb_missing")
     assert err.value.message.endswith(".") and "\n" not in err.value.message
+
+
+def test_device_list_shows_server_devices_with_their_state(tmp_path: Path, server: DebianAdb) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli.main import app
+
+    key_pub = server.home / ".android" / "adbkey.pub"
+    with DeviceSimulator(small_profile(tmp_path), auth="trusted", trusted_keys=[key_pub]) as sim:
+        server("connect", sim.serial, check=True)
+        result = CliRunner().invoke(app, ["device", "list", "--adb-server-port", str(server.port)],
+                                    env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if sim.serial in line)
+    assert "device" in row and "adb-server" in row and "Test_Phone" in row
