@@ -86,6 +86,8 @@ _JS = """
   pkgFilter.forEach(function(a){a.addEventListener('click',function(ev){ev.preventDefault();
     search.value=a.getAttribute('data-filter-package');apply();
     document.getElementById('findings').scrollIntoView();});});
+  // A link can carry a filter: report.html#q=com.example.app
+  if(location.hash.indexOf('#q=')===0){search.value=decodeURIComponent(location.hash.slice(3));}
   apply();
   document.body.setAttribute('data-ready','1');
 })();

@@ -1,0 +1,147 @@
+"""HTML reporter: one self-contained file, escaped content, and a real headless Chromium rendering it.
+
+Chromium is Debian's `chromium` package; the browser tests skip when it is absent (CI installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from toolkit.findings import apply_baseline, apply_indicators, create_baseline, load_indicator_file
+from toolkit.models import ScanResult
+from toolkit.report.html import render_html
+
+BUNDLE = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
+
+
+class _Collector(HTMLParser):
+    """Every tag with its attributes, to check what a browser would load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Collector()
+    parser.feed(html)
+    return parser.tags
+
+
+def test_self_contained(fixed_result: ScanResult) -> None:
+    html = render_html(fixed_result)
+    tags = _tags(html)
+    for tag, attrs in tags:
+        assert tag not in ("link", "img", "iframe", "object", "embed"), tag
+        if tag == "script":
+            assert "src" not in attrs
+        href = attrs.get("href") or ""
+        assert href == "" or href.startswith("#"), href
+    assert not re.search(r"url\(|@import", html)
+    assert "default-src 'none'" in html  # CSP: even injected content could not load anything
+    assert html.count("<style>") == 1 and html.count("<script>") == 1
+
+
+def test_content(fixed_result: ScanResult) -> None:
+    html = render_html(fixed_result)
+    tags = _tags(html)
+    cards = [a for t, a in tags if t == "article"]
+    assert len(cards) == 9
+    assert sorted(a["data-severity"] or "" for a in cards) == sorted(f.severity.value for f in fixed_result.all_findings())
+    rows = html.split('id="apps-table"')[1].split("</table>")[0].count("<tr>") - 1
+    assert rows == 4
+    for text in (
+        "Norvo/n1lite/n1lite:4.4.2/KOT49H/1403150932:user/release-keys",  # overview
+        "http://push.vendor-cloud.example/pns/register",  # endpoint
+        "com.brightlight.flashlight.stats.Crypto.seal([B)[B@0010",  # call path step
+        "alarm com.brightlight.flashlight.StatsReceiver every 1800 s",  # trigger
+        "survives factory resets",  # why it matters
+        "not a ZIP archive: end of central directory record not found",  # not analysed, with reason
+        "pull failed: permission denied",  # input error
+    ):
+        assert text in html, text
+
+
+def test_untrusted_text_is_escaped(fixed_result: ScanResult) -> None:
+    evil = fixed_result.model_copy(deep=True)
+    evil.apks[0].package = '<img src=x onerror="alert(1)">'
+    evil.apks[0].findings[0].message = "</article><script>alert(2)</script>"
+    html = render_html(evil)
+    assert "<img src=x" not in html and "<script>alert(2)" not in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert [t for t, _ in _tags(html)].count("script") == 1
+
+
+def test_iocs_and_suppressed_sections(fixed_result: ScanResult, tmp_path: Path) -> None:
+    matched = apply_indicators(fixed_result, [load_indicator_file(BUNDLE)])
+    baseline = create_baseline(matched)
+    baseline.entries = [e for e in baseline.entries if e.rule_id == "install-packages"]
+    out = apply_baseline(matched, baseline, tmp_path / "b.json")
+    html = render_html(out)
+    assert 'id="iocs"' in html and "VendorCloud" in html and "BrightStats" in html
+    assert "process:name: not collected by phonehome" in html
+    suppressed = [a for t, a in _tags(html) if t == "article" and a.get("data-suppressed") == "true"]
+    assert [a["data-rule"] for a in suppressed] == ["install-packages"]
+    assert "show suppressed (1)" in html
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-default-apps", "--disable-extensions", "--mute-audio",
+        f"--user-data-dir={tmp_path / 'profile'}", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@needs_chromium
+def test_chromium_renders_findings_after_js(fixed_result: ScanResult, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(fixed_result), encoding="utf-8")
+    done = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert 'data-ready="1"' in dom  # the inline script ran to the end
+    assert "Showing 9 of 9 findings" in dom  # text written by the script, not by the server
+    assert dom.count("<article") == 9
+    assert "IMEI sent over the network" in dom and "Well-known app signed by the wrong key" in dom
+    assert dom.count('<th class="sortable">') == 9  # the script made the 9 app-table headers sortable
+
+
+@needs_chromium
+def test_chromium_filter_from_link(fixed_result: ScanResult, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(fixed_result), encoding="utf-8")
+    done = _chromium(tmp_path, "--dump-dom", page.as_uri() + "#q=com.brightlight.flashlight")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Showing 3 of 9 findings" in done.stdout
+    hidden = re.findall(r'<article class="card [a-z]+ hidden" data-severity="[a-z]+" data-package="([^"]*)"', done.stdout)
+    assert len(hidden) == 6 and "com.brightlight.flashlight" not in hidden
+
+
+@needs_chromium
+def test_chromium_screenshot(fixed_result: ScanResult, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(fixed_result), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    done = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR
+    assert (width, height) == (1280, 2000)
+    assert len(data) > 50_000  # a rendered page, not a blank image

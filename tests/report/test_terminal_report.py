@@ -1,0 +1,49 @@
+"""Terminal reporter: the rich summary says what was scanned, what was not, and what was found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from toolkit.findings import apply_baseline, apply_indicators, create_baseline, load_indicator_file
+from toolkit.models import ScanResult, Target
+from toolkit.pipeline import build_result
+from toolkit.report.terminal import render_terminal
+
+BUNDLE = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
+
+
+def _text(result: ScanResult) -> str:
+    console = Console(record=True, width=200, color_system=None, force_terminal=False)
+    render_terminal(result, console)
+    return console.export_text()
+
+
+def test_summary(fixed_result: ScanResult) -> None:
+    text = _text(fixed_result)
+    assert "device: Norvo N1 Lite (Android 4.4.2, serial NV0N1L0042, SELinux Permissive)" in text
+    assert "APKs: 4 scanned, 2 analysed, 1 partial, 1 not analysed; 1 inputs unusable" in text
+    assert "Findings: 3 critical  2 high  2 medium  1 low  1 info" in text
+    assert "Top flows (4 of 4)" in text
+    assert "203.0.113.45:8443" in text and "http://push.vendor-cloud.example/pns/contacts" in text
+    assert "not_analysed: evidence/apks/system/app/OemLogger/OemLogger.apk: not a ZIP archive" in text
+    assert "error: /data/app/com.example.notes-1/base.apk: pull failed: permission denied" in text
+    lines = text.splitlines()
+    first_finding = next(i for i, line in enumerate(lines) if "imei-to-network" in line)
+    info_finding = next(i for i, line in enumerate(lines) if "install-packages" in line)
+    assert first_finding < info_finding  # most severe first
+
+
+def test_iocs_and_baseline(fixed_result: ScanResult, tmp_path: Path) -> None:
+    matched = apply_indicators(fixed_result, [load_indicator_file(BUNDLE)])
+    out = apply_baseline(matched, create_baseline(matched), tmp_path / "b.json")
+    text = _text(out)
+    assert "Indicator matches" in text and "VendorCloud" in text
+    assert f"{len(out.suppressed)} findings suppressed by baseline" in text
+    assert "No findings." in text
+
+
+def test_empty_scan() -> None:
+    text = _text(build_result(Target(kind="apk_files", inputs=["x/"]), []))
+    assert "APKs: 0 scanned" in text and "No findings." in text
