@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.inventory.schedules import parse_duration, parse_dumpsys_alarm, parse_dumpsys_jobscheduler, uid_from_format
+from toolkit.inventory.schedules import parse_dumpsys_alarm, parse_dumpsys_jobscheduler, parse_duration, uid_from_format
 from toolkit.models.device import ParseProblem
 
 from .conftest import raw

@@ -77,6 +77,10 @@ def build_inventory(outputs: Mapping[str, str]) -> DeviceInventory:
     if text is not None:
         inv.properties = _run(problems, "getprop", {}, parse_props, text, problems, "getprop")
     selinux = get("getenforce")
+    if selinux is not None and selinux.strip() not in ("Enforcing", "Permissive", "Disabled"):
+        problems.append(ParseProblem(source="getenforce", line=1, reason="not Enforcing, Permissive or Disabled",
+                                     text=selinux.strip()[:160]))
+        selinux = None
     inv.identity = identity_from_props(inv.properties, selinux)
 
     listed: list[PackageRecord] = []
