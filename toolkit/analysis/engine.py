@@ -808,7 +808,7 @@ class _MethodAnalysis:
                 for o in recv_objs:
                     self._fact(("dynrecv", o, tuple(actions), where))
         # callbacks
-        self._callbacks(keys, name, args, st, where, static)
+        self._callbacks(lib, keys, name, args, st, where, static)
         # object tags
         tagged: frozenset[Label] = EMPTY
         for key in [*keys, api_sig]:
@@ -944,7 +944,7 @@ class _MethodAnalysis:
         if labels:
             self._mutate(st, arg_regs[0], frozenset(labels))
 
-    def _callbacks(self, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> None:
+    def _callbacks(self, lib: str, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> None:
         spec = None
         for key in keys:
             spec = self.cat.callbacks.get(key)
@@ -972,7 +972,7 @@ class _MethodAnalysis:
                         last_ret = last_ret | r
             return
         # generic: app objects handed to the framework have their callback methods run by it
-        if not keys or not self.cat.is_library(keys[0].split("->", 1)[0]):
+        if not self.cat.is_library(lib) and lib in self.p.classes:
             return
         for a in args[1:]:
             for lab in a:

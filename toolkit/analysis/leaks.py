@@ -315,6 +315,13 @@ class LeakFinder:
             for r in refs:
                 if self.program.is_app(r.class_desc) and r.sig != m.sig:
                     out[r.sig] = r
+        if not m.is_static and not m.name.startswith("<"):
+            # objects kept in fields are registered later by whoever reads the field
+            obj = ("O", m.class_desc)
+            for key, info in list(self.engine.field_info.items()):
+                if obj in info:
+                    for r in self._field_readers(key):
+                        out.setdefault(r.sig, r)
         callers = list(out.values())
         self._caller_cache[m.sig] = callers
         return callers
@@ -353,8 +360,17 @@ class LeakFinder:
                 if m.name.startswith("on") or (comp.kind == "provider" and m.name in LIFECYCLE_PROVIDER):
                     entries.setdefault(m.sig, []).append(_Entry(comp, comp.kind))
         app_cls = self.meta.application_class
+        for desc, comp in self.own_components.items():
+            if comp.enabled and self.program.is_app(desc):
+                cdef = self.program.classes[desc]
+                for m in cdef.methods.values():
+                    if m.name == "<init>" and m.code_off:
+                        entries.setdefault(m.sig, []).append(_Entry(None, "static_init"))
         if app_cls:
             desc = dotted_to_desc(app_cls)
+            for m in self.program.classes[desc].methods.values() if desc in self.program.classes else []:
+                if m.name == "<init>" and m.code_off:
+                    entries.setdefault(m.sig, []).append(_Entry(None, "static_init"))
             for m in self._class_methods(desc):
                 if m.name.startswith("on") or m.name == "attachBaseContext":
                     entries.setdefault(m.sig, []).append(_Entry(None, "application"))
@@ -530,7 +546,7 @@ class LeakFinder:
                 continue  # the source is read in dead code (or an unregistered callback)
             path = [src_loc] if src_sig != sig or not hit.path or hit.path[0][:3] != src_loc[:3] else []
             path.extend(hit.path)
-            key = (n, sink_loc, hit.kind, hit.api)
+            key = (kind, src_loc[:3], hit.kind, sink_loc[:3])
             triggers = self._triggers({sig, src_sig}, reverse, entries, facts)
             src_spec = self.cat.source_kinds.get(kind)
             flow_perms = sorted(perms & (set(src_spec.permissions if src_spec else []) | sink_spec_perms))
@@ -600,12 +616,14 @@ class LeakFinder:
                   facts: list[tuple[object, ...]]) -> list[Trigger]:
         out: list[Trigger] = []
         found: dict[str, bool] = {}
+        visited: set[str] = set()
         for start in sigs:
             # reverse BFS: entries reaching `start`, and whether a callback edge was on the way
             todo: deque[tuple[str, bool]] = deque([(start, False)])
             seen: set[tuple[str, bool]] = {(start, False)}
             while todo:
                 cur, via_cb = todo.popleft()
+                visited.add(cur)
                 if cur in entries:
                     found[cur] = found.get(cur, False) or via_cb
                 for caller, kind in reverse.get(cur, ()):
@@ -617,7 +635,7 @@ class LeakFinder:
         for sig, via_cb in sorted(found.items()):
             for entry in entries[sig]:
                 if via_cb:
-                    _add(out, Trigger(kind="callback", detail=sig))
+                    _add(out, Trigger(kind="callback"))
                 if entry.kind == "static_init":
                     continue
                 if entry.kind == "application":
@@ -644,7 +662,7 @@ class LeakFinder:
                 secs = int(period) // 1000 if isinstance(period, int) and period > 0 else None
                 _add(out, Trigger(kind=str(fact[0]), component=desc_to_dotted(next(iter(components))) if len(components) == 1 else None,
                                   period_seconds=secs, detail=f"set in {_code_location(fact[3])}"))  # type: ignore[arg-type]
-        for sig, _via in found.items():
+        for sig in sorted(visited):
             m = self.program.methods.get(sig)
             if m is None:
                 continue
