@@ -66,3 +66,17 @@ def test_matches_7zip_lp_reader(system_ext4: Path, vendor_ext4: Path, tmp_path: 
         assert part.dev is not None
         (ref,) = (tmp_path / "ref").glob(f"{part.name}.*")  # 7-Zip names it after the content (.ext, .img)
         assert part.dev.read(0, part.dev.size) == ref.read_bytes()
+
+
+def test_super_claiming_more_than_it_holds(system_ext4: Path, vendor_ext4: Path, tmp_path: Path) -> None:
+    sup = writers.write_super(tmp_path / "super.img", [("system_a", system_ext4.read_bytes()),
+                                                       ("vendor_a", vendor_ext4.read_bytes())])
+    data = sup.read_bytes()
+    cut = tmp_path / "cut.img"
+    cut.write_bytes(data[: len(data) - (1 << 20)])  # vendor_a's data is gone
+    parts = {p.name: p for p in read_metadata(FileDev(cut)).partitions}
+    assert parts["vendor_a"].dev is None and "beyond the end" in (parts["vendor_a"].error or "")
+    info = run(cut, tmp_path / "out")
+    assert [i.chain for i in info.issues] == [["cut.img", "vendor_a"]]
+    assert "beyond the end of the super image" in issues_text(info)
+    assert info.partitions == ["system_a"]  # the damaged partition is reported, the other one still read

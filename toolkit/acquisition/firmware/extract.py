@@ -404,6 +404,9 @@ class Extractor:
         outdir.mkdir(parents=True, exist_ok=True)
         for part in meta.partitions:
             pchain = chain + [part.name]
+            if part.error is not None:
+                self.issue(pchain, f"partition {part.error}")
+                continue
             if part.dev is None:
                 self.containers.append(ContainerInfo(chain=pchain, kind="empty", size=0, detail="no extents (unused slot)"))
                 continue
@@ -501,9 +504,13 @@ class Extractor:
         for dirpath, _dirs, files in os.walk(folder, followlinks=False):
             for fn in files:
                 p = Path(dirpath) / fn
-                if p.is_symlink() or not p.is_file():
-                    continue
                 rel = PurePosixPath(*p.relative_to(folder).parts)
+                if p.is_symlink():
+                    self.symlinks.append(SymlinkInfo(chain=[folder.name, str(rel)], target=os.readlink(p)))
+                    continue
+                if not p.is_file():
+                    self.issue([folder.name, str(rel)], "not a regular file: skipped")
+                    continue
                 out.append(
                     Member(rel, p.stat().st_size, lambda p=p: FileDev(p),  # type: ignore[misc]
                            lambda p=p: open(p, "rb"), None)  # type: ignore[misc]  # noqa: SIM115

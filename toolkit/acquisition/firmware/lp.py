@@ -28,6 +28,7 @@ class LpPartition:
     attributes: int
     dev: MappedDev | None
     size: int
+    error: str | None = None
 
 
 @dataclass
@@ -130,23 +131,22 @@ def _parse_header(dev: Dev, off: int, max_size: int, slots: int, name: str) -> L
             raise FirmwareError(name, f"partition '{pname}' points at extents that do not exist")
         pieces: list[Piece] = []
         pos = 0
+        error = None
         for e in extents[first : first + num]:
             sectors, ttype, target, source = struct.unpack_from("<QIQI", e, 0)
             length = sectors * SECTOR
             if ttype == TARGET_LINEAR:
                 if source != 0:
-                    raise FirmwareError(
-                        name, f"partition '{pname}' lies on another block device ('{bdev_names[source] if source < len(bdev_names) else source}'): only single-device super images are read"
-                    )
-                if (target * SECTOR) + length > dev.size:
-                    raise FirmwareError(
-                        name, f"partition '{pname}' claims sectors beyond the end of the super image"
-                    )
-                pieces.append(Piece(pos, length, dev, target * SECTOR))
+                    other = bdev_names[source] if source < len(bdev_names) else str(source)
+                    error = f"lies on another block device ('{other}'): only single-device super images are read"
+                elif (target * SECTOR) + length > dev.size:
+                    error = "claims sectors beyond the end of the super image (truncated or damaged)"
+                else:
+                    pieces.append(Piece(pos, length, dev, target * SECTOR))
             elif ttype != TARGET_ZERO:
-                raise FirmwareError(name, f"partition '{pname}' has an unknown extent type {ttype}")
+                error = f"has an unknown extent type {ttype}"
             pos += length
         group = group_names[gidx] if gidx < len(group_names) else str(gidx)
-        mdev = MappedDev(f"{name}:{pname}", pos, pieces) if pos else None
-        out.append(LpPartition(pname, group, attrs, mdev, pos))
+        mdev = MappedDev(f"{name}:{pname}", pos, pieces) if pos and error is None else None
+        out.append(LpPartition(pname, group, attrs, mdev, pos, error))
     return LpMetadata(major, minor, slots, out, bdev_names)
