@@ -1,0 +1,197 @@
+"""Shared report options through the real CLI: --format/--output, --iocs, --baseline, --fail-on, baseline create."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.conftest import FIXTURE_APKS
+from toolkit.cli.main import app
+from toolkit.cli.output import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    OutputError,
+    OutputFormat,
+    ReportArgs,
+    exit_code,
+    output_targets,
+    post_process,
+)
+from toolkit.models import ScanResult, Severity
+
+CLEAN_APK = FIXTURE_APKS / "flashlight.apk"  # genuine app, no leaks; signed with fixtures/keys/dev
+BUNDLE = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
+SCAN = Path(__file__).parent.parent / "report" / "data" / "scan_result.json"
+
+runner = CliRunner()
+
+
+def scan(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["apk", "scan", str(CLEAN_APK), "-j", "1", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture()
+def fixed() -> ScanResult:
+    return ScanResult.model_validate_json(SCAN.read_text(encoding="utf-8"))
+
+
+def test_several_formats_into_a_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = scan("-f", "json,sarif", "-f", "html", "--format", "csv", "-o", str(out))
+    assert code in (EXIT_CLEAN, EXIT_FINDINGS), stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["phonehome-report.html", "phonehome-report.json", "phonehome-report.sarif", "phonehome-timeline.csv"]
+    report = json.loads((out / "phonehome-report.json").read_text(encoding="utf-8"))
+    assert report["apks"][0]["package"] == "com.brightlight.flashlight"
+    sarif = json.loads((out / "phonehome-report.sarif").read_text(encoding="utf-8"))
+    assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["artifacts"][0]["hashes"]["sha-256"] == report["apks"][0]["sha256"]
+    assert (out / "phonehome-timeline.csv").read_text(encoding="utf-8").startswith("timestamp,event,package,detail,source")
+    assert "<!DOCTYPE html>" in (out / "phonehome-report.html").read_text(encoding="utf-8")
+    assert stderr.count("wrote ") == 4
+    assert stdout == ""  # no terminal format asked
+
+
+def test_one_format_to_stdout_keeps_stdout_machine_readable() -> None:
+    code, stdout, stderr = scan("-f", "sarif", "-f", "terminal")
+    assert code in (EXIT_CLEAN, EXIT_FINDINGS), stderr
+    assert json.loads(stdout)["runs"][0]["tool"]["driver"]["name"] == "phonehome"
+    assert "APKs: 1 scanned" in stderr  # the summary moved to stderr
+
+
+def test_one_format_to_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "timeline.csv"
+    code, stdout, stderr = scan("-f", "csv", "-o", str(target))
+    assert code in (EXIT_CLEAN, EXIT_FINDINGS), stderr
+    assert target.read_text(encoding="utf-8").count("scan_started") == 1
+
+
+def test_several_formats_need_an_output_folder() -> None:
+    code, stdout, stderr = scan("-f", "json", "-f", "html")
+    assert code == EXIT_ERROR
+    assert "need an output folder" in stderr
+
+
+def test_unknown_format_is_a_usage_error() -> None:
+    code, _, stderr = scan("-f", "pdf")
+    assert code == EXIT_ERROR
+    assert "unknown format pdf" in stderr
+
+
+def test_iocs_match_and_fail_on(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    code, _, stderr = scan("--iocs", str(BUNDLE), "-f", "json", "-o", str(report))
+    data = json.loads(report.read_text(encoding="utf-8"))
+    matches = data["ioc_matches"]
+    assert [(m["target"], m["campaign"]) for m in matches] == [("cert_sha256", "VendorCloud")]
+    assert data["indicator_sources"][0]["file"] == str(BUNDLE)
+    assert any(f["rule_id"] == "ioc-match" and f["severity"] == "high" for f in data["apks"][0]["findings"])
+    assert code == EXIT_FINDINGS
+    assert "indicator--a1b2c3d4-0007-4a00-8000-000000000007 not used" in stderr
+    # the same scan with a threshold above the worst finding exits clean
+    code, _, _ = scan("--iocs", str(BUNDLE), "--fail-on", "critical", "-f", "json", "-o", str(tmp_path / "r2.json"))
+    assert code == EXIT_CLEAN
+
+
+def test_malformed_iocs_stop_before_the_scan(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.stix2"
+    bad.write_text('{"type": "bundle", "objects": [{"type": "indicator", "id": "indicator--1"}]}', encoding="utf-8")
+    out = tmp_path / "never.json"
+    code, _, stderr = scan("--iocs", str(BUNDLE), "--iocs", str(bad), "-f", "json", "-o", str(out))
+    assert code == EXIT_ERROR
+    flat = " ".join(stderr.replace("│", " ").split())
+    assert "bad.stix2" in flat and "has no 'pattern' string" in flat
+    assert not out.exists()
+    code, _, stderr = scan("--iocs", str(tmp_path / "absent.stix2"))
+    assert code == EXIT_ERROR and "cannot read indicator file" in " ".join(stderr.replace("│", " ").split())
+
+
+def test_baseline_create_then_suppress(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    code, _, _ = scan("--iocs", str(BUNDLE), "-f", "json", "-o", str(first))
+    assert code == EXIT_FINDINGS
+    baseline = tmp_path / "accepted.json"
+    created = runner.invoke(app, ["baseline", "create", str(first), "--out", str(baseline)])
+    assert created.exit_code == EXIT_CLEAN, created.stderr
+    assert "findings accepted" in created.stderr
+    entries = json.loads(baseline.read_text(encoding="utf-8"))["entries"]
+    assert any(e["rule_id"] == "ioc-match" for e in entries)
+    second = tmp_path / "second.json"
+    code, _, stderr = scan("--iocs", str(BUNDLE), "--baseline", str(baseline), "-f", "json", "-o", str(second))
+    assert code == EXIT_CLEAN, stderr
+    data = json.loads(second.read_text(encoding="utf-8"))
+    assert data["apks"][0]["findings"] == []
+    assert data["baseline_file"] == str(baseline)
+    assert len(data["suppressed"]) == len(entries)
+
+
+def test_malformed_baseline_and_report(tmp_path: Path) -> None:
+    bad = tmp_path / "baseline.json"
+    bad.write_text('{"format": "phonehome-baseline", "version": 3}', encoding="utf-8")
+    code, _, stderr = scan("--baseline", str(bad))
+    assert code == EXIT_ERROR
+    assert "unsupported baseline version 3" in " ".join(stderr.replace("│", " ").split())
+    not_report = tmp_path / "notes.json"
+    not_report.write_text('{"hello": 1}', encoding="utf-8")
+    created = runner.invoke(app, ["baseline", "create", str(not_report), "--out", str(tmp_path / "b.json")])
+    assert created.exit_code == EXIT_ERROR
+    assert str(not_report) in created.stderr and "not a phonehome JSON report" in created.stderr
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_baseline_create_as_a_process(tmp_path: Path, fixed: ScanResult) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(fixed.model_dump_json(), encoding="utf-8")
+    out = tmp_path / "b.json"
+    done = subprocess.run([sys.executable, "-m", "toolkit", "baseline", "create", str(report), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(out.read_text(encoding="utf-8"))["entries"]) == 9
+
+
+def test_exit_code_thresholds(fixed: ScanResult) -> None:
+    assert exit_code(fixed, Severity.info) == EXIT_FINDINGS
+    assert exit_code(fixed, Severity.critical) == EXIT_FINDINGS
+    only_low = fixed.model_copy(deep=True)
+    for apk in only_low.apks:
+        apk.findings = [f for f in apk.findings if f.severity.rank <= Severity.low.rank]
+    only_low.device_findings = []
+    only_low.input_errors = []
+    assert exit_code(only_low, Severity.low) == EXIT_FINDINGS
+    assert exit_code(only_low, Severity.medium) == EXIT_CLEAN
+
+
+def test_post_process_reports_bad_files_and_keeps_the_result(fixed: ScanResult, tmp_path: Path) -> None:
+    bad = tmp_path / "x.stix2"
+    bad.write_text("nope", encoding="utf-8")
+    out, problems = post_process(fixed, ReportArgs(iocs=[bad], baseline=tmp_path / "missing.json"))
+    assert len(problems) == 2
+    assert str(bad) in problems[0] and "indicators not matched" in problems[0]
+    assert "missing.json" in problems[1] and "nothing suppressed" in problems[1]
+    assert len(out.all_findings()) == len(fixed.all_findings())
+
+
+def test_output_targets(tmp_path: Path) -> None:
+    fmts = [OutputFormat.terminal, OutputFormat.json]
+    assert output_targets(fmts, None) == {OutputFormat.json: None}
+    assert output_targets(fmts, tmp_path / "r.json") == {OutputFormat.json: tmp_path / "r.json"}
+    assert output_targets(fmts, tmp_path) == {OutputFormat.json: tmp_path / "phonehome-report.json"}
+    with pytest.raises(OutputError):
+        output_targets([OutputFormat.csv, OutputFormat.html], None)
+
+
+def test_unwritable_output_is_an_error(tmp_path: Path, fixed: ScanResult) -> None:
+    from toolkit.cli.output import emit
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match="cannot write json report"):
+        emit(fixed, ["json"], blocker / "sub" / "r.json", Console(), Console(stderr=True))
