@@ -62,3 +62,12 @@ def test_truncated_payload(system_ext4: Path, tmp_path: Path) -> None:
     cut.write_bytes(pay.read_bytes()[: pay.stat().st_size // 2])
     info = run(cut, tmp_path / "out")
     assert "past the end of payload.bin" in issues_text(info)
+
+
+def test_partition_names_cannot_escape(vendor_ext4: Path, tmp_path: Path) -> None:
+    pay = writers.write_payload(tmp_path / "payload.bin", [("../../evil", b"x" * 4096),
+                                                         ("vendor", vendor_ext4.read_bytes())])
+    info = run(pay, tmp_path / "out")
+    assert "unsafe partition name" in issues_text(info)
+    assert info.partitions == ["vendor"]
+    assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil").exists()

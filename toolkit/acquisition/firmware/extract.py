@@ -31,7 +31,7 @@ from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, strea
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.limits import Budget, Limits
-from toolkit.acquisition.firmware.safety import inside, safe_relpath
+from toolkit.acquisition.firmware.safety import inside, safe_component, safe_relpath
 from toolkit.models.firmware import (
     ContainerInfo,
     FirmwareInfo,
@@ -404,6 +404,9 @@ class Extractor:
         outdir.mkdir(parents=True, exist_ok=True)
         for part in meta.partitions:
             pchain = chain + [part.name]
+            if safe_component(part.name) is None:
+                self.issue(pchain, "unsafe partition name: refused")
+                continue
             if part.error is not None:
                 self.issue(pchain, f"partition {part.error}")
                 continue
@@ -426,6 +429,9 @@ class Extractor:
         outdir.mkdir(parents=True, exist_ok=True)
         for pu in pl.partitions:
             pchain = chain + [pu.name]
+            if safe_component(pu.name) is None:
+                self.issue(pchain, "unsafe partition name: refused")
+                continue
             tmp = self.tmp_path(pu.name + ".img")
             try:
                 payload.extract_partition(pl, pu, tmp, self.budget)
