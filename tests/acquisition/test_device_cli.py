@@ -61,3 +61,21 @@ def test_connection_errors_are_one_sentence_and_exit_2(tmp_path: Path, mode: str
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0]
     assert "Traceback" not in result.output
+
+
+def test_evidence_scan_flags_a_tampered_folder(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    runner = CliRunner()
+    with simulator(small_profile(tmp_path), key) as sim:
+        done = runner.invoke(app, ["device", "acquire", "--tcp", sim.serial, "--out", str(tmp_path / "ev"),
+                                   "--key", str(key), "--apks", "none"])
+        assert done.exit_code == 0, done.output
+    clean = runner.invoke(app, ["evidence", "scan", str(tmp_path / "ev"), "-f", "json", "-o", str(tmp_path / "a.json")])
+    assert clean.exit_code == 0, clean.output
+    raw = tmp_path / "ev" / "raw" / "settings_secure.txt"
+    raw.write_text(raw.read_text().replace("cloudmsg_optin=1", "cloudmsg_optin=0"))
+    again = runner.invoke(app, ["evidence", "scan", str(tmp_path / "ev"), "-f", "json", "-o", str(tmp_path / "b.json")])
+    assert again.exit_code == 2
+    assert "evidence integrity: raw/settings_secure.txt: SHA-256 differs from sha256sums.txt" in again.output
+    missing = runner.invoke(app, ["evidence", "scan", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "not an evidence folder" in missing.output

@@ -55,15 +55,3 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert rescan["target"]["kind"] == "evidence"
     assert _apks(rescan) == apks
     assert rescan["inventory"] == report["inventory"]
-
-
-def test_evidence_scan_flags_a_tampered_folder(tmp_path: Path) -> None:
-    runner = CliRunner()
-    out = tmp_path / "demo"
-    runner.invoke(app, ["demo", "--out", str(out), "--workers", "1"])
-    raw = out / "evidence" / "raw" / "settings_secure.txt"
-    raw.write_text(raw.read_text().replace("cloudmsg_optin=1", "cloudmsg_optin=0"))
-    again = runner.invoke(app, ["evidence", "scan", str(out / "evidence"), "-f", "json", "-o",
-                                str(tmp_path / "re.json"), "--workers", "1", "--no-cache"])
-    assert again.exit_code == 2
-    assert "evidence integrity: raw/settings_secure.txt: SHA-256 differs from sha256sums.txt" in again.output
