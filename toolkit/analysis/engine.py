@@ -469,9 +469,16 @@ class _MethodAnalysis:
             in_states[blk] = dict(state)
             return True
         changed = False
+        for r in [r for r in cur if isinstance(r, tuple) and r not in state]:
+            glob = frozenset({("G", r[1])})
+            if not glob <= cur[r]:
+                cur[r] = cur[r] | glob
+                changed = True
         for r, v in state.items():
             old = cur.get(r)
             if old is None:
+                if isinstance(r, tuple):
+                    v = v | {("G", r[1])}
                 cur[r] = v
                 changed = True
             elif not v <= old:
@@ -499,6 +506,23 @@ class _MethodAnalysis:
             elif lab[0] == "F":
                 self._write_field(lab[1], added)
 
+    # Fields written by this method are tracked in the state until a call or the method's end, so that a
+    # value overwritten before anyone can read it ("f = imei; f = null") does not count.
+    def _store_local_field(self, st: dict, key: object, value: frozenset[Label]) -> None:  # type: ignore[type-arg]
+        st[("fld", key)] = frozenset(lab for lab in value if lab[0] not in _IDENTITY)
+        self.e.record_field_info(key, value)
+
+    def _read_local_field(self, st: dict, key: object) -> frozenset[Label]:  # type: ignore[type-arg]
+        local = st.get(("fld", key))
+        if local is not None:
+            return local | {("F", key)}
+        return self._read_field(key)
+
+    def _flush_fields(self, st: dict) -> None:  # type: ignore[type-arg]
+        for k, v in list(st.items()):
+            if isinstance(k, tuple):
+                self._write_field(k[1], frozenset(lab for lab in v if not (lab[0] == "G" and lab[1] == k[1])))
+
     def _write_field(self, key: object, value: frozenset[Label]) -> None:
         value = frozenset(lab for lab in value if lab[0] not in _IDENTITY)
         if not value:
@@ -525,12 +549,14 @@ class _MethodAnalysis:
             st[ins.a] = get(_RESULT, EMPTY)
         elif op == 0x0D:
             st[ins.a] = EMPTY
-        elif op == 0x0E:
-            return
+        elif op == 0x0E or op == 0x27:
+            self._flush_fields(st)
         elif 0x0F <= op <= 0x11:
+            self._flush_fields(st)
             self.ret = _cap(self.ret | get(ins.a, EMPTY))
         elif 0x12 <= op <= 0x19:
-            st[ins.a] = frozenset({("N", ins.lit)}) if abs(ins.lit) >= 1000 else EMPTY
+            lit = ins.lit
+            st[ins.a] = frozenset({("N", lit)}) if (abs(lit) >= 20 or (op >= 0x16 and lit)) else EMPTY
         elif op in (0x1A, 0x1B):
             st[ins.a] = frozenset({("C", self.m.dex.string(ins.idx))})
         elif op == 0x1C:
@@ -561,7 +587,7 @@ class _MethodAnalysis:
         elif 0x52 <= op <= 0x58:  # iget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
-                st[ins.a] = self._read_field((cls, name))
+                st[ins.a] = self._read_local_field(st, (cls, name))
             else:
                 obj = get(ins.b, EMPTY)
                 st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
@@ -569,7 +595,7 @@ class _MethodAnalysis:
             cls, name, _t = self.m.dex.field_ref(ins.idx)
             val = get(ins.a, EMPTY)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
-                self._write_field((cls, name), val)
+                self._store_local_field(st, (cls, name), val)
             else:
                 self._mutate(st, ins.b, val)
         elif 0x60 <= op <= 0x66:  # sget
@@ -577,13 +603,15 @@ class _MethodAnalysis:
             kind = self.cat.provider_fields.get(f"{cls}->{name}")
             if kind is not None:
                 st[ins.a] = frozenset({("U", kind)})
+            elif cls == "Ljava/util/concurrent/TimeUnit;":
+                st[ins.a] = frozenset({("UNIT", name)})
             elif self.cat.is_library(cls) and cls not in self.p.classes:
                 st[ins.a] = EMPTY
             else:
-                st[ins.a] = self._read_field((cls, name))
+                st[ins.a] = self._read_local_field(st, (cls, name))
         elif op in SPUT_OPS:
             cls, name, _t = self.m.dex.field_ref(ins.idx)
-            self._write_field((cls, name), get(ins.a, EMPTY))
+            self._store_local_field(st, (cls, name), get(ins.a, EMPTY))
         elif op in INVOKE_OPS:
             st[_RESULT] = self._invoke(ins, st)
         elif 0x7B <= op <= 0x8F or 0xB0 <= op <= 0xE2:
@@ -687,6 +715,7 @@ class _MethodAnalysis:
         where: Loc, kind: str,
     ) -> frozenset[Label]:
         self.res.edges.add((t.sig, kind, where[3]))
+        self._flush_fields(st)
         summ = self.e._summary_of(t, self.m.sig)
         call_args = args  # index 0 = receiver (EMPTY placeholder for static), k = k-th parameter
         sub = _Substitution(call_args)
@@ -764,7 +793,7 @@ class _MethodAnalysis:
                 else:
                     out |= self._library(tcls, tcls, tname, "()Ljava/lang/Object;", inner_args, [arg_regs[2] if len(arg_regs) > 2 else None, None], st, where, False)
             if out:
-                return out
+                return out | ({("X", "reflection")} if _tainted(out) else set())
         if name == "newInstance" and any(lab[0] == "K" for lab in recv):
             return frozenset(("O", lab[1]) for lab in recv if lab[0] == "K" and self.p.is_app(lab[1]))
         # sinks
@@ -872,6 +901,11 @@ class _MethodAnalysis:
         elif ("NC",) in base or not constant_arg:
             consts = base_consts
             opened = True
+            if ("NC",) not in base and base_consts:
+                # BASE + parameter: the constant completes at the call site (see _Substitution)
+                pidx = sorted({lab[1] for lab in arg if lab[0] == "P"})
+                if pidx and not any(lab[0] in ("S", "G") for lab in arg):
+                    arg_rest = arg_rest | frozenset(("CAT", b, i) for b in base_consts[:4] for i in pidx[:2])
         elif base_consts:
             consts = [b + a for b in base_consts for a in arg_consts][:8]
             opened = False
@@ -959,6 +993,14 @@ class _MethodAnalysis:
             if spec.object == "this" and spec.pass_all_args:
                 passed = frozenset(lab for lab in passed)
             last_ret: frozenset[Label] = EMPTY
+            period = None
+            if spec.period_arg and spec.period_arg < len(args):
+                values = sorted(lab[1] for lab in args[spec.period_arg] if lab[0] == "N" and lab[1] > 0)
+                units = {lab[1] for a in args for lab in a if lab[0] == "UNIT"}
+                if values:
+                    scale = {"SECONDS": 1000, "MINUTES": 60000, "HOURS": 3600000, "DAYS": 86400000, "MICROSECONDS": 0.001,
+                             "NANOSECONDS": 0.000001}.get(next(iter(units)), 1) if units else 1
+                    period = int(values[0] * scale) // 1000
             for o in sorted({lab[1] for lab in obj if lab[0] == "O"}):
                 for mspec in spec.methods:
                     mname = mspec.split("(", 1)[0]
@@ -970,6 +1012,8 @@ class _MethodAnalysis:
                         call = [obj] + [pv] * n_params
                         r = self._call_app(t, call, [None] * len(call), st, where, "callback")
                         last_ret = last_ret | r
+                        if period:
+                            self._fact(("periodic", t.sig, period, where))
             return
         # generic: app objects handed to the framework have their callback methods run by it
         if not self.cat.is_library(lib) and lib in self.p.classes:
@@ -1008,7 +1052,7 @@ class _Substitution:
         self.args = args
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        if not any(lab[0] in ("P", "A") for lab in value):
+        if not any(lab[0] in ("P", "A", "CAT") for lab in value):
             return value
         out: set[Label] = set()
         for lab in value:
@@ -1021,13 +1065,21 @@ class _Substitution:
                 i = lab[1]
                 if i < len(self.args):
                     out.update(x for x in self.args[i] if x[0] in _IDENTITY)
+            elif kind == "CAT":
+                i = lab[2]
+                if i < len(self.args):
+                    for x in self.args[i]:
+                        if x[0] == "C":
+                            out.add(("C", lab[1] + x[1]))
+                        elif x[0] == "P":
+                            out.add(("CAT", lab[1], x[1]))
             else:
                 out.add(lab)
         return frozenset(out)
 
 
 def _sym(value: Iterable[Label]) -> bool:
-    return any(lab[0] in ("P", "A") for lab in value)
+    return any(lab[0] in ("P", "A", "CAT") for lab in value)
 
 
 def _tainted(value: Iterable[Label]) -> bool:

@@ -609,6 +609,10 @@ class LeakFinder:
                     ports = sorted(int(x[1]) for x in labels if x[0] == "N" and 0 < int(x[1]) < 65536)
                     if ports:
                         ep.port = ports[0]
+                        scheme = "udp" if "Datagram" in hit.api else "tcp"
+                        url = f"{scheme}://{ep.value}:{ports[0]}"
+                        _merge_endpoints(out, [Endpoint(kind="url", value=url, host=ep.value, port=ports[0], scheme=scheme,
+                                                        hard_coded_ip=ep.hard_coded_ip, found_in=["dex"])])
                 _merge_endpoints(out, [ep])
         return out
 
@@ -662,6 +666,10 @@ class LeakFinder:
                 secs = int(period) // 1000 if isinstance(period, int) and period > 0 else None
                 _add(out, Trigger(kind=str(fact[0]), component=desc_to_dotted(next(iter(components))) if len(components) == 1 else None,
                                   period_seconds=secs, detail=f"set in {_code_location(fact[3])}"))  # type: ignore[arg-type]
+        for fact in facts:
+            if fact[0] == "periodic" and fact[1] in visited:
+                _add(out, Trigger(kind="callback", period_seconds=int(fact[2]),  # type: ignore[call-overload]
+                                  detail=f"repeats, scheduled in {_code_location(fact[3])}"))  # type: ignore[arg-type]
         for sig in sorted(visited):
             m = self.program.methods.get(sig)
             if m is None:
