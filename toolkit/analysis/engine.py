@@ -951,7 +951,7 @@ class _MethodAnalysis:
             return
         ends: frozenset[Label] = EMPTY
         for ref in spec.endpoint:
-            ends |= frozenset(lab for lab in arg(ref) if lab[0] in ("C", "G", "P", "IT"))
+            ends |= frozenset(lab for lab in arg(ref) if lab[0] in ("C", "G", "P", "IT", "N", "CAT"))
         self.res.hits.add(SinkHit(spec.kind, api_sig, _cap(data), recv, spec.receiver_tag, _cap(ends), (where,)))
 
     def _fact(self, fact: tuple[object, ...]) -> None:

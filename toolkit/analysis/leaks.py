@@ -576,7 +576,7 @@ class LeakFinder:
         return {p for s in self.cat.sinks_file.sinks if s.kind == kind for p in s.permissions}
 
     def _endpoints(self, hit: SinkHit, tables: dict[object, set[Label]], recv: frozenset[Label]) -> list[Endpoint]:
-        labels = set(_expand(hit.endpoints, tables)) | {lab for lab in recv if lab[0] in ("C",)}
+        labels = set(_expand(hit.endpoints, tables)) | {lab for lab in recv if lab[0] in ("C", "N")}
         out: list[Endpoint] = []
         if hit.kind == "icc":
             pkgs = sorted(str(lab[2]) for lab in labels if lab[0] == "IT" and lab[1] == "pkg")
