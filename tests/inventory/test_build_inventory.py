@@ -93,3 +93,15 @@ def test_truncated_outputs_everywhere(version: str) -> None:
 
 def test_versions_constant() -> None:
     assert VERSIONS == ("android7", "android10", "android12", "android14")
+
+
+def test_a_flood_of_bad_lines_is_listed_then_counted() -> None:
+    from toolkit.inventory._common import MAX_PROBLEMS_PER_OUTPUT
+
+    raw_outputs = outputs("android10")
+    raw_outputs["settings_global"] = "adb_enabled=1\n" + "not a setting=x\n" * 5000
+    inv = build_inventory(raw_outputs)
+    mine = [p for p in inv.parse_problems if p.source == "settings_global"]
+    assert len(mine) == MAX_PROBLEMS_PER_OUTPUT + 1
+    assert mine[-1].reason.startswith(f"{5000 - MAX_PROBLEMS_PER_OUTPUT} more problem(s)")
+    assert inv.setting("global", "adb_enabled") is not None

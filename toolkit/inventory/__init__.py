@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from toolkit.inventory._common import Problems
 from toolkit.inventory.packages import (
     java_signature_hash,
     merge_packages,
@@ -140,7 +139,3 @@ def packages_by_uid(inventory: DeviceInventory) -> dict[int, list[str]]:
     """UID → names of the packages that run as it (several for a shared UID such as 1000)."""
     return uid_map(inventory.packages)
 
-
-def problems_for(source: str, into: list[ParseProblem] | None = None) -> Problems:
-    """A problem collector for callers that parse outputs themselves (e.g. firmware build.prop files)."""
-    return Problems(source, into)

@@ -10,21 +10,42 @@ from toolkit.models.device import ParseProblem
 log = logging.getLogger("toolkit.inventory")
 
 _MAX_EXCERPT = 160
+# A garbage file can have a million bad lines: list the first ones, then count the rest in one entry.
+MAX_PROBLEMS_PER_OUTPUT = 100
+_MAX_LOGGED = 10
 
 
 class Problems:
-    """Collects parse problems for one output; also logs each one (library code never prints)."""
+    """Collects parse problems for one output and logs them (library code never prints).
+
+    After MAX_PROBLEMS_PER_OUTPUT entries, further problems are counted in a single summary entry, so
+    nothing is dropped silently and a garbage file cannot flood the report.
+    """
 
     def __init__(self, source: str, into: list[ParseProblem] | None = None) -> None:
         self.source = source
         self.items: list[ParseProblem] = into if into is not None else []
+        self.count = 0
+        self._summary: ParseProblem | None = None
 
     def add(self, reason: str, line: int | None = None, text: str | None = None) -> None:
+        self.count += 1
         if text is not None and len(text) > _MAX_EXCERPT:
             text = text[:_MAX_EXCERPT] + "..."
-        problem = ParseProblem(source=self.source, line=line, reason=reason, text=text)
-        log.warning("%s", problem)
-        self.items.append(problem)
+        if self.count <= MAX_PROBLEMS_PER_OUTPUT:
+            problem = ParseProblem(source=self.source, line=line, reason=reason, text=text)
+            if self.count <= _MAX_LOGGED:
+                log.warning("%s", problem)
+            self.items.append(problem)
+            return
+        extra = self.count - MAX_PROBLEMS_PER_OUTPUT
+        summary = f"{extra} more problem(s) in this output, not listed one by one (last at line {line})"
+        if self._summary is None:
+            log.warning("%s: more than %d problems; counting the rest", self.source, MAX_PROBLEMS_PER_OUTPUT)
+            self._summary = ParseProblem(source=self.source, reason=summary)
+            self.items.append(self._summary)
+        else:
+            self._summary.reason = summary
 
 
 def android_time(raw: str | None) -> datetime | None:
