@@ -67,6 +67,15 @@ def test_unauthorised_host_gets_a_clear_error_within_the_bounded_wait(tmp_path: 
         assert "AUTH signature rejected" in sim.log and "AUTH public key offered" in sim.log
 
 
+def test_offline_device_is_reported_as_offline_not_unauthorised(tmp_path: Path, key: Path) -> None:
+    from toolkit.simulator import Faults
+
+    with simulator(small_profile(tmp_path), key, faults=Faults(offline=True)) as sim, \
+            pytest.raises(adb.AdbError) as err:
+        adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=1, io_timeout=0.5)
+    assert err.value.kind == "offline" and "offline" in err.value.message
+
+
 def test_open_mode_and_connection_refused(tmp_path: Path, key: Path) -> None:
     with simulator(small_profile(tmp_path), None, auth="open") as sim:
         conn = adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=1)

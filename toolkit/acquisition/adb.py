@@ -276,15 +276,24 @@ def connect_tcp(host: str, port: int, *, key_path: Path | None = None,
     transport = _tcp_transport_class()(host, port)
     dev = AdbDevice(transport, default_transport_timeout_s=io_timeout)
     serial = f"{host}:{port}"
+    asked: list[bool] = []
+
+    def on_prompt(_dev: object) -> None:
+        asked.append(True)  # our key was offered: the phone now shows "Allow USB debugging?"
+        log.warning("%s: unlock the phone and tap Allow", serial)
+
     try:
         dev.connect(rsa_keys=[_signer(key)], auth_timeout_s=auth_timeout, read_timeout_s=io_timeout,
-                    auth_callback=lambda _d: log.warning("%s: unlock the phone and tap Allow", serial))
+                    auth_callback=on_prompt)
     except (ConnectionRefusedError, socket.gaierror) as e:
         raise AdbError("no_device", f"No device answers at {serial} ({e.strerror or e}).") from e
     except (ex.TcpTimeoutException, ex.AdbTimeoutError) as e:
         dev.close()
-        raise AdbError("unauthorised", f"The device at {serial} did not authorise this computer within "
-                       f"{auth_timeout:g} s: unlock the phone and tap Allow, then try again.") from e
+        if asked:
+            raise AdbError("unauthorised", f"The device at {serial} did not authorise this computer within "
+                           f"{auth_timeout:g} s: unlock the phone and tap Allow, then try again.") from e
+        raise AdbError("offline", f"The device at {serial} accepted the connection but did not answer within "
+                       f"{io_timeout:g} s: it is offline (restart adb on the phone or reconnect).") from e
     except (OSError, ex.InvalidResponseError, ex.DeviceAuthError) as e:
         dev.close()
         raise AdbError("offline", f"The device at {serial} is offline or not an ADB device ({e}).") from e

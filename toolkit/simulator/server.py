@@ -47,6 +47,7 @@ class Faults(BaseModel):
     stall_times: int = Field(1, description="How many pulls stall (then pulls answer at once)")
     denied_paths: list[str] = Field(default_factory=list, description="Paths that answer Permission denied")
     auth_delay_seconds: float = Field(0.0, description="prompt mode: time the user takes to tap Allow")
+    offline: bool = Field(False, description="Accept TCP connections but never answer (an offline device)")
 
 
 class _Stream:
@@ -178,6 +179,9 @@ class _Connection:
 
     def handle(self, pkt: P.Packet) -> None:
         sim = self.sim
+        if pkt.command == P.A_CNXN and sim.faults.offline:
+            sim.record("FAULT offline: CNXN not answered")
+            return
         if pkt.command == P.A_CNXN:
             self.version = min(pkt.arg0, P.A_VERSION_SKIP_CHECKSUM) if pkt.arg0 >= P.A_VERSION_MIN else pkt.arg0
             self.max_payload = max(256, min(pkt.arg1 or P.MAX_PAYLOAD, P.MAX_PAYLOAD))
