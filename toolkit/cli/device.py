@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from toolkit.acquisition import adb
@@ -78,25 +78,26 @@ def connector(serial: str | None, tcp: str | None, use_server: bool | None, serv
 def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options: AcquireOptions,
                     err: Console) -> AcquisitionResult:
     """Acquire with progress bars on `err`; AdbError/EvidenceError become one sentence and exit code 2."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True) as bar, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                                   console=err, transient=True) as bytes_bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[amount]}"), console=err,
+                  transient=True) as bar:
         tasks: dict[str, TaskID] = {}
-        file_task: list[TaskID] = []
+        sizes: dict[str, int] = {}
 
         def on_progress(event: ProgressEvent) -> None:
-            if event.stage == "bytes":
-                if not file_task:
-                    file_task.append(bytes_bar.add_task("", total=event.total))
-                bytes_bar.update(file_task[0], advance=event.done, total=event.total,
-                                 description=(event.item or "").rsplit("/", 1)[-1])
+            if event.stage == "bytes":  # one DATA chunk of the file being pulled
+                if "bytes" not in tasks:
+                    tasks["bytes"] = bar.add_task("", total=None, amount="")
+                item = event.item or ""
+                sizes[item] = sizes.get(item, 0) + event.done
+                total = f" / {_mib(event.total)}" if event.total else ""
+                bar.update(tasks["bytes"], completed=sizes[item], total=event.total,
+                           description=f"  {item.rsplit('/', 1)[-1]}", amount=f"{_mib(sizes[item])}{total}")
                 return
             label = {"collect": "Collecting device state", "pull": "Pulling APKs"}.get(event.stage, event.stage)
             if event.stage not in tasks:
-                tasks[event.stage] = bar.add_task(label, total=event.total)
-            bar.update(tasks[event.stage], completed=event.done, total=event.total)
-            if event.stage == "pull" and file_task:
-                bytes_bar.reset(file_task[0])
+                tasks[event.stage] = bar.add_task(label, total=event.total, amount="")
+            bar.update(tasks[event.stage], completed=event.done, total=event.total,
+                       amount=f"{event.done}/{event.total}" if event.total is not None else str(event.done))
 
         try:
             result = acquire(out, connect, options, on_progress)
@@ -110,6 +111,10 @@ def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options
             raise typer.Exit(EXIT_ERROR) from None
     print_acquisition_summary(result, err)
     return result
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 def print_acquisition_summary(result: AcquisitionResult, err: Console) -> None:
