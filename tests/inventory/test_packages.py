@@ -306,3 +306,17 @@ def _java_ref(data: bytes) -> int:
         h = (31 * h + (b if b < 128 else b - 256))
         h = ((h + 2**31) % 2**32) - 2**31  # Java int overflow
     return h & 0xFFFFFFFF
+
+
+def test_certificate_digests_are_kept_when_printed() -> None:
+    # Some builds (OEM dumpsys extensions) print the signer's SHA-256; it is kept in canonical lowercase hex.
+    digest = "7B:40:F3:35:D0:B1:1B:A8:83:9D:F4:73:AF:5C:94:3C:5C:17:62:F7:86:44:48:FF:C2:93:73:0E:33:EB:E9:FF"
+    text = (
+        "Packages:\n"
+        "  Package [com.x] (1a2b):\n"
+        "    userId=10200\n"
+        "    codePath=/data/app/com.x-1\n"
+        f"    Signing certificate SHA-256 digest: {digest}\n"
+    )
+    (rec,) = parse_dumpsys_package(text)
+    assert rec.signing_cert_sha256 == ["7b40f335d0b11ba8839df473af5c943c5c1762f7864448ffc293730e33ebe9ff"]

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import re
 
+from pydantic import Field
+
 from toolkit.inventory._common import Problems, android_time, split_lines
+from toolkit.models.common import PhModel
 from toolkit.models.device import EnabledState, PackageRecord, PackageUserState, ParseProblem, UserInfo
 
 _LIST_LINE = re.compile(r"^(?:package|apex):(?P<rest>\S.*)$")
@@ -343,13 +346,12 @@ def _add_digest(rec: PackageRecord, digest: str) -> None:
         rec.signing_cert_sha256.append(value)
 
 
-class DumpsysPackages:
+class DumpsysPackages(PhModel):
     """What `dumpsys package` says: installed packages, factory copies of updated system apps, shared users."""
 
-    def __init__(self) -> None:
-        self.packages: list[PackageRecord] = []
-        self.hidden_system: list[PackageRecord] = []
-        self.shared_users: list[PackageRecord] = []
+    packages: list[PackageRecord] = Field(default_factory=list, description="The Packages: section")
+    hidden_system: list[PackageRecord] = Field(default_factory=list, description="Hidden system packages: factory copies")
+    shared_users: list[PackageRecord] = Field(default_factory=list, description="Shared users: (name, userId, install permissions)")
 
 
 def parse_dumpsys_package_sections(
