@@ -61,6 +61,12 @@ def test_matches_on_fixed_scan_result(fixed: ScanResult) -> None:
     assert ("endpoint", "ipv4", fl, "203.0.113.45:8443") in got  # IP inside the /24
     assert ("apk_sha256", "file_sha256", fl, fixed.apks[1].sha256) in got
     assert not any(m.indicator_value == "cdn.unrelated.example" for m in out.ioc_matches)
+    # live socket from the inventory: IPv4-mapped IPv6 peer inside the /24, owned by one package
+    sockets = [m for m in out.ioc_matches if m.target == "socket"]
+    assert [(m.observed, m.package, m.campaign) for m in sockets] == [("::ffff:203.0.113.45", fl, "BrightStats")]
+    assert sockets[0].location == "tcp6 ::ffff:203.0.113.45:8443 uid 10061 (ESTABLISHED)"
+    device = [f for f in out.device_findings if f.rule_id == "ioc-match"]
+    assert [(f.package, f.apk_sha256) for f in device] == [(fl, None)]
     # one ioc-match finding per (indicator, APK), high severity, with flow ids from flow endpoints
     ioc = [f for f in out.all_findings() if f.rule_id == "ioc-match"]
     assert all(f.severity is Severity.high for f in ioc)
@@ -168,3 +174,24 @@ def test_and_patterns_are_skipped_with_reason(tmp_path: Path) -> None:
     assert [s.id for s in loaded.source.skipped] == ["indicator--and"]
     assert "AND" in loaded.source.skipped[0].reason
     assert sorted(i.value for i in loaded.indicators) == ["a.example", "b.example"]
+
+
+def test_inventory_packages_without_apk(fixed: ScanResult, tmp_path: Path) -> None:
+    """An installed package whose APK was not pulled still matches app:id and signer indicators."""
+    result = fixed.model_copy(deep=True)
+    assert result.inventory is not None
+    notes = result.inventory.package("com.example.notes")
+    assert notes is not None
+    notes.signing_cert_sha256 = ["AB" * 32]
+    bundle = tmp_path / "notes.stix2"
+    bundle.write_text(json.dumps({"type": "bundle", "objects": [
+        {"type": "indicator", "id": "indicator--app", "pattern_type": "stix", "pattern": "[app:id = 'com.example.notes']"},
+        {"type": "indicator", "id": "indicator--cert", "pattern_type": "stix", "pattern": f"[app:cert.sha256 = '{'ab' * 32}']"},
+        {"type": "indicator", "id": "indicator--cm", "pattern_type": "stix", "pattern": "[app:id = 'com.vendor.cloudmsg']"},
+    ]}), encoding="utf-8")
+    out = apply_indicators(result, [load_indicator_file(bundle)])
+    device = sorted((m.target, m.package) for m in out.ioc_matches if m.location and m.location.startswith("inventory"))
+    assert device == [("cert_sha256", "com.example.notes"), ("package", "com.example.notes")]
+    # the analysed APK of com.vendor.cloudmsg is matched once, as an APK, not again from the inventory
+    assert [m.target for m in out.ioc_matches if m.package == "com.vendor.cloudmsg"] == ["package"]
+    assert len([f for f in out.device_findings if f.rule_id == "ioc-match"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from toolkit.models import ScanResult
@@ -20,7 +21,7 @@ def test_columns_order_and_events(fixed_result: ScanResult) -> None:
     assert tuple(rows[0].keys()) == COLUMNS == ("timestamp", "event", "package", "detail", "source")
     stamps = [r["timestamp"] for r in rows]
     assert stamps == sorted(stamps)
-    assert all(s.endswith("Z") for s in stamps)
+    assert all(r["timestamp"].endswith("Z") or "device local time" in r["source"] for r in rows)
     events = [r["event"] for r in rows]
     assert events.count("scan_started") == 1 and events.count("scan_finished") == 1
     assert events.count("certificate_valid_from") == 3  # one per signer of each analysed APK
@@ -30,25 +31,27 @@ def test_columns_order_and_events(fixed_result: ScanResult) -> None:
     assert finished["detail"] == "4 APKs, 9 findings, 0 suppressed"
 
 
-def test_inventory_packages_and_acquisition_steps(fixed_result: ScanResult) -> None:
-    """Install/update times and acquisition steps, read from the inventory models when they carry them."""
-    inventory = SimpleNamespace(
-        identity=None,
-        packages=[
-            SimpleNamespace(package="com.vendor.cloudmsg", first_install_time="2009-01-01 08:00:00",
-                            last_update_time=1763716500000, version_name="1.0.10"),
-            SimpleNamespace(name="com.example.notes", first_install_time=None, last_update_time="garbage"),
-        ],
-        acquisition=SimpleNamespace(steps=[
-            SimpleNamespace(started_at="2026-11-21T09:13:10Z", command="getprop", sha256="ab" * 32),
-        ]),
-    )
-    result = fixed_result.model_copy(update={"inventory": inventory})
-    events = [(e.timestamp.isoformat(), e.event, e.package, e.detail) for e in timeline_events(result)]
-    assert events[0] == ("2009-01-01T08:00:00+00:00", "package_first_install", "com.vendor.cloudmsg", "version_name=1.0.10")
-    assert ("2025-11-21T09:15:00+00:00", "package_last_update", "com.vendor.cloudmsg", "version_name=1.0.10") in events
-    assert ("2026-11-21T09:13:10+00:00", "acquisition_step", "", "getprop -> " + "ab" * 32) in events
-    assert not any(e[2] == "com.example.notes" for e in events)  # no usable date: no row
+def test_inventory_install_and_update_times(fixed_result: ScanResult) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(fixed_result))))
+    installs = [(r["timestamp"], r["package"]) for r in rows if r["event"] == "package_first_install"]
+    assert ("2014-03-15T09:32:11", "com.vendor.cloudmsg") in installs
+    assert ("2026-09-30T12:01:55", "com.example.notes") in installs  # the app whose APK could not be pulled
+    update = next(r for r in rows if r["event"] == "package_last_update" and r["package"] == "com.brightlight.flashlight")
+    assert update["timestamp"] == "2026-10-02T18:44:03"  # dumpsys local time: no zone invented
+    assert update["source"] == "inventory (dumpsys package, device local time)"
+    assert "installer=com.vendor.appmarket" in update["detail"]
+
+
+def test_acquisition_commands_when_attached(fixed_result: ScanResult) -> None:
+    """Acquisition steps appear once a source attaches its manifest to the result as `acquisition`."""
+    manifest = SimpleNamespace(commands=[
+        SimpleNamespace(started_at=datetime(2026, 11, 21, 9, 13, 10, tzinfo=UTC), command="getprop", sha256="ab" * 32),
+        SimpleNamespace(started_at=None, command="never ran", sha256=None),
+    ])
+    result = fixed_result.model_copy(update={"acquisition": manifest})
+    events = [(e.timestamp.isoformat(), e.event, e.detail) for e in timeline_events(result)]
+    assert ("2026-11-21T09:13:10+00:00", "acquisition_step", "getprop -> " + "ab" * 32) in events
+    assert not any("never ran" in e[2] for e in events)
 
 
 def test_spreadsheet_hostile_text_is_quoted(fixed_result: ScanResult) -> None:

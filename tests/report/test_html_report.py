@@ -70,6 +70,7 @@ def test_content(fixed_result: ScanResult) -> None:
         "survives factory resets",  # why it matters
         "not a ZIP archive: end of central directory record not found",  # not analysed, with reason
         "pull failed: permission denied",  # input error
+        "4 packages, 2 remote connections",  # inventory
     ):
         assert text in html, text
 

@@ -25,6 +25,7 @@ def test_summary(fixed_result: ScanResult) -> None:
     assert "device: Norvo N1 Lite (Android 4.4.2, serial NV0N1L0042, SELinux Permissive)" in text
     assert "APKs: 4 scanned, 2 analysed, 1 partial, 1 not analysed; 1 inputs unusable" in text
     assert "Findings: 3 critical  2 high  2 medium  1 low  1 info" in text
+    assert "Inventory: 4 packages, 2 remote connections" in text
     assert "Top flows (4 of 4)" in text
     assert "203.0.113.45:8443" in text and "http://push.vendor-cloud.example/pns/contacts" in text
     assert "not_analysed: evidence/apks/system/app/OemLogger/OemLogger.apk: not a ZIP archive" in text

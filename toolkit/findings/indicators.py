@@ -7,7 +7,8 @@ A file is a STIX bundle of `indicator` objects whose patterns compare one observ
 
 Matching targets: package names, APK SHA-256, signer certificate SHA-256, endpoints found in code (per app and per
 flow: domains including subdomains, IP addresses and networks, URLs, e-mail addresses) and live sockets of the
-inventory. Each match becomes an `IocMatch` and a high-severity `ioc-match` finding.
+inventory, plus installed packages (name, signer) whose APK was not analysed. Each match becomes an `IocMatch`;
+each indicator that matched an APK (or the device) becomes one high-severity `ioc-match` finding.
 """
 
 from __future__ import annotations
@@ -306,28 +307,41 @@ def _apk_matches(apk: ApkReport, indicators: Sequence[Indicator]) -> list[IocMat
     return matches
 
 
-def _socket_matches(result: ScanResult, indicators: Sequence[Indicator]) -> list[IocMatch]:
-    """Live connections from the inventory (`inventory.sockets`: remote_address, remote_port, packages)."""
-    sockets = getattr(result.inventory, "sockets", None) or []
+def _device_matches(result: ScanResult, indicators: Sequence[Indicator]) -> list[IocMatch]:
+    """Matches in the device inventory: live sockets, and installed packages whose APK was not analysed."""
+    if result.inventory is None:
+        return []
     matches: list[IocMatch] = []
-    for sock in sockets:
-        address = str(getattr(sock, "remote_address", "") or "")
-        port = getattr(sock, "remote_port", None)
-        host = str(getattr(sock, "remote_host", "") or "").lower()
-        packages = [str(p) for p in (getattr(sock, "packages", None) or [])]
-        where = f"{address}:{port}" if port is not None else address
-        for ind in indicators:
-            hit = (ind.kind in ("ipv4", "ipv6") and address and _ip_in(address, ind)) or (
-                ind.kind == "domain" and host and _domain_matches(host, ind.value)
+
+    def add(ind: Indicator, target: MatchTarget, observed: str, package: str | None, location: str) -> None:
+        matches.append(
+            IocMatch(
+                indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
+                source_file=ind.source_file, target=target, observed=observed, package=package, location=location,
             )
-            if hit:
-                matches.append(
-                    IocMatch(
-                        indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
-                        source_file=ind.source_file, target="socket", observed=host or address,
-                        package=packages[0] if len(packages) == 1 else None, location=where,
-                    )
-                )
+        )
+
+    for sock in result.inventory.sockets:
+        if not sock.is_remote:
+            continue
+        where = f"{sock.protocol} {sock.remote_address}:{sock.remote_port} uid {sock.uid} ({sock.state})"
+        owner = sock.packages[0] if len(sock.packages) == 1 else None  # a shared UID cannot name one package
+        for ind in indicators:
+            if ind.kind in ("ipv4", "ipv6") and _ip_in(sock.remote_address, ind):
+                add(ind, "socket", sock.remote_address, owner, where)
+    # Packages the phone reports but whose APK was not analysed (not pulled, unreadable): still evidence.
+    analysed = {a.package for a in result.apks if a.package}
+    for record in result.inventory.packages:
+        if record.name in analysed:
+            continue
+        where = f"inventory: {record.code_path or record.name}"
+        for ind in indicators:
+            if ind.kind == "app_id" and record.name == ind.value:
+                add(ind, "package", record.name, record.name, where)
+            elif ind.kind == "cert_sha256":
+                for digest in record.signing_cert_sha256:
+                    if digest.replace(":", "").lower() == ind.value:
+                        add(ind, "cert_sha256", ind.value, record.name, where)
     return matches
 
 
@@ -339,7 +353,7 @@ def _finding_for(matches: list[IocMatch], apk: ApkReport | None) -> Finding:
     """One finding per (indicator, APK or device), listing every place it matched."""
     first = matches[0]
     campaign = f" of {first.campaign}" if first.campaign else ""
-    subject = apk.package or apk.path if apk else (first.location or "the device")
+    subject = (apk.package or apk.path) if apk else (first.package or first.location or "the device")
     seen = sorted({f"{m.target} {m.observed}" for m in matches})
     message = (
         f"{subject}: indicator {first.kind} '{first.indicator_value}'{campaign} "
@@ -360,7 +374,10 @@ def _finding_for(matches: list[IocMatch], apk: ApkReport | None) -> Finding:
         flow_ids=sorted({m.location for m in matches if m.target == "flow_endpoint" and m.location}),
         evidence=evidence,
         # Stable across runs and APK versions: rule, subject, indicator; not the file path or time.
-        fingerprint=_fingerprint(IOC_RULE.id, apk.package if apk else "device", first.kind, first.indicator_value),
+        fingerprint=_fingerprint(
+            IOC_RULE.id, "apk" if apk else "device", (apk.package or apk.path) if apk else first.package,
+            first.kind, first.indicator_value,
+        ),
     )
 
 
@@ -376,7 +393,7 @@ def apply_indicators(result: ScanResult, sets: Sequence[IndicatorSet]) -> ScanRe
         out.ioc_matches.extend(matches)
         for group in _group(matches):
             apk.findings.append(_finding_for(group, apk))
-    device_matches = _socket_matches(out, indicators)
+    device_matches = _device_matches(out, indicators)
     out.ioc_matches.extend(device_matches)
     for group in _group(device_matches):
         out.device_findings.append(_finding_for(group, None))
@@ -388,6 +405,5 @@ def apply_indicators(result: ScanResult, sets: Sequence[IndicatorSet]) -> ScanRe
 def _group(matches: list[IocMatch]) -> list[list[IocMatch]]:
     groups: dict[tuple[str, str, str], list[IocMatch]] = {}
     for m in matches:
-        key = (m.indicator_id, m.kind, m.indicator_value) if m.target != "socket" else (m.indicator_id, m.kind, m.location or "")
-        groups.setdefault(key, []).append(m)
+        groups.setdefault((m.indicator_id, m.kind, m.package or m.location or ""), []).append(m)
     return list(groups.values())

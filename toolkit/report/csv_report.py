@@ -82,28 +82,39 @@ def _target(result: ScanResult) -> str:
 
 
 def _package_events(result: ScanResult) -> Iterable[TimelineEvent]:
-    """Install and update times of `inventory.packages` (dumpsys package: firstInstallTime, lastUpdateTime)."""
-    for record in getattr(result.inventory, "packages", None) or []:
-        name = str(_first(record, "package", "name", "package_name") or "")
-        detail_bits = [
-            f"{key}={value}"
-            for key in ("version_name", "version_code", "installer", "code_path", "path")
-            if (value := getattr(record, key, None))
-        ]
-        for event, keys in (
-            ("package_first_install", ("first_install_time", "first_installed", "first_install")),
-            ("package_last_update", ("last_update_time", "last_updated", "last_update")),
+    """Install and update times of the inventory's packages (dumpsys package: firstInstallTime, lastUpdateTime).
+
+    dumpsys prints the phone's local wall-clock time without a zone: those timestamps are written without a zone
+    too (no trailing Z) and the source column says so; they sort as if they were UTC.
+    """
+    if result.inventory is None:
+        return
+    for record in result.inventory.packages:
+        bits = [f"version_name={record.version_name}" if record.version_name else "",
+                f"version_code={record.version_code}" if record.version_code is not None else "",
+                f"installer={record.installer}" if record.installer else "",
+                f"code_path={record.code_path}" if record.code_path else ""]
+        detail = " ".join(b for b in bits if b)
+        for event, moment in (
+            ("package_first_install", record.first_install_time),
+            ("package_last_update", record.last_update_time),
         ):
-            moment = _parse_time(_first(record, *keys))
             if moment is not None:
+                source = "inventory (dumpsys package" + (", device local time)" if moment.tzinfo is None else ")")
+                yield TimelineEvent(timestamp=moment, event=event, package=record.name, detail=detail, source=source)
+        for user in record.users:
+            if user.first_install_time is not None and user.user_id != 0:
                 yield TimelineEvent(
-                    timestamp=moment, event=event, package=name, detail=" ".join(detail_bits), source="inventory"
+                    timestamp=user.first_install_time, event="package_first_install_user", package=record.name,
+                    detail=f"user {user.user_id}", source="inventory (dumpsys package, device local time)",
                 )
 
 
 def _acquisition_events(result: ScanResult) -> Iterable[TimelineEvent]:
     """Acquisition steps (command run, file pulled) when the result carries an acquisition manifest."""
-    manifest = getattr(result, "acquisition", None) or getattr(result.inventory, "acquisition", None)
+    # The acquisition manifest (toolkit/acquisition/evidence.py) is not part of the ScanResult yet: read it when a
+    # source attaches it as `acquisition` (commands with started_at/command/sha256).
+    manifest = getattr(result, "acquisition", None)
     for step in getattr(manifest, "steps", None) or getattr(manifest, "commands", None) or []:
         moment = _parse_time(_first(step, "started_at", "timestamp", "time", "at"))
         if moment is None:
@@ -142,4 +153,6 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        return moment.isoformat()  # local time of the phone, zone unknown: do not pretend it is UTC
     return _aware(moment).isoformat().replace("+00:00", "Z")

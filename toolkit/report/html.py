@@ -161,6 +161,10 @@ def _overview(result: ScanResult) -> str:
         ]
     if result.firmware:
         pairs += [("Firmware file", result.firmware.file), ("Firmware SHA-256", result.firmware.sha256)]
+    if result.inventory is not None:
+        remote = [s for s in result.inventory.sockets if s.is_remote]
+        pairs.append(("Inventory", f"{len(result.inventory.packages)} packages, {len(remote)} remote connections, "
+                      f"{len(result.inventory.parse_problems)} parse problems"))
     pairs += [
         ("Scan started", result.started_at.isoformat()), ("Scan finished", result.finished_at.isoformat()),
         ("Tool", f"{result.tool.name} {result.tool.version}"),

@@ -92,6 +92,11 @@ def _counts(result: ScanResult) -> Text:
     )
     if result.input_errors:
         text.append(f"; {len(result.input_errors)} inputs unusable", style="red")
+    if result.inventory is not None:
+        remote = sum(1 for s in result.inventory.sockets if s.is_remote)
+        text.append(f"\nInventory: {len(result.inventory.packages)} packages, {remote} remote connections")
+        if result.inventory.parse_problems:
+            text.append(f", {len(result.inventory.parse_problems)} parse problems", style="yellow")
     return text
 
 
