@@ -165,3 +165,13 @@ def test_resume_refuses_a_folder_from_another_phone(tmp_path: Path) -> None:
         acquire(out, _connector(sim, key), AcquireOptions(apks="none"))
     with simulator("demo", key) as sim, pytest.raises(EvidenceError, match="another --out folder"):
         acquire(out, _connector(sim, key), AcquireOptions(apks="none"))
+
+
+def test_old_phone_without_shell_v2_is_acquired_over_the_legacy_shell(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    with simulator(small_profile(tmp_path, sdk=23), key) as sim:
+        result = acquire(tmp_path / "ev", _connector(sim, key), AcquireOptions(apks="system"))
+    assert not any(s.startswith("shell,v2") for s in sim.services)
+    assert all(c.exit_code is None for c in result.manifest.commands)  # shell v1 carries no exit status
+    assert result.manifest.complete
+    assert {f.status for f in result.manifest.files} == {"pulled", "failed"}

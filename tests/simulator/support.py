@@ -23,12 +23,30 @@ FIXTURE_APKS = REPO / "fixtures" / "apks"
 BIG_SIZE = 700_000  # several sync DATA chunks and several WRTE packets at the negotiated payload
 
 
+_KEYS: list[Path] = []
+
+
 def make_host_key(tmp: Path) -> Path:
-    """A private adb host key (like ~/.android/adbkey) inside the test's temporary folder."""
-    return adb.ensure_host_key(tmp / "home" / ".android" / "adbkey")
+    """A private adb host key (like ~/.android/adbkey) inside the test's temporary folder.
+
+    RSA key generation is slow on a loaded machine: two keys are made once per test process and copied
+    (the first for "this computer", the second for tests that need "another computer").
+    """
+    import tempfile
+
+    if not _KEYS:
+        base = Path(tempfile.mkdtemp(prefix="ph-test-keys-"))
+        _KEYS.extend(adb.ensure_host_key(base / name / "adbkey") for name in ("a", "b"))
+    source = _KEYS[1] if tmp.name == "other" else _KEYS[0]
+    dest = tmp / "home" / ".android" / "adbkey"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".pub"):
+        shutil.copyfile(str(source) + suffix, str(dest) + suffix)
+    dest.chmod(0o600)
+    return dest
 
 
-def write_profile(root: Path, *, quirks: tuple[str, ...] = (), users: int = 1) -> Path:
+def write_profile(root: Path, *, quirks: tuple[str, ...] = (), users: int = 1, sdk: int = 29) -> Path:
     """A small profile: two real fixture APKs, one big random file, one unreadable APK, a second user."""
     root.mkdir(parents=True, exist_ok=True)
     rnd = random.Random(4)
@@ -39,7 +57,7 @@ def write_profile(root: Path, *, quirks: tuple[str, ...] = (), users: int = 1) -
         "name": "small",
         "props": {"ro.product.model": "Test Phone", "ro.product.name": "testphone",
                   "ro.product.device": "tp", "ro.product.brand": "Test", "ro.serialno": "TP0001",
-                  "ro.build.version.sdk": "29", "ro.build.version.release": "10",
+                  "ro.build.version.sdk": str(sdk), "ro.build.version.release": "10" if sdk == 29 else "x",
                   "ro.build.fingerprint": "Test/testphone/tp:10/QP1A/1:user/release-keys"},
         "users": [{"id": 0, "name": "Owner", "flags": 0x13}] + ([{"id": 10, "name": "Work", "flags": 0x30}]
                                                                if users > 1 else []),

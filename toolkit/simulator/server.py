@@ -15,7 +15,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,14 @@ from toolkit.simulator.shell import Shell
 log = logging.getLogger(__name__)
 
 AuthMode = Literal["open", "trusted", "prompt", "never"]
-FEATURES = "shell_v2,cmd,stat_v2"
+def device_features(sdk: int) -> list[str]:
+    """Features adbd announces: shell v2 and cmd since Android 7.0 (API 24), stat v2 since 8.0 (API 26)."""
+    features = []
+    if sdk >= 24:
+        features += ["shell_v2", "cmd"]
+    if sdk >= 26:
+        features.append("stat_v2")
+    return features
 SYNC_DATA_MAX = 64 * 1024
 ACK_TIMEOUT = 30.0
 
@@ -221,7 +228,8 @@ class _Connection:
         self.authorised = True
         banner = (f"device::ro.product.name={sim_prop(self.sim, 'ro.product.name')};"
                   f"ro.product.model={sim_prop(self.sim, 'ro.product.model')};"
-                  f"ro.product.device={sim_prop(self.sim, 'ro.product.device')};features={FEATURES}")
+                  f"ro.product.device={sim_prop(self.sim, 'ro.product.device')};"
+                  f"features={','.join(self.sim.features)}")
         self.send(P.Packet(P.A_CNXN, self.version, self.max_payload, banner.encode()))
 
     def _send_token(self) -> None:
@@ -263,7 +271,7 @@ class _Connection:
     def _open(self, remote_id: int, destination: str) -> None:
         sim = self.sim
         sim.record("OPEN " + destination)
-        service = _service_for(destination)
+        service = _service_for(destination, self.sim.features)
         if service is None:
             self.send(P.Packet(P.A_CLSE, 0, remote_id))
             return
@@ -297,10 +305,12 @@ def _split_service(destination: str) -> tuple[str, list[str], str]:
     return name, args, command
 
 
-def _service_for(destination: str):
+def _service_for(destination: str, features: list[str]) -> Callable[[DeviceSimulator, _Stream, str], None] | None:
     name, args, _ = _split_service(destination)
     if name == "shell":
-        return _shell_v2 if "v2" in args else _shell_v1
+        if "v2" in args:
+            return _shell_v2 if "shell_v2" in features else None  # older adbd: unknown service
+        return _shell_v1
     if name == "exec":
         return _exec
     if name == "sync":
@@ -387,7 +397,7 @@ def _sync(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
             err, mode, size, mtime = lookup(path)
             out += _STAT_V1.pack(int.from_bytes(b"STAT", "little"), mode if not err else 0,
                                  size & 0xFFFFFFFF, mtime)
-        elif ident in (b"STA2", b"LST2"):
+        elif ident in (b"STA2", b"LST2") and "stat_v2" in sim.features:
             err, mode, size, mtime = lookup(path)
             out += _STAT_V2.pack(int.from_bytes(ident, "little"), err, 0xFD00, abs(hash(path)) & 0xFFFFFF,
                                  mode, 1, 0, 0, size, mtime, mtime, mtime)
@@ -532,6 +542,11 @@ class DeviceSimulator:
                 return False
             self._drops_left -= 1
             return True
+
+    @property
+    def features(self) -> list[str]:
+        sdk = self.profile.prop("ro.build.version.sdk", "29")
+        return device_features(int(sdk) if sdk.isdigit() else 29)
 
     @property
     def commands(self) -> list[str]:
