@@ -320,3 +320,19 @@ def test_certificate_digests_are_kept_when_printed() -> None:
     )
     (rec,) = parse_dumpsys_package(text)
     assert rec.signing_cert_sha256 == ["7b40f335d0b11ba8839df473af5c943c5c1762f7864448ffc293730e33ebe9ff"]
+
+
+def test_system_app_uninstalled_for_owner_is_still_inventoried() -> None:
+    # `pm uninstall --user 0` (a common way to "remove" preinstalled apps) leaves the APK in the image:
+    # pm list packages no longer shows it, dumpsys does.
+    listed = parse_pm_list_packages(raw("android12", "pm_list_packages"))
+    assert "com.kestrel.analytics" not in {p.name for p in listed}
+    dumped = parse_dumpsys_package(raw("android12", "dumpsys_package"))
+    merged = _by_name(merge_packages(listed, dumped))
+    an = merged["com.kestrel.analytics"]
+    assert an.sources == ["dumpsys_package"]
+    assert an.installed_users == [10]
+    assert an.users[1].hidden is True and an.users[0].installed is False
+    assert an.is_privileged and an.code_path == "/system_ext/priv-app/KestrelAnalytics"
+    assert "android.permission.PACKAGE_USAGE_STATS" in an.install_permissions
+    assert an.apk_paths == []  # the file name inside a system partition is not guessed

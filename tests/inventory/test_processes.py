@@ -59,3 +59,14 @@ def test_no_header_is_reported() -> None:
     problems: list[ParseProblem] = []
     assert parse_ps("/system/bin/sh: ps: not found\n", problems) == []
     assert "header" in problems[0].reason
+
+
+def test_toybox_default_columns() -> None:
+    text = (
+        "USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME\n"
+        "root             1     0 10913296  9368 do_epoll_wait       0 S init\n"
+        "u0_a87        2210   353 15095312 98420 do_epoll_wait       0 S com.brightlight.flashlight\n"
+    )
+    procs = parse_ps(text)
+    assert [(p.pid, p.ppid, p.name, p.uid) for p in procs] == [(1, 0, "init", 0),
+                                                              (2210, 353, "com.brightlight.flashlight", 10087)]
