@@ -5,11 +5,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from toolkit.acquisition import adb
 from toolkit.simulator import protocol as P
 
 
-def test_host_key_is_created_private_and_then_reused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_host_key_is_created_private_and_then_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("ANDROID_USER_HOME", raising=False)
     assert adb.default_key_path() == tmp_path / ".android" / "adbkey"
@@ -26,6 +28,6 @@ def test_host_key_is_created_private_and_then_reused(tmp_path: Path, monkeypatch
     assert Path(str(key) + ".pub").read_bytes().split(b" ")[0] == pub.split(b" ")[0]
 
 
-def test_android_user_home_is_honoured(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_android_user_home_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "alt"))
     assert adb.default_key_path() == tmp_path / "alt" / "adbkey"
