@@ -195,3 +195,17 @@ def test_inventory_packages_without_apk(fixed: ScanResult, tmp_path: Path) -> No
     # the analysed APK of com.vendor.cloudmsg is matched once, as an APK, not again from the inventory
     assert [m.target for m in out.ioc_matches if m.package == "com.vendor.cloudmsg"] == ["package"]
     assert len([f for f in out.device_findings if f.rule_id == "ioc-match"]) == 2
+
+
+def test_real_engine_endpoints_and_flows_match_domain(fixture_apks: Path) -> None:
+    """Endpoints and flows found by the real engine in cloudmsg.apk match the campaign's domain indicator."""
+    report = analyse_apk(fixture_apks / "cloudmsg.apk")
+    if not report.flows:
+        pytest.skip("the analysis engine found no flows in cloudmsg.apk")
+    out = apply_indicators(build_result(Target(kind="apk_files"), [report]), [load_indicator_file(BUNDLE)])
+    domain = [m for m in out.ioc_matches if m.kind == "domain"]
+    assert {m.target for m in domain} == {"endpoint", "flow_endpoint"}
+    assert all("vendor-cloud.example" in m.observed for m in domain)
+    finding = next(f for f in out.apks[0].findings if f.rule_id == "ioc-match" and "domain" in f.title)
+    flow_ids = {f.id for f in out.apks[0].flows if any("vendor-cloud.example" in e.value for e in f.endpoints)}
+    assert flow_ids and set(finding.flow_ids) == flow_ids

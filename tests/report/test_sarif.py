@@ -158,3 +158,18 @@ def test_real_scan_and_empty_result_validate(fixture_apks: Path, validator: json
     empty = build_result(Target(kind="apk_files"), [])
     log = _valid(validator, render_sarif(empty))
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
+
+
+def test_code_flows_from_the_real_engine(fixture_apks: Path, validator: jsonschema.Draft4Validator) -> None:
+    """An indicator finding resting on flows the engine found in cloudmsg.apk becomes SARIF code flows."""
+    report = analyse_apk(fixture_apks / "cloudmsg.apk")
+    if not report.flows:
+        pytest.skip("the analysis engine found no flows in cloudmsg.apk")
+    result = apply_indicators(build_result(Target(kind="apk_files"), [report]), [load_indicator_file(BUNDLE)])
+    log = _valid(validator, render_sarif(result))
+    flowing = [r for r in log["runs"][0]["results"] if r.get("codeFlows")]
+    assert flowing
+    steps = flowing[0]["codeFlows"][0]["threadFlows"][0]["locations"]
+    names = [s["location"]["logicalLocations"][0]["fullyQualifiedName"] for s in steps]
+    assert all(n.startswith("com.vendor.cloudmsg.") for n in names)
+    assert names[-1] == "com.vendor.cloudmsg.PushClient.post"
