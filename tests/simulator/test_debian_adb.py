@@ -6,6 +6,7 @@ Runs with a private adb server port and HOME so no other adb server or key on th
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,10 @@ def test_adb_connect_shell_and_pull_are_byte_identical(tmp_path: Path, debian_ad
         missing = debian_adb("-s", sim.serial, "shell", "no_such_tool")
         assert missing.returncode == 127
         assert b"inaccessible or not found" in missing.stderr
+        # `adb shell` without a command: an interactive session fed from stdin.
+        session = subprocess.run([debian_adb.exe or "adb", "-s", sim.serial, "shell"], env=debian_adb.env,
+                                 input=b"getprop ro.serialno\nexit\n", capture_output=True, timeout=20)
+        assert session.stdout == b"TP0001\n"
         # Pulls: a real APK and a big file spanning many packets, byte-identical.
         for device_path, local in [("/system/app/AppMarket/AppMarket.apk", FIXTURE_APKS / "appmarket.apk"),
                                    ("/system/app/Big/Big.apk", profile.root / "fs/system/app/Big/Big.apk")]:  # type: ignore[operator]

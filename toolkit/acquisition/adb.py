@@ -312,7 +312,6 @@ def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
                        f"the adb-shell[usb] extra ({e}).") from e
     from adb_shell import exceptions as ex
 
-    key = ensure_host_key(key_path)
     try:
         found = UsbTransport.find_all_adb_devices()
         devices = list(found)
@@ -327,6 +326,7 @@ def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
         names = ", ".join(d.serial_number for d in devices)
         raise AdbError("several_devices", f"Several devices are connected ({names}): choose one with --serial.")
     usb_serial = devices[0].serial_number
+    key = ensure_host_key(key_path)  # only now: no key file is created when there is no phone
     try:
         dev = AdbDeviceUsb(serial=usb_serial, default_transport_timeout_s=10.0)
         dev.connect(rsa_keys=[_signer(key)], auth_timeout_s=auth_timeout,

@@ -71,10 +71,10 @@ class _Stream:
         self._close_lock = threading.Lock()
 
     # --- host -> device
-    def read_exact(self, n: int) -> bytes | None:
+    def read_exact(self, n: int, timeout: float | None = ACK_TIMEOUT) -> bytes | None:
         while len(self._buffer) < n:
             try:
-                chunk = self.incoming.get(timeout=ACK_TIMEOUT)
+                chunk = self.incoming.get(timeout=timeout)
             except queue.Empty:
                 return None
             if chunk is None:
@@ -82,6 +82,13 @@ class _Stream:
             self._buffer += chunk
         out, self._buffer = self._buffer[:n], self._buffer[n:]
         return out
+
+    def incoming_chunk(self) -> bytes | None:
+        """The next bytes the host wrote (any buffered remainder first); None when the stream closed."""
+        if self._buffer:
+            out, self._buffer = self._buffer, b""
+            return out
+        return self.incoming.get()  # close() and kill() put None, so this wakes when the stream ends
 
     # --- device -> host, one WRTE at a time, each waiting for the host's OKAY
     def write(self, data: bytes) -> bool:
@@ -324,10 +331,50 @@ def _run_shell(sim: DeviceSimulator, command: str) -> tuple[bytes, bytes, int]:
     return result.stdout, result.stderr, result.exit_code
 
 
+def _interactive(sim: DeviceSimulator, read: Callable[[], bytes | None], write: Callable[[bytes], bool],
+                 tty: bool = True) -> None:
+    """A small shell for manual testing (`adb shell`): one command per line, `exit` ends. With a pty it echoes
+    keystrokes, prints a prompt and ends lines with CRLF, as a terminal session on a phone does."""
+    prompt = f"{sim.profile.prop('ro.product.device') or 'device'}:/ $ ".encode() if tty else b""
+    nl = b"\r\n" if tty else b"\n"
+    if prompt and not write(prompt):
+        return
+    line = b""
+    while True:
+        data = read()
+        if data is None:
+            return
+        for byte in data:
+            ch = bytes([byte])
+            if ch in (b"\r", b"\n"):
+                if tty:
+                    write(nl)
+                command = line.decode(errors="replace").strip()
+                line = b""
+                if command == "exit":
+                    return
+                if command:
+                    out, err, _ = _run_shell(sim, command)
+                    write((out + err).replace(b"\r\n", b"\n").replace(b"\n", nl))
+                if prompt:
+                    write(prompt)
+            elif ch == b"\x04" and not line:
+                return
+            elif tty and ch in (b"\x7f", b"\x08"):
+                if line:
+                    line = line[:-1]
+                    write(b"\x08 \x08")
+            else:
+                line += ch
+                if tty:
+                    write(ch)
+
+
 def _shell_v1(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
     _, _, command = _split_service(destination)
     if not command.strip():
-        return  # interactive shells are not modelled
+        _interactive(sim, lambda: stream.incoming_chunk(), stream.write)
+        return
     out, err, _ = _run_shell(sim, command)
     stream.write(out + err)
 
@@ -341,6 +388,20 @@ def _exec(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
 def _shell_v2(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
     _, _, command = _split_service(destination)
     if not command.strip():
+        def read() -> bytes | None:
+            while True:
+                header = stream.read_exact(5, timeout=None)
+                if header is None:
+                    return None
+                kind, length = struct.unpack("<BI", header)
+                payload = stream.read_exact(length, timeout=None) if length else b""
+                if payload is None or kind == P.SHELL_CLOSE_STDIN:
+                    return None
+                if kind == P.SHELL_STDIN:
+                    return payload
+
+        _interactive(sim, read, lambda data: stream.write(P.shell_packet(P.SHELL_STDOUT, data)),
+                     tty="pty" in _split_service(destination)[1])
         stream.write(P.shell_packet(P.SHELL_EXIT, bytes([0])))
         return
     out, err, code = _run_shell(sim, command)
