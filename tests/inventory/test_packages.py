@@ -222,6 +222,7 @@ def test_dumpsys_truncated_block_is_reported() -> None:
     pkgs = _by_name(parse_dumpsys_package(text[:cut], problems))
     assert "com.popular.messenger" in pkgs  # kept, with what was there
     assert pkgs["com.popular.messenger"].uid == 10112
+    assert pkgs["com.popular.messenger"].is_system is None  # its flags line was cut off: unknown, not False
     assert any("com.popular.messenger" in p.reason and "codePath" in p.reason for p in problems)
     assert "com.vendor.cloudmsg" in pkgs
 

@@ -263,8 +263,9 @@ def _finish(block: _Block, sink: Problems) -> None:
         if timed:
             rec.first_install_time = timed[0].first_install_time
             rec.first_install_time_raw = timed[0].first_install_time_raw
-    rec.is_system = "SYSTEM" in rec.flags
-    rec.is_privileged = "PRIVILEGED" in rec.private_flags or "PRIVILEGED" in rec.flags
+    if rec.flags or rec.private_flags:  # no flags line at all (truncated block): leave unknown
+        rec.is_system = "SYSTEM" in rec.flags
+        rec.is_privileged = "PRIVILEGED" in rec.private_flags or "PRIVILEGED" in rec.flags
     rec.is_persistent = "PERSISTENT" in rec.flags
     rec.is_updated_system = "UPDATED_SYSTEM_APP" in rec.flags
 
