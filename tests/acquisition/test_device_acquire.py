@@ -52,6 +52,9 @@ def test_full_acquisition_writes_a_complete_verifiable_evidence_folder(tmp_path:
     assert m.transport == "tcp" and m.device.model == "Test Phone" and m.device.serial == "TP0001"
     assert folder.verify() == []
     assert "collect" in events and "pull" in events and "bytes" in events
+    # Every command sent is in the manifest, the shell-protocol probe included, in the order the phone saw them.
+    sent = [line.split(" ", 2)[2] for line in m.runs[0].commands_sent]
+    assert sent == sim.commands and sent[0] == "getprop ro.build.version.sdk"
     # acquisition.json is plain JSON a reviewer can read.
     data = json.loads((out / "acquisition.json").read_text())
     assert data["tool"] == "phonehome" and data["runs"][0]["pulled"] == 3

@@ -27,6 +27,9 @@ def test_trusted_key_connects_and_shell_v2_gives_exit_codes(tmp_path: Path, key:
     with simulator(small_profile(tmp_path), key) as sim:
         conn = adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=3)
         try:
+            legacy = conn.run_shell("getprop ro.build.version.sdk")  # shell v1 until told the API level
+            assert (legacy.stdout, legacy.exit_code) == (b"29\n", None)
+            conn.configure_shell(29)
             ok = conn.run_shell("getprop ro.product.model")
             assert (ok.stdout, ok.exit_code) == (b"Test Phone\n", 0)
             missing = conn.run_shell("frobnicate --now")
@@ -79,6 +82,7 @@ def test_offline_device_is_reported_as_offline_not_unauthorised(tmp_path: Path, 
 def test_open_mode_and_connection_refused(tmp_path: Path, key: Path) -> None:
     with simulator(small_profile(tmp_path), None, auth="open") as sim:
         conn = adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=1)
+        conn.configure_shell(29)
         assert conn.run_shell("id").exit_code == 0
         conn.close()
         port = sim.port

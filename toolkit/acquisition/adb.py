@@ -135,6 +135,9 @@ class AdbConnection:
     def run_shell(self, command: str, timeout: float = 120.0) -> ShellOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def configure_shell(self, sdk: int | None) -> None:
+        """Told the Android API level, pick the shell protocol (v2 carries exit codes). Default: nothing to do."""
+
     def stat(self, path: str) -> RemoteStat:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -183,20 +186,17 @@ class AdbShellConnection(AdbConnection):
         self.transport = transport
         self.serial = serial
         self.io_timeout = io_timeout
-        self._v2: bool | None = None
+        self._v2 = False
 
-    def _use_v2(self) -> bool:
+    def configure_shell(self, sdk: int | None) -> None:
         # adb-shell does not expose the device banner; shell protocol v2 exists since Android 7.0 (API 24).
-        if self._v2 is None:
-            sdk = self._dev.shell("getprop ro.build.version.sdk", read_timeout_s=30, timeout_s=30).strip()
-            self._v2 = sdk.isdigit() and int(sdk) >= 24
-        return self._v2
+        self._v2 = sdk is not None and sdk >= 24
 
     def run_shell(self, command: str, timeout: float = 120.0) -> ShellOutput:
         from adb_shell import exceptions as ex
 
         try:
-            if self._use_v2():
+            if self._v2:
                 # adb-shell 0.4 has no public shell v2 call; _service opens "shell,v2,raw:<command>".
                 raw = self._dev._service(b"shell,v2,raw", command.encode(), read_timeout_s=timeout,
                                          timeout_s=timeout, decode=False)

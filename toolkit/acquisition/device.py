@@ -70,11 +70,23 @@ def check_read_only(command: str) -> None:
         raise NotAllowedError(f"refused to send {command!r} to the phone: not on the read-only allow-list")
 
 
+class SentCommand(PhModel):
+    """A command that went to the phone (for acquisition.json: every command, not only the collectors')."""
+
+    command: str
+    exit_code: int | None = None
+    at: datetime
+
+
 class ReadOnlyDevice:
     """The only view of the phone the collectors get: allow-listed shell commands, stat, list and pull."""
 
     def __init__(self, conn: AdbConnection) -> None:
         self._conn = conn
+        self.sent: list[SentCommand] = []
+        # Which shell protocol to use depends on the Android version: ask (read-only, allow-listed, logged).
+        sdk = self.shell("getprop ro.build.version.sdk").stdout.decode(errors="replace").strip()
+        conn.configure_shell(int(sdk) if sdk.isdigit() else None)
 
     @property
     def transport(self) -> str:
@@ -86,7 +98,10 @@ class ReadOnlyDevice:
 
     def shell(self, command: str, timeout: float = 120.0) -> ShellOutput:
         check_read_only(command)
-        return self._conn.run_shell(command, timeout=timeout)
+        at = datetime.now(UTC)
+        out = self._conn.run_shell(command, timeout=timeout)
+        self.sent.append(SentCommand(command=command, exit_code=out.exit_code, at=at))
+        return out
 
     def stat(self, path: str) -> RemoteStat:
         return self._conn.stat(path)
@@ -206,6 +221,7 @@ class Acquirer:
         self.options = options or AcquireOptions()
         self.progress = progress
         self.device: ReadOnlyDevice | None = None
+        self.sent_log: list[str] = []
 
     # --- connection with reconnects
     def _device(self) -> ReadOnlyDevice:
@@ -215,6 +231,7 @@ class Acquirer:
 
     def _drop(self) -> None:
         if self.device is not None:
+            self.sent_log += [f"{c.at.isoformat()} exit={c.exit_code} {c.command}" for c in self.device.sent]
             self.device.close()
             self.device = None
 
@@ -263,9 +280,10 @@ class Acquirer:
         files_ok = all(f.status == "pulled" or (f.reason and not f.reason.startswith("transient:"))
                        for f in manifest.files if f.device_path in wanted)
         manifest.complete = commands_ok and files_ok
+        self._drop()
+        record.commands_sent = self.sent_log
         self.folder.save_manifest(manifest)
         self.folder.write_hash_list()
-        self._drop()
         return AcquisitionResult(folder=str(self.folder.root), manifest=manifest, inventory=inventory)
 
     def _collect(self, manifest: AcquisitionManifest, run_no: int) -> None:

@@ -84,6 +84,9 @@ class RunRecord(PhModel):
     pulled: int = 0
     reused: int = 0
     failed: int = 0
+    commands_sent: list[str] = Field(default_factory=list,
+                                     description="Every shell command sent to the phone in this run, in order: "
+                                     "'<time> exit=<status> <command>' (collectors, retries and session probes)")
 
 
 class AcquisitionManifest(PhModel):
