@@ -239,109 +239,132 @@ def _normalise_url(url: str) -> str:
 
 def _endpoint_host(endpoint: Endpoint) -> str | None:
     if endpoint.host:
-        return endpoint.host.lower().rstrip(".")
+        return endpoint.host.lower().rstrip(".").strip("[]")
+    value = endpoint.value.strip()
     if endpoint.kind == "url":
-        return (urlsplit(endpoint.value).hostname or "").lower() or None
+        return (urlsplit(value).hostname or "").lower() or None
     if endpoint.kind in ("host", "ip"):
-        return endpoint.value.lower().rstrip(".").split(":")[0] if endpoint.value.count(":") <= 1 else endpoint.value
+        if value.startswith("["):  # [v6]:port
+            return value[1:].split("]", 1)[0].lower()
+        return value.lower().rstrip(".").split(":")[0] if value.count(":") <= 1 else value.lower()
     return None
 
 
-def _ip_in(observed: str, indicator: Indicator) -> bool:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        address = ipaddress.ip_address(observed.strip("[]"))
+        address = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
-        return False
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:a.b.c.d as /proc/net/tcp6 shows IPv4 peers
-    return address in ipaddress.ip_network(indicator.value, strict=False)
+        return address.ipv4_mapped  # ::ffff:a.b.c.d as /proc/net/tcp6 shows IPv4 peers
+    return address
 
 
-def _domain_matches(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
+class _Index:
+    """Indicators by kind and value, so matching costs one lookup per observed value, not one per indicator."""
+
+    def __init__(self, indicators: Sequence[Indicator]) -> None:
+        self.exact: dict[tuple[str, str], list[Indicator]] = {}
+        self.networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Indicator]] = []
+        for ind in indicators:
+            if ind.kind in ("ipv4", "ipv6"):
+                network = ipaddress.ip_network(ind.value, strict=False)
+                if network.num_addresses == 1:
+                    self.exact.setdefault(("ip", str(network.network_address)), []).append(ind)
+                else:
+                    self.networks.append((network, ind))
+            else:
+                self.exact.setdefault((ind.kind, ind.value), []).append(ind)
+
+    def get(self, kind: str, value: str) -> list[Indicator]:
+        return self.exact.get((kind, value), [])
+
+    def domain(self, host: str) -> list[Indicator]:
+        """Indicators for the host or any parent domain (a.b.example matches b.example and example)."""
+        labels = host.split(".")
+        found: list[Indicator] = []
+        for i in range(len(labels)):
+            found += self.get("domain", ".".join(labels[i:]))
+        return found
+
+    def ip(self, text: str) -> list[Indicator]:
+        address = _address(text)
+        if address is None:
+            return []
+        return self.get("ip", str(address)) + [ind for net, ind in self.networks if address in net]
+
+    def endpoint(self, endpoint: Endpoint) -> list[Indicator]:
+        found: list[Indicator] = []
+        host = _endpoint_host(endpoint)
+        if host:
+            found += self.domain(host) + self.ip(host)
+        if endpoint.kind == "url":
+            found += self.get("url", _normalise_url(endpoint.value))
+        elif endpoint.kind == "email":
+            found += self.get("email", endpoint.value.lower())
+        return found
 
 
-def _endpoint_matches(endpoint: Endpoint, indicator: Indicator) -> bool:
-    host = _endpoint_host(endpoint)
-    if indicator.kind == "domain":
-        return host is not None and _domain_matches(host, indicator.value)
-    if indicator.kind in ("ipv4", "ipv6"):
-        return host is not None and _ip_in(host, indicator)
-    if indicator.kind == "url":
-        return endpoint.kind == "url" and _normalise_url(endpoint.value) == indicator.value
-    if indicator.kind == "email":
-        return endpoint.kind == "email" and endpoint.value.lower() == indicator.value
-    return False
-
-
-def _apk_matches(apk: ApkReport, indicators: Sequence[Indicator]) -> list[IocMatch]:
+def _apk_matches(apk: ApkReport, index: _Index) -> list[IocMatch]:
     matches: list[IocMatch] = []
     package = apk.package or (apk.metadata.package if apk.metadata else None)
 
-    def add(ind: Indicator, target: MatchTarget, observed: str, location: str | None) -> None:
-        matches.append(
-            IocMatch(
-                indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
-                source_file=ind.source_file, target=target, observed=observed, package=package,
-                apk_sha256=apk.sha256, location=location,
+    def add(found: list[Indicator], target: MatchTarget, observed: str, location: str | None) -> None:
+        for ind in found:
+            matches.append(
+                IocMatch(
+                    indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
+                    source_file=ind.source_file, target=target, observed=observed, package=package,
+                    apk_sha256=apk.sha256, location=location,
+                )
             )
-        )
 
-    for ind in indicators:
-        if ind.kind == "app_id" and package and package == ind.value:
-            add(ind, "package", package, apk.path)
-        elif ind.kind == "file_sha256" and apk.sha256 and apk.sha256.lower() == ind.value:
-            add(ind, "apk_sha256", apk.sha256.lower(), apk.path)
-        elif ind.kind == "cert_sha256" and apk.metadata:
-            for cert in apk.metadata.certificates:
-                if cert.sha256.replace(":", "").lower() == ind.value:
-                    add(ind, "cert_sha256", cert.sha256.lower(), cert.subject)
-        elif ind.kind in ("domain", "ipv4", "ipv6", "url", "email"):
-            for endpoint in apk.endpoints:
-                if _endpoint_matches(endpoint, ind):
-                    add(ind, "endpoint", endpoint.value, apk.path)
-            for flow in apk.flows:
-                for endpoint in flow.endpoints:
-                    if _endpoint_matches(endpoint, ind):
-                        add(ind, "flow_endpoint", endpoint.value, flow.id)
+    if package:
+        add(index.get("app_id", package), "package", package, apk.path)
+    if apk.sha256:
+        add(index.get("file_sha256", apk.sha256.lower()), "apk_sha256", apk.sha256.lower(), apk.path)
+    for cert in apk.metadata.certificates if apk.metadata else []:
+        digest = cert.sha256.replace(":", "").lower()
+        add(index.get("cert_sha256", digest), "cert_sha256", digest, cert.subject)
+    for endpoint in apk.endpoints:
+        add(index.endpoint(endpoint), "endpoint", endpoint.value, apk.path)
+    for flow in apk.flows:
+        for endpoint in flow.endpoints:
+            add(index.endpoint(endpoint), "flow_endpoint", endpoint.value, flow.id)
     return matches
 
 
-def _device_matches(result: ScanResult, indicators: Sequence[Indicator]) -> list[IocMatch]:
+def _device_matches(result: ScanResult, index: _Index) -> list[IocMatch]:
     """Matches in the device inventory: live sockets, and installed packages whose APK was not analysed."""
     if result.inventory is None:
         return []
     matches: list[IocMatch] = []
 
-    def add(ind: Indicator, target: MatchTarget, observed: str, package: str | None, location: str) -> None:
-        matches.append(
-            IocMatch(
-                indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
-                source_file=ind.source_file, target=target, observed=observed, package=package, location=location,
+    def add(found: list[Indicator], target: MatchTarget, observed: str, package: str | None, location: str) -> None:
+        for ind in found:
+            matches.append(
+                IocMatch(
+                    indicator_id=ind.id, kind=ind.kind, indicator_value=ind.value, campaign=ind.campaign,
+                    source_file=ind.source_file, target=target, observed=observed, package=package, location=location,
+                )
             )
-        )
 
     for sock in result.inventory.sockets:
         if not sock.is_remote:
             continue
         where = f"{sock.protocol} {sock.remote_address}:{sock.remote_port} uid {sock.uid} ({sock.state})"
         owner = sock.packages[0] if len(sock.packages) == 1 else None  # a shared UID cannot name one package
-        for ind in indicators:
-            if ind.kind in ("ipv4", "ipv6") and _ip_in(sock.remote_address, ind):
-                add(ind, "socket", sock.remote_address, owner, where)
+        add(index.ip(sock.remote_address), "socket", sock.remote_address, owner, where)
     # Packages the phone reports but whose APK was not analysed (not pulled, unreadable): still evidence.
     analysed = {a.package for a in result.apks if a.package}
     for record in result.inventory.packages:
         if record.name in analysed:
             continue
         where = f"inventory: {record.code_path or record.name}"
-        for ind in indicators:
-            if ind.kind == "app_id" and record.name == ind.value:
-                add(ind, "package", record.name, record.name, where)
-            elif ind.kind == "cert_sha256":
-                for digest in record.signing_cert_sha256:
-                    if digest.replace(":", "").lower() == ind.value:
-                        add(ind, "cert_sha256", ind.value, record.name, where)
+        add(index.get("app_id", record.name), "package", record.name, record.name, where)
+        for digest in record.signing_cert_sha256:
+            normalised = digest.replace(":", "").lower()
+            add(index.get("cert_sha256", normalised), "cert_sha256", normalised, record.name, where)
     return matches
 
 
@@ -388,12 +411,13 @@ def apply_indicators(result: ScanResult, sets: Sequence[IndicatorSet]) -> ScanRe
     indicators = [ind for s in sets for ind in s.indicators]
     if not indicators:
         return out
+    index = _Index(indicators)
     for apk in out.apks:
-        matches = _apk_matches(apk, indicators)
+        matches = _apk_matches(apk, index)
         out.ioc_matches.extend(matches)
         for group in _group(matches):
             apk.findings.append(_finding_for(group, apk))
-    device_matches = _device_matches(out, indicators)
+    device_matches = _device_matches(out, index)
     out.ioc_matches.extend(device_matches)
     for group in _group(device_matches):
         out.device_findings.append(_finding_for(group, None))
