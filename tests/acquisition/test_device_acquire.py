@@ -161,6 +161,16 @@ def test_unauthorised_phone_fails_before_writing_anything(tmp_path: Path) -> Non
     assert not (tmp_path / "ev").exists()
 
 
+def test_acquire_refuses_a_folder_with_unrelated_files(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "notes.txt").write_text("mine")
+    with simulator(small_profile(tmp_path), key) as sim, pytest.raises(EvidenceError, match="not an evidence folder"):
+        acquire(tmp_path / "ev", _connector(sim, key), AcquireOptions(apks="none"))
+    assert sim.commands == []  # refused before talking to the phone
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["notes.txt"]
+
+
 def test_resume_refuses_a_folder_from_another_phone(tmp_path: Path) -> None:
     key = make_host_key(tmp_path)
     out = tmp_path / "ev"

@@ -242,6 +242,11 @@ class Acquirer:
     # --- the run
     def run(self) -> AcquisitionResult:
         started = _now()
+        root = self.folder.root
+        if root.exists() and not self.folder.exists() and (not root.is_dir() or any(root.iterdir())):
+            # Never mix an acquisition into unrelated files: the hash list would cover them as evidence.
+            raise EvidenceError(f"{root}: exists and is not an evidence folder (no acquisition.json): "
+                                "choose a new or empty folder")
         device = self._device()  # connection errors (AdbError) go to the caller: nothing written yet
         self.folder.create()
         resumed = self.folder.exists()
