@@ -49,6 +49,20 @@ def test_manifest_round_trip_and_hash_list(tmp_path: Path) -> None:
     assert folder.verify() == []
 
 
+def test_hash_list_checks_with_coreutils_sha256sum(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    folder = _folder(tmp_path)
+    exe = shutil.which("sha256sum")
+    assert exe, "coreutils sha256sum is part of every Debian system"
+    ok = subprocess.run([exe, "-c", "sha256sums.txt"], cwd=folder.root, capture_output=True, timeout=30)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (folder.root / "raw/getprop.txt").write_text("changed")
+    bad = subprocess.run([exe, "-c", "sha256sums.txt"], cwd=folder.root, capture_output=True, timeout=30)
+    assert bad.returncode == 1 and b"raw/getprop.txt: FAILED" in bad.stdout
+
+
 def test_verify_reports_tampering_missing_and_extra_files(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     (folder.root / "apks/system/app/A/A.apk").write_bytes(b"changed")
