@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -195,3 +196,24 @@ def test_unwritable_output_is_an_error(tmp_path: Path, fixed: ScanResult) -> Non
     blocker.write_text("x", encoding="utf-8")
     with pytest.raises(OutputError, match="cannot write json report"):
         emit(fixed, ["json"], blocker / "sub" / "r.json", Console(), Console(stderr=True))
+
+
+def test_rerender_a_saved_report_with_indicators(tmp_path: Path, fixed: ScanResult) -> None:
+    from toolkit.cli.output import rerender_report
+
+    saved = tmp_path / "saved.json"
+    saved.write_text(fixed.model_dump_json(), encoding="utf-8")
+    out = tmp_path / "again"
+    err = Console(stderr=True, record=True, width=300)
+    with pytest.raises(typer.Exit) as done:
+        rerender_report(saved, ReportArgs(formats=["json", "html"], output=out, iocs=[BUNDLE]), Console(), err)
+    assert done.value.exit_code == EXIT_FINDINGS
+    again = ScanResult.model_validate_json((out / "phonehome-report.json").read_text(encoding="utf-8"))
+    assert again.ioc_matches and again.apks == [a for a in again.apks]
+    assert len(again.all_findings()) > len(fixed.all_findings())
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}", encoding="utf-8")
+    with pytest.raises(typer.Exit) as done:
+        rerender_report(broken, ReportArgs(), Console(), err)
+    assert done.value.exit_code == EXIT_ERROR
+    assert f"error: {broken}: not a phonehome JSON report" in err.export_text()

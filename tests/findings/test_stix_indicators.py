@@ -81,6 +81,13 @@ def test_matches_on_fixed_scan_result(fixed: ScanResult) -> None:
     assert out.indicator_sources[0].file == str(BUNDLE)
 
 
+def test_applying_the_same_file_twice_changes_nothing(fixed: ScanResult) -> None:
+    bundle = [load_indicator_file(BUNDLE)]
+    once = apply_indicators(fixed, bundle)
+    twice = apply_indicators(once, [load_indicator_file(BUNDLE)])
+    assert twice == once
+
+
 def test_fingerprints_are_stable_across_runs(fixed: ScanResult) -> None:
     bundle = [load_indicator_file(BUNDLE)]
     first = sorted(f.fingerprint for f in apply_indicators(fixed, bundle).all_findings())

@@ -48,3 +48,13 @@ def test_iocs_and_baseline(fixed_result: ScanResult, tmp_path: Path) -> None:
 def test_empty_scan() -> None:
     text = _text(build_result(Target(kind="apk_files", inputs=["x/"]), []))
     assert "APKs: 0 scanned" in text and "No findings." in text
+
+
+def test_long_finding_lists_are_cut_with_a_pointer(fixed_result: ScanResult) -> None:
+    many = fixed_result.model_copy(deep=True)
+    template = many.apks[0].findings[3]  # medium
+    many.apks[0].findings += [template.model_copy(update={"fingerprint": f"{i:032x}"}) for i in range(60)]
+    text = _text(many)
+    assert "Findings (most severe 40 of 69: see the json or html report for all)" in text
+    assert "imei-to-network" in text  # the most severe are kept
+    assert "install-packages" not in text.split("Top flows")[0]  # the info finding is cut

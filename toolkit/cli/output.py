@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from toolkit.findings import (
@@ -230,3 +231,33 @@ def exit_code(result: ScanResult, fail_on: Severity = Severity.info) -> int:
     if result.input_errors:
         return EXIT_ERROR
     return EXIT_CLEAN
+
+
+def load_report(path: Path) -> ScanResult:
+    """Read a phonehome JSON report back; raise ValueError naming the file and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"{path}: cannot read report: {reason}") from exc
+    try:
+        return ScanResult.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(
+            f"{path}: not a phonehome JSON report ({exc.error_count()} problems; first: {where}: {first['msg']})"
+        ) from exc
+
+
+def rerender_report(path: Path, args: ReportArgs, console: Console, err: Console) -> None:
+    """Render a saved JSON report again, e.g. in other formats or against new indicators (no rescan).
+
+    For a `phonehome report PATH` command: the same options and exit codes as a scan.
+    """
+    try:
+        result = load_report(path)
+    except ValueError as exc:
+        _line(err, f"error: {exc}")
+        raise typer.Exit(EXIT_ERROR) from exc
+    finish_scan(result, args, console, err)

@@ -407,6 +407,9 @@ def _finding_for(matches: list[IocMatch], apk: ApkReport | None) -> Finding:
 def apply_indicators(result: ScanResult, sets: Sequence[IndicatorSet]) -> ScanResult:
     """A copy of `result` with the indicator files recorded, their matches listed and one finding per match."""
     out = result.model_copy(deep=True)
+    # Re-applying a file a saved report was already matched against would double its matches: skip it.
+    done = {(s.file, s.sha256) for s in out.indicator_sources}
+    sets = [s for s in sets if (s.source.file, s.source.sha256) not in done]
     out.indicator_sources.extend(s.source for s in sets)
     indicators = [ind for s in sets for ind in s.indicators]
     if not indicators:

@@ -17,6 +17,7 @@ from toolkit.models import ApkReport, Flow, ScanResult, Severity, Status
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 TOP_FLOWS = 10
+MAX_FINDING_ROWS = 40  # beyond this the terminal is the wrong place: the JSON/HTML reports hold them all
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
 
@@ -142,10 +143,13 @@ def _verdict(apk: ApkReport) -> Text:
 
 
 def _findings(result: ScanResult) -> Table:
-    table = Table(title="Findings", title_justify="left")
+    findings = sorted(result.all_findings(), key=lambda f: (-f.severity.rank, f.package or "", f.rule_id))
+    shown = findings[:MAX_FINDING_ROWS]
+    title = "Findings" if len(shown) == len(findings) else f"Findings (most severe {len(shown)} of {len(findings)}: see the json or html report for all)"
+    table = Table(title=title, title_justify="left")
     for column in ("severity", "rule", "package", "message"):
         table.add_column(column, overflow="fold")
-    for finding in sorted(result.all_findings(), key=lambda f: (-f.severity.rank, f.package or "", f.rule_id)):
+    for finding in shown:
         table.add_row(
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity.value]),
             finding.rule_id,
