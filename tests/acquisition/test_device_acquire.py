@@ -57,7 +57,7 @@ def test_full_acquisition_writes_a_complete_verifiable_evidence_folder(tmp_path:
     assert sent == sim.commands and sent[0] == "getprop ro.build.version.sdk"
     # acquisition.json is plain JSON a reviewer can read.
     data = json.loads((out / "acquisition.json").read_text())
-    assert data["tool"] == "phonehome" and data["runs"][0]["pulled"] == 3
+    assert data["tool"] == "phonehome" and data["runs"][0]["pulled"] == 4  # market, big, flashlight base + split
 
 
 def test_read_only_the_phone_only_saw_allow_listed_commands_and_pulls(tmp_path: Path) -> None:
@@ -80,7 +80,10 @@ def test_apk_selection(tmp_path: Path) -> None:
         user = acquire(tmp_path / "user", _connector(sim, key), AcquireOptions(apks="user"))
         system = acquire(tmp_path / "system", _connector(sim, key), AcquireOptions(apks="system"))
         none = acquire(tmp_path / "none", _connector(sim, key), AcquireOptions(apks="none"))
-    assert [f.package for f in user.manifest.files] == ["com.brightlight.flashlight"]
+    assert [(f.package, f.role, f.device_path.rsplit("/", 1)[1]) for f in user.manifest.files] == [
+        ("com.brightlight.flashlight", "base", "base.apk"),
+        ("com.brightlight.flashlight", "split", "split_config.arm64_v8a.apk")]
+    assert all(f.status == "pulled" for f in user.manifest.files)
     assert {f.package for f in system.manifest.files} == {"com.vendor.appstore", "com.test.big", "com.test.secret"}
     assert none.manifest.files == [] and none.manifest.complete
 
@@ -148,8 +151,9 @@ def test_denied_paths_injected_as_faults_are_listed_with_the_reason(tmp_path: Pa
     faults = Faults(denied_paths=["/data/app/com.brightlight.flashlight-1/base.apk"])
     with simulator(small_profile(tmp_path), key, faults=faults) as sim:
         result = acquire(tmp_path / "ev", _connector(sim, key), AcquireOptions(apks="user"))
-    (f,) = result.manifest.files
+    f, split = result.manifest.files
     assert (f.status, f.reason, f.package) == ("failed", "Permission denied", "com.brightlight.flashlight")
+    assert (split.status, split.role) == ("pulled", "split")  # the rest goes on
     assert result.manifest.unreadable == [f]
 
 

@@ -39,7 +39,7 @@ def test_device_scan_writes_evidence_and_a_report(tmp_path: Path) -> None:
                                           str(tmp_path / "r.json"), "--workers", "1", "--no-cache"])
     assert result.exit_code in (0, 1), result.output
     report = json.loads((tmp_path / "r.json").read_text())
-    assert [a["package"] for a in report["apks"]] == ["com.brightlight.flashlight"]
+    assert [a["package"] for a in report["apks"]] == ["com.brightlight.flashlight"] * 2  # base + split
     assert report["apks"][0]["provenance"]["origin"] == "device"
     assert report["inventory"]["identity"]["model"] == "Test Phone"
 
