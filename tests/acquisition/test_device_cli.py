@@ -79,3 +79,23 @@ def test_evidence_scan_flags_a_tampered_folder(tmp_path: Path) -> None:
     assert "evidence integrity: raw/settings_secure.txt: SHA-256 differs from sha256sums.txt" in again.output
     missing = runner.invoke(app, ["evidence", "scan", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "not an evidence folder" in missing.output
+
+
+def test_missing_libusb_is_one_clear_sentence(tmp_path: Path) -> None:
+    """A machine without libusb: `import usb1` fails as it does there (OSError from ctypes)."""
+    import os
+    import subprocess
+    import sys
+
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "usb1.py").write_text('raise OSError("libusb-1.0.so.0: cannot open shared object file")\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(Path(__file__).resolve().parents[2])]),
+           "HOME": str(tmp_path), "ANDROID_ADB_SERVER_PORT": str(free_port())}
+    proc = subprocess.run([sys.executable, "-c", "from toolkit.cli.main import run; run()", "device", "acquire", "--out",
+                           str(tmp_path / "ev")], env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.decode().splitlines() if line.startswith("error:")]
+    assert lines == ["error: USB access needs libusb (Debian: apt-get install libusb-1.0-0) and the adb-shell[usb] "
+                     "extra (libusb-1.0.so.0: cannot open shared object file)."]
+    assert not (tmp_path / "ev").exists() and not (tmp_path / ".android").exists()
