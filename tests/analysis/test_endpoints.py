@@ -114,3 +114,15 @@ def test_real_framework_resources_have_little_noise() -> None:
     assert "time.android.com" in endpoints
     assert len(endpoints) < 15, sorted(endpoints)
     assert not any(v.endswith((".on", ".rx", ".tx")) for v in endpoints)
+
+
+def test_resource_string_pool_of_a_real_binary_manifest(fixture_apks: Path) -> None:
+    from toolkit.analysis.endpoints import resource_strings
+
+    apk = open_apk(fixture_apks / "cloudmsg.apk")
+    strings = resource_strings(apk.file_bytes("AndroidManifest.xml"))
+    assert strings is not None
+    assert "com.vendor.cloudmsg" in strings and "android.uid.system" in strings
+    assert "http://schemas.android.com/apk/res/android" in strings  # present in the pool, filtered as noise:
+    assert not any(e.found_in == ["resources"] for e in extract_endpoints(apk))
+    assert resource_strings(b"not a resource file at all, just text ...") is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -132,8 +133,8 @@ class _Collector:
 
     def scan_text(self, text: str, where: str, whole_constant: bool) -> None:
         """Find endpoints in one string (a DEX constant, or a printable run of a binary file)."""
-        if len(text) < 4:
-            return
+        if len(text) < 4 or ("." not in text and ":" not in text and not (whole_constant and text[0] == "+")):
+            return  # every endpoint has a dot (host, IP, e-mail) or a colon (tel:/sms:), or is a +number constant
         spans: list[tuple[int, int]] = []
         for match in _URL_RE.finditer(text):
             spans.append(match.span())
@@ -262,9 +263,66 @@ def _valid_host(host: str) -> bool:
 def printable_strings(data: bytes) -> Iterable[str]:
     """Printable ASCII runs and UTF-16LE runs (binary XML, resources.arsc, native libraries)."""
     for match in _ASCII_RUN.finditer(data):
-        yield match.group(0).decode("ascii")
+        run = match.group(0)
+        if b"." in run or b":" in run:
+            yield run.decode("ascii")
+    if b".\x00" not in data and b":\x00" not in data:
+        return
     for match in _UTF16_RUN.finditer(data):
-        yield match.group(0).decode("utf-16-le")
+        run = match.group(0)
+        if b".\x00" in run or b":\x00" in run:
+            yield run.decode("utf-16-le")
+
+
+_RES_STRING_POOL = 0x0001
+_RES_TABLE = 0x0002
+_RES_XML = 0x0003
+_UTF8_FLAG = 0x100
+
+
+def resource_strings(data: bytes) -> list[str] | None:
+    """Strings of the first string pool of a binary XML file or resources.arsc (where every attribute value and
+    string resource lives), or None when `data` is not one (the caller then falls back to printable runs).
+
+    Format: frameworks/base/libs/androidfw/include/androidfw/ResourceTypes.h (ResChunk_header, ResStringPool_header).
+    """
+    if len(data) < 36:
+        return None
+    kind, header_size = struct.unpack_from("<HH", data, 0)
+    if kind not in (_RES_TABLE, _RES_XML) or header_size >= len(data):
+        return None
+    pool = header_size
+    try:
+        p_type, p_header, p_size, count, _styles, flags, strings_start, _styles_start = struct.unpack_from(
+            "<HHIIIIII", data, pool)
+        if p_type != _RES_STRING_POOL or pool + p_size > len(data) or count > p_size:
+            return None
+        offsets = struct.unpack_from(f"<{count}I", data, pool + p_header)
+        base = pool + strings_start
+        utf8 = bool(flags & _UTF8_FLAG)
+        out: list[str] = []
+        for offset in offsets:
+            at = base + offset
+            if utf8:
+                at += 2 if data[at] & 0x80 else 1  # length in characters
+                length = data[at]
+                if length & 0x80:
+                    length = ((length & 0x7F) << 8) | data[at + 1]
+                    at += 2
+                else:
+                    at += 1
+                out.append(data[at : at + length].decode("utf-8", "replace"))
+            else:
+                (length,) = struct.unpack_from("<H", data, at)
+                at += 2
+                if length & 0x8000:
+                    (low,) = struct.unpack_from("<H", data, at)
+                    length = ((length & 0x7FFF) << 16) | low
+                    at += 2
+                out.append(data[at : at + 2 * length].decode("utf-16-le", "replace"))
+        return out
+    except (struct.error, IndexError):
+        return None
 
 
 def classify_entry(name: str) -> str | None:
@@ -330,6 +388,12 @@ def extract_endpoints(apk: ApkFiles) -> list[Endpoint]:
         if name.startswith("assets/") and _looks_text(data):
             collector.scan_text(data.decode("utf-8", "replace"), where, whole_constant=False)
             continue
+        if where == "resources":
+            pool = resource_strings(data)
+            if pool is not None:
+                for text in pool:
+                    collector.scan_text(text, where, whole_constant=False)
+                continue
         for text in printable_strings(data):
             collector.scan_text(text, where, whole_constant=False)
     return sorted(collector.found.values(), key=_sort_key)
