@@ -93,3 +93,13 @@ def test_device_list_shows_server_devices_with_their_state(tmp_path: Path, serve
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if sim.serial in line)
     assert "device" in row and "adb-server" in row and "Test_Phone" in row
+
+
+def test_old_phone_through_the_server_gets_exit_codes_from_the_legacy_shell(tmp_path: Path, server: DebianAdb) -> None:
+    key_pub = server.home / ".android" / "adbkey.pub"
+    with DeviceSimulator(small_profile(tmp_path, sdk=23), auth="trusted", trusted_keys=[key_pub]) as sim:
+        conn = adb.connect(tcp=sim.serial, use_server=True, server_port_=server.port, auth_timeout=5)
+        missing = conn.run_shell("no_such_tool")
+        assert missing.exit_code == 127  # adbutils appends `; echo X4EXIT:$?` without shell v2
+        assert conn.run_shell("getprop ro.serialno").stdout == b"TP0001\n"
+    assert not any(s.startswith("shell,v2") for s in sim.services)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolkit.simulator import protocol as P
 from toolkit.simulator.profile import DeviceProfile, load_profile
-from toolkit.simulator.shell import Shell
+from toolkit.simulator.shell import Shell, ShellResult
 
 log = logging.getLogger(__name__)
 
@@ -326,9 +326,13 @@ def _service_for(destination: str, features: list[str]) -> Callable[[DeviceSimul
 
 
 def _run_shell(sim: DeviceSimulator, command: str) -> tuple[bytes, bytes, int]:
-    sim.record("SHELL " + command)
-    result = Shell(sim.profile, sim.denied_paths()).run(command)
+    result = _shell_result(sim, command)
     return result.stdout, result.stderr, result.exit_code
+
+
+def _shell_result(sim: DeviceSimulator, command: str) -> ShellResult:
+    sim.record("SHELL " + command)
+    return Shell(sim.profile, sim.denied_paths()).run(command)
 
 
 def _interactive(sim: DeviceSimulator, read: Callable[[], bytes | None], write: Callable[[bytes], bool],
@@ -354,8 +358,7 @@ def _interactive(sim: DeviceSimulator, read: Callable[[], bytes | None], write: 
                 if command == "exit":
                     return
                 if command:
-                    out, err, _ = _run_shell(sim, command)
-                    write((out + err).replace(b"\r\n", b"\n").replace(b"\n", nl))
+                    write(_shell_result(sim, command).merged.replace(b"\r\n", b"\n").replace(b"\n", nl))
                 if prompt:
                     write(prompt)
             elif ch == b"\x04" and not line:
@@ -375,8 +378,7 @@ def _shell_v1(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
     if not command.strip():
         _interactive(sim, lambda: stream.incoming_chunk(), stream.write)
         return
-    out, err, _ = _run_shell(sim, command)
-    stream.write(out + err)
+    stream.write(_shell_result(sim, command).merged)
 
 
 def _exec(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:

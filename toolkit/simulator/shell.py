@@ -22,6 +22,12 @@ class ShellResult:
     stdout: bytes
     stderr: bytes = b""
     exit_code: int = 0
+    combined: bytes | None = None  # stdout and stderr in the order they were written (sequences)
+
+    @property
+    def merged(self) -> bytes:
+        """What a client sees on one stream (shell v1, pty)."""
+        return self.combined if self.combined is not None else self.stdout + self.stderr
 
 
 def _ok(text: str) -> ShellResult:
@@ -40,6 +46,17 @@ class Shell:
         self.denied = denied
 
     def run(self, line: str) -> ShellResult:
+        """Run a command line; `a; b` sequences and `$?` are understood (adb clients append `; echo ..$?`)."""
+        if ";" in line and "'" not in line and '"' not in line:
+            out, err, both, code = b"", b"", b"", 0
+            for part in line.split(";"):
+                if part.strip():
+                    r = self.run_one(part.replace("$?", str(code)).strip())
+                    out, err, both, code = out + r.stdout, err + r.stderr, both + r.merged, r.exit_code
+            return ShellResult(out, err, code, both)
+        return self.run_one(line)
+
+    def run_one(self, line: str) -> ShellResult:
         captured = self.profile.captured(line)
         if captured is not None:
             return ShellResult(*captured)
