@@ -29,3 +29,22 @@ def test_non_public_and_garbage_get_no_country() -> None:
         assert country_for_ip(value) is None, value
     assert not is_public_ip("172.16.0.5")
     assert is_public_ip("8.8.8.8")
+
+
+def test_live_sockets_get_the_remote_country() -> None:
+    from toolkit.analysis.geo import annotate_sockets
+    from toolkit.inventory.sockets import parse_proc_net
+
+    # /proc/net/tcp as a phone shows it: 10.0.2.15:41234 -> 47.88.10.20:8080 ESTABLISHED, a listener, and a
+    # connection to a private address (addresses are little-endian hex).
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 0F02000A:A112 140A582F:1F90 01 00000000:00000000 00:00000000 00000000 10087        0 4242 1\n"
+        "   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4243 1\n"
+        "   2: 0F02000A:A113 0100000A:0050 01 00000000:00000000 00:00000000 00000000 10087        0 4244 1\n"
+    )
+    sockets = parse_proc_net(text, "tcp")
+    assert [s.remote_address for s in sockets] == ["47.88.10.20", "0.0.0.0", "10.0.0.1"]
+    assert annotate_sockets(sockets) == 1
+    assert [s.remote_country for s in sockets] == ["US", None, None]
+    assert country_for_ip("::ffff:47.88.10.20") == "US"

@@ -95,6 +95,7 @@ def test_evidence_folder_input(tmp_path: Path, fixture_apks: Path) -> None:
     result = ScanResult.model_validate_json(out.read_text(encoding="utf-8"))
     assert result.target.kind == "evidence" and result.target.identity and result.target.identity.model == "Budget 1"
     assert result.store is not None and result.store.platform_source
+    assert result.inventory is not None  # the phone's inventory travels with the store report (sockets with countries)
     assert result.store.platform_source.endswith("framework-res.apk")
     by_path = {a.provenance.device_path: a for a in result.apks}
     assert [f.rule_id for f in by_path["/system/app/CloudMsg/CloudMsg.apk"].findings] == []

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from toolkit.models.common import PhModel
+from toolkit.models.device import SocketRecord
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ def country_for_ip(value: str) -> str | None:
         address = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:a.b.c.d as /proc/net/tcp6 shows IPv4 peers
     if not address.is_global:
         return None
     lookup = _lookup()
@@ -83,3 +86,13 @@ def country_for_ip(value: str) -> str | None:
         log.warning("geo lookup failed for %s: %s", value, exc)
         return None
     return str(code).upper() if code else None
+
+
+def annotate_sockets(sockets: Iterable[SocketRecord]) -> int:
+    """Fill `remote_country` of live sockets (from /proc/net) with a remote public IP; returns how many got one."""
+    done = 0
+    for socket in sockets:
+        if socket.is_remote:
+            socket.remote_country = country_for_ip(socket.remote_address)
+            done += socket.remote_country is not None
+    return done

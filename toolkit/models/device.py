@@ -138,6 +138,7 @@ class SocketRecord(PhModel):
     inode: int
     packages: list[str] = Field(default_factory=list, description="Packages running as this UID (several for shared UIDs)")
     owner: str | None = Field(None, description="Who the UID is: shared user (android.uid.system), ps user name (u0_a87, root)")
+    remote_country: str | None = Field(None, description="ISO 3166 country of the remote IP (offline RIR database)")
 
     @property
     def is_remote(self) -> bool:

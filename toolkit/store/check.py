@@ -17,10 +17,10 @@ from pydantic import Field
 
 from toolkit.acquisition.evidence import MANIFEST, EvidenceError
 from toolkit.acquisition.files import collect_apk_inputs
-from toolkit.analysis.geo import database_info
+from toolkit.analysis.geo import annotate_sockets, database_info
 from toolkit.models import ApkInput, ApkReport, Endpoint, Flow, InputError, Provenance, RuleInfo, ScanResult, Target
 from toolkit.models.common import PhModel
-from toolkit.models.device import DeviceIdentity
+from toolkit.models.device import DeviceIdentity, DeviceInventory
 from toolkit.models.store import AppEndpoints, EndpointUse, ReferenceDiff, StoreCheckResult
 from toolkit.pipeline import ProgressCallback, ScanOptions, analyse_inputs, build_result
 from toolkit.store.data import load_check_rules, load_pins, load_test_keys, load_trackers
@@ -47,6 +47,7 @@ class StoreInputs(PhModel):
     errors: list[InputError]
     kind: str = "store"
     identity: DeviceIdentity | None = None
+    inventory: DeviceInventory | None = Field(None, description="Parsed inventory of an evidence folder")
 
 
 def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
@@ -54,6 +55,7 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
     inputs: list[ApkInput] = []
     errors: list[InputError] = []
     identity: DeviceIdentity | None = None
+    inventory: DeviceInventory | None = None
     kind = "store"
     plain: list[Path] = []
     for path in paths:
@@ -67,6 +69,8 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
                 continue
             kind = "evidence"
             identity = loaded.manifest.device
+            inventory = loaded.inventory
+            annotate_sockets(inventory.sockets)  # live connections get the country of their remote IP
             inputs.extend(loaded.inputs)
             errors.extend(loaded.errors)
             errors.extend(InputError(path=str(path), reason=f"evidence integrity: {p}") for p in loaded.integrity_problems)
@@ -77,7 +81,7 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
         for item in found:
             inputs.append(item.model_copy(update={"provenance": Provenance(origin="store", chain=item.provenance.chain)}))
         errors.extend(problems)
-    return StoreInputs(inputs=inputs, errors=errors, kind=kind, identity=identity)
+    return StoreInputs(inputs=inputs, errors=errors, kind=kind, identity=identity, inventory=inventory)
 
 
 def link_endpoints(report: ApkReport) -> AppEndpoints:
@@ -171,7 +175,7 @@ def run_store_check(
     target = Target(kind="evidence" if collected.kind == "evidence" else "store",
                     inputs=[str(p) for p in paths], identity=collected.identity)
     result = build_result(target, reports, [*collected.errors, *reference_errors], started,
-                          rules=[rules[r] for r in sorted(used_rules)])
+                          inventory=collected.inventory, rules=[rules[r] for r in sorted(used_rules)])
     result.store = store
     return result
 
