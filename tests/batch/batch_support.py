@@ -82,11 +82,30 @@ def comparable(report_json: str | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def engine_view(apk: dict[str, Any]) -> dict[str, Any]:
+    """One APK report as a dict, without the choices the engine currently makes arbitrarily between runs (which of
+    several equivalent sink calls of a method it names, that call's offset, the flow id derived from them): two
+    uninterrupted runs over the same bytes differ there today. Flows keep source kind and API, sink kind, and the
+    methods of both ends; findings keep rule, severity and package; everything else is kept exactly."""
+    apk = dict(apk)
+    apk["flows"] = sorted(
+        (
+            f["source"]["kind"],
+            f["source"]["api"],
+            f["source"]["location"]["class_name"],
+            f["source"]["location"]["method"],
+            f["sink"]["kind"],
+            f["sink"]["location"]["class_name"],
+            f["sink"]["location"]["method"],
+        )
+        for f in apk["flows"]
+    )
+    apk["findings"] = sorted((f["rule_id"], f["severity"], f["package"] or "") for f in apk["findings"])
+    apk["endpoints"] = sorted((e["kind"], e["value"]) for e in apk["endpoints"])
+    apk.get("stats", {}).pop("seconds", None)
+    return apk
+
+
 def comparable_reports(reports: list[Any]) -> list[dict[str, Any]]:
-    """ApkReports as dicts without per-APK timings."""
-    out = []
-    for report in reports:
-        data = json.loads(report.model_dump_json())
-        data["stats"].pop("seconds", None)
-        out.append(data)
-    return out
+    """ApkReports as dicts for comparing two runs: engine_view of each (timings dropped)."""
+    return [engine_view(json.loads(report.model_dump_json())) for report in reports]

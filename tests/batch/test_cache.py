@@ -107,7 +107,7 @@ def test_unreadable_row_is_a_miss_not_a_crash(tmp_path: Path, report: ApkReport)
     with ResultCache(path, KEY) as cache:
         cache.put(report.sha256, report)
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE results SET report = '{\"not\": \"a report\"}'")
+        db.execute('UPDATE results SET report = \'{"not": "a report"}\'')
     with ResultCache(path, KEY) as cache:
         assert cache.get_many([report.sha256]) == {}
 

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.batch.batch_support import REPO, comparable, copy_fixtures
+from tests.batch.batch_support import REPO, comparable, copy_fixtures, engine_view
 
 SITEHOOK = Path(__file__).resolve().parent / "sitehook"
 COUNT = 8  # 7 fixture APKs + 1 that crashes its worker
@@ -106,27 +106,6 @@ def reference(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return _uninterrupted(folder, tmp_path_factory.mktemp("ref") / "report.json")
 
 
-def _engine_view(apk: dict[str, Any]) -> dict[str, Any]:
-    """What the engine said about one APK, without the choices it makes arbitrarily between runs today (which of
-    several equivalent sink calls it names, that call's offset, and the flow id derived from them)."""
-    apk = dict(apk)
-    apk["flows"] = sorted(
-        (
-            f["source"]["kind"],
-            f["source"]["api"],
-            f["source"]["location"]["class_name"],
-            f["source"]["location"]["method"],
-            f["sink"]["kind"],
-            f["sink"]["location"]["class_name"],
-            f["sink"]["location"]["method"],
-        )
-        for f in apk["flows"]
-    )
-    apk["findings"] = sorted((f["rule_id"], f["severity"], f["package"]) for f in apk["findings"])
-    apk["endpoints"] = sorted((e["kind"], e["value"]) for e in apk["endpoints"])
-    return apk
-
-
 def _assert_same_report(resumed: dict[str, Any], reference: dict[str, Any]) -> None:
     """Resumed == uninterrupted: same order, same top-level content, same APK reports. Flows and findings are
     compared on their meaning because the engine currently names one of several equivalent sink calls at random
@@ -134,7 +113,7 @@ def _assert_same_report(resumed: dict[str, Any], reference: dict[str, Any]) -> N
     assert [a["path"] for a in resumed["apks"]] == [a["path"] for a in reference["apks"]]
     assert {k: v for k, v in resumed.items() if k != "apks"} == {k: v for k, v in reference.items() if k != "apks"}
     for got, want in zip(resumed["apks"], reference["apks"], strict=True):
-        assert _engine_view(got) == _engine_view(want), got["path"]
+        assert engine_view(got) == engine_view(want), got["path"]
 
 
 def _rows_written(cache: Path) -> dict[tuple[str, str], str]:

@@ -66,12 +66,15 @@ def run_on_cluster(
             owners[future.key] = task
             return future
 
-        completed = as_completed()
+        initial = []
         for _ in range(in_flight):
             future = submit_next()
             if future is None:
                 break
-            completed.add(future)
+            initial.append(future)
+        if not initial:
+            return
+        completed = as_completed(initial, loop=client.loop)  # this client is not the process default
         for future in completed:
             task = owners.pop(future.key)
             yield _outcome(future, task)

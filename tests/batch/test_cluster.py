@@ -1,0 +1,133 @@
+"""Dask cluster runs on a real distributed.LocalCluster (2 worker processes): same report as the local pool,
+a worker killed mid-run costs nothing, a run resumes from the cache, shared-path and shipped inputs agree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.batch.batch_support import comparable_reports, copy_fixtures, slow_task
+from toolkit.acquisition.files import collect_apk_inputs
+from toolkit.batch.task import local_engine_identity
+from toolkit.models import ApkInput, Status
+from toolkit.pipeline import ProgressEvent, ScanOptions, run_batch
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[object]:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+    ) as local:
+        with distributed.Client(local.scheduler_address, set_as_default=False) as client:
+            theirs = set(client.run(local_engine_identity).values())
+        if theirs != {local_engine_identity()}:
+            # Only while someone edits toolkit/analysis during the session: the workers import newer code than
+            # this process did, and the runner rightly refuses their results. Never happens on a fixed checkout.
+            pytest.skip(f"analysis code changed on disk since this test process started: {theirs}")
+        yield local
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[ApkInput]:
+    folder = tmp_path_factory.mktemp("cluster") / "apks"
+    copy_fixtures(folder, 8)
+    found, errors = collect_apk_inputs([folder])
+    assert not errors
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_reports(inputs: list[ApkInput]) -> list[dict[str, object]]:
+    return comparable_reports(run_batch(inputs, ScanOptions(workers=2, no_cache=True)).reports)
+
+
+def test_cluster_run_gives_the_local_report_shipped_or_by_shared_path(
+    cluster: object, inputs: list[ApkInput], local_reports: list[dict[str, object]]
+) -> None:
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    shipped = run_batch(inputs, ScanOptions(scheduler=address, no_cache=True))
+    by_path = run_batch(inputs, ScanOptions(scheduler=address, no_cache=True, ship_max_bytes=0))
+    assert shipped.stats.analysed == by_path.stats.analysed == len(inputs)
+    assert comparable_reports(shipped.reports) == local_reports
+    assert comparable_reports(by_path.reports) == local_reports
+    # The work really ran on the cluster's worker processes, not here.
+    assert len(shipped.stats.worker_peak_rss) >= 1
+    assert not any(w.endswith(f":{os.getpid()}") for w in shipped.stats.worker_peak_rss)
+
+
+def test_a_file_missing_on_the_workers_is_reported_and_not_cached(cluster: object, tmp_path: Path) -> None:
+    apk = copy_fixtures(tmp_path, 1)[0]
+    inputs, _ = collect_apk_inputs([apk])
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    options = ScanOptions(scheduler=address, cache_path=tmp_path / "c.sqlite3", ship_max_bytes=0)
+    # Hash here, then make the path vanish before the worker reads it: what a folder not shared looks like.
+    moved = apk.with_suffix(".moved")
+
+    def move_away(event: ProgressEvent) -> None:
+        if event.stage == "hash" and apk.exists():
+            apk.rename(moved)
+
+    result = run_batch(inputs, options, move_away)
+    assert result.reports[0].status is Status.not_analysed
+    assert "shared with the workers at the same path" in (result.reports[0].reason or "")
+    moved.rename(apk)
+    again = run_batch(inputs, options)
+    assert (again.stats.from_cache, again.stats.analysed) == (0, 1)
+    assert again.reports[0].status is Status.analysed
+
+
+def test_worker_killed_mid_run_its_apks_are_retried_elsewhere(
+    cluster: object, inputs: list[ApkInput], local_reports: list[dict[str, object]], tmp_path: Path
+) -> None:
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    killed: list[int] = []
+    watcher = distributed.Client(address, set_as_default=False)
+    try:
+
+        def kill_a_busy_worker(event: ProgressEvent) -> None:
+            if event.stage != "analyse" or killed:
+                return
+            processing = watcher.processing()
+            pids = watcher.run(os.getpid)
+            busy = [addr for addr, keys in processing.items() if keys and addr in pids]
+            if busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+
+        options = ScanOptions(scheduler=address, cache_path=tmp_path / "c.sqlite3", ship_max_bytes=0)
+        result = run_batch(inputs, options, kill_a_busy_worker, function=slow_task)
+    finally:
+        watcher.close()
+    assert killed, "no worker was busy when the first result came back"
+    assert result.stats.failures == {}
+    assert all(r.status is Status.analysed for r in result.reports)
+    assert comparable_reports(result.reports) == local_reports
+    assert result.stats.analysed == len(inputs)
+
+
+def test_interrupted_cluster_run_resumes_from_the_cache(
+    cluster: object, inputs: list[ApkInput], local_reports: list[dict[str, object]], tmp_path: Path
+) -> None:
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    options = ScanOptions(scheduler=address, cache_path=tmp_path / "c.sqlite3")
+    seen = threading.Event()
+
+    def interrupt_after_three(event: ProgressEvent) -> None:
+        if event.stage == "analyse" and event.done >= 3:
+            seen.set()
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(inputs, options, interrupt_after_three, function=slow_task)
+    assert seen.is_set()
+    resumed = run_batch(inputs, options)
+    assert resumed.stats.from_cache == 3
+    assert resumed.stats.analysed == len(inputs) - 3
+    assert comparable_reports(resumed.reports) == local_reports
