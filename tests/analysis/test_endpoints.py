@@ -126,3 +126,14 @@ def test_resource_string_pool_of_a_real_binary_manifest(fixture_apks: Path) -> N
     assert "http://schemas.android.com/apk/res/android" in strings  # present in the pool, filtered as noise:
     assert not any(e.found_in == ["resources"] for e in extract_endpoints(apk))
     assert resource_strings(b"not a resource file at all, just text ...") is None
+
+
+def test_base64_hidden_endpoint(fixture_apks: Path) -> None:
+    from toolkit.analysis.endpoints import decode_base64_text
+
+    endpoints = by_value(extract_endpoints(open_apk(fixture_apks / "obfuscated_sdk.apk")))
+    hidden = endpoints["http://cfg.mobi-stat.example/collect"]
+    assert hidden.found_in == ["dex:base64"] and hidden.host == "cfg.mobi-stat.example"
+    assert decode_base64_text("SGVsbG8gV29ybGQhIQ==") is None  # "Hello World!!": no dot or colon
+    assert decode_base64_text("com.example.SomeClassName") is None  # not Base64 at all
+    assert decode_base64_text("aHR0cHM6Ly94LmV4YW1wbGUvYQ") == "https://x.example/a"  # URL-safe, unpadded

@@ -2,6 +2,7 @@
 
 Where they are looked for (`Endpoint.found_in`):
   dex        every string constant of every classes*.dex (read from the DEX string table, no androguard pass)
+  dex:base64 a DEX constant that is Base64 of printable text holding the endpoint (decoded at run time by the app)
   resources  AndroidManifest.xml, resources.arsc and res/* (binary XML and string pools: ASCII and UTF-16 runs)
   assets     assets/* (configs, JS bundles, embedded HTML ...)
   native     lib/*/*.so (printable strings)
@@ -16,6 +17,8 @@ from the offline geo database. A URL whose host is built at run time ("http://%s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import logging
 import re
@@ -260,6 +263,25 @@ def _valid_host(host: str) -> bool:
     ) and all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|[a-z0-9]", label) for label in labels)
 
 
+_BASE64_RE = re.compile(r"^[A-Za-z0-9+/_-]{16,}={0,2}$")
+
+
+def decode_base64_text(text: str) -> str | None:
+    """The text a Base64 (standard or URL-safe) constant decodes to, when it is printable ASCII holding a dot or a
+    colon (where an endpoint could be); None otherwise."""
+    if len(text) > 4096 or not _BASE64_RE.match(text):
+        return None
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < 8 or any(b < 0x20 or b > 0x7E for b in raw):
+        return None
+    decoded = raw.decode("ascii")
+    return decoded if ("." in decoded or ":" in decoded) else None
+
+
 def printable_strings(data: bytes) -> Iterable[str]:
     """Printable ASCII runs and UTF-16LE runs (binary XML, resources.arsc, native libraries)."""
     for match in _ASCII_RUN.finditer(data):
@@ -377,6 +399,10 @@ def extract_endpoints(apk: ApkFiles) -> list[Endpoint]:
     for _name, strings in dex_strings:
         for text in strings:
             collector.scan_text(text, "dex", whole_constant=True)
+            decoded = decode_base64_text(text)
+            if decoded is not None:
+                # An endpoint hidden as a Base64 constant and decoded at run time (common in ad/analytics SDKs).
+                collector.scan_text(decoded, "dex:base64", whole_constant=True)
     for name in names:
         where = classify_entry(name)
         if where is None or where == "dex":
