@@ -4,6 +4,8 @@ phonehome talks to it through the host protocol (adbutils), as it must when USB 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +105,34 @@ def test_old_phone_through_the_server_gets_exit_codes_from_the_legacy_shell(tmp_
         assert missing.exit_code == 127  # adbutils appends `; echo X4EXIT:$?` without shell v2
         assert conn.run_shell("getprop ro.serialno").stdout == b"TP0001\n"
     assert not any(s.startswith("shell,v2") for s in sim.services)
+
+
+def test_several_devices_need_a_serial_and_an_offline_one_is_named(tmp_path: Path, server: DebianAdb) -> None:
+    from toolkit.simulator import Faults
+
+    key_pub = server.home / ".android" / "adbkey.pub"
+    with DeviceSimulator(small_profile(tmp_path / "a"), auth="trusted", trusted_keys=[key_pub]) as one, \
+            DeviceSimulator(small_profile(tmp_path / "b"), auth="trusted", trusted_keys=[key_pub]) as two:
+        server("connect", one.serial, check=True)
+        server("connect", two.serial, check=True)
+        with pytest.raises(adb.AdbError) as err:
+            adb.connect(use_server=True, server_port_=server.port, auth_timeout=2)
+        assert err.value.kind == "several_devices" and "--serial" in err.value.message
+        assert one.serial in err.value.message and two.serial in err.value.message
+        chosen = adb.connect(serial=two.serial, use_server=True, server_port_=server.port, auth_timeout=2)
+        assert chosen.serial == two.serial
+    with DeviceSimulator(small_profile(tmp_path / "c"), faults=Faults(offline=True)) as sim:
+        # `adb connect` itself waits ~10 s for the handshake; the server lists the device as offline at once.
+        pending = subprocess.Popen([server.exe or "adb", "connect", sim.serial], env=server.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while sim.serial not in server("devices").stdout.decode() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with pytest.raises(adb.AdbError) as err:
+                adb.connect(serial=sim.serial, use_server=True, server_port_=server.port, auth_timeout=1)
+        finally:
+            pending.kill()
+            pending.wait(timeout=10)
+        assert err.value.kind == "offline", err.value.message
+        assert err.value.message == f"{sim.serial} is offline: reconnect the cable or restart adb on it."
