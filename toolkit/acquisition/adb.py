@@ -331,8 +331,11 @@ def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
         dev = AdbDeviceUsb(serial=usb_serial, default_transport_timeout_s=10.0)
         dev.connect(rsa_keys=[_signer(key)], auth_timeout_s=auth_timeout,
                     auth_callback=lambda _d: log.warning("unlock the phone and tap Allow"))
-    except (usb1.USBErrorBusy, usb1.USBErrorAccess) as e:
+    except usb1.USBErrorBusy as e:
         raise AdbError("usb_busy", f"The USB interface of {usb_serial} is busy (an adb server holds it) ({e}).") from e
+    except usb1.USBErrorAccess as e:
+        raise AdbError("usb_busy", f"No permission to open {usb_serial} over USB: install the udev rules (Debian: "
+                       f"apt-get install android-sdk-platform-tools-common) or use the adb server ({e}).") from e
     except (ex.UsbReadFailedError, ex.AdbTimeoutError) as e:
         raise AdbError("unauthorised", f"{usb_serial} did not authorise this computer within {auth_timeout:g} s: "
                        "unlock the phone and tap Allow, then try again.") from e
