@@ -48,3 +48,16 @@ def test_live_sockets_get_the_remote_country() -> None:
     assert annotate_sockets(sockets) == 1
     assert [s.remote_country for s in sockets] == ["US", None, None]
     assert country_for_ip("::ffff:47.88.10.20") == "US"
+
+
+def test_endpoints_made_elsewhere_get_countries() -> None:
+    from toolkit.analysis.geo import annotate_endpoints
+    from toolkit.models import Endpoint
+
+    endpoints = [
+        Endpoint(kind="url", value="http://47.88.10.20:8080/report", host="47.88.10.20", port=8080),
+        Endpoint(kind="url", value="http://push.vendor-cloud.example/pns", host="push.vendor-cloud.example"),
+        Endpoint(kind="ip", value="203.0.113.7", host="203.0.113.7"),
+    ]
+    assert annotate_endpoints(endpoints) == 1
+    assert [(e.country, e.hard_coded_ip) for e in endpoints] == [("US", True), (None, False), (None, True)]

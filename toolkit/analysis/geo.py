@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from toolkit.models.common import PhModel
 from toolkit.models.device import SocketRecord
+from toolkit.models.flow import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -95,4 +96,20 @@ def annotate_sockets(sockets: Iterable[SocketRecord]) -> int:
         if socket.is_remote:
             socket.remote_country = country_for_ip(socket.remote_address)
             done += socket.remote_country is not None
+    return done
+
+
+def annotate_endpoints(endpoints: Iterable[Endpoint]) -> int:
+    """Fill `country` (and `hard_coded_ip`) of endpoints whose host is a literal IP; returns how many got a country.
+    For endpoints made elsewhere (the flow engine's), so every IP endpoint in a report carries its country."""
+    done = 0
+    for endpoint in endpoints:
+        if endpoint.country is None and endpoint.host:
+            try:
+                ipaddress.ip_address(endpoint.host.strip("[]"))
+            except ValueError:
+                continue
+            endpoint.hard_coded_ip = True
+            endpoint.country = country_for_ip(endpoint.host)
+            done += endpoint.country is not None
     return done

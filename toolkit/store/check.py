@@ -17,7 +17,7 @@ from pydantic import Field
 
 from toolkit.acquisition.evidence import MANIFEST, EvidenceError
 from toolkit.acquisition.files import collect_apk_inputs
-from toolkit.analysis.geo import annotate_sockets, database_info
+from toolkit.analysis.geo import annotate_endpoints, annotate_sockets, database_info
 from toolkit.models import ApkInput, ApkReport, Endpoint, Flow, InputError, Provenance, RuleInfo, ScanResult, Target
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity, DeviceInventory
@@ -130,6 +130,9 @@ def run_store_check(
         reference_reports = analyse_inputs(ref_inputs, options.scan, progress)
         reference_errors = [InputError(path=e.path, reason=f"reference: {e.reason}") for e in reference_errors]
 
+    for report in [*reports, *reference_reports]:
+        for flow in report.flows:
+            annotate_endpoints(flow.endpoints)  # the engine's endpoints get countries too
     platform = find_platform_key(reports)
     signer_checks, used_rules = check_signers(reports, pins, test_keys, rules, platform)
     checks_by_path = {c.apk_path: c for c in signer_checks}
