@@ -109,6 +109,10 @@ def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options
             bar.stop()
             _say(err, f"error: {exc}")
             raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            bar.stop()
+            _say(err, f"interrupted: what was complete is kept in {out}; run the same command again to resume")
+            raise typer.Exit(EXIT_ERROR) from None
     print_acquisition_summary(result, err)
     return result
 
