@@ -153,12 +153,15 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=300, help="corpus size (>= 300 for the issue's figures)")
     parser.add_argument("--real-variants", type=int, default=10, help="variants of each real-world APK")
     parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument("--build-only", action="store_true", help="only build the corpus")
     args = parser.parse_args()
     for tool in ("zipalign", "apksigner"):
         if shutil.which(tool) is None:
             print(f"{tool} not on PATH (apt-get install zipalign apksigner)", file=sys.stderr)
             return 2
     files = build_corpus(args.count, args.real_variants)
+    if args.build_only:
+        return 0
     inputs, errors = collect_apk_inputs([CORPUS])
     assert not errors and len(inputs) == len(files)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")

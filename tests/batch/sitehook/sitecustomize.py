@@ -25,7 +25,7 @@ if _SLOW or _CRASH:
 
     _real = _analysis.analyse_apk
 
-    def _wrapped(path, options=None, provenance=None):  # type: ignore[no-untyped-def]
+    def _wrapped(path, options=None, provenance=None):  # noqa: ANN001 - same signature as analyse_apk
         if _CRASH and _CRASH in Path(path).name:
             ctypes.string_at(0)  # a real segmentation fault: reads address 0
         if _SLOW:
