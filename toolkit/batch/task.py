@@ -62,20 +62,29 @@ class TaskOutcome(PhModel):
 
 @cache
 def code_digest() -> str:
-    """Digest of the analysis and model source code plus androguard's version.
+    """Digest of the analysis and model source code, the rules data and androguard's version.
 
     ENGINE_VERSION is bumped by hand when semantics change; the digest also catches a local patch or a
     development change that forgot the bump, so a cache never serves results of other code.
     """
     digest = hashlib.sha256()
     root = Path(analysis.__file__).resolve().parent.parent
-    for package in ("analysis", "models"):
-        for file in sorted((root / package).rglob("*.py")):
-            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(file.read_bytes())
+    files = [f for package in ("analysis", "models") for f in sorted((root / package).rglob("*.py"))]
+    # The rules data (a source checkout keeps it beside the package): covered by rules_version once the engine
+    # exposes it, and by this digest in any case.
+    rules = root.parent / "apk_rules"
+    if rules.is_dir():
+        files += sorted(f for f in rules.rglob("*") if f.is_file() and f.suffix in (".yml", ".yaml", ".json"))
+    for file in files:
+        digest.update(file.relative_to(root.parent).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes())
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         digest.update(importlib.metadata.version("androguard").encode())
     return digest.hexdigest()[:16]
+
+
+# Computed when the code is loaded, so it describes the code this process runs (not files edited since).
+code_digest()
 
 
 def engine_identity(engine_version: str) -> str:
