@@ -120,7 +120,10 @@ def test_structure(fixed_result: ScanResult, validator: jsonschema.Draft4Validat
     assert len(clear["codeFlows"]) == 3
     # device finding: no artifact location, still a result
     selinux = next(r for r in results if r["ruleId"] == "selinux-permissive")
-    assert "locations" not in selinux
+    assert selinux["locations"] == [{"logicalLocations": [{
+        "name": "Norvo N1 Lite", "kind": "module",
+        "fullyQualifiedName": "Norvo/n1lite/n1lite:4.4.2/KOT49H/1403150932:user/release-keys"}]}]
+    assert run["automationDetails"]["id"] == "phonehome/device/NV0N1L0042"
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert [n["descriptor"]["id"] for n in notes] == ["apk-partial", "apk-not-analysed", "input-error"]
     assert run["invocations"][0]["executionSuccessful"] is True

@@ -55,13 +55,14 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
     for apk in result.apks:
         for finding in apk.findings:
             results.append(_result(finding, apk, rule_index, artifact_index))
+    device = _device_location(result)
     for finding in result.device_findings:
-        results.append(_result(finding, None, rule_index, artifact_index))
+        results.append(_result(finding, None, rule_index, artifact_index, device))
     apk_by_sha = {a.sha256: a for a in result.apks if a.sha256}
     for suppression in result.suppressed:
         finding = suppression.finding
         owner = apk_by_sha.get(finding.apk_sha256) if finding.apk_sha256 else None
-        entry = _result(finding, owner, rule_index, artifact_index)
+        entry = _result(finding, owner, rule_index, artifact_index, None if owner else device)
         entry["suppressions"] = [
             {
                 "kind": "external",
@@ -83,6 +84,8 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         driver["supportedTaxonomies"] = [{"name": "CWE", "index": 0}]
     run: dict[str, Any] = {
         "tool": {"driver": driver},
+        # Lets code-scanning services keep runs on different targets apart (e.g. phonehome/device/SERIAL).
+        "automationDetails": {"id": f"phonehome/{result.target.kind}/{_target_id(result)}"},
         "invocations": [_invocation(result)],
         "artifacts": artifacts,
         "results": results,
@@ -160,6 +163,24 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
             for cwe in cwes
         ]
     return descriptor
+
+
+def _target_id(result: ScanResult) -> str:
+    identity = result.target.identity
+    if identity and identity.serial:
+        return identity.serial
+    if result.firmware:
+        return result.firmware.sha256[:16]
+    return ""
+
+
+def _device_location(result: ScanResult) -> dict[str, Any]:
+    identity = result.target.identity
+    name = " ".join(x for x in (identity.brand, identity.model) if x) if identity else ""
+    if result.firmware and not name:
+        name = result.firmware.file
+    qualified = identity.fingerprint if identity and identity.fingerprint else (name or result.target.kind)
+    return {"name": name or result.target.kind, "fullyQualifiedName": qualified, "kind": "module"}
 
 
 def _uri(path: str) -> str:
@@ -240,7 +261,11 @@ def _code_flow(flow: Flow, apk: ApkReport, artifact_index: dict[str, int]) -> di
 
 
 def _result(
-    finding: Finding, apk: ApkReport | None, rule_index: dict[str, int], artifact_index: dict[str, int]
+    finding: Finding,
+    apk: ApkReport | None,
+    rule_index: dict[str, int],
+    artifact_index: dict[str, int],
+    device: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "ruleId": finding.rule_id,
@@ -257,6 +282,9 @@ def _result(
             location["logicalLocations"] = _logical(used[0].sink.location)
         entry["locations"] = [location]
         entry["analysisTarget"] = {"uri": _uri(apk.path), "index": artifact_index[apk.path]}
+    elif device is not None:
+        # Not tied to an APK: a logical location naming the device or image, so viewers still show where.
+        entry["locations"] = [{"logicalLocations": [device]}]
     if used and apk is not None:
         entry["codeFlows"] = [_code_flow(flow, apk, artifact_index) for flow in used]
     properties: dict[str, Any] = {
