@@ -231,9 +231,19 @@ class Acquirer:
 
     def _drop(self) -> None:
         if self.device is not None:
-            self.sent_log += [f"{c.at.isoformat()} exit={c.exit_code} {c.command}" for c in self.device.sent]
+            self.sent_log = self._sent_lines()
             self.device.close()
             self.device = None
+
+    def _sent_lines(self) -> list[str]:
+        current = self.device.sent if self.device is not None else []
+        return self.sent_log + [f"{c.at.isoformat()} exit={c.exit_code} {c.command}" for c in current]
+
+    def _save(self, manifest: AcquisitionManifest) -> None:
+        """Save after every step, so an interrupted run loses nothing already done (commands sent included)."""
+        if manifest.runs:
+            manifest.runs[-1].commands_sent = self._sent_lines()
+        self.folder.save_manifest(manifest)
 
     def _emit(self, stage: str, done: int, total: int | None, item: str | None) -> None:
         if self.progress:
@@ -266,13 +276,13 @@ class Acquirer:
         manifest.transport = device.transport
         if resumed:
             manifest.notes.append(f"run {run_no}: resumed at {started.isoformat()}")
-        self.folder.save_manifest(manifest)
+        self._save(manifest)
 
         self._collect(manifest, run_no)
         outputs = self.folder.read_raw_outputs()
         inventory = parse_inventory(outputs)
         manifest.device = inventory.identity
-        self.folder.save_manifest(manifest)
+        self._save(manifest)
 
         targets = self._targets(inventory, outputs) if self.options.apks != "none" else []
         self._pull_all(manifest, targets, run_no, record)
@@ -286,8 +296,7 @@ class Acquirer:
                        for f in manifest.files if f.device_path in wanted)
         manifest.complete = commands_ok and files_ok
         self._drop()
-        record.commands_sent = self.sent_log
-        self.folder.save_manifest(manifest)
+        self._save(manifest)
         self.folder.write_hash_list()
         return AcquisitionResult(folder=str(self.folder.root), manifest=manifest, inventory=inventory)
 
@@ -302,7 +311,7 @@ class Acquirer:
                 self._emit("collect", n, total, collector.key)
                 continue  # collected by an earlier run: the first snapshot is the evidence
             manifest.commands.append(self._run_collector(collector, run_no))
-            self.folder.save_manifest(manifest)
+            self._save(manifest)
             self._emit("collect", n, total, collector.key)
         # Some phones list nothing for the shell user without --user: keep the empty answer as evidence and
         # ask again for user 0. Then one listing per secondary user / work profile.
@@ -320,7 +329,7 @@ class Acquirer:
                 commands = (f"{PM_LIST} --user {uid}", f"pm list packages -f -U -i --user {uid}",
                             f"pm list packages -f -i --user {uid}", f"pm list packages -f --user {uid}")
                 manifest.commands.append(self._run_collector(Collector(key, commands, _answered_packages), run_no))
-                self.folder.save_manifest(manifest)
+                self._save(manifest)
 
     def _shell_with_retry(self, command: str) -> ShellOutput:
         attempts = self.options.retries + 1
@@ -423,7 +432,7 @@ class Acquirer:
             else:
                 by_path[target.device_path] = len(manifest.files)
                 manifest.files.append(result)
-            self.folder.save_manifest(manifest)
+            self._save(manifest)
             self._emit("pull", n, total, target.device_path)
 
     def _bytes_progress(self, path: str, total: int | None) -> Callable[[int], None]:
