@@ -11,6 +11,7 @@ from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, make_host_key, simul
 from toolkit.acquisition import adb
 from toolkit.acquisition.device import COLLECTORS, AcquireOptions, acquire
 from toolkit.acquisition.evidence import EvidenceError, EvidenceFolder, sha256_file
+from toolkit.pipeline import ProgressEvent
 from toolkit.simulator import DeviceSimulator, Faults, render
 
 pytestmark = pytest.mark.timeout(90)
@@ -192,3 +193,23 @@ def test_old_phone_without_shell_v2_is_acquired_over_the_legacy_shell(tmp_path: 
     assert all(c.exit_code is None for c in result.manifest.commands)  # shell v1 carries no exit status
     assert result.manifest.complete
     assert {f.status for f in result.manifest.files} == {"pulled", "failed"}
+
+
+def test_interrupted_run_keeps_what_was_done_and_resumes(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    out = tmp_path / "ev"
+
+    def stop_after_first_file(event: ProgressEvent) -> None:
+        if event.stage == "pull" and event.done == 1:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C
+
+    with simulator(small_profile(tmp_path), key) as sim:
+        with pytest.raises(KeyboardInterrupt):
+            acquire(out, _connector(sim, key), FAST, stop_after_first_file)
+        saved = EvidenceFolder(out).load_manifest()
+        assert [f.status for f in saved.files] == ["pulled"]
+        assert [line.split(" ", 2)[2] for line in saved.runs[0].commands_sent][:2] == \
+            ["getprop ro.build.version.sdk", "getprop"]
+        second = acquire(out, _connector(sim, key), FAST)
+    assert second.manifest.complete and second.manifest.runs[1].reused == 1
+    assert EvidenceFolder(out).verify() == []

@@ -486,7 +486,11 @@ class Acquirer:
 def acquire(out: Path, connect: Callable[[], AdbConnection], options: AcquireOptions | None = None,
             progress: ProgressCallback | None = None) -> AcquisitionResult:
     """Acquire a phone into evidence folder `out` (resuming what is already there). Never writes to the phone."""
-    return Acquirer(Path(out), connect, options, progress).run()
+    acquirer = Acquirer(Path(out), connect, options, progress)
+    try:
+        return acquirer.run()
+    finally:
+        acquirer._drop()  # also on Ctrl-C or an unexpected error: close the connection to the phone
 
 
 # --- from an evidence folder to the analysis pipeline ----------------------------------------------------------
