@@ -75,6 +75,15 @@ def test_one_format_to_a_file(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8").count("scan_started") == 1
 
 
+def test_terminal_summary_to_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "summary.txt"
+    code, stdout, stderr = scan("-o", str(target))
+    assert code in (EXIT_CLEAN, EXIT_FINDINGS), stderr
+    text = target.read_text(encoding="utf-8")
+    assert "APKs: 1 scanned, 1 analysed" in text and "\x1b[" not in text  # plain text, no colour codes
+    assert stdout == ""
+
+
 def test_several_formats_need_an_output_folder() -> None:
     code, stdout, stderr = scan("-f", "json", "-f", "html")
     assert code == EXIT_ERROR
@@ -185,6 +194,8 @@ def test_output_targets(tmp_path: Path) -> None:
     assert output_targets(fmts, None) == {OutputFormat.json: None}
     assert output_targets(fmts, tmp_path / "r.json") == {OutputFormat.json: tmp_path / "r.json"}
     assert output_targets(fmts, tmp_path) == {OutputFormat.json: tmp_path / "phonehome-report.json"}
+    assert output_targets([OutputFormat.terminal], tmp_path / "s.txt") == {OutputFormat.terminal: tmp_path / "s.txt"}
+    assert output_targets([OutputFormat.terminal], None) == {}
     with pytest.raises(OutputError):
         output_targets([OutputFormat.csv, OutputFormat.html], None)
 

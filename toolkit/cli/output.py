@@ -32,7 +32,7 @@ from toolkit.report.csv_report import render_csv
 from toolkit.report.html import render_html
 from toolkit.report.json_report import render_json
 from toolkit.report.sarif import render_sarif
-from toolkit.report.terminal import render_terminal
+from toolkit.report.terminal import render_terminal, render_text
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,14 @@ class OutputFormat(str, Enum):
 
 # File name of each format when several are written into an output folder.
 FILE_NAMES = {
+    OutputFormat.terminal: "phonehome-report.txt",
     OutputFormat.json: "phonehome-report.json",
     OutputFormat.sarif: "phonehome-report.sarif",
     OutputFormat.html: "phonehome-report.html",
     OutputFormat.csv: "phonehome-timeline.csv",
 }
 RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
+    OutputFormat.terminal: render_text,
     OutputFormat.json: render_json,
     OutputFormat.sarif: render_sarif,
     OutputFormat.html: render_html,
@@ -166,8 +168,15 @@ def _line(err: Console, text: str) -> None:
 
 
 def output_targets(formats: list[OutputFormat], output: Path | None) -> dict[OutputFormat, Path | None]:
-    """Where each file format goes: None for stdout, a file, or a file inside the output folder."""
+    """Where each file format goes: None for stdout, a file, or a file inside the output folder.
+
+    The terminal summary goes to the console, unless it is the only format and --output is given: then it is
+    written as plain text to that file (nothing asked for is dropped).
+    """
     files = [f for f in formats if f is not OutputFormat.terminal]
+    if output is not None and not files and OutputFormat.terminal in formats:
+        as_folder = output.is_dir() or str(output).endswith(("/", "\\"))
+        return {OutputFormat.terminal: output / FILE_NAMES[OutputFormat.terminal] if as_folder else output}
     if output is None:
         if len(files) > 1:
             raise OutputError(
@@ -188,7 +197,7 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
         raise OutputError(str(exc)) from exc
     targets = output_targets(chosen, output)
     stdout_taken = any(path is None for path in targets.values())
-    if OutputFormat.terminal in chosen or not targets:
+    if (OutputFormat.terminal in chosen and OutputFormat.terminal not in targets) or not targets:
         # The summary never mixes with a machine-readable format on stdout.
         render_terminal(result, err if stdout_taken else console)
     for fmt, path in targets.items():

@@ -7,6 +7,7 @@ what a baseline suppressed. Progress bars belong to the CLI, not here.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 
 from rich.console import Console, Group, RenderableType
@@ -24,6 +25,13 @@ _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, 
 def render_terminal(result: ScanResult, console: Console) -> None:
     """Print a summary of `result` on `console` (the CLI owns the console)."""
     console.print(Group(*summary(result)))
+
+
+def render_text(result: ScanResult, width: int = 120) -> str:
+    """The same summary as plain text (no colours), e.g. for a file."""
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, record=True)
+    render_terminal(result, console)
+    return console.export_text()
 
 
 def summary(result: ScanResult) -> list[RenderableType]:
