@@ -59,3 +59,17 @@ def test_spreadsheet_hostile_text_is_quoted(fixed_result: ScanResult) -> None:
     result.target.inputs = ['a,b "c"\nd']
     rows = list(csv.reader(io.StringIO(render_csv(result))))
     assert any('a,b "c"\nd' in cell for row in rows for cell in row)
+
+
+def test_install_rows_of_a_matching_package_name_the_indicator(fixed_result: ScanResult) -> None:
+    from pathlib import Path
+
+    from toolkit.findings import apply_indicators, load_indicator_file
+
+    bundle = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
+    out = apply_indicators(fixed_result, [load_indicator_file(bundle)])
+    rows = list(csv.DictReader(io.StringIO(render_csv(out))))
+    cm = next(r for r in rows if r["event"] == "package_first_install" and r["package"] == "com.vendor.cloudmsg")
+    assert "IOC VendorCloud app_id com.vendor.cloudmsg" in cm["detail"]
+    notes = next(r for r in rows if r["event"] == "package_first_install" and r["package"] == "com.example.notes")
+    assert "IOC" not in notes["detail"]

@@ -130,6 +130,18 @@ def test_structure(fixed_result: ScanResult, validator: jsonschema.Draft4Validat
     assert run["invocations"][0]["startTimeUtc"] == "2026-11-21T09:14:03Z"
 
 
+def test_inventory_parse_problems_become_notifications(fixed_result: ScanResult, validator: jsonschema.Draft4Validator) -> None:
+    from toolkit.models.device import ParseProblem
+
+    result = fixed_result.model_copy(deep=True)
+    assert result.inventory is not None
+    result.inventory.parse_problems.append(ParseProblem(source="dumpsys_package", line=812, reason="truncated block"))
+    log = _valid(validator, render_sarif(result))
+    notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    texts = [n["message"]["text"] for n in notes if n["descriptor"]["id"] == "inventory-parse-problem"]
+    assert len(texts) == 1 and "truncated block" in texts[0] and "812" in texts[0]
+
+
 def test_iocs_and_suppressed_results(fixed_result: ScanResult, validator: jsonschema.Draft4Validator, tmp_path: Path) -> None:
     matched = apply_indicators(fixed_result, [load_indicator_file(BUNDLE)])
     baseline = create_baseline(matched)

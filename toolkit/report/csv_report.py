@@ -89,12 +89,20 @@ def _package_events(result: ScanResult) -> Iterable[TimelineEvent]:
     """
     if result.inventory is None:
         return
+    iocs: dict[str, list[str]] = {}
+    for match in result.ioc_matches:
+        if match.package:
+            label = f"IOC {match.campaign or '-'} {match.kind} {match.indicator_value}"
+            if label not in iocs.setdefault(match.package, []):
+                iocs[match.package].append(label)
     for record in result.inventory.packages:
         bits = [f"version_name={record.version_name}" if record.version_name else "",
                 f"version_code={record.version_code}" if record.version_code is not None else "",
                 f"installer={record.installer}" if record.installer else "",
                 f"code_path={record.code_path}" if record.code_path else ""]
         detail = " ".join(b for b in bits if b)
+        if record.name in iocs:  # as MVT's timeline_detected: the rows of a package that matched indicators say so
+            detail += "; " + "; ".join(iocs[record.name])
         for event, moment in (
             ("package_first_install", record.first_install_time),
             ("package_last_update", record.last_update_time),

@@ -204,7 +204,7 @@ def _verdict(apk: ApkReport) -> tuple[str, str, int]:
 
 def _apps_table(result: ScanResult) -> str:
     rows = []
-    for apk in result.apks:
+    for apk in sorted(result.apks, key=lambda a: (-_verdict(a)[2], a.package or a.path)):  # worst first
         label, css, rank = _verdict(apk)
         meta = apk.metadata
         package = apk.package or "-"

@@ -344,6 +344,14 @@ def _invocation(result: ScanResult) -> dict[str, Any]:
                     "descriptor": {"id": "indicator-skipped"},
                 }
             )
+    for problem in result.inventory.parse_problems if result.inventory else []:
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {"text": f"inventory: {problem}"},
+                "descriptor": {"id": "inventory-parse-problem"},
+            }
+        )
     invocation: dict[str, Any] = {
         "executionSuccessful": not (result.apks and all(a.status is Status.not_analysed for a in result.apks)),
         "startTimeUtc": _utc(result.started_at),
