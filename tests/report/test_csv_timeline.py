@@ -57,8 +57,13 @@ def test_acquisition_commands_when_attached(fixed_result: ScanResult) -> None:
 def test_spreadsheet_hostile_text_is_quoted(fixed_result: ScanResult) -> None:
     result = fixed_result.model_copy(deep=True)
     result.target.inputs = ['a,b "c"\nd']
+    assert result.inventory is not None
+    result.inventory.packages[0].name = '=HYPERLINK("http://evil.example","x")'
     rows = list(csv.reader(io.StringIO(render_csv(result))))
     assert any('a,b "c"\nd' in cell for row in rows for cell in row)
+    packages = {row[2] for row in rows[1:]}
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in packages
+    assert not any(cell.startswith("=") for row in rows for cell in row)
 
 
 def test_install_rows_of_a_matching_package_name_the_indicator(fixed_result: ScanResult) -> None:

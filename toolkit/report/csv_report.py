@@ -37,8 +37,13 @@ def render_csv(result: ScanResult) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for event in timeline_events(result):
-        writer.writerow([_iso(event.timestamp), event.event, event.package, event.detail, event.source])
+        writer.writerow([_iso(event.timestamp), *(_cell(v) for v in (event.event, event.package, event.detail, event.source))])
     return buffer.getvalue()
+
+
+def _cell(value: str) -> str:
+    """Text from the evidence must not become a spreadsheet formula when an investigator opens the file."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def timeline_events(result: ScanResult) -> list[TimelineEvent]:
