@@ -3,8 +3,12 @@ a worker killed mid-run costs nothing, a run resumes from the cache, shared-path
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,8 @@ import pytest
 
 from tests.batch.batch_support import comparable_reports, copy_fixtures, slow_task
 from toolkit.acquisition.files import collect_apk_inputs
-from toolkit.batch.task import local_engine_identity
+from toolkit.batch.cluster import ClusterError, run_on_cluster
+from toolkit.batch.task import ApkTask, local_engine_identity
 from toolkit.models import ApkInput, Status
 from toolkit.pipeline import ProgressEvent, ScanOptions, run_batch
 
@@ -131,3 +136,41 @@ def test_interrupted_cluster_run_resumes_from_the_cache(
     assert resumed.stats.from_cache == 3
     assert resumed.stats.analysed == len(inputs) - 3
     assert comparable_reports(resumed.reports) == local_reports
+
+
+def test_cli_scan_on_the_cluster(cluster: object, inputs: list[ApkInput], tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    folder = Path(inputs[0].path).parent
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "apk",
+            "scan",
+            str(folder),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--no-cache",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ],  # type: ignore[attr-defined]
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(out.read_text())
+    assert [a["path"] for a in report["apks"]] == [i.path for i in inputs]
+    assert {a["status"] for a in report["apks"]} == {"analysed"}
+    assert f"batch: {len(inputs)} APKs" in proc.stderr
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening: connections are refused
+        with pytest.raises(ClusterError, match=address):
+            list(run_on_cluster([ApkTask(id="x", path="/nonexistent.apk")], address, connect_timeout=2))
