@@ -40,7 +40,8 @@ def test_iocs_and_baseline(fixed_result: ScanResult, tmp_path: Path) -> None:
     matched = apply_indicators(fixed_result, [load_indicator_file(BUNDLE)])
     out = apply_baseline(matched, create_baseline(matched), tmp_path / "b.json")
     text = _text(out)
-    assert "Indicator matches" in text and "VendorCloud" in text
+    assert f"Indicator matches: {len(out.ioc_matches)} (" in text and "VendorCloud" in text
+    assert "ipv4 203.0.113.0/24" in text and "endpoint, flow_endpoint, socket" in text  # one row per indicator
     assert f"{len(out.suppressed)} findings suppressed by baseline" in text
     assert "No findings." in text
 

@@ -191,15 +191,25 @@ def _top_flows(result: ScanResult) -> Table | None:
     return table
 
 
+def _short(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def _iocs(result: ScanResult) -> RenderableType:
     files = ", ".join(f"{s.file} ({s.indicators} indicators, {len(s.skipped)} skipped)" for s in result.indicator_sources)
     if not result.ioc_matches:
         return Text(f"Indicators: no match ({files})", style="green")
-    table = Table(title=f"Indicator matches ({files})", title_justify="left")
-    for column in ("campaign", "indicator", "matched", "observed", "package", "where"):
-        table.add_column(column, overflow="fold")
+    # One row per indicator: what it is, what kind of evidence it hit, which packages (details in json/html).
+    rows: dict[tuple[str, str, str], tuple[set[str], set[str]]] = {}
     for m in result.ioc_matches:
-        table.add_row(
-            m.campaign or "-", f"{m.kind} {m.indicator_value}", m.target, m.observed, m.package or "-", m.location or ""
-        )
+        targets, packages = rows.setdefault((m.campaign or "-", m.kind, m.indicator_value), (set(), set()))
+        targets.add(m.target)
+        packages.add(m.package or m.location or "device")
+    table = Table(title=f"Indicator matches: {len(result.ioc_matches)} ({files})", title_justify="left")
+    for column in ("campaign", "indicator", "matched", "packages"):
+        table.add_column(column, overflow="fold")
+    for (campaign, kind, value), (targets, packages) in sorted(rows.items()):
+        names = sorted(packages)
+        shown = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+        table.add_row(campaign, f"{kind} {_short(value)}", ", ".join(sorted(targets)), shown)
     return table
