@@ -10,6 +10,7 @@
 #
 # Usage: scripts/install-android-toolchain.sh            (root or sudo needed for apt-get install)
 # Env:   PHONEHOME_TOOLCHAIN  cache dir (default ~/.cache/phonehome/toolchain)
+#        PHONEHOME_DEBIAN_MIRROR  Debian mirror URI to fetch the bullseye packages from (default: from apt sources)
 #        SKIP_APT=1           do not apt-get install (packages already present)
 set -euo pipefail
 
@@ -35,37 +36,48 @@ if [ -f "$DX_JAR" ] && [ -f "$ANDROID_JAR" ]; then
 fi
 
 mkdir -p "$CACHE"
-# Derive a Debian mirror from the machine's existing apt sources (deb822 *.sources or one-line *.list).
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] || continue
-  uri=$(awk '/^URIs:/{print $2; exit}' "$f" | grep -v -- '-security' || true)
-  if [ -n "$uri" ] && grep -q "^Suites:.*bookworm" "$f"; then mirror="$uri"; break; fi
-done
-if [ -z "$mirror" ]; then
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk '$1=="deb" && $0 ~ / bookworm / && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' "$f")
-    if [ -n "$uri" ]; then mirror="$uri"; break; fi
-  done
-fi
-if [ -z "$mirror" ]; then
-  echo "error: no Debian bookworm mirror found in /etc/apt/sources.list*; set one up first" >&2
-  exit 2
-fi
-echo "using mirror $mirror (suite bullseye) for dalvik-exchange and libandroid-23-java"
-
 work="$CACHE/apt"
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-echo "deb $mirror bullseye main" > "$work/bullseye.list"
-APT_OPTS=(-o "Dir::Etc::SourceList=$work/bullseye.list" -o "Dir::Etc::SourceParts=/dev/null"
-          -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root")
-apt-get "${APT_OPTS[@]}" update
-(cd "$work/debs" && apt-get "${APT_OPTS[@]}" download dalvik-exchange libandroid-23-java)
+mkdir -p "$work/debs"
+rm -f "$work"/debs/*.deb
+
+# 1) The machine's own sources may already carry them (Debian bullseye, Ubuntu with universe).
+if apt-cache show dalvik-exchange >/dev/null 2>&1 && apt-cache show libandroid-23-java >/dev/null 2>&1; then
+  echo "dalvik-exchange and libandroid-23-java found in this machine's apt sources"
+  (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download dalvik-exchange libandroid-23-java)
+else
+  # 2) A Debian mirror: $PHONEHOME_DEBIAN_MIRROR, else the one in this machine's apt sources
+  #    (deb822 *.sources or one-line *.list), used with suite bullseye.
+  mirror="${PHONEHOME_DEBIAN_MIRROR:-}"
+  if [ -z "$mirror" ]; then
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] || continue
+      uri=$(awk '/^URIs:/{print $2; exit}' "$f" | grep -v -- '-security' || true)
+      if [ -n "$uri" ] && grep -q "^Suites:.*\(bookworm\|bullseye\|trixie\)" "$f"; then mirror="$uri"; break; fi
+    done
+  fi
+  if [ -z "$mirror" ]; then
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -f "$f" ] || continue
+      uri=$(awk '$1=="deb" && $0 ~ / (bookworm|bullseye|trixie)[ -]/ && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' "$f")
+      if [ -n "$uri" ]; then mirror="$uri"; break; fi
+    done
+  fi
+  if [ -z "$mirror" ]; then
+    echo "error: no Debian mirror found in /etc/apt/sources.list*; set PHONEHOME_DEBIAN_MIRROR to one" >&2
+    exit 2
+  fi
+  echo "using mirror $mirror (suite bullseye) for dalvik-exchange and libandroid-23-java"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  echo "deb $mirror bullseye main" > "$work/bullseye.list"
+  APT_OPTS=(-o "Dir::Etc::SourceList=$work/bullseye.list" -o "Dir::Etc::SourceParts=/dev/null"
+            -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root")
+  apt-get "${APT_OPTS[@]}" update
+  (cd "$work/debs" && apt-get "${APT_OPTS[@]}" download dalvik-exchange libandroid-23-java)
+  rm -rf "$work/cache" "$work/lists"
+fi
 rm -rf "$CACHE/dx" "$CACHE/android-23"
 dpkg-deb -x "$work"/debs/dalvik-exchange_*.deb "$CACHE/dx"
 dpkg-deb -x "$work"/debs/libandroid-23-java_*.deb "$CACHE/android-23"
-rm -rf "$work/cache" "$work/lists"
 test -f "$DX_JAR" && test -f "$ANDROID_JAR"
 java -jar "$DX_JAR" --version
 echo "toolchain ready in $CACHE"
