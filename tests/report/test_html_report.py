@@ -62,6 +62,9 @@ def test_content(fixed_result: ScanResult) -> None:
     assert sorted(a["data-severity"] or "" for a in cards) == sorted(f.severity.value for f in fixed_result.all_findings())
     rows = html.split('id="apps-table"')[1].split("</table>")[0].count("<tr>") - 1
     assert rows == 4
+    flows = html.split('id="flows"')[1].split("</section>")[0]
+    assert "Data flows (4)" in flows and flows.count('class="flow"') == 4  # every flow, findings or not
+    assert "com.vendor.cloudmsg</span>: 3 flows (contacts → network, imei → network, phone_number → network)" in flows
     for text in (
         "Norvo/n1lite/n1lite:4.4.2/KOT49H/1403150932:user/release-keys",  # overview
         "http://push.vendor-cloud.example/pns/register",  # endpoint

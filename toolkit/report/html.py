@@ -19,7 +19,8 @@ _CSS = """
 :root{--crit:#8b0000;--high:#d32f2f;--med:#ef8f00;--low:#1e88e5;--info:#607d8b;--ok:#2e7d32;--bg:#f6f7f9;--fg:#1d232a;
 --muted:#5f6b7a;--card:#fff;--line:#dde2e8}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
-header{background:#1d232a;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c9d1d9}
+header{background:#1d232a;color:#fff;padding:18px 28px}header nav{margin-top:8px}header nav a{color:#9ecbff}
+details.app{background:var(--card);border:1px solid var(--line);padding:6px 12px;margin:0 0 6px}details.app summary{cursor:pointer}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c9d1d9}
 main{padding:18px 28px;max-width:1400px}section{margin:0 0 26px}h2{font-size:18px;margin:0 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
 table{border-collapse:collapse;width:100%;background:var(--card)}th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5}th.sortable{cursor:pointer;user-select:none}th.sortable:after{content:" \\2195";color:var(--muted)}
@@ -100,12 +101,18 @@ def render_html(result: ScanResult) -> str:
     title = _title(result)
     body = [
         f"<header><h1>phonehome report: {escape(title)}</h1>"
-        f"<p>{escape(_counts_line(result))}</p></header>",
+        f"<p>{escape(_counts_line(result))}</p>"
+        "<nav><a href=\"#overview\">Overview</a> &middot; <a href=\"#apps\">Apps</a> &middot; "
+        "<a href=\"#findings\">Findings</a> &middot; <a href=\"#flows\">Data flows</a>"
+        + (" &middot; <a href=\"#iocs\">Indicators</a>" if result.indicator_sources else "")
+        + (" &middot; <a href=\"#not-analysed\">Not analysed</a>" if _has_problems(result) else "")
+        + "</nav></header>",
         "<main>",
         _overview(result),
         _severity_chips(result),
         _apps_table(result),
         _findings(result, rules),
+        _flows_section(result),
         _ioc_section(result),
         _not_analysed(result),
         "</main>",
@@ -358,3 +365,25 @@ def _not_analysed(result: ScanResult) -> str:
     if not items:
         return ""
     return f"<section id=\"not-analysed\"><h2>Not (fully) analysed</h2><ul>{''.join(items)}</ul></section>"
+
+
+def _has_problems(result: ScanResult) -> bool:
+    return bool(result.input_errors) or any(a.status is not Status.analysed for a in result.apks)
+
+
+def _flows_section(result: ScanResult) -> str:
+    """Every flow of every APK, findings or not: the engine's evidence, one collapsible block per app."""
+    blocks = []
+    for apk in sorted(result.apks, key=lambda a: (-len(a.flows), a.package or a.path)):
+        if not apk.flows:
+            continue
+        kinds = sorted({f"{f.source.kind} → {f.sink.kind}" for f in apk.flows})
+        blocks.append(
+            f"<details class=\"app\" data-package=\"{escape(apk.package or '')}\"><summary><span class=\"mono\">"
+            f"{escape(apk.package or apk.path)}</span>: {len(apk.flows)} flows ({escape(', '.join(kinds))})</summary>"
+            + "".join(_flow_html(flow) for flow in apk.flows)
+            + "</details>"
+        )
+    total = sum(len(a.flows) for a in result.apks)
+    body = "".join(blocks) if blocks else "<p>No data flow from a sensitive source to a sink was found.</p>"
+    return f"<section id=\"flows\"><h2>Data flows ({total})</h2>{body}</section>"
