@@ -182,11 +182,12 @@ def test_exit_code_thresholds(fixed: ScanResult) -> None:
 def test_post_process_reports_bad_files_and_keeps_the_result(fixed: ScanResult, tmp_path: Path) -> None:
     bad = tmp_path / "x.stix2"
     bad.write_text("nope", encoding="utf-8")
-    out, problems = post_process(fixed, ReportArgs(iocs=[bad], baseline=tmp_path / "missing.json"))
+    out, problems = post_process(fixed, ReportArgs(iocs=[bad, BUNDLE], baseline=tmp_path / "missing.json"))
     assert len(problems) == 2
-    assert str(bad) in problems[0] and "indicators not matched" in problems[0]
+    assert str(bad) in problems[0] and "indicators were not matched" in problems[0]
     assert "missing.json" in problems[1] and "nothing suppressed" in problems[1]
-    assert len(out.all_findings()) == len(fixed.all_findings())
+    assert [s.file for s in out.indicator_sources] == [str(BUNDLE)]  # the good file was still matched
+    assert out.ioc_matches
 
 
 def test_output_targets(tmp_path: Path) -> None:

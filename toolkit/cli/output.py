@@ -25,6 +25,7 @@ from toolkit.findings import (
     apply_baseline,
     apply_indicators,
     load_baseline,
+    load_indicator_file,
     load_indicator_files,
 )
 from toolkit.models import ScanResult, Severity, Status
@@ -151,10 +152,13 @@ def post_process(result: ScanResult, args: ReportArgs) -> tuple[ScanResult, list
     """Apply --iocs then --baseline (so reviewed IOC matches can be baselined too). Returns problems as text."""
     problems: list[str] = []
     if args.iocs:
-        try:
-            result = apply_indicators(result, load_indicator_files(args.iocs))
-        except IndicatorFileError as exc:
-            problems.append(f"{exc} (indicators not matched)")
+        sets = []
+        for path in args.iocs:  # one bad file does not stop the others from being matched
+            try:
+                sets.append(load_indicator_file(path))
+            except IndicatorFileError as exc:
+                problems.append(f"{exc} (its indicators were not matched)")
+        result = apply_indicators(result, sets)
     if args.baseline is not None:
         try:
             result = apply_baseline(result, load_baseline(args.baseline), args.baseline)
