@@ -19,7 +19,6 @@ from toolkit.models import ApkReport, CodeLocation, Finding, Flow, RuleInfo, Sca
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-INFORMATION_URI = "https://github.com/phonehome-forensics/phonehome"
 APK_MIME = "application/vnd.android.package-archive"
 FINGERPRINT_KEY = "phonehome/v1"
 
@@ -76,7 +75,6 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         "name": result.tool.name,
         "version": result.tool.version,
         "semanticVersion": result.tool.version,
-        "informationUri": INFORMATION_URI,
         "rules": [_rule(rule) for rule in rules],
     }
     cwes = sorted({cwe for rule in rules for cwe in _cwes(rule)}, key=int)
