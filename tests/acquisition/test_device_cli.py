@@ -42,6 +42,7 @@ def test_device_scan_writes_evidence_and_a_report(tmp_path: Path) -> None:
     assert [a["package"] for a in report["apks"]] == ["com.brightlight.flashlight"] * 2  # base + split
     assert report["apks"][0]["provenance"]["origin"] == "device"
     assert report["inventory"]["identity"]["model"] == "Test Phone"
+    assert "10.0.2.15:43122 -> 47.88.10.20:8080 owned by com.vendor.appstore (uid 10041)" in result.output
 
 
 @pytest.mark.parametrize("mode", ["refused", "never"])

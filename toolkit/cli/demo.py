@@ -16,7 +16,7 @@ from rich.console import Console
 
 from toolkit.acquisition import adb
 from toolkit.acquisition.device import AcquireOptions
-from toolkit.cli.device import run_acquisition, scan_evidence
+from toolkit.cli.device import device_facts, run_acquisition, scan_evidence
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ReportArgs, finish_scan
 from toolkit.models import DeviceInventory, Status
 from toolkit.pipeline import ScanOptions
@@ -25,30 +25,6 @@ from toolkit.simulator import DeviceSimulator, ProfileError
 
 def _say(console: Console, text: str, style: str | None = None) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True, style=style)
-
-
-def _device_facts(inv: DeviceInventory) -> list[str]:
-    """What the phone itself shows, beside the APK analysis: sockets, alarms, opt-in settings."""
-    facts = []
-    for s in inv.sockets:
-        if s.is_remote and s.state == "ESTABLISHED":
-            owners = ", ".join(s.packages) or f"uid {s.uid}"
-            facts.append(f"live {s.protocol} connection {s.local_address}:{s.local_port} -> "
-                         f"{s.remote_address}:{s.remote_port} owned by {owners} (uid {s.uid})")
-    for a in inv.alarms:
-        if a.interval_seconds:
-            facts.append(f"alarm of {a.package} repeats every {a.interval_seconds:g} s ({a.type}, {a.tag or ''})")
-    for j in inv.jobs:
-        if j.periodic and j.interval_seconds:
-            facts.append(f"job {j.service} runs every {j.interval_seconds:g} s")
-    for st in inv.settings:
-        if "optin" in st.key.lower() or "opt_in" in st.key.lower():
-            facts.append(f"setting {st.namespace} {st.key}={st.value}")
-    for p in inv.packages:
-        if p.is_updated_system:
-            facts.append(f"{p.name} is an updated system app: factory copy in {p.factory_code_path}, "
-                         f"update in {', '.join(p.apk_paths)}")
-    return facts
 
 
 def demo(
@@ -79,7 +55,7 @@ def demo(
     _say(console, f"step 2/2: analysing {len(result.manifest.files)} APK paths and the device state offline")
     options = ScanOptions(no_cache=True) if workers <= 0 else ScanOptions(no_cache=True, workers=workers)
     scan = scan_evidence(evidence, "device", options, err)
-    facts = _device_facts(scan.inventory or DeviceInventory())
+    facts = device_facts(scan.inventory or DeviceInventory())
     if facts:
         _say(console, "what the phone shows right now:", style="bold")
         for fact in facts:

@@ -35,7 +35,7 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
-from toolkit.models import ScanResult, Severity, Target
+from toolkit.models import DeviceInventory, ScanResult, Severity, Target
 from toolkit.pipeline import ProgressEvent, ScanOptions, build_result
 
 app = typer.Typer(help="Acquire and analyse a phone over ADB (read-only).", no_args_is_help=True)
@@ -138,6 +138,38 @@ def print_acquisition_summary(result: AcquisitionResult, err: Console) -> None:
         _say(err, "acquisition incomplete: run the same command again to resume (complete files are kept)")
 
 
+def device_facts(inv: DeviceInventory) -> list[str]:
+    """What the phone itself shows, beside the APK analysis: sockets, alarms, opt-in settings."""
+    facts = []
+    for s in inv.sockets:
+        if s.is_remote and s.state == "ESTABLISHED":
+            owners = ", ".join(s.packages) or f"uid {s.uid}"
+            facts.append(f"live {s.protocol} connection {s.local_address}:{s.local_port} -> "
+                         f"{s.remote_address}:{s.remote_port} owned by {owners} (uid {s.uid})")
+    for a in inv.alarms:
+        if a.interval_seconds:
+            facts.append(f"alarm of {a.package} repeats every {a.interval_seconds:g} s ({a.type}, {a.tag or ''})")
+    for j in inv.jobs:
+        if j.periodic and j.interval_seconds:
+            facts.append(f"job {j.service} runs every {j.interval_seconds:g} s")
+    for st in inv.settings:
+        if "optin" in st.key.lower() or "opt_in" in st.key.lower():
+            facts.append(f"setting {st.namespace} {st.key}={st.value}")
+    for p in inv.packages:
+        if p.is_updated_system:
+            facts.append(f"{p.name} is an updated system app: factory copy in {p.factory_code_path}, "
+                         f"update in {', '.join(p.apk_paths)}")
+    return facts
+
+
+def print_device_facts(inventory: DeviceInventory | None, console: Console) -> None:
+    facts = device_facts(inventory or DeviceInventory())
+    if facts:
+        _say(console, "what the phone showed at acquisition:")
+        for fact in facts:
+            _say(console, f"  - {fact}")
+
+
 def scan_evidence(folder: Path, target_kind: str, options: ScanOptions, err: Console) -> ScanResult:
     """Analyse an evidence folder offline (used by `device scan`, `evidence scan` and `demo`)."""
     started = datetime.now(UTC)
@@ -220,4 +252,5 @@ def scan_cmd(
     run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
                     AcquireOptions(apks=apks.value, retries=retries), err)
     result = scan_evidence(out, "device", options, err)
+    print_device_facts(result.inventory, err)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

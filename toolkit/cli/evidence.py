@@ -16,7 +16,7 @@ from toolkit.cli.batch_options import (
     WORKERS_OPTION,
     scan_options,
 )
-from toolkit.cli.device import scan_evidence
+from toolkit.cli.device import print_device_facts, scan_evidence
 from toolkit.cli.output import (
     BASELINE_OPTION,
     EXIT_ERROR,
@@ -50,6 +50,7 @@ def scan(
     console, err = Console(), Console(stderr=True)
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     result = scan_evidence(folder, "evidence", options, err)
+    print_device_facts(result.inventory, err)
     intact = not EvidenceFolder(folder).verify()
     try:
         finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
