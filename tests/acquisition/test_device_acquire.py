@@ -213,3 +213,15 @@ def test_interrupted_run_keeps_what_was_done_and_resumes(tmp_path: Path) -> None
         second = acquire(out, _connector(sim, key), FAST)
     assert second.manifest.complete and second.manifest.runs[1].reused == 1
     assert EvidenceFolder(out).verify() == []
+
+
+def test_slow_commands_are_waited_for_not_retried(tmp_path: Path) -> None:
+    """A phone that thinks longer than the transfer stall timeout (dumpsys on a slow handset) is not a failure."""
+    key = make_host_key(tmp_path)
+    faults = Faults(command_delay_seconds=1.0, slow_commands=["dumpsys package"])
+    with simulator(small_profile(tmp_path), key, faults=faults) as sim:
+        result = acquire(tmp_path / "ev", _connector(sim, key, io_timeout=0.3),
+                         AcquireOptions(apks="none", retries=0))
+    assert result.manifest.complete
+    assert all(c.error is None and c.exit_code == 0 for c in result.manifest.commands)
+    assert len(sim.commands) == len(COLLECTORS) + 1  # each sent once (plus the SDK probe): no retries

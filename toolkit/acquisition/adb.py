@@ -198,11 +198,14 @@ class AdbShellConnection(AdbConnection):
         try:
             if self._v2:
                 # adb-shell 0.4 has no public shell v2 call; _service opens "shell,v2,raw:<command>".
-                raw = self._dev._service(b"shell,v2,raw", command.encode(), read_timeout_s=timeout,
-                                         timeout_s=timeout, decode=False)
+                # transport_timeout_s: a command may print nothing for a while (dumpsys on a slow phone);
+                # the default (io_timeout) is for detecting a stalled transfer, not a thinking phone.
+                raw = self._dev._service(b"shell,v2,raw", command.encode(), transport_timeout_s=timeout,
+                                         read_timeout_s=timeout, timeout_s=timeout, decode=False)
                 out, err, code = parse_shell_v2(raw)
                 return ShellOutput(command=command, stdout=out, stderr=err, exit_code=code)
-            raw = self._dev.shell(command, read_timeout_s=timeout, timeout_s=timeout, decode=False)
+            raw = self._dev.shell(command, transport_timeout_s=timeout, read_timeout_s=timeout, timeout_s=timeout,
+                                  decode=False)
             return ShellOutput(command=command, stdout=raw, exit_code=None)
         except (ex.AdbTimeoutError, ex.TcpTimeoutException) as e:
             raise AdbError("connection", f"The device did not answer `{command}` in time ({e}).") from e

@@ -55,6 +55,8 @@ class Faults(BaseModel):
     denied_paths: list[str] = Field(default_factory=list, description="Paths that answer Permission denied")
     auth_delay_seconds: float = Field(0.0, description="prompt mode: time the user takes to tap Allow")
     offline: bool = Field(False, description="Accept TCP connections but never answer (an offline device)")
+    command_delay_seconds: float = Field(0.0, description="Think this long before answering a shell command")
+    slow_commands: list[str] = Field(default_factory=list, description="Only these command lines (empty: all)")
 
 
 class _Stream:
@@ -332,6 +334,8 @@ def _run_shell(sim: DeviceSimulator, command: str) -> tuple[bytes, bytes, int]:
 
 def _shell_result(sim: DeviceSimulator, command: str) -> ShellResult:
     sim.record("SHELL " + command)
+    if sim.faults.command_delay_seconds and _matches(command, sim.faults.slow_commands):
+        time.sleep(sim.faults.command_delay_seconds)
     return Shell(sim.profile, sim.denied_paths()).run(command)
 
 
