@@ -101,6 +101,24 @@ def test_iocs_and_suppressed_sections(fixed_result: ScanResult, tmp_path: Path) 
     assert "show suppressed (1)" in html
 
 
+def test_store_check_columns(fixed_result: ScanResult) -> None:
+    from toolkit.models.store import SignerCheck, StoreCheckResult, TamperVerdict, TrackerHit
+
+    flash = fixed_result.apks[1]
+    result = fixed_result.model_copy(update={"store": StoreCheckResult(
+        signer_checks=[SignerCheck(apk_path=flash.path, package=flash.package, verdict=TamperVerdict(
+            verdict="tampered", reasons=["signed by 033c0511..., the pinned publisher key is 9a3f5e0c..."]))],
+        trackers=[TrackerHit(tracker_id="t1", name="Bright Stats SDK", package=flash.package, apk_path=flash.path,
+                             on_leak_flow=True)],
+    )})
+    html = render_html(result)
+    assert "<th>Signer check</th><th>SDKs</th>" in html
+    row = next(r for r in html.split("<tr>") if "Flashlight.apk" in r and "<td" in r)
+    assert ">tampered</td>" in row and "Bright Stats SDK (on a leak flow)" in row
+    assert "the pinned publisher key" in row  # the reasons, as the cell's tooltip
+    assert "<th>Signer check</th>" not in render_html(fixed_result)  # no store check, no columns
+
+
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
     command = [

@@ -210,6 +210,11 @@ def _verdict(apk: ApkReport) -> tuple[str, str, int]:
 
 
 def _apps_table(result: ScanResult) -> str:
+    store = result.store
+    signer = {c.apk_path: c for c in store.signer_checks} if store else {}
+    sdks: dict[str, list[str]] = {}
+    for hit in store.trackers if store else []:
+        sdks.setdefault(hit.apk_path, []).append(hit.name + (" (on a leak flow)" if hit.on_leak_flow else ""))
     rows = []
     for apk in sorted(result.apks, key=lambda a: (-_verdict(a)[2], a.package or a.path)):  # worst first
         label, css, rank = _verdict(apk)
@@ -221,6 +226,15 @@ def _apps_table(result: ScanResult) -> str:
             f"<a href=\"#findings\" data-filter-package=\"{escape(package)}\">{escape(package)}</a>"
             if apk.findings else escape(package)
         )
+        store_cells = ""
+        if store is not None:
+            check = signer.get(apk.path)
+            verdict = check.verdict.verdict if check else "-"
+            reasons = "; ".join(check.verdict.reasons) if check else ""
+            store_cells = (
+                f"<td title=\"{escape(reasons)}\" data-sort=\"{escape(verdict)}\">{escape(verdict)}</td>"
+                f"<td>{escape(', '.join(sdks.get(apk.path, [])))}</td>"
+            )
         rows.append(
             "<tr>"
             f"<td data-sort=\"{rank}\"><span class=\"sev sev-{css}\">{escape(label)}</span></td>"
@@ -229,14 +243,17 @@ def _apps_table(result: ScanResult) -> str:
             f"<td>{escape(meta.version_name or '') if meta else ''}</td>"
             f"<td data-sort=\"{len(apk.findings)}\">{len(apk.findings)}</td>"
             f"<td data-sort=\"{len(apk.flows)}\">{len(apk.flows)}</td>"
-            f"<td>{escape(status)}</td>"
+            + store_cells
+            + f"<td>{escape(status)}</td>"
             f"<td class=\"mono\">{escape(where)}</td>"
             f"<td class=\"mono\" title=\"{escape(apk.sha256 or '')}\">{escape((apk.sha256 or '')[:16])}</td>"
             "</tr>"
         )
-    head = "".join(
-        f"<th>{h}</th>" for h in ("Verdict", "Package", "Label", "Version", "Findings", "Flows", "Status", "Where", "SHA-256")
-    )
+    columns = ["Verdict", "Package", "Label", "Version", "Findings", "Flows"]
+    if store is not None:
+        columns += ["Signer check", "SDKs"]  # store checks: genuine/tampered and the tracker SDKs found
+    columns += ["Status", "Where", "SHA-256"]
+    head = "".join(f"<th>{h}</th>" for h in columns)
     return (
         "<section id=\"apps\"><h2>Apps</h2>"
         f"<table class=\"sortable\" id=\"apps-table\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
