@@ -47,6 +47,8 @@ def test_full_acquisition_writes_a_complete_verifiable_evidence_folder(tmp_path:
     assert market.sha256 == sha256_file(FIXTURE_APKS / "appmarket.apk")
     assert (out / market.local_path).read_bytes() == (FIXTURE_APKS / "appmarket.apk").read_bytes()  # type: ignore[operator]
     assert by_path["/system/app/Big/Big.apk"].size == BIG_SIZE
+    assert market.device_mode == "100644" and market.device_mtime is not None
+    assert market.device_mtime.year == 2009  # the factory image timestamp the phone reports
     secret = by_path["/system/priv-app/Secret/Secret.apk"]
     assert (secret.status, secret.reason) == ("failed", "Permission denied")
     assert m.complete  # a permission-denied path is explained, not missing

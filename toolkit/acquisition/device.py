@@ -462,6 +462,8 @@ class Acquirer:
                 digest = sha256_file(part)
                 part.replace(dest)
                 return PulledFile(**base, status="pulled", local_path=rel, size=size, sha256=digest,
+                                  device_mode=f"{st.mode:o}" if st.exists else None,
+                                  device_mtime=datetime.fromtimestamp(st.mtime, UTC) if st.exists else None,
                                   attempts=earlier_attempts + attempt)
             except PullError as e:
                 reason = e.reason

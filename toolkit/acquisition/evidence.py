@@ -66,6 +66,8 @@ class PulledFile(PhModel):
     size: int | None = None
     sha256: str | None = None
     reason: str | None = Field(None, description="Why it could not be read, e.g. 'Permission denied'")
+    device_mode: str | None = Field(None, description="File mode on the phone (octal, from sync STAT)")
+    device_mtime: datetime | None = Field(None, description="Modification time on the phone (sync STAT)")
     attempts: int = 0
     run: int = 1
 
