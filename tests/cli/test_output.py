@@ -229,3 +229,20 @@ def test_rerender_a_saved_report_with_indicators(tmp_path: Path, fixed: ScanResu
         rerender_report(broken, ReportArgs(), Console(), err)
     assert done.value.exit_code == EXIT_ERROR
     assert f"error: {broken}: not a phonehome JSON report" in err.export_text()
+
+
+def test_indicator_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "iocs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "vendor.stix2").write_text(BUNDLE.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "README.txt").write_text("not an indicator file", encoding="utf-8")
+    report = tmp_path / "r.json"
+    code, _, stderr = scan("--iocs", str(folder), "-f", "json", "-o", str(report))
+    assert code == EXIT_FINDINGS, stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert [s["file"] for s in data["indicator_sources"]] == [str(folder / "sub" / "vendor.stix2")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = scan("--iocs", str(empty))
+    assert code == EXIT_ERROR
+    assert "folder contains no .stix2 or .json indicator files" in " ".join(stderr.replace("│", " ").split())

@@ -24,6 +24,7 @@ from toolkit.findings import (
     IndicatorFileError,
     apply_baseline,
     apply_indicators,
+    expand_indicator_paths,
     load_baseline,
     load_indicator_file,
     load_indicator_files,
@@ -106,7 +107,8 @@ OUTPUT_OPTION = typer.Option(
     None, "--output", "-o", help="Output file (one format) or folder (several formats); default: terminal/stdout"
 )
 IOCS_OPTION = typer.Option(
-    [], "--iocs", callback=_check_iocs, help="STIX 2.1 indicator file to match, e.g. MVT's (repeatable)"
+    [], "--iocs", callback=_check_iocs,
+    help="STIX 2.1 indicator file, or folder of .stix2/.json files, to match (e.g. MVT's); repeatable",
 )
 BASELINE_OPTION = typer.Option(
     None, "--baseline", callback=_check_baseline, help="Baseline file of reviewed findings to suppress"
@@ -153,11 +155,15 @@ def post_process(result: ScanResult, args: ReportArgs) -> tuple[ScanResult, list
     problems: list[str] = []
     if args.iocs:
         sets = []
-        for path in args.iocs:  # one bad file does not stop the others from being matched
+        for given in args.iocs:  # one bad file or empty folder does not stop the others from being matched
             try:
-                sets.append(load_indicator_file(path))
+                for path in expand_indicator_paths([given]):
+                    try:
+                        sets.append(load_indicator_file(path))
+                    except IndicatorFileError as exc:
+                        problems.append(f"{exc} (its indicators were not matched)")
             except IndicatorFileError as exc:
-                problems.append(f"{exc} (its indicators were not matched)")
+                problems.append(f"{exc} (no indicators matched from it)")
         result = apply_indicators(result, sets)
     if args.baseline is not None:
         try:

@@ -15,11 +15,12 @@ from toolkit.findings.indicators import (
     IndicatorFileError,
     IndicatorSet,
     apply_indicators,
+    expand_indicator_paths,
     load_indicator_file,
     load_indicator_files,
 )
 
 __all__ = [
     "IOC_RULE", "BaselineError", "IndicatorFileError", "IndicatorSet", "apply_baseline", "apply_indicators",
-    "create_baseline", "load_baseline", "load_indicator_file", "load_indicator_files", "write_baseline",
+    "create_baseline", "expand_indicator_paths", "load_baseline", "load_indicator_file", "load_indicator_files", "write_baseline",
 ]

@@ -84,9 +84,24 @@ class IndicatorSet(PhModel):
     indicators: list[Indicator] = Field(default_factory=list)
 
 
+def expand_indicator_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders replaced by their *.stix2 and *.json files (sorted), as MVT keeps its indicators."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".stix2", ".json"))
+            if not found:
+                raise IndicatorFileError(path, "folder contains no .stix2 or .json indicator files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
 def load_indicator_files(paths: Iterable[str | Path]) -> list[IndicatorSet]:
-    """Load several indicator files; the first malformed one raises IndicatorFileError."""
-    return [load_indicator_file(p) for p in paths]
+    """Load indicator files and folders of them; the first malformed file raises IndicatorFileError."""
+    return [load_indicator_file(p) for p in expand_indicator_paths(paths)]
 
 
 def load_indicator_file(path: str | Path) -> IndicatorSet:
