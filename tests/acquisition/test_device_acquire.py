@@ -227,3 +227,12 @@ def test_slow_commands_are_waited_for_not_retried(tmp_path: Path) -> None:
     assert result.manifest.complete
     assert all(c.error is None and c.exit_code == 0 for c in result.manifest.commands)
     assert len(sim.commands) == len(COLLECTORS) + 1  # each sent once (plus the SDK probe): no retries
+
+
+def test_device_hash_confirms_each_copy_end_to_end(tmp_path: Path) -> None:
+    key = make_host_key(tmp_path)
+    with simulator(small_profile(tmp_path), key) as sim:
+        result = acquire(tmp_path / "ev", _connector(sim, key), AcquireOptions(apks="system", device_hash=True))
+    pulled = [f for f in result.manifest.files if f.status == "pulled"]
+    assert pulled and all(f.device_sha256 == f.sha256 for f in pulled)
+    assert "sha256sum /system/app/AppMarket/AppMarket.apk" in sim.commands

@@ -168,6 +168,8 @@ class AcquireOptions(PhModel):
     retries: int = Field(3, ge=0, description="Extra attempts for a transient failure (disconnect, timeout)")
     retry_delay: float = Field(0.5, ge=0)
     command_timeout: float = 120.0
+    device_hash: bool = Field(False, description="Also hash each APK on the phone (toybox sha256sum) and compare: "
+                              "proves the copy end to end, costs a read of every file on the phone")
 
 
 class AcquisitionResult(PhModel):
@@ -435,6 +437,15 @@ class Acquirer:
             self._save(manifest)
             self._emit("pull", n, total, target.device_path)
 
+    def _device_sha256(self, path: str) -> str | None:
+        """The phone's own SHA-256 of a file, or None when the phone has no sha256sum (older toybox)."""
+        out = self._device().shell(f"sha256sum {path}", timeout=self.options.command_timeout)
+        m = re.match(rb"([0-9a-f]{64})\s", out.stdout)
+        if out.exit_code not in (0, None) or m is None:
+            log.info("no on-phone hash for %s: %s", path, out.stderr.decode(errors="replace").strip())
+            return None
+        return m.group(1).decode()
+
     def _bytes_progress(self, path: str, total: int | None) -> Callable[[int], None]:
         def report(chunk: int) -> None:
             self._emit("bytes", chunk, total, path)
@@ -460,9 +471,13 @@ class Acquirer:
                 if expected is not None and size != expected:
                     raise PullError(target.device_path, f"short transfer: {size} of {expected} bytes", transient=True)
                 digest = sha256_file(part)
+                device_digest = self._device_sha256(target.device_path) if self.options.device_hash else None
+                if device_digest is not None and device_digest != digest:
+                    raise PullError(target.device_path, f"SHA-256 on the phone {device_digest} differs from the "
+                                    f"copy's {digest}", transient=True)
                 part.replace(dest)
                 return PulledFile(**base, status="pulled", local_path=rel, size=size, sha256=digest,
-                                  device_mode=f"{st.mode:o}" if st.exists else None,
+                                  device_sha256=device_digest, device_mode=f"{st.mode:o}" if st.exists else None,
                                   device_mtime=datetime.fromtimestamp(st.mtime, UTC) if st.exists else None,
                                   attempts=earlier_attempts + attempt)
             except PullError as e:

@@ -66,6 +66,7 @@ class PulledFile(PhModel):
     size: int | None = None
     sha256: str | None = None
     reason: str | None = Field(None, description="Why it could not be read, e.g. 'Permission denied'")
+    device_sha256: str | None = Field(None, description="SHA-256 computed on the phone (--device-hash), equal to sha256")
     device_mode: str | None = Field(None, description="File mode on the phone (octal, from sync STAT)")
     device_mtime: datetime | None = Field(None, description="Modification time on the phone (sync STAT)")
     attempts: int = 0

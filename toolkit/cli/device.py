@@ -58,6 +58,8 @@ AUTH_TIMEOUT_OPTION = typer.Option(30.0, "--auth-timeout", help="Seconds to wait
 KEY_OPTION = typer.Option(None, "--key", help="adb private key [default: ~/.android/adbkey, created if missing]")
 APKS_OPTION = typer.Option(ApkChoice.all, "--apks", help="Which APKs to pull: system, user, all or none")
 RETRIES_OPTION = typer.Option(3, "--retries", help="Extra attempts after a transient failure (disconnect, timeout)")
+DEVICE_HASH_OPTION = typer.Option(False, "--device-hash",
+                                  help="Also hash each APK on the phone (sha256sum) and check the copy against it")
 
 
 def _say(err: Console, text: str) -> None:
@@ -215,11 +217,12 @@ def acquire_cmd(
     auth_timeout: float = AUTH_TIMEOUT_OPTION,
     key: Path | None = KEY_OPTION,
     retries: int = RETRIES_OPTION,
+    device_hash: bool = DEVICE_HASH_OPTION,
 ) -> None:
     """Collect device state and APKs into an evidence folder. Never changes the phone. Exit 0 complete, 2 error."""
     err = Console(stderr=True)
     result = run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
-                             AcquireOptions(apks=apks.value, retries=retries), err)
+                             AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash), err)
     raise typer.Exit(EXIT_CLEAN if result.manifest.complete else EXIT_ERROR)
 
 
@@ -234,6 +237,7 @@ def scan_cmd(
     auth_timeout: float = AUTH_TIMEOUT_OPTION,
     key: Path | None = KEY_OPTION,
     retries: int = RETRIES_OPTION,
+    device_hash: bool = DEVICE_HASH_OPTION,
     formats: list[str] = FORMAT_OPTION,
     output: Path | None = OUTPUT_OPTION,
     iocs: list[Path] = IOCS_OPTION,
@@ -250,7 +254,7 @@ def scan_cmd(
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     out = out or Path(f"phonehome-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
-                    AcquireOptions(apks=apks.value, retries=retries), err)
+                    AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash), err)
     result = scan_evidence(out, "device", options, err)
     print_device_facts(result.inventory, err)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
