@@ -247,6 +247,13 @@ class DeviceProfile:
                 raise ProfileError(f"profile {self.spec.name}: output for {command!r}: {path}: {e.strerror}") from e
         return out, spec.stderr.encode(), spec.exit_code
 
+    def settings(self, namespace: str) -> dict[str, str]:
+        """`settings list <namespace>` contents ({} for an unknown namespace)."""
+        for ns, values in self.spec.settings.items():
+            if ns == namespace:
+                return values
+        return {}
+
     def prop(self, key: str, default: str = "") -> str:
         return self.spec.props.get(key, default)
 

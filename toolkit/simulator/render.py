@@ -199,7 +199,7 @@ def dumpsys_package(profile: DeviceProfile, only: str | None = None) -> str:
 
 
 def settings_list(profile: DeviceProfile, namespace: str) -> str:
-    values = profile.spec.settings.get(namespace, {})  # type: ignore[call-overload]
+    values = profile.settings(namespace)
     return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
 
 

@@ -496,7 +496,7 @@ def _matches(path: str, paths: Iterable[str]) -> bool:
     return not paths or path in paths
 
 
-def _recv(sim: DeviceSimulator, stream: _Stream, path: str, out: bytearray, flush) -> bool:
+def _recv(sim: DeviceSimulator, stream: _Stream, path: str, out: bytearray, flush: Callable[[], bool]) -> bool:
     faults = sim.faults
 
     def fail(reason: str) -> bool:

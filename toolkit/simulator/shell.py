@@ -141,7 +141,7 @@ class Shell:
         if len(args) >= 2 and args[0] == "list" and args[1] in ("system", "secure", "global"):
             return _ok(render.settings_list(self.profile, args[1]))
         if len(args) >= 3 and args[0] == "get" and args[1] in ("system", "secure", "global"):
-            return _ok(self.profile.spec.settings.get(args[1], {}).get(args[2], "null") + "\n")  # type: ignore
+            return _ok(self.profile.settings(args[1]).get(args[2], "null") + "\n")
         if args and args[0] in ("put", "delete", "reset"):
             return _err("simulator refuses to change settings\n", 1)
         return _err("Invalid command: " + " ".join(args) + "\n", 255)
