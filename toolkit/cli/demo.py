@@ -52,7 +52,8 @@ def demo(
             return adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=10)
 
         result = run_acquisition(evidence, connect, AcquireOptions(apks="all"), console)
-    _say(console, f"step 2/2: analysing {len(result.manifest.files)} APK paths and the device state offline")
+    pulled = sum(1 for f in result.manifest.files if f.status == "pulled")
+    _say(console, f"step 2/2: analysing the {pulled} pulled APKs and the device state, offline from the evidence")
     options = ScanOptions(no_cache=True) if workers <= 0 else ScanOptions(no_cache=True, workers=workers)
     scan = scan_evidence(evidence, "device", options, err)
     facts = device_facts(scan.inventory or DeviceInventory())
