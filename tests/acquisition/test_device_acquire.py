@@ -220,9 +220,9 @@ def test_interrupted_run_keeps_what_was_done_and_resumes(tmp_path: Path) -> None
 def test_slow_commands_are_waited_for_not_retried(tmp_path: Path) -> None:
     """A phone that thinks longer than the transfer stall timeout (dumpsys on a slow handset) is not a failure."""
     key = make_host_key(tmp_path)
-    faults = Faults(command_delay_seconds=1.0, slow_commands=["dumpsys package"])
+    faults = Faults(command_delay_seconds=2.0, slow_commands=["dumpsys package"])
     with simulator(small_profile(tmp_path), key, faults=faults) as sim:
-        result = acquire(tmp_path / "ev", _connector(sim, key, io_timeout=0.3),
+        result = acquire(tmp_path / "ev", _connector(sim, key, io_timeout=0.8),
                          AcquireOptions(apks="none", retries=0))
     assert result.manifest.complete
     assert all(c.error is None and c.exit_code == 0 for c in result.manifest.commands)
