@@ -40,8 +40,8 @@ ApkSelection = Literal["system", "user", "all", "none"]
 
 # --- the read-only allow-list (the ONE place) --------------------------------------------------------------
 
-_PKG = r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
-_PATH = r"/(?:[A-Za-z0-9._~=+@,-]+/?)+"  # no spaces, quotes, globs or shell metacharacters
+_PKG = r"[A-Za-z][A-Za-z0-9_.]*"
+_PATH = r"/[A-Za-z0-9._~=+@,/-]+"  # no spaces, quotes, globs or shell metacharacters (and no nested quantifier)
 _PM_LIST_FLAG = r"(?: (?:-[fUiu3sde]|--show-versioncode|--user \d+))*"
 
 ALLOWED_COMMANDS: tuple[str, ...] = (
