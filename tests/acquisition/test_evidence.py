@@ -45,7 +45,8 @@ def test_manifest_round_trip_and_hash_list(tmp_path: Path) -> None:
     assert folder.read_raw_outputs() == {"getprop": "[ro.product.model]: [K7 Lite]\n"}
     lines = (folder.root / "sha256sums.txt").read_text().splitlines()
     assert [line.split("  ", 1)[1] for line in lines] == [
-        "acquisition.json", "apks/system/app/A/A.apk", "raw/getprop.txt"]
+        "README.txt", "acquisition.json", "apks/system/app/A/A.apk", "raw/getprop.txt"]
+    assert "sha256sum -c sha256sums.txt" in (folder.root / "README.txt").read_text()
     assert folder.verify() == []
 
 

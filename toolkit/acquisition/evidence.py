@@ -29,6 +29,19 @@ HASHES = "sha256sums.txt"
 RAW_DIR = "raw"
 APK_DIR = "apks"
 SCHEMA_VERSION = "1"
+README = "README.txt"
+README_TEXT = """This folder is a phonehome acquisition of an Android phone (read-only, over ADB).
+
+acquisition.json   what was done: tool and version, host, start/end times, device identity, transport,
+                   every command sent with its exit status and output file, every APK with its SHA-256,
+                   size, mode and mtime on the phone, and every path that could not be read and why.
+raw/<key>.txt      each command's output exactly as the phone sent it.
+apks/<path>        the pulled APKs, at their path on the phone.
+sha256sums.txt     SHA-256 of every other file here.
+
+Check it:          sha256sum -c sha256sums.txt
+Analyse it again:  phonehome evidence scan <this folder>     (no phone needed)
+"""
 
 
 class EvidenceError(Exception):
@@ -153,6 +166,9 @@ class EvidenceFolder:
     def create(self) -> None:
         (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         (self.root / APK_DIR).mkdir(parents=True, exist_ok=True)
+        readme = self.root / README
+        if not readme.exists():
+            readme.write_text(README_TEXT, encoding="utf-8")
 
     def exists(self) -> bool:
         return self.manifest_path.is_file()
