@@ -99,7 +99,7 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
         report.status = Status.not_analysed
         report.reason = f"rule catalogue unusable: {exc}"
         return
-    deadline = started + options.time_budget_seconds
+    deadline = time.monotonic() + options.time_budget_seconds  # the budget is for data-flow work
     try:
         leaks = find_leaks(dexes, report.metadata, catalogue, deadline)
     except Exception as exc:  # never let one APK's odd bytecode crash a batch; say what happened

@@ -170,6 +170,22 @@ INVOKE_KIND = {0x6E: "virtual", 0x6F: "super", 0x70: "direct", 0x71: "static", 0
                0x74: "virtual", 0x75: "super", 0x76: "direct", 0x77: "static", 0x78: "interface"}
 
 
+_REF_GROUPS: dict[str, tuple[frozenset[int], bool]] = {
+    "invoke": (INVOKE_OPS, False),
+    "field": (IGET_OPS | IPUT_OPS | SGET_OPS | SPUT_OPS, False),
+    "type": (frozenset((0x22, 0x1C, 0x1F, 0x20, 0x23)), False),
+    "string": (frozenset((0x1A,)), False),
+    "string_jumbo": (frozenset((0x1B,)), True),
+}
+
+
+def _group_of(ops: frozenset[int], wide: bool) -> str:
+    for name, (group_ops, group_wide) in _REF_GROUPS.items():
+        if ops <= group_ops and wide == group_wide:
+            return name
+    raise ValueError(f"no reference group for opcodes {sorted(ops)}")
+
+
 def _s16(v: int) -> int:
     return v - 0x10000 if v & 0x8000 else v
 
@@ -289,6 +305,8 @@ class DexFile:
         self.classes: dict[str, ClassDef] = {}
         self.methods: list[MethodDef] = []
         self._name_index: dict[str, list[int]] | None = None
+        self._field_keys: list[tuple[int, int]] | None = None
+        self._ref_indexes: dict[str, dict[int, list[int]]] = {}
         self._load_classes()
 
     # --- pools ---------------------------------------------------------------------------------------------
@@ -401,6 +419,9 @@ class DexFile:
         sidx = self.find_string(name)
         return list(self._name_by_sidx.get(sidx, [])) if sidx is not None else []
 
+    def method_class_idx(self, idx: int) -> int:
+        return int(struct.unpack_from("<H", self.data, self.method_ids_off + 8 * idx)[0])
+
     def find_methods(self, class_desc: str, name: str) -> list[int]:
         """Method ids of `class_desc`->`name` (any proto)."""
         t = self.find_type(class_desc)
@@ -413,10 +434,16 @@ class DexFile:
         n = self.find_string(name)
         if t is None or n is None:
             return []
+        if self._field_keys is None:
+            self._field_keys = [
+                (c, nm) for c, _typ, nm in struct.iter_unpack("<HHI", self.data[self.field_ids_off : self.field_ids_off + 8 * self.field_ids_size])
+            ]
+        keys = self._field_keys
+        i = bisect.bisect_left(keys, (t, n))  # field ids are sorted by (class, name, type)
         out = []
-        for i, (c, _typ, nm) in enumerate(struct.iter_unpack("<HHI", self.data[self.field_ids_off : self.field_ids_off + 8 * self.field_ids_size])):
-            if c == t and nm == n:
-                out.append(i)
+        while i < len(keys) and keys[i] == (t, n):
+            out.append(i)
+            i += 1
         return out
 
     # --- classes -------------------------------------------------------------------------------------------
@@ -479,25 +506,79 @@ class DexFile:
         (insns_size,) = struct.unpack_from("<I", self.data, m.code_off + 12)
         return m if file_off < m.code_off + 16 + 2 * insns_size else None
 
-    def methods_referencing(self, ops: Iterable[int], idxs: Iterable[int], wide: bool = False) -> set[MethodDef]:
-        """Methods whose code may hold an instruction `op` with pool index in `idxs` (over-approximate: the
-        byte pattern is searched in the whole code area; callers decode to confirm)."""
+    def _ref_index(self, group: str) -> dict[int, list[int]]:
+        """pool index -> file offsets of candidate instructions of one group, built once per DEX with one regex
+        pass over the code area (a candidate may be a false match inside another instruction: decode to check)."""
+        index = self._ref_indexes.get(group)
+        if index is not None:
+            return index
+        ops, wide = _REF_GROUPS[group]
+        ranges = self._ranges()
+        index = {}
+        if ranges:
+            lo = ranges[0]
+            last = self._code_owner[-1]
+            hi = last.code_off + 16 + 2 * self.insns_size(last)
+            cls = b"[" + b"".join(re.escape(bytes([o])) for o in sorted(ops)) + b"]"
+            fmt_len = 4 if wide else 2
+            pattern = re.compile(cls + b"." + b"." * fmt_len, re.DOTALL)
+            data = self.data
+            unpack = struct.unpack_from
+            fmt = "<I" if wide else "<H"
+            pos = lo
+            while True:
+                match = pattern.search(data, pos, hi)
+                if match is None:
+                    break
+                start = match.start()
+                if start & 1:
+                    pos = start + 1  # instructions start at even offsets
+                    continue
+                index.setdefault(unpack(fmt, data, start + 2)[0], []).append(start)
+                pos = start + 2
+        self._ref_indexes[group] = index
+        return index
+
+    def methods_referencing(self, ops: Iterable[int], idxs: Iterable[int], wide: bool = False, verify: bool = True) -> set[MethodDef]:
+        """Methods whose code holds an instruction `op` with pool index in `idxs` (confirmed by decoding the
+        candidate methods unless verify=False)."""
+        ops = list(ops)
         idx_list = sorted(set(idxs))
         if not idx_list:
             return set()
-        op_class = b"[" + b"".join(re.escape(bytes([o])) for o in sorted(set(ops))) + b"]"
-        fmt = "<I" if wide else "<H"
-        alts = b"|".join(re.escape(struct.pack(fmt, i)) for i in idx_list)
-        pattern = re.compile(op_class + b"." + b"(?:" + alts + b")", re.DOTALL)
+        op_set = frozenset(ops)
+        group = _group_of(op_set, wide)
+        index = self._ref_index(group)
+        data = self.data
+        candidates: set[MethodDef] = set()
+        for i in idx_list:
+            for start in index.get(i, ()):
+                if data[start] in op_set:
+                    m = self.method_at(start)
+                    if m is not None and (start - m.code_off - 16) % 2 == 0:
+                        candidates.add(m)
+        if not verify:
+            return candidates
+        # the byte pattern may sit inside another instruction or a payload: confirm on the decoded code
+        wanted_ops = frozenset(ops)
+        wanted = frozenset(idx_list)
         found: set[MethodDef] = set()
-        for match in pattern.finditer(self.data):
-            start = match.start()
-            m = self.method_at(start)
-            if m is not None and (start - m.code_off - 16) % 2 == 0:
+        for m in candidates:
+            try:
+                code = self.code(m)
+            except DexError:
+                continue
+            if code is not None and any(i.op in wanted_ops and i.idx in wanted for i in code.insns):
                 found.add(m)
         return found
 
     # --- code ----------------------------------------------------------------------------------------------
+    def insns_size(self, m: MethodDef) -> int:
+        """Code size of a method in 16-bit units (0 without code), without decoding it."""
+        if not m.code_off:
+            return 0
+        return int(struct.unpack_from("<I", self.data, m.code_off + 12)[0])
+
     def code(self, m: MethodDef) -> Code | None:
         """Decoded code of a method (cached), None for abstract/native methods."""
         if not m.code_off:

@@ -49,6 +49,14 @@ _NO_DEFAULT = ("A", "F", "T")  # not carried by the default propagation of libra
 _DATA = ("S", "P", "G", "X")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
+_MAX_SUMMARY_HITS = 48
+_MAX_REANALYSIS = 6
+_MAX_CALL_DEPTH = 14
+_MAX_METHOD_UNITS = 12000
+_MAX_CHA_TARGETS = 4
+_MAX_FOREIGN_DEPTH = 2
+_REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute", "submit", "schedule", "start", "bind",
+                          "<init>", "run", "enqueue", "subscribe", "observe", "listen", "attach", "invoke")
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 
@@ -161,6 +169,7 @@ class Program:
             for mdef in cdef.methods.values():
                 self.methods[mdef.sig] = mdef
         self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
+        self._sub_cache: dict[tuple[str, int], list[str]] = {}
 
     def is_app(self, desc: str) -> bool:
         return desc in self.classes and not self.cat.is_library(desc)
@@ -206,6 +215,13 @@ class Program:
         return out
 
     def all_subtypes(self, desc: str, limit: int = 200) -> list[str]:
+        key = (desc, limit)
+        cached = self._sub_cache.get(key)
+        if cached is None:
+            cached = self._sub_cache[key] = self._all_subtypes(desc, limit)
+        return cached
+
+    def _all_subtypes(self, desc: str, limit: int) -> list[str]:
         out: list[str] = []
         todo = [desc]
         seen = {desc}
@@ -249,7 +265,18 @@ class Engine:
         self.field_info: dict[object, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
         self.field_readers: dict[object, set[str]] = {}
         self.methods_analysed = 0
+        self.analysis_count: dict[str, int] = {}
+        self.relevant_packages: set[str] | None = None  # None: every package is analysed
         self.errors: list[str] = []
+        self.home_prefixes: tuple[str, ...] | None = None  # None: no limit on third-party depth
+        self.stack: list[str] = []
+
+    def relevant(self, m: MethodDef) -> bool:
+        """Code in a package that references no sink, intent or callback API cannot leak by itself: its
+        methods are summarised like library calls (result carries the arguments) instead of analysed."""
+        if self.relevant_packages is None:
+            return True
+        return m.class_desc.rsplit("/", 1)[0] in self.relevant_packages
 
     # --- public --------------------------------------------------------------------------------------------
     def ensure(self, m: MethodDef) -> MethodResult | None:
@@ -272,6 +299,8 @@ class Engine:
                 break
             sig = self.dirty.popleft()
             m = self.p.methods.get(sig)
+            if self.analysis_count.get(sig, 0) >= _MAX_REANALYSIS:
+                continue  # keep the summary we have: recursion in big libraries must not eat the budget
             if m is not None and sig not in self.in_progress:
                 self._analyse(m)
 
@@ -290,18 +319,39 @@ class Engine:
         res = self.results.get(callee.sig)
         if res is not None:
             return res.summary
-        if callee.sig in self.in_progress or len(self.in_progress) > 60:
-            if callee.sig not in self.in_progress:
-                self.dirty.append(callee.sig)
+        if callee.sig in self.in_progress:
             return Summary()
+        if len(self.in_progress) > _MAX_CALL_DEPTH or self._too_big(callee) or not self.relevant(callee) \
+                or self._too_foreign(callee):
+            return _DEFAULT_SUMMARY  # deep library internals: modelled like an unknown library call
         self._analyse(callee)
         res = self.results.get(callee.sig)
         return res.summary if res is not None else Summary()
+
+    def is_home(self, m: MethodDef) -> bool:
+        return self.home_prefixes is None or m.class_desc.startswith(self.home_prefixes)
+
+    def _too_foreign(self, callee: MethodDef) -> bool:
+        """Bundled third-party code is followed only a couple of calls deep from the app's own code."""
+        if self.home_prefixes is None or self.is_home(callee):
+            return False
+        depth = 0
+        for sig in reversed(self.stack):
+            if sig.startswith(self.home_prefixes):
+                break
+            depth += 1
+        return depth >= _MAX_FOREIGN_DEPTH
+
+    def _too_big(self, m: MethodDef) -> bool:
+        if not m.code_off:
+            return False
+        return m.dex.insns_size(m) > _MAX_METHOD_UNITS
 
     def _analyse(self, m: MethodDef) -> None:
         if time.monotonic() > self.deadline:
             raise BudgetExceeded()
         self.in_progress.add(m.sig)
+        self.stack.append(m.sig)
         try:
             res = _MethodAnalysis(self, m).run()
         except DexError as exc:
@@ -309,7 +359,9 @@ class Engine:
             res = MethodResult(m, Summary())
         finally:
             self.in_progress.discard(m.sig)
+            self.stack.pop()
         self.methods_analysed += 1
+        self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
         old = self.results.get(m.sig)
         self.results[m.sig] = res
         if old is not None and old.summary.key() != res.summary.key():
@@ -317,7 +369,7 @@ class Engine:
                 self.dirty.append(dep)
 
     def record_field_info(self, key: object, value: frozenset[Label]) -> None:
-        info = frozenset(lab for lab in value if lab[0] in ("O", "C", "K", "T", "IT", "U", "N", "PER"))
+        info = frozenset(lab for lab in value if lab[0] in ("O", "T", "U", "K") or (lab[0] == "C" and str(lab[1]).startswith("content://")))
         if not info:
             return
         old = self.field_info.get(key, EMPTY)
@@ -326,6 +378,10 @@ class Engine:
             self.field_info[key] = new
             for reader in self.field_readers.get(key, ()):
                 self.dirty.append(reader)
+
+
+# What an unanalysed app method is assumed to do: its result carries its arguments (like a library call).
+_DEFAULT_SUMMARY = Summary(ret=frozenset({("P", i) for i in range(0, 12)}))
 
 
 class _MethodAnalysis:
@@ -455,7 +511,8 @@ class _MethodAnalysis:
         self.res.summary = Summary(
             ret=_cap(self.ret),
             mutations={k: _cap(v) for k, v in self.mut.items()},
-            hits=frozenset(h for h in self.res.hits if _sym(h.data) or (h.recv is not None and _sym(h.recv))),
+            hits=frozenset(sorted((h for h in self.res.hits if _sym(h.data) or (h.recv is not None and _sym(h.recv))),
+                                  key=lambda h: (len(h.path), h.path))[:_MAX_SUMMARY_HITS]),
             writes=frozenset(w for w in self.res.writes if _sym(w[1])),
             iccs=frozenset(c for c in self.res.iccs if _sym(c.intent)),
             facts=frozenset(f for f in self.res.facts if f[0] == "sym"),
@@ -708,6 +765,8 @@ class _MethodAnalysis:
         if not self.p.is_app(cls):
             # a library interface/class method with app overrides: only taken when the receiver is known (above)
             return []
+        if len(out) > _MAX_CHA_TARGETS:
+            return []  # a wide class hierarchy without a known receiver: treated like an unknown library call
         return out
 
     def _call_app(
@@ -723,13 +782,17 @@ class _MethodAnalysis:
             if idx < len(arg_regs) and arg_regs[idx] is not None:
                 self._mutate(st, arg_regs[idx], sub.apply(added))  # type: ignore[arg-type]
         for hit in summ.hits:
-            new = SinkHit(hit.kind, hit.api, _cap(sub.apply(hit.data)), None if hit.recv is None else _cap(sub.apply(hit.recv)),
+            data = sub.apply(hit.data)
+            if not _tainted(data):
+                continue  # what the caller passes there is nothing sensitive
+            new = SinkHit(hit.kind, hit.api, _cap(data), None if hit.recv is None else _cap(sub.apply(hit.recv)),
                           hit.tag, _cap(sub.apply(hit.endpoints)), (where, *hit.path)[:24])
-            if new.data:
-                self.res.hits.add(new)
+            self.res.hits.add(new)
         for key, val in summ.writes:
             self._write_field(key, sub.apply(val))
         for icc in summ.iccs:
+            if not _tainted(sub.apply(icc.intent)):
+                continue
             self.res.iccs.add(IccSend(icc.api, _cap(sub.apply(icc.intent)), (where, *icc.path)[:24], icc.always_external, icc.internal_only))
         return sub.apply(summ.ret)
 
@@ -1015,20 +1078,26 @@ class _MethodAnalysis:
                         if period:
                             self._fact(("periodic", t.sig, period, where))
             return
-        # generic: app objects handed to the framework have their callback methods run by it
+        # generic: app objects handed to a framework registration call have their callback methods run by it
         if not self.cat.is_library(lib) and lib in self.p.classes:
+            return
+        if not name.startswith(_REGISTRATION_PREFIXES) or lib.startswith(("Ljava/util/", "Ljava/lang/String", "Landroid/util/Log;")):
             return
         for a in args[1:]:
             for lab in a:
                 if lab[0] != "O":
                     continue
                 o = lab[1]
-                if o in self.e.components or not self.p.is_app(o):
+                if o in self.e.components or not self.p.is_app(o) or not self._has_framework_super(o):
                     continue
                 for t in self._generic_callback_methods(o):
                     n_params = len(param_types(t.proto))
                     call = [frozenset({("O", o)})] + [EMPTY] * n_params
                     self._call_app(t, call, [None] * len(call), st, where, "callback")
+
+    def _has_framework_super(self, cls: str) -> bool:
+        """Implements or extends a library type (a listener, Runnable, Handler ...), not just Object."""
+        return any(sup != "Ljava/lang/Object;" and not self.p.is_app(sup) for sup in self.p.supers(cls))
 
     def _generic_callback_methods(self, cls: str) -> list[MethodDef]:
         out: dict[str, MethodDef] = {}

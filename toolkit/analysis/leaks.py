@@ -49,6 +49,7 @@ _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{2,19}$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s]+$")
 _PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
 MAX_METHODS_WALKED = 6000
+SMALL_APP_METHODS = 20000  # below this every package is analysed
 
 
 def _strip_open_query(url: str) -> str:
@@ -140,6 +141,8 @@ class LeakFinder:
         self.component_descs = set(self.own_components)
         self.engine = Engine(self.program, set(self.component_descs), deadline)
         self._caller_cache: dict[str, list[MethodDef]] = {}
+        self._readers_cache: dict[object, list[MethodDef]] = {}
+        self._writers_cache: dict[object, list[MethodDef]] = {}
 
     # --- driver --------------------------------------------------------------------------------------------
     def run(self) -> LeakResult:
@@ -149,6 +152,9 @@ class LeakFinder:
             return self.result
         try:
             seeds = self._seeds()
+            if seeds and self.result.methods_total > SMALL_APP_METHODS:
+                self.engine.relevant_packages = self._relevant_packages(seeds)
+                self.engine.home_prefixes = self._home_prefixes(seeds)
             if seeds:
                 self._closure(seeds)
                 self._walk_to_entries()
@@ -173,6 +179,36 @@ class LeakFinder:
                 if dex.strings_with_prefix(prefix):
                     return True
         return False
+
+    def _home_prefixes(self, seeds: list[MethodDef]) -> tuple[str, ...]:
+        """Where the app's own code lives: its package, its components' and its source-reading code's packages."""
+        homes = {dotted_to_desc(self.meta.package)[:-1]}
+        for desc in [*self.component_descs, *(m.class_desc for m in seeds)]:
+            parts = desc[1:].split("/")
+            homes.add("L" + "/".join(parts[: min(3, len(parts) - 1)]))
+        return tuple(sorted(homes))
+
+    def _relevant_packages(self, seeds: list[MethodDef]) -> set[str]:
+        """Packages whose code calls a sink, intent, callback, tag or source API (plus the app's own)."""
+        classes: set[str] = set()
+        for api in [*self.cat.sink_apis, *self.cat.icc, *self.cat.callbacks, *self.cat.tags, *self.cat.source_apis,
+                    *self.cat.register_receiver, *self.cat.alarms, *self.cat.job_schedule, *self.cat.reflect_invoke]:
+            classes.add(api.split("->", 1)[0])
+        for cls in list(classes):
+            classes.update(k for k, sups in self.cat.supertypes.items() if cls in sups)
+        packages: set[str] = {m.class_desc.rsplit("/", 1)[0] for m in seeds}
+        own = dotted_to_desc(self.meta.package)[:-1]
+        for dex in self.dexes:
+            tidx = {t for t in (dex.find_type(c) for c in classes) if t is not None}
+            if not tidx:
+                continue
+            idxs = [i for i in range(dex.method_ids_size) if dex.method_class_idx(i) in tidx]
+            for m in dex.methods_referencing(INVOKE_OPS, idxs, verify=False):
+                packages.add(m.class_desc.rsplit("/", 1)[0])
+            for desc in dex.classes:
+                if desc.startswith(own):
+                    packages.add(desc.rsplit("/", 1)[0])
+        return packages
 
     def _seeds(self) -> list[MethodDef]:
         found: dict[str, MethodDef] = {}
@@ -211,6 +247,7 @@ class LeakFinder:
         need: dict[str, MethodDef] = {m.sig: m for m in seeds}
         done: set[str] = set()
         while True:
+            self._check_budget()
             for sig, m in list(need.items()):
                 if sig not in done:
                     done.add(sig)
@@ -329,26 +366,34 @@ class LeakFinder:
     def _field_readers(self, key: object) -> list[MethodDef]:
         if not (isinstance(key, tuple) and len(key) == 2):
             return []
+        cached = self._readers_cache.get(key)
+        if cached is not None:
+            return cached
+        self._readers_cache[key] = result = self._field_users(key, list(range(0x52, 0x59)) + list(SGET_ALL))
+        return result
+
+    def _field_users(self, key: tuple, ops: list[int]) -> list[MethodDef]:  # type: ignore[type-arg]
         cls, name = key
         out: dict[str, MethodDef] = {}
         for dex in self.dexes:
             idxs = dex.find_fields(str(cls), str(name))
-            for r in dex.methods_referencing(list(range(0x52, 0x59)) + list(SGET_ALL), idxs):
+            for r in dex.methods_referencing(ops, idxs):
                 if self.program.is_app(r.class_desc):
                     out[r.sig] = r
         return list(out.values())
 
+    def _check_budget(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded()
+
     def _field_writers(self, key: object) -> list[MethodDef]:
         if not (isinstance(key, tuple) and len(key) == 2):
             return []
-        cls, name = key
-        out: dict[str, MethodDef] = {}
-        for dex in self.dexes:
-            idxs = dex.find_fields(str(cls), str(name))
-            for r in dex.methods_referencing(list(range(0x59, 0x60)) + list(range(0x67, 0x6E)), idxs):
-                if self.program.is_app(r.class_desc):
-                    out[r.sig] = r
-        return list(out.values())
+        cached = self._writers_cache.get(key)
+        if cached is not None:
+            return cached
+        self._writers_cache[key] = result = self._field_users(key, list(range(0x59, 0x60)) + list(range(0x67, 0x6E)))
+        return result
 
     # --- reachability --------------------------------------------------------------------------------------
     def _entries(self) -> dict[str, list[_Entry]]:
@@ -391,13 +436,19 @@ class LeakFinder:
             m = self.program.methods.get(f"{loc[0]}->{loc[1]}{loc[2]}")
             if m is not None:
                 interesting[m.sig] = m
-        # writers of fields read by sinks (endpoints in static fields, streams kept in fields)
+        # writers of fields read by tainted sinks (endpoints in static fields, streams kept in fields)
+        keys: set[object] = set()
         for res in list(self.engine.results.values()):
             for h in res.hits:
+                if not _carries(h.data, tainted):
+                    continue
                 for lab in (*h.endpoints, *(h.recv or ())):
                     if lab[0] == "G" and not (isinstance(lab[1], tuple) and lab[1][0] == "icc"):
-                        for w in self._field_writers(lab[1]):
-                            interesting.setdefault(w.sig, w)
+                        keys.add(lab[1])
+        for key in sorted(keys, key=repr)[:200]:
+            self._check_budget()
+            for w in self._field_writers(key):
+                interesting.setdefault(w.sig, w)
         if not interesting:
             return
         # methods that start own components, set alarms/jobs or register receivers: they make triggers
@@ -407,6 +458,7 @@ class LeakFinder:
         queue = deque(interesting.values())
         seen: set[str] = set(interesting)
         while queue and len(seen) < MAX_METHODS_WALKED:
+            self._check_budget()
             m = queue.popleft()
             self.engine.ensure(m)
             if m.sig in entries and m.name != "<init>":
