@@ -320,15 +320,25 @@ def connect_usb(serial: str | None = None, *, key_path: Path | None = None,
         devices = list(found)
     except (OSError, usb1.USBError) as e:
         raise AdbError("libusb_missing", f"libusb could not list USB devices ({e}).") from e
+
+    def usb_serial_of(d: UsbTransport) -> str:
+        # Reading the serial opens the device: without permission (udev rules) libusb refuses.
+        try:
+            return str(d.serial_number)
+        except usb1.USBError as e:
+            raise AdbError("usb_busy", "An Android device is on USB but cannot be opened (no permission or held "
+                           f"by an adb server) ({e}).") from e
+
+    serials = [usb_serial_of(d) for d in devices]
     if serial:
-        devices = [d for d in devices if d.serial_number == serial]
-    if not devices:
+        serials = [s for s in serials if s == serial]
+    if not serials:
         raise AdbError("no_device", "No Android device found over USB: plug the phone in and enable USB debugging"
                        + (f" (serial {serial})." if serial else "."))
-    if len(devices) > 1 and not serial:
-        names = ", ".join(d.serial_number for d in devices)
-        raise AdbError("several_devices", f"Several devices are connected ({names}): choose one with --serial.")
-    usb_serial = devices[0].serial_number
+    if len(serials) > 1 and not serial:
+        raise AdbError("several_devices", f"Several devices are connected ({', '.join(serials)}): "
+                       "choose one with --serial.")
+    usb_serial = serials[0]
     key = ensure_host_key(key_path)  # only now: no key file is created when there is no phone
     try:
         dev = AdbDeviceUsb(serial=usb_serial, default_transport_timeout_s=10.0)
