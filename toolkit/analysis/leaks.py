@@ -339,8 +339,20 @@ class LeakFinder:
 
     def _callers(self, m: MethodDef) -> list[MethodDef]:
         cached = self._caller_cache.get(m.sig)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._caller_cache[m.sig] = self._direct_callers(m)
+        out = {c.sig: c for c in cached}
+        if not m.is_static and not m.name.startswith("<"):
+            # objects kept in fields are registered later by whoever reads the field (not cached: field
+            # contents grow as more methods are analysed)
+            obj = ("O", m.class_desc)
+            for key, info in list(self.engine.field_info.items()):
+                if obj in info:
+                    for r in self._field_readers(key):
+                        out.setdefault(r.sig, r)
+        return list(out.values())
+
+    def _direct_callers(self, m: MethodDef) -> list[MethodDef]:
         out: dict[str, MethodDef] = {}
         for dex in self.dexes:
             idxs = [i for i in dex.method_ids_named(m.name) if dex.method_ref(i)[2] == m.proto]
@@ -352,16 +364,7 @@ class LeakFinder:
             for r in refs:
                 if self.program.is_app(r.class_desc) and r.sig != m.sig:
                     out[r.sig] = r
-        if not m.is_static and not m.name.startswith("<"):
-            # objects kept in fields are registered later by whoever reads the field
-            obj = ("O", m.class_desc)
-            for key, info in list(self.engine.field_info.items()):
-                if obj in info:
-                    for r in self._field_readers(key):
-                        out.setdefault(r.sig, r)
-        callers = list(out.values())
-        self._caller_cache[m.sig] = callers
-        return callers
+        return list(out.values())
 
     def _field_readers(self, key: object) -> list[MethodDef]:
         if not (isinstance(key, tuple) and len(key) == 2):
@@ -457,16 +460,27 @@ class LeakFinder:
         entries = self._entries()
         queue = deque(interesting.values())
         seen: set[str] = set(interesting)
-        while queue and len(seen) < MAX_METHODS_WALKED:
-            self._check_budget()
-            m = queue.popleft()
-            self.engine.ensure(m)
-            if m.sig in entries and m.name != "<init>":
-                continue
-            for c in self._callers(m):
-                if c.sig not in seen:
-                    seen.add(c.sig)
-                    queue.append(c)
+        walked: list[MethodDef] = []
+        for _round in range(4):
+            while queue and len(seen) < MAX_METHODS_WALKED:
+                self._check_budget()
+                m = queue.popleft()
+                self.engine.ensure(m)
+                if m.sig in entries and m.name != "<init>":
+                    continue
+                walked.append(m)
+                for c in self._callers(m):
+                    if c.sig not in seen:
+                        seen.add(c.sig)
+                        queue.append(c)
+            # analysing callers fills fields with objects (listeners kept in fields): look again
+            for m in walked:
+                for c in self._callers(m):
+                    if c.sig not in seen:
+                        seen.add(c.sig)
+                        queue.append(c)
+            if not queue:
+                break
         for sig in entries:
             m = self.program.methods.get(sig)
             if m is not None and sig in seen:
