@@ -90,3 +90,19 @@ def test_adb_sees_unauthorised_then_prompt_allows(tmp_path: Path, debian_adb: De
         assert debian_adb("-s", sim.serial, "shell", "getprop", "ro.serialno").stdout == b"TP0001\n"
         assert "AUTH user tapped Allow" in sim.log
         debian_adb("disconnect", sim.serial)
+
+
+def test_adb_talks_to_an_old_phone_without_shell_v2_or_stat_v2(tmp_path: Path, debian_adb: DebianAdb) -> None:
+    profile = small_profile(tmp_path, sdk=23)
+    with DeviceSimulator(profile, auth="open") as sim:
+        debian_adb("connect", sim.serial)
+        assert _wait_state(debian_adb, sim.serial, "device") == "device"
+        assert debian_adb("-s", sim.serial, "shell", "getprop", "ro.serialno").stdout == b"TP0001\n"
+        dest = tmp_path / "m.apk"
+        pulled = debian_adb("-s", sim.serial, "pull", "/system/app/AppMarket/AppMarket.apk", str(dest))
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        assert dest.read_bytes() == (FIXTURE_APKS / "appmarket.apk").read_bytes()
+        debian_adb("disconnect", sim.serial)
+    assert not any(s.startswith("shell,v2") for s in sim.services)
+    assert not any(e.startswith(("SYNC STA2", "SYNC LST2")) for e in sim.log)
+    assert "SYNC STAT /system/app/AppMarket/AppMarket.apk" in sim.log
