@@ -18,11 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--auth", choices=["open", "trusted", "prompt", "never"], default="prompt")
     ap.add_argument("--trust", action="append", default=[], help="adbkey.pub file to trust (repeatable)")
     ap.add_argument("--drop-after-bytes", type=int, default=None)
+    ap.add_argument("--drop-times", type=int, default=1, help="how many connections --drop-after-bytes cuts")
+    ap.add_argument("--stall-seconds", type=float, default=0.0, help="stall the first pull this long")
+    ap.add_argument("--auth-delay", type=float, default=0.0, help="prompt mode: seconds before the user taps Allow")
+    ap.add_argument("--offline", action="store_true", help="accept connections but never answer")
     ap.add_argument("--deny", action="append", default=[], help="device path answering Permission denied")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    faults = Faults(drop_after_bytes=args.drop_after_bytes, denied_paths=args.deny)
+    faults = Faults(drop_after_bytes=args.drop_after_bytes, drop_times=args.drop_times,
+                    stall_seconds=args.stall_seconds, auth_delay_seconds=args.auth_delay, offline=args.offline,
+                    denied_paths=args.deny)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with DeviceSimulator(args.profile, auth=args.auth, trusted_keys=args.trust, faults=faults, port=args.port) as sim:
