@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from tests.simulator.support import FIXTURE_APKS
@@ -29,8 +30,11 @@ def _cert_hash(apk: str) -> str:
     return java_signature_hash(cert.public_bytes(Encoding.DER))
 
 
-def test_demo_outputs_parse_into_the_story() -> None:
+@pytest.mark.parametrize("sdk", [29, 31, 34])
+def test_demo_outputs_parse_into_the_story(sdk: int) -> None:
+    """Android 10 layouts, and Android 12+ ones (flat pending-alarm list, Android 11+ user lines)."""
     profile = load_profile("demo")
+    profile.spec.props["ro.build.version.sdk"] = str(sdk)
     shell = Shell(profile, set(profile.spec.unreadable))
     outputs = {}
     for key, command in COMMANDS.items():
@@ -40,7 +44,8 @@ def test_demo_outputs_parse_into_the_story() -> None:
     inv = build_inventory(outputs)
     assert inv.parse_problems == []
     assert (inv.identity.model, inv.identity.serial, inv.identity.sdk, inv.identity.selinux) == \
-        ("K7 Lite", "KST7L0042", 29, "Enforcing")
+        ("K7 Lite", "KST7L0042", sdk, "Enforcing")
+    assert ("Pending alarms:" in outputs["dumpsys_alarm"]) == (sdk >= 31)
     cloud = inv.package("com.vendor.cloudmsg")
     assert cloud is not None
     assert (cloud.uid, cloud.shared_user, cloud.is_system, cloud.is_privileged, cloud.is_updated_system) == \

@@ -167,8 +167,14 @@ def _package_block(profile: DeviceProfile, p: PackageSpec, *, hidden: bool = Fal
         o.append("    install permissions:\n")
         o += [f"      {perm}: granted=true\n" for perm in p.install_permissions]
     for user in p.users:
-        o.append(f"    User {user}: ceDataInode={1000 + p.uid % 9000} installed=true hidden=false suspended=false "
-                 f"stopped=false notLaunched=false enabled={p.enabled} instant=false virtual=false\n")
+        inode = 1000 + p.uid % 9000
+        if sdk_of(profile) >= 30:  # Android 11+: device-encrypted inode and distraction flags
+            o.append(f"    User {user}: ceDataInode={inode} deDataInode={inode + 1} installed=true hidden=false "
+                     f"suspended=false distractionFlags=0 stopped=false notLaunched=false enabled={p.enabled} "
+                     "instant=false virtual=false\n")
+        else:
+            o.append(f"    User {user}: ceDataInode={inode} installed=true hidden=false suspended=false "
+                     f"stopped=false notLaunched=false enabled={p.enabled} instant=false virtual=false\n")
         if p.runtime_permissions:
             o.append("      runtime permissions:\n")
             o += [f"        {perm}: granted=true, flags=[ USER_SET ]\n" for perm in p.runtime_permissions]
@@ -203,7 +209,15 @@ def settings_list(profile: DeviceProfile, namespace: str) -> str:
     return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
 
 
+def sdk_of(profile: DeviceProfile) -> int:
+    sdk = profile.prop("ro.build.version.sdk", "29")
+    return int(sdk) if sdk.isdigit() else 29
+
+
 def dumpsys_alarm(profile: DeviceProfile) -> str:
+    """Android 10's batch layout, or Android 12+'s flat "Pending alarms" list when the profile's SDK is >= 31."""
+    if sdk_of(profile) >= 31:
+        return _dumpsys_alarm_12(profile)
     now_rtc = 1_600_000_000_000
     o = ["Current Alarm Manager state:\n", "  Settings:\n", "    min_futurity=+5s0ms\n",
          "    min_interval=+1m0s0ms\n", "\n",
@@ -232,6 +246,31 @@ def dumpsys_alarm(profile: DeviceProfile) -> str:
         uid = p.uid if p else 1000
         o.append(f"  {a.package} +12ms running, 6 wakeups:\n")
         o.append(f"    {uid_name(uid)}:{a.package} +12ms 6 wakes 6 alarms, last -2m0s0ms:\n")
+    return "".join(o)
+
+
+def _dumpsys_alarm_12(profile: DeviceProfile) -> str:
+    now_rtc, now_elapsed = 1_652_248_800_000, 12_325_300
+    o = ["Current Alarm Manager state:\n", "  Settings:\n", "    version=0\n", "    min_futurity=+5s0ms\n",
+         "    min_interval=+1m0s0ms\n", "\n", f"  nowRTC={now_rtc}=2022-05-11 08:00:00.000 nowELAPSED={now_elapsed}\n",
+         "\n", f"  Pending alarms: {len(profile.spec.alarms)}\n"]
+    type_no = {"RTC_WAKEUP": 0, "RTC": 1, "ELAPSED_WAKEUP": 2, "ELAPSED": 3}
+    for n, a in enumerate(profile.spec.alarms):
+        interval_ms = a.repeat_seconds * 1000
+        delay = max(interval_ms, 60000)
+        minutes = delay // 60000
+        tag = a.tag or f"*walarm*:{a.action or a.package + '.ALARM'}"
+        o.append(f"    {a.type} #{n}: Alarm{{{_hid('alarm', n)} type {type_no[a.type]} origWhen {now_rtc + delay} "
+                 f"whenElapsed {now_elapsed + delay} {a.package}}}\n")
+        o.append(f"      tag={tag}\n")
+        o.append(f"      type={a.type} origWhen=2022-05-11 08:{minutes % 60:02d}:00.000 window=+{minutes // 2}m0s0ms "
+                 f"repeatInterval={interval_ms} count=0 flags=0x0\n")
+        o.append(f"      policyWhenElapsed: requester=+{minutes}m0s0ms app_standby=-3h25m25s300ms device_idle=-- "
+                 "battery_saver=-- \n")
+        o.append(f"      whenElapsed=+{minutes}m0s0ms maxWhenElapsed=+{minutes * 3 // 2}m0s0ms\n")
+        o.append(f"      operation=PendingIntent{{{_hid('pi', n)}: PendingIntentRecord{{{_hid('pir', n)} "
+                 f"{a.package} broadcastIntent}}}}\n")
+    o.append("\n  Pending user blocked background alarms: \n")
     return "".join(o)
 
 
