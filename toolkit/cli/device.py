@@ -53,9 +53,9 @@ TCP_OPTION = typer.Option(None, "--tcp", help="Connect over TCP to HOST:PORT (ad
 SERVER_OPTION = typer.Option(
     None, "--adb-server/--no-adb-server",
     help="Force (or forbid) going through a running adb server; default: only when USB is busy/unavailable")
-SERVER_PORT_OPTION = typer.Option(None, "--adb-server-port", help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)")
+SERVER_PORT_OPTION = typer.Option(None, "--adb-server-port", help="adb server port; when not given: $ANDROID_ADB_SERVER_PORT, else 5037")
 AUTH_TIMEOUT_OPTION = typer.Option(30.0, "--auth-timeout", help="Seconds to wait for the user to tap Allow")
-KEY_OPTION = typer.Option(None, "--key", help="adb private key (default: ~/.android/adbkey, created if missing)")
+KEY_OPTION = typer.Option(None, "--key", help="adb private key; when not given: ~/.android/adbkey, created if missing")
 APKS_OPTION = typer.Option(ApkChoice.all, "--apks", help="Which APKs to pull: system, user, all or none")
 RETRIES_OPTION = typer.Option(3, "--retries", help="Extra attempts after a transient failure (disconnect, timeout)")
 DEVICE_HASH_OPTION = typer.Option(False, "--device-hash",
@@ -228,7 +228,7 @@ def acquire_cmd(
 
 @app.command("scan")
 def scan_cmd(
-    out: Path | None = typer.Option(None, "--out", help="Evidence folder (default: ./phonehome-evidence-<time>)"),
+    out: Path | None = typer.Option(None, "--out", help="Evidence folder; when not given: ./phonehome-evidence-<UTC time>"),
     serial: str | None = SERIAL_OPTION,
     tcp: str | None = TCP_OPTION,
     apks: ApkChoice = APKS_OPTION,
