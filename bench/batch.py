@@ -1,17 +1,21 @@
 """Store-scale batch figures: throughput with 1 and 2 local workers and a 2-worker Dask LocalCluster, cache-hit
 rescan time, peak memory per worker.
 
-Corpus (built once into bench/cache/batch/apks/, reused afterwards): at least --count distinct, validly signed
-APKs. Each is a variant of a fixture APK (fixtures/apks/*.apk) or of a real-world APK fetched by bench/engine.py
-(bench/cache/**: appium-uiautomator2-server, io.appium.settings, uiautomator2's app, when present), made unique by
-an extra asset (assets/phonehome-bench/variant.txt), zip-aligned and re-signed (v1 + v2) with the fixture key
-named in the app's truth.yml (the dev key for real-world APKs) via apksigner, so the cache cannot shortcut them.
+Corpora (built once into bench/cache/batch/, reused afterwards), distinct and validly signed, so the cache cannot
+shortcut them: each APK is a variant of a source APK made unique by an extra asset
+(assets/phonehome-bench/variant.txt), zip-aligned and re-signed (v1 + v2) via apksigner with the fixture key named
+in the app's truth.yml (the dev key for real-world APKs).
+  apks/  --count (300) variants of the fixture APKs (fixtures/apks/*.apk): the full matrix below;
+  real/  --real-variants (2) variants of each real-world APK fetched by bench/engine.py (appium-uiautomator2-server,
+         io.appium.settings, uiautomator2's app, looked up under --real-world, default bench/cache/), when present:
+         2 local workers and the rescan only, as each takes tens of seconds of CPU.
 
-    python bench/batch.py [--count 300] [--real-variants 10] [--skip-cluster]
+    python bench/batch.py [--count 300] [--real-variants 2] [--real-world DIR] [--skip-cluster]
 
-Every timed run analyses the whole corpus from scratch (no cache), except the rescan, which first fills a fresh
-cache and then times (a) `run_batch` in this process and (b) the whole `phonehome apk scan` command in a new
-process (interpreter start and imports included). Results are printed and written to bench/cache/batch/results.json.
+Every throughput run analyses the whole corpus from scratch (no cache). The rescan first fills a fresh cache, then
+times (a) `run_batch` in this process and (b) the whole `phonehome apk scan` command in a new process (interpreter
+start and imports included). Peak RSS per worker is the worker processes' own ru_maxrss. Results are printed and
+written to bench/cache/batch/results.json.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ FIXTURES = REPO / "fixtures"
 CACHE = REPO / "bench" / "cache"
 WORK = CACHE / "batch"
 CORPUS = WORK / "apks"
+REAL = WORK / "real"
 KEY_PASSWORDS = {"dev": "phonehome-dev", "other": "phonehome-other"}
 REAL_WORLD = ("appium-uiautomator2-server-v10.6.6.apk", "settings_apk-debug.apk", "app-uiautomator.apk")
 _SIGNATURE_FILES = (".SF", ".RSA", ".DSA", ".EC")
@@ -84,42 +89,64 @@ def make_variant(source: Path, number: int, signer: str, out: Path) -> Path:
     return out
 
 
-def real_world_apks() -> list[Path]:
+def real_world_apks(root: Path) -> list[Path]:
+    """The real-world APKs bench/engine.py fetches, looked up under `root` (outside this bench's own folder)."""
     found = []
     for name in REAL_WORLD:
-        hits = [p for p in CACHE.rglob(name) if WORK not in p.parents]
+        hits = sorted(p for p in root.rglob(name) if WORK not in p.parents)
         if hits:
             found.append(hits[0])
     return found
 
 
-def build_corpus(count: int, real_variants: int) -> list[Path]:
-    """Make (or reuse) the variant corpus; returns its files."""
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    plan: list[tuple[Path, int, str, Path]] = []
-    real = real_world_apks()
-    for source in real:
-        for number in range(real_variants):
-            plan.append((source, number, "dev", CORPUS / f"rw-{source.stem}-{number:03d}.apk"))
-    fixtures = sorted((FIXTURES / "apks").glob("*.apk"))
-    for number in range(max(0, count - len(plan))):
-        source = fixtures[number % len(fixtures)]
-        plan.append((source, number, signer_of(source), CORPUS / f"fx-{number:03d}-{source.stem}.apk"))
+def build_variants(plan: list[tuple[Path, int, str, Path]], folder: Path) -> list[Path]:
+    """Make the planned variants that do not exist yet; drop stale files; returns the folder's planned files."""
+    folder.mkdir(parents=True, exist_ok=True)
     todo = [p for p in plan if not p[3].is_file()]
     if todo:
-        print(f"building {len(todo)} signed variants into {CORPUS} (apksigner, once) ...", flush=True)
+        print(f"building {len(todo)} signed variants into {folder} (apksigner, once) ...", flush=True)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda p: make_variant(*p), todo))
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
     wanted = {p[3] for p in plan}
-    for stale in CORPUS.glob("*.apk"):
+    for stale in folder.glob("*.apk"):
         if stale not in wanted:
             stale.unlink()
-    print(f"corpus: {len(plan)} APKs ({len(real)} real-world sources x {real_variants} variants, "
-          f"{len(plan) - len(real) * real_variants} fixture variants), "
-          f"{sum(p[3].stat().st_size for p in plan) / 1e6:.1f} MB")
     return sorted(wanted)
+
+
+def build_corpus(count: int) -> list[Path]:
+    """`count` variants of the fixture APKs (round robin), in bench/cache/batch/apks/. An existing corpus of the
+    right size is reused as it is, even if fixtures were added since (the APKs stay distinct and valid)."""
+    fixtures = sorted((FIXTURES / "apks").glob("*.apk"))
+    existing = sorted(CORPUS.glob("fx-*.apk"))
+    if len(existing) == count and len({f.name[:7] for f in existing}) == count:
+        print(f"corpus: {count} fixture variants reused from {CORPUS}, "
+              f"{sum(f.stat().st_size for f in existing) / 1e6:.1f} MB")
+        return existing
+    plan = [
+        (fixtures[n % len(fixtures)], n, signer_of(fixtures[n % len(fixtures)]),
+         CORPUS / f"fx-{n:03d}-{fixtures[n % len(fixtures)].stem}.apk")
+        for n in range(count)
+    ]
+    files = build_variants(plan, CORPUS)
+    print(f"corpus: {len(files)} fixture variants of {len(fixtures)} fixture APKs, "
+          f"{sum(f.stat().st_size for f in files) / 1e6:.1f} MB")
+    return files
+
+
+def build_real(root: Path, variants: int) -> list[Path]:
+    """`variants` variants of each real-world APK found under `root`, in bench/cache/batch/real/."""
+    sources = real_world_apks(root)
+    plan = [(src, n, "dev", REAL / f"rw-{src.stem}-{n:03d}.apk") for src in sources for n in range(variants)]
+    files = build_variants(plan, REAL) if plan else []
+    if files:
+        print(f"real-world corpus: {len(files)} variants of {', '.join(s.name for s in sources)}, "
+              f"{sum(f.stat().st_size for f in files) / 1e6:.1f} MB")
+    else:
+        print(f"real-world corpus: none (no {', '.join(REAL_WORLD)} under {root}; run bench/engine.py first)")
+    return files
 
 
 def describe(label: str, result: BatchResult, seconds: float) -> dict[str, Any]:
@@ -148,23 +175,48 @@ def timed_batch(label: str, inputs: list[Any], options: ScanOptions) -> dict[str
     return describe(label, result, time.perf_counter() - started)
 
 
+def rescan_rows(label: str, folder: Path, inputs: list[Any]) -> list[dict[str, Any]]:
+    """Fill a fresh cache, then time the cache-hit rescan in this process and through the whole CLI."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="phonehome-bench-cache-") as tmp:
+        cache = Path(tmp) / "results.sqlite3"
+        rows.append(timed_batch(f"{label}: fill cache, 2 workers", inputs, ScanOptions(workers=2, cache_path=cache)))
+        rows.append(timed_batch(f"{label}: cache-hit rescan", inputs, ScanOptions(workers=2, cache_path=cache)))
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "toolkit", "apk", "scan", str(folder), "--cache", str(cache), "--format", "json",
+             "--output", str(Path(tmp) / "report.json"), "--workers", "2"],
+            capture_output=True, text=True, cwd=REPO,
+        )
+        seconds = time.perf_counter() - started
+        assert proc.returncode in (0, 1), proc.stderr
+        summary = next((line for line in proc.stderr.splitlines() if line.startswith("batch:")), "")
+        print(f"{label + ': rescan, whole CLI':<34} {len(inputs):>4} APKs {seconds:7.2f} s   (new process: start-up, "
+              f"imports, hashing, lookup, JSON report) {summary}", flush=True)
+        rows.append({"run": f"{label}: rescan, whole CLI", "apks": len(inputs), "seconds": round(seconds, 2),
+                     "summary": summary})
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=300, help="corpus size (>= 300 for the issue's figures)")
-    parser.add_argument("--real-variants", type=int, default=10, help="variants of each real-world APK")
+    parser.add_argument("--count", type=int, default=300, help="fixture variants (>= 300 for the issue's figures)")
+    parser.add_argument("--real-variants", type=int, default=2, help="variants of each real-world APK (0: none)")
+    parser.add_argument("--real-world", type=Path, default=CACHE, help="where bench/engine.py put the real APKs")
     parser.add_argument("--skip-cluster", action="store_true")
-    parser.add_argument("--build-only", action="store_true", help="only build the corpus")
+    parser.add_argument("--build-only", action="store_true", help="only build the corpora")
     args = parser.parse_args()
     for tool in ("zipalign", "apksigner"):
         if shutil.which(tool) is None:
             print(f"{tool} not on PATH (apt-get install zipalign apksigner)", file=sys.stderr)
             return 2
-    files = build_corpus(args.count, args.real_variants)
+    files = build_corpus(args.count)
+    real = build_real(args.real_world, args.real_variants) if args.real_variants > 0 else []
     if args.build_only:
         return 0
     inputs, errors = collect_apk_inputs([CORPUS])
     assert not errors and len(inputs) == len(files)
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")
     rows = [
         timed_batch("local pool, 1 worker", inputs, ScanOptions(workers=1, no_cache=True)),
         timed_batch("local pool, 2 workers", inputs, ScanOptions(workers=2, no_cache=True)),
@@ -179,21 +231,11 @@ def main() -> int:
             rows.append(timed_batch("Dask LocalCluster, 2 workers", inputs, options))
             shared = options.model_copy(update={"ship_max_bytes": 0})
             rows.append(timed_batch("Dask LocalCluster, 2 w, shared path", inputs, shared))
-    with tempfile.TemporaryDirectory(prefix="phonehome-bench-cache-") as tmp:
-        cache = Path(tmp) / "results.sqlite3"
-        rows.append(timed_batch("fill cache, 2 workers", inputs, ScanOptions(workers=2, cache_path=cache)))
-        rows.append(timed_batch("cache-hit rescan (run_batch)", inputs, ScanOptions(workers=2, cache_path=cache)))
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "toolkit", "apk", "scan", str(CORPUS), "--cache", str(cache), "--format", "json",
-             "--output", str(Path(tmp) / "report.json"), "--workers", "2"],
-            capture_output=True, text=True, cwd=REPO,
-        )
-        seconds = time.perf_counter() - started
-        assert proc.returncode in (0, 1), proc.stderr
-        print(f"{'cache-hit rescan (whole CLI)':<34} {len(inputs):>4} APKs {seconds:7.2f} s   "
-              f"(new process: interpreter, imports, hashing, lookup, JSON report)   {proc.stderr.strip().splitlines()[-2:]}")
-        rows.append({"run": "cache-hit rescan (whole CLI)", "apks": len(inputs), "seconds": round(seconds, 2)})
+    rows += rescan_rows("fixtures", CORPUS, inputs)
+    if real:
+        real_inputs, errors = collect_apk_inputs([REAL])
+        assert not errors
+        rows += rescan_rows("real-world", REAL, real_inputs)
     (WORK / "results.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {WORK / 'results.json'}")
     return 0
