@@ -150,6 +150,7 @@ class ModelsFile(PhModel):
     tags: list[TagSpec] = Field(default_factory=list)
     callbacks: list[CallbackSpec] = Field(default_factory=list)
     generic_callback_prefixes: list[str] = Field(default_factory=list)
+    wrapper_suffixes: list[str] = Field(default_factory=list)
     intents: IntentsSpec = Field(default_factory=IntentsSpec)
 
 
@@ -210,6 +211,7 @@ class Catalogue:
         self.tags: dict[str, tuple[str, str]] = {api: (t.tag, t.target) for t in m.tags for api in t.apis}
         self.callbacks: dict[str, CallbackSpec] = {api: c for c in m.callbacks for api in c.apis}
         self.generic_prefixes = tuple(m.generic_callback_prefixes)
+        self.wrapper_suffixes = tuple(m.wrapper_suffixes)
         it = m.intents
         self.intent_classes = frozenset(it.classes)
         self.get_intent = frozenset(it.get_intent)

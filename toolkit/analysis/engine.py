@@ -44,8 +44,8 @@ Value = frozenset  # type: ignore[type-arg]
 EMPTY: frozenset[Label] = frozenset()
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
 
-_IDENTITY = ("A", "F")
-_NO_DEFAULT = ("A", "F", "T")  # not carried by the default propagation of library calls
+_IDENTITY = ("A", "F", "L")
+_NO_DEFAULT = ("A", "F", "T", "L")  # not carried by the default propagation of library calls
 _DATA = ("S", "P", "G", "X")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
@@ -364,9 +364,12 @@ class Engine:
         self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
         old = self.results.get(m.sig)
         self.results[m.sig] = res
-        if old is not None and old.summary.key() != res.summary.key():
-            for dep in self.dependents.get(m.sig, ()):
-                self.dirty.append(dep)
+        old_key = old.summary.key() if old is not None else _EMPTY_KEY
+        if old_key != res.summary.key():
+            # callers that used the previous (or, under recursion, an empty) summary must look again
+            for dep in sorted(self.dependents.get(m.sig, ())):
+                if dep != m.sig or old is not None:
+                    self.dirty.append(dep)
 
     def record_field_info(self, key: object, value: frozenset[Label]) -> None:
         info = frozenset(lab for lab in value if lab[0] in ("O", "T", "U", "K") or (lab[0] == "C" and str(lab[1]).startswith("content://")))
@@ -382,6 +385,9 @@ class Engine:
 
 # What an unanalysed app method is assumed to do: its result carries its arguments (like a library call).
 _DEFAULT_SUMMARY = Summary(ret=frozenset({("P", i) for i in range(0, 12)}))
+
+
+_EMPTY_KEY = Summary().key()
 
 
 class _MethodAnalysis:
@@ -624,7 +630,9 @@ class _MethodAnalysis:
             st[ins.a] = EMPTY
         elif op == 0x22:
             desc = self.m.dex.type(ins.idx)
-            st[ins.a] = frozenset({("O", desc)}) if self.p.is_app(desc) else EMPTY
+            # app objects carry their class (dispatch, callbacks); library objects a site label, so that aliases
+            # of a fresh StringBuilder/stream are the same value object (see _mutate)
+            st[ins.a] = frozenset({("O", desc)}) if self.p.is_app(desc) else frozenset({("L", ins.off)})
         elif op == 0x23:
             st[ins.a] = EMPTY
         elif op in (0x24, 0x25):
@@ -899,8 +907,8 @@ class _MethodAnalysis:
                 actions = sorted(lab[1] for lab in arg(2) if lab[0] == "C")
                 for o in recv_objs:
                     self._fact(("dynrecv", o, tuple(actions), where))
-        # callbacks
-        self._callbacks(lib, keys, name, args, st, where, static)
+        # callbacks (what they return comes back through e.g. Future.get)
+        cb_ret = self._callbacks(lib, keys, name, args, st, where, static)
         # object tags
         tagged: frozenset[Label] = EMPTY
         for key in [*keys, api_sig]:
@@ -932,6 +940,11 @@ class _MethodAnalysis:
             if arg_regs[0] is not None:
                 added = data | ({("X", xform)} if xform and _tainted(data) else set())
                 self._mutate(st, arg_regs[0], frozenset(added))
+                if lib.endswith(cat.wrapper_suffixes) and len(arg_regs) > 1 and arg_regs[1] is not None:
+                    # new BufferedWriter(w) / new GZIPOutputStream(buf): writing to the wrapper writes to the
+                    # wrapped object, so both registers must hold the same object
+                    self._mutate(st, arg_regs[1], st.get(arg_regs[0], EMPTY))  # type: ignore[arg-type]
+                    st[arg_regs[0]] = st.get(arg_regs[1], EMPTY)  # type: ignore[index]
             return EMPTY
         data = frozenset(lab for lab in data if lab[0] not in _NO_DEFAULT)
         if not static and name.startswith(cat.mutators) and arg_regs[0] is not None and data:
@@ -943,7 +956,7 @@ class _MethodAnalysis:
                 # fluent mutator (StringBuilder.append, JSONObject.put, Builder.url ...): the result IS the
                 # receiver object, so later mutations through either register must reach both
                 return recv
-        out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT)
+        out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT) | cb_ret
         if xform and _tainted(out):
             out = out | {("X", xform)}
         return _cap(out | tagged)
@@ -1041,7 +1054,7 @@ class _MethodAnalysis:
         if labels:
             self._mutate(st, arg_regs[0], frozenset(labels))
 
-    def _callbacks(self, lib: str, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> None:
+    def _callbacks(self, lib: str, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> frozenset[Label]:
         spec = None
         for key in keys:
             spec = self.cat.callbacks.get(key)
@@ -1077,12 +1090,13 @@ class _MethodAnalysis:
                         last_ret = last_ret | r
                         if period:
                             self._fact(("periodic", t.sig, period, where))
-            return
+            return frozenset(lab for lab in last_ret if lab[0] not in _IDENTITY)
         # generic: app objects handed to a framework registration call have their callback methods run by it
         if not self.cat.is_library(lib) and lib in self.p.classes:
-            return
+            return EMPTY
         if not name.startswith(_REGISTRATION_PREFIXES) or lib.startswith(("Ljava/util/", "Ljava/lang/String", "Landroid/util/Log;")):
-            return
+            return EMPTY
+        out: frozenset[Label] = EMPTY
         for a in args[1:]:
             for lab in a:
                 if lab[0] != "O":
@@ -1093,7 +1107,8 @@ class _MethodAnalysis:
                 for t in self._generic_callback_methods(o):
                     n_params = len(param_types(t.proto))
                     call = [frozenset({("O", o)})] + [EMPTY] * n_params
-                    self._call_app(t, call, [None] * len(call), st, where, "callback")
+                    out |= self._call_app(t, call, [None] * len(call), st, where, "callback")
+        return frozenset(lab for lab in out if lab[0] in ("S", "G", "X", "C"))
 
     def _has_framework_super(self, cls: str) -> bool:
         """Implements or extends a library type (a listener, Runnable, Handler ...), not just Object."""

@@ -240,7 +240,7 @@ class LeakFinder:
         for sig, m in self.program.methods.items():
             if m.name + m.proto in self.cat.callback_sources and self.program.is_app(m.class_desc) and m.code_off:
                 found[sig] = m
-        return list(found.values())
+        return [found[k] for k in sorted(found)]
 
     # --- closure -------------------------------------------------------------------------------------------
     def _closure(self, seeds: list[MethodDef]) -> None:
@@ -267,7 +267,7 @@ class LeakFinder:
                 else:
                     for m in self._field_readers(key):
                         new.setdefault(m.sig, m)
-            fresh = {s: m for s, m in new.items() if s not in done}
+            fresh = {s: new[s] for s in sorted(new) if s not in done}
             if not fresh:
                 return
             need.update(fresh)
@@ -341,7 +341,7 @@ class LeakFinder:
         cached = self._caller_cache.get(m.sig)
         if cached is None:
             cached = self._caller_cache[m.sig] = self._direct_callers(m)
-        out = {c.sig: c for c in cached}
+        out = {c.sig: c for c in sorted(cached, key=lambda c: c.sig)}
         if not m.is_static and not m.name.startswith("<"):
             # objects kept in fields are registered later by whoever reads the field (not cached: field
             # contents grow as more methods are analysed)
@@ -458,7 +458,7 @@ class LeakFinder:
         for m in self._fact_methods():
             interesting.setdefault(m.sig, m)
         entries = self._entries()
-        queue = deque(interesting.values())
+        queue = deque(interesting[k] for k in sorted(interesting))
         seen: set[str] = set(interesting)
         walked: list[MethodDef] = []
         for _round in range(4):
