@@ -149,7 +149,15 @@ def run_batch(
     counts: Counter[str] = Counter()
     tracker = _Tracker(len(inputs), progress, counts)
     try:
-        cached = cache.get_many(by_sha, limits) if cache else {}
+        cached: dict[str, ApkReport] = {}
+        if cache:
+            try:
+                cached = cache.get_many(by_sha, limits)
+            except CacheError as exc:
+                log.warning("result cache not used: %s", exc)
+                stats.cache_problem = str(exc)
+                cache.close()
+                cache = None
         for index, (sha, _size) in enumerate(hashes):
             if sha and sha in cached:
                 report = reports[index] = _attach(cached[sha], inputs[index])
@@ -174,7 +182,8 @@ def run_batch(
         tracker.start(len(tasks))
         expected_engine = local_engine_identity()
         for outcome in _run(tasks, options, function, stats):
-            outcome = _check_engine(outcome, expected_engine)
+            if options.scheduler:
+                outcome = _check_engine(outcome, expected_engine)
             stats.analysed += 1
             if outcome.failure:
                 stats.failures[outcome.failure] = stats.failures.get(outcome.failure, 0) + 1
@@ -183,7 +192,13 @@ def run_batch(
                     outcome.peak_rss_bytes, stats.worker_peak_rss.get(outcome.worker, 0)
                 )
             if cache and outcome.sha256:
-                cache.put(outcome.sha256, outcome.report, outcome.failure, limits)
+                try:
+                    cache.put(outcome.sha256, outcome.report, outcome.failure, limits)
+                except CacheError as exc:  # disk full, file removed ...: the scan goes on, without resumability
+                    log.warning("result cache not written any more: %s", exc)
+                    stats.cache_problem = str(exc)
+                    cache.close()
+                    cache = None
             targets = targets_of.pop(outcome.task_id)
             for index in targets:
                 report = reports[index] = _attach(outcome.report, inputs[index])
@@ -268,7 +283,10 @@ def _run(
 
 
 def _check_engine(outcome: TaskOutcome, expected: str) -> TaskOutcome:
-    """A cluster worker running other phonehome code must not feed the cache or the report."""
+    """A cluster worker running other phonehome code must not feed the cache or the report.
+
+    (Local workers are forked from this installation; the check is for machines of a cluster.)
+    """
     if not outcome.engine or outcome.engine == expected:
         return outcome
     reason = (

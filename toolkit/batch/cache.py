@@ -131,11 +131,14 @@ class ResultCache:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT sha256, failure, memory_limit, timeout, report FROM results "
-                f"WHERE engine = ? AND rules = ? AND options = ? AND sha256 IN ({marks})",
-                (self.key.engine, self.key.rules, self.key.options, *chunk),
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    f"SELECT sha256, failure, memory_limit, timeout, report FROM results "
+                    f"WHERE engine = ? AND rules = ? AND options = ? AND sha256 IN ({marks})",
+                    (self.key.engine, self.key.rules, self.key.options, *chunk),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise CacheError(f"{self.path}: cannot read results: {exc}") from exc
             for sha, failure, memory_limit, timeout, text in rows:
                 if failure == "memory" and _more_generous(limits.memory_limit, memory_limit):
                     continue
@@ -155,6 +158,13 @@ class ResultCache:
             return False
         limits = limits or Limits()
         stored = report.model_copy(update={"path": ""})
+        try:
+            self._insert(sha256, stored, failure, limits)
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot write a result: {exc}") from exc
+        return True
+
+    def _insert(self, sha256: str, report: ApkReport, failure: FailureKind | None, limits: Limits) -> None:
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO results (sha256, engine, rules, options, status, failure, memory_limit, "
@@ -168,11 +178,10 @@ class ResultCache:
                     failure,
                     limits.memory_limit if failure == "memory" else None,
                     limits.timeout if failure == "timeout" else None,
-                    stored.model_dump_json(),
+                    report.model_dump_json(),
                     datetime.now(UTC).isoformat(),
                 ),
             )
-        return True
 
     def stats(self) -> CacheStats:
         rows = self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
