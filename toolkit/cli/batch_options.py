@@ -24,7 +24,7 @@ from toolkit.pipeline import BatchStats, ProgressEvent, ScanOptions, run_batch
 
 WORKERS_OPTION = typer.Option(0, "--workers", "-j", help="Parallel worker processes (default: number of cores)")
 CACHE_OPTION = typer.Option(
-    None, "--cache", help=f"Result cache file (SQLite) [default: {default_cache_path()}]", show_default=False
+    None, "--cache", help=f"Result cache file (SQLite; default {default_cache_path()})", show_default=False
 )
 NO_CACHE_OPTION = typer.Option(False, "--no-cache", help="Do not read or write the result cache")
 SCHEDULER_OPTION = typer.Option(
