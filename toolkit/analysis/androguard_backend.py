@@ -59,6 +59,24 @@ class LoadedApk:
             raise ApkParseError(f"cannot read {name} from the APK")
         return bytes(data)
 
+    def resource_strings(self) -> dict[int, str]:
+        """R.string id -> default-locale value from resources.arsc (empty when absent or unreadable)."""
+        if "resources.arsc" not in self._apk.get_files():
+            return {}
+        try:
+            arsc = self._apk.get_android_resources()
+            resolved = arsc.get_resolved_strings() if arsc is not None else {}
+        except Exception as exc:  # hostile or odd resource tables must not stop the analysis
+            log.info("%s: resources.arsc unreadable: %s", self.path, exc)
+            return {}
+        out: dict[int, str] = {}
+        for locales in resolved.values():
+            for locale, values in locales.items():
+                for rid, text in values.items():
+                    if text is not None and (locale == "DEFAULT" or int(rid) not in out):
+                        out[int(rid)] = str(text)
+        return out
+
     def file_names(self) -> list[str]:
         return list(self._apk.get_files())
 

@@ -59,6 +59,11 @@ _REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute"
                           "<init>", "run", "enqueue", "subscribe", "observe", "listen", "attach", "invoke")
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
+_PREFS = ("Landroid/content/SharedPreferences;",)
+_PREFS_EDITORS = ("Landroid/content/SharedPreferences$Editor;",)
+_RES_HOLDERS = ("Landroid/content/Context;", "Landroid/content/res/Resources;", "Landroid/app/Activity;",
+                "Landroid/content/ContextWrapper;", "Landroid/app/Service;", "Landroid/app/Application;",
+                "Landroid/view/ContextThemeWrapper;", "Landroid/app/IntentService;")
 
 
 class BudgetExceeded(Exception):
@@ -105,9 +110,10 @@ class Summary:
     writes: frozenset[tuple[object, frozenset[Label]]] = frozenset()
     iccs: frozenset[IccSend] = frozenset()
     facts: frozenset[tuple[object, ...]] = frozenset()
+    thrown: frozenset[Label] = EMPTY
 
     def key(self) -> tuple[object, ...]:
-        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts)
+        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown)
 
 
 @dataclass
@@ -269,6 +275,7 @@ class Engine:
         self.relevant_packages: set[str] | None = None  # None: every package is analysed
         self.errors: list[str] = []
         self.home_prefixes: tuple[str, ...] | None = None  # None: no limit on third-party depth
+        self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.stack: list[str] = []
 
     def relevant(self, m: MethodDef) -> bool:
@@ -401,6 +408,7 @@ class _MethodAnalysis:
         self.res = MethodResult(m, Summary())
         self.ret: frozenset[Label] = EMPTY
         self.mut: dict[int, frozenset[Label]] = {}
+        self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
 
     # -- setup
     def _initial_state(self, code_regs: int, ins: int) -> dict[int, frozenset[Label]]:
@@ -423,6 +431,15 @@ class _MethodAnalysis:
                 val.add(self.e.occ(cb_src[0].kind, m.sig, loc_of(m, 0)))
             if t == "Landroid/content/Intent;" and comp_intent is not None:
                 val.add(comp_intent)
+            if t == "Landroid/content/Intent;" and m.name == "onActivityResult":
+                val.add(("G", ("result", m.class_desc)))
+            if t == "Landroid/os/Bundle;" and not m.is_static:
+                # the state an activity saves in onSaveInstanceState comes back in onCreate/onRestoreInstanceState
+                state_key = ("saved_state", m.class_desc)
+                if m.name == "onSaveInstanceState":
+                    val.add(("F", state_key))
+                elif m.name in ("onCreate", "onRestoreInstanceState", "onPostCreate"):
+                    val.add(("G", state_key))
             state[reg] = frozenset(val)
             reg += 2 if t in ("J", "D") else 1
         return state
@@ -433,6 +450,8 @@ class _MethodAnalysis:
         for cls in (self.m.class_desc, *self.p.all_subtypes(self.m.class_desc, 20)):
             if cls in self.e.components:
                 return ("G", ("icc", cls))
+        if "Landroid/content/BroadcastReceiver;" in self.p.supers(self.m.class_desc):
+            return ("G", ("icc", self.m.class_desc))  # receiver registered at run time
         return None
 
     # -- run
@@ -522,6 +541,7 @@ class _MethodAnalysis:
             writes=frozenset(w for w in self.res.writes if _sym(w[1])),
             iccs=frozenset(c for c in self.res.iccs if _sym(c.intent)),
             facts=frozenset(f for f in self.res.facts if f[0] == "sym"),
+            thrown=_cap(self.thrown),
         )
         return self.res
 
@@ -611,9 +631,11 @@ class _MethodAnalysis:
         elif 0x0A <= op <= 0x0C:
             st[ins.a] = get(_RESULT, EMPTY)
         elif op == 0x0D:
-            st[ins.a] = EMPTY
+            st[ins.a] = self.thrown
         elif op == 0x0E or op == 0x27:
             self._flush_fields(st)
+            if op == 0x27:
+                self.thrown = _cap(self.thrown | frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in _DATA))
         elif 0x0F <= op <= 0x11:
             self._flush_fields(st)
             self.ret = _cap(self.ret | get(ins.a, EMPTY))
@@ -802,6 +824,8 @@ class _MethodAnalysis:
             if not _tainted(sub.apply(icc.intent)):
                 continue
             self.res.iccs.add(IccSend(icc.api, _cap(sub.apply(icc.intent)), (where, *icc.path)[:24], icc.always_external, icc.internal_only))
+        if summ.thrown:
+            self.thrown = _cap(self.thrown | sub.apply(summ.thrown))
         return sub.apply(summ.ret)
 
     # -- library calls
@@ -848,7 +872,11 @@ class _MethodAnalysis:
             return frozenset(("K", dotted_to_desc(lab[1])) for lab in args[1] if lab[0] == "C" and isinstance(lab[1], str))
         if any(k in cat.get_method for k in keys):
             names = [lab[1] for lab in arg(1) if lab[0] == "C"]
-            return frozenset(("M", lab[1], n) for lab in recv if lab[0] == "K" for n in names)
+            classes = [lab[1] for lab in recv if lab[0] == "K"]
+            if not classes:
+                # obj.getClass().getMethod("getDeviceId"): the class is the receiver's; resolve by name
+                classes = sorted({api.split("->", 1)[0] for n in names for api in cat.source_apis if api.endswith("->" + n)})
+            return frozenset(("M", c, n) for c in classes for n in names)
         if any(k in cat.reflect_invoke for k in keys):
             out: frozenset[Label] = EMPTY
             for lab in recv:
@@ -867,6 +895,19 @@ class _MethodAnalysis:
                 return out | ({("X", "reflection")} if _tainted(out) else set())
         if name == "newInstance" and any(lab[0] == "K" for lab in recv):
             return frozenset(("O", lab[1]) for lab in recv if lab[0] == "K" and self.p.is_app(lab[1]))
+        # SharedPreferences: a key-value store that outlives the component (written in one run, read in another)
+        if lib in _PREFS_EDITORS and name.startswith("put") and len(args) > 2:
+            for k in [lab[1] for lab in args[1] if lab[0] == "C"] or ["*"]:
+                self._write_field(("prefs", k), args[2])
+        if lib in _PREFS and name.startswith("get") and len(args) > 1:
+            keys_c = [lab[1] for lab in args[1] if lab[0] == "C"]
+            vals = frozenset(("G", ("prefs", k)) for k in keys_c) | {("G", ("prefs", "*"))}
+            return vals | frozenset(lab for lab in args[2] if lab[0] == "C") if len(args) > 2 else vals
+        if name in ("getString", "getText") and lib in _RES_HOLDERS and len(args) > 1:
+            texts = [self.e.resource_strings.get(int(lab[1])) for lab in args[1] if lab[0] == "N"]
+            found = frozenset(("C", t) for t in texts if t)
+            if found:
+                return found
         # sinks
         for key in keys:
             for spec in cat.sink_apis.get(key, ()):

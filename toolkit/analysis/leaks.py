@@ -405,6 +405,8 @@ class LeakFinder:
             if not comp.enabled or not self.program.is_app(desc):
                 continue
             for m in self._class_methods(desc):
+                if m.access & 0x2:
+                    continue  # private: the framework never calls it
                 if m.name.startswith("on") or (comp.kind == "provider" and m.name in LIFECYCLE_PROVIDER):
                     entries.setdefault(m.sig, []).append(_Entry(comp, comp.kind))
         app_cls = self.meta.application_class
@@ -819,7 +821,11 @@ def _carries(value: frozenset[Label] | set[Label], tainted: set[object]) -> bool
     return False
 
 
-def find_leaks(dexes: list[DexFile], meta: ApkMetadata, catalogue: Catalogue, deadline: float | None = None) -> LeakResult:
+def find_leaks(
+    dexes: list[DexFile], meta: ApkMetadata, catalogue: Catalogue, deadline: float | None = None,
+    resource_strings: dict[int, str] | None = None,
+) -> LeakResult:
     """Source-to-sink flows of one APK's code (see module docstring)."""
     finder = LeakFinder(dexes, meta, catalogue, deadline if deadline is not None else time.monotonic() + 60)
+    finder.engine.resource_strings = resource_strings or {}
     return finder.run()
