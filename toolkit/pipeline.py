@@ -356,6 +356,16 @@ def _rules_version() -> str:
     return str(rules_version())
 
 
+def _rules_used(reports: Sequence[ApkReport]) -> list[RuleInfo]:
+    """Metadata of the rules behind the findings of these reports (so reporters need nothing else)."""
+    used = {f.rule_id for r in reports for f in r.findings}
+    if not used:
+        return []
+    from toolkit.analysis import rule_infos
+
+    return [info for info in rule_infos() if info.id in used]
+
+
 def build_result(
     target: Target,
     reports: Sequence[ApkReport],
@@ -374,7 +384,7 @@ def build_result(
         target=target,
         apks=list(reports),
         input_errors=list(input_errors),
-        rules=list(rules),
+        rules=list(rules) or _rules_used(reports),
         inventory=inventory,
         firmware=firmware,
     )

@@ -18,13 +18,14 @@ from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
 from toolkit.analysis.leaks import find_leaks
 from toolkit.analysis.options import AnalysisOptions
+from toolkit.analysis.rules import evaluate, rule_infos, rules_version
 from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
 
 log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "1.0.0"
 
-__all__ = ["ENGINE_VERSION", "AnalysisOptions", "analyse_apk", "sha256_file"]
+__all__ = ["ENGINE_VERSION", "AnalysisOptions", "analyse_apk", "rule_infos", "rules_version", "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
@@ -108,6 +109,10 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
         report.reason = f"data-flow analysis failed: {type(exc).__name__}: {exc}"
         return
     report.flows = leaks.flows
+    try:
+        report.findings = evaluate(report)
+    except CatalogueError as exc:
+        problems.append(f"rules unusable: {exc}")
     report.stats.methods_total = leaks.methods_total
     report.stats.methods_analysed = leaks.methods_analysed
     problems.extend(leaks.problems[:20])
