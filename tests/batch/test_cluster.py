@@ -174,3 +174,12 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
         address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening: connections are refused
         with pytest.raises(ClusterError, match=address):
             list(run_on_cluster([ApkTask(id="x", path="/nonexistent.apk")], address, connect_timeout=2))
+
+
+def test_shipping_budget_throttles_without_losing_anything(
+    cluster: object, inputs: list[ApkInput], local_reports: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("toolkit.batch.cluster.SHIP_BUDGET_BYTES", 1)  # one shipped APK in flight at a time
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    result = run_batch(inputs, ScanOptions(scheduler=address, no_cache=True))
+    assert comparable_reports(result.reports) == local_reports

@@ -13,8 +13,10 @@ exceeds it). Only a bounded number of tasks is in flight, so a store of 100 000 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 TaskFunction = Callable[[ApkTask], TaskOutcome]
 
 DEFAULT_SHIP_MAX_BYTES = 16 * 1024 * 1024
+# Bytes of shipped APKs in flight at once: the client never holds more than this (plus one APK) in memory.
+SHIP_BUDGET_BYTES = 256 * 1024 * 1024
 
 
 class ClusterError(Exception):
@@ -49,46 +53,54 @@ def run_on_cluster(
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
     run_id = uuid.uuid4().hex[:8]
-    owners: dict[object, ApkTask] = {}
-    queue = iter(tasks)
+    numbers = itertools.count()
+    owners: dict[object, tuple[ApkTask, int]] = {}  # future key -> (task, bytes shipped with it)
+    queue = deque(tasks)
     try:
         threads = sum(client.nthreads().values())
-        in_flight = max(4, 2 * threads)
-        log.info("Dask cluster %s: %d worker threads, %d tasks in flight at most", address, threads, in_flight)
+        max_tasks = max(4, 2 * threads)
+        log.info("Dask cluster %s: %d worker threads, %d tasks in flight at most", address, threads, max_tasks)
+        completed = as_completed(loop=client.loop)  # this client is not the process default: give its loop
+        shipped_bytes = 0
 
-        def submit_next() -> object | None:
-            task = next(queue, None)
-            if task is None:
-                return None
-            shipped = _ship(task, ship_max_bytes)
-            key = f"phonehome-analyse-{(task.sha256 or 'unhashed')[:16]}-{run_id}-{len(owners)}"
-            future = client.submit(function, shipped, key=key, pure=False, retries=retries)
-            owners[future.key] = task
-            return future
+        def fill() -> None:
+            """Submit while fewer than max_tasks tasks and SHIP_BUDGET bytes are in flight (one task at least)."""
+            nonlocal shipped_bytes
+            while queue and len(owners) < max_tasks:
+                planned = (queue[0].size or 0) if _shippable(queue[0], ship_max_bytes) else 0
+                if owners and shipped_bytes + planned > SHIP_BUDGET_BYTES:
+                    return
+                task = _ship(queue.popleft(), ship_max_bytes)
+                size = len(task.data) if task.data is not None else 0
+                key = f"phonehome-analyse-{(task.sha256 or 'unhashed')[:16]}-{run_id}-{next(numbers)}"
+                future = client.submit(function, task, key=key, pure=False, retries=retries)
+                owners[future.key] = (queue_item_without_data(task), size)
+                shipped_bytes += size
+                completed.add(future)
 
-        initial = []
-        for _ in range(in_flight):
-            future = submit_next()
-            if future is None:
-                break
-            initial.append(future)
-        if not initial:
-            return
-        completed = as_completed(initial, loop=client.loop)  # this client is not the process default
+        fill()
         for future in completed:
-            task = owners.pop(future.key)
+            task, size = owners.pop(future.key)
+            shipped_bytes -= size
             yield _outcome(future, task)
             future.release()
-            more = submit_next()
-            if more is not None:
-                completed.add(more)
+            fill()
     finally:
         client.close()
 
 
+def queue_item_without_data(task: ApkTask) -> ApkTask:
+    """What the client keeps of a submitted task: not the shipped bytes (the worker has them)."""
+    return task if task.data is None else task.model_copy(update={"data": None})
+
+
+def _shippable(task: ApkTask, ship_max_bytes: int) -> bool:
+    return task.size is not None and task.size <= ship_max_bytes and task.sha256 is not None
+
+
 def _ship(task: ApkTask, ship_max_bytes: int) -> ApkTask:
     """Attach the bytes of a small APK; a large one (or one the client cannot read) goes by path."""
-    if task.size is None or task.size > ship_max_bytes or task.sha256 is None:
+    if not _shippable(task, ship_max_bytes):
         return task
     try:
         return task.model_copy(update={"data": Path(task.path).read_bytes()})
