@@ -349,10 +349,8 @@ def tool_info() -> ToolInfo:
 
 
 def _rules_version() -> str:
-    try:
-        from toolkit.analysis import rules_version  # type: ignore[attr-defined]
-    except ImportError:
-        return ""
+    from toolkit.analysis import rules_version
+
     return str(rules_version())
 
 
