@@ -48,7 +48,7 @@ _HOST_RE = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}$")
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{2,19}$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s]+$")
 _PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
-MAX_METHODS_WALKED = 6000
+MAX_METHODS_WALKED = 2500
 SMALL_APP_METHODS = 20000  # below this every package is analysed
 
 
@@ -354,8 +354,13 @@ class LeakFinder:
 
     def _direct_callers(self, m: MethodDef) -> list[MethodDef]:
         out: dict[str, MethodDef] = {}
+        # a call site names the method through its class, a superclass or a subclass (virtual dispatch)
+        related = {m.class_desc, *self.program.supers(m.class_desc), *self.program.all_subtypes(m.class_desc, 50)}
+        if not m.is_static and not m.name.startswith("<"):
+            related = {c for c in related if self.program.is_app(c) or c == m.class_desc}
         for dex in self.dexes:
-            idxs = [i for i in dex.method_ids_named(m.name) if dex.method_ref(i)[2] == m.proto]
+            idxs = [i for i in dex.method_ids_named(m.name)
+                    if dex.method_ref(i)[2] == m.proto and dex.method_ref(i)[0] in related]
             refs = dex.methods_referencing(INVOKE_OPS, idxs)
             if not m.is_static and not m.name.startswith("<"):
                 t = dex.find_type(m.class_desc)
@@ -434,8 +439,12 @@ class LeakFinder:
         tainted = self._tainted_keys()
         interesting: dict[str, MethodDef] = {}
         for res in list(self.engine.results.values()):
-            if any(_carries(h.data, tainted) for h in res.hits) or any(_carries(i.intent, tainted) for i in res.iccs) \
-                    or any(_carries(v, tainted) for _k, v in res.writes):
+            if any(_carries(h.data, tainted) for h in res.hits) or any(_carries(i.intent, tainted) for i in res.iccs):
+                interesting[res.method.sig] = res.method
+        if not interesting:
+            return  # no sensitive value reaches any sink: nothing to prove reachable
+        for res in list(self.engine.results.values()):
+            if any(_carries(v, tainted) for _k, v in res.writes):
                 interesting[res.method.sig] = res.method
         for _kind, _api, loc in self.engine.occurrences:
             m = self.program.methods.get(f"{loc[0]}->{loc[1]}{loc[2]}")
