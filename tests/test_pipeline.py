@@ -61,6 +61,9 @@ def test_same_bytes_are_analysed_once_but_each_input_keeps_its_path_and_provenan
     assert result.reports[0].provenance == inputs[0].provenance
     assert result.reports[1].provenance == inputs[1].provenance
     assert result.reports[0].sha256 == result.reports[1].sha256
+    # Same content, separate objects: a later stage adding a finding to one must not add it to the other.
+    assert result.reports[0].findings is not result.reports[1].findings
+    assert result.reports[0].metadata is not result.reports[1].metadata
     # From the cache, a third place for the same bytes gets its own provenance, not the first one's.
     c = Path(shutil.copy(a, tmp_path / "c.apk"))
     other = ApkInput(path=str(c), provenance=Provenance(origin="store", chain=["store", "c.apk"]))

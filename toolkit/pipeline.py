@@ -160,7 +160,7 @@ def run_batch(
                 cache = None
         for index, (sha, _size) in enumerate(hashes):
             if sha and sha in cached:
-                report = reports[index] = _attach(cached[sha], inputs[index])
+                report = reports[index] = _attach(cached[sha], inputs[index], share=by_sha[sha][0] == index)
                 stats.from_cache += 1
                 tracker.done_one(report, inputs[index].path, from_cache=True)
         targets_of: dict[str, list[int]] = {}
@@ -201,7 +201,7 @@ def run_batch(
                     cache = None
             targets = targets_of.pop(outcome.task_id)
             for index in targets:
-                report = reports[index] = _attach(outcome.report, inputs[index])
+                report = reports[index] = _attach(outcome.report, inputs[index], share=index == targets[0])
                 tracker.done_one(report, inputs[index].path, from_cache=False, task_done=index == targets[-1])
     finally:
         if cache:
@@ -298,9 +298,15 @@ def _check_engine(outcome: TaskOutcome, expected: str) -> TaskOutcome:
     return outcome.model_copy(update={"report": report, "failure": "mismatch"})
 
 
-def _attach(report: ApkReport, item: ApkInput) -> ApkReport:
-    """The report of one input: the analysis of its bytes, with its own path and provenance."""
-    return report.model_copy(update={"path": item.path, "provenance": item.provenance.model_copy(deep=True)}, deep=True)
+def _attach(report: ApkReport, item: ApkInput, share: bool = False) -> ApkReport:
+    """The report of one input: the analysis of its bytes, with its own path and provenance.
+
+    `share`: `report` is used by no other input, so its nested lists need no copy (deep copies of hundreds of
+    reports dominate a cache-hit rescan). Inputs with the same bytes each get their own deep copy, so a later
+    stage that adds a finding to one does not add it to the other.
+    """
+    update = {"path": item.path, "provenance": item.provenance.model_copy(deep=True)}
+    return report.model_copy(update=update, deep=not share)
 
 
 class _Tracker:
