@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from toolkit.acquisition.files import collect_apk_inputs  # noqa: E402
-from toolkit.batch.task import format_bytes  # noqa: E402
+from toolkit.batch.task import format_bytes, local_engine_identity  # noqa: E402
 from toolkit.pipeline import BatchResult, ScanOptions, run_batch  # noqa: E402
 
 FIXTURES = REPO / "fixtures"
@@ -170,9 +170,12 @@ def describe(label: str, result: BatchResult, seconds: float) -> dict[str, Any]:
 
 
 def timed_batch(label: str, inputs: list[Any], options: ScanOptions) -> dict[str, Any]:
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     result = run_batch(inputs, options)
-    return describe(label, result, time.perf_counter() - started)
+    row = describe(label, result, time.perf_counter() - started)
+    row["load_average_before"] = round(load, 1)
+    return row
 
 
 def rescan_rows(label: str, folder: Path, inputs: list[Any]) -> list[dict[str, Any]]:
@@ -222,11 +225,13 @@ def main() -> int:
         timed_batch("local pool, 2 workers", inputs, ScanOptions(workers=2, no_cache=True)),
     ]
     if not args.skip_cluster:
-        from distributed import LocalCluster
+        from distributed import Client, LocalCluster
 
         started = time.perf_counter()
         with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
-            print(f"(LocalCluster started in {time.perf_counter() - started:.1f} s, not counted)")
+            with Client(cluster.scheduler_address, set_as_default=False) as client:
+                client.run(local_engine_identity)  # workers import phonehome now, as long-running workers have
+            print(f"(LocalCluster started and warmed up in {time.perf_counter() - started:.1f} s, not counted)")
             options = ScanOptions(scheduler=cluster.scheduler_address, no_cache=True)
             rows.append(timed_batch("Dask LocalCluster, 2 workers", inputs, options))
             shared = options.model_copy(update={"ship_max_bytes": 0})
