@@ -140,6 +140,12 @@ class IntentsSpec(PhModel):
     reflection: ReflectionSpec = Field(default_factory=ReflectionSpec)
 
 
+class KeyedSpec(PhModel):
+    classes: list[str] = Field(default_factory=list)
+    put: list[str] = Field(default_factory=list, description="method name prefixes that store (key, value)")
+    get: list[str] = Field(default_factory=list, description="method name prefixes that read (key[, default])")
+
+
 class ModelsFile(PhModel):
     version: int
     library_packages: list[str]
@@ -151,6 +157,7 @@ class ModelsFile(PhModel):
     callbacks: list[CallbackSpec] = Field(default_factory=list)
     generic_callback_prefixes: list[str] = Field(default_factory=list)
     wrapper_suffixes: list[str] = Field(default_factory=list)
+    keyed: KeyedSpec = Field(default_factory=lambda: KeyedSpec())
     intents: IntentsSpec = Field(default_factory=IntentsSpec)
 
 
@@ -212,6 +219,9 @@ class Catalogue:
         self.callbacks: dict[str, CallbackSpec] = {api: c for c in m.callbacks for api in c.apis}
         self.generic_prefixes = tuple(m.generic_callback_prefixes)
         self.wrapper_suffixes = tuple(m.wrapper_suffixes)
+        self.keyed_classes = frozenset(m.keyed.classes)
+        self.keyed_put = tuple(m.keyed.put)
+        self.keyed_get = tuple(m.keyed.get)
         it = m.intents
         self.intent_classes = frozenset(it.classes)
         self.get_intent = frozenset(it.get_intent)

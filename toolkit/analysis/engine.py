@@ -45,8 +45,8 @@ EMPTY: frozenset[Label] = frozenset()
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
 
 _IDENTITY = ("A", "F", "L")
-_NO_DEFAULT = ("A", "F", "T", "L")  # not carried by the default propagation of library calls
-_DATA = ("S", "P", "G", "X")
+_NO_DEFAULT = ("A", "F", "T", "L")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
+_DATA = ("S", "P", "G", "X", "KV", "GK", "PK")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
 _MAX_SUMMARY_HITS = 48
@@ -674,7 +674,8 @@ class _MethodAnalysis:
         elif 0x52 <= op <= 0x58:  # iget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
-                st[ins.a] = self._read_local_field(st, (cls, name))
+                base_x = frozenset(lab for lab in get(ins.b, EMPTY) if lab[0] == "X")
+                st[ins.a] = self._read_local_field(st, (cls, name)) | base_x
             else:
                 obj = get(ins.b, EMPTY)
                 st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
@@ -895,6 +896,11 @@ class _MethodAnalysis:
                 return out | ({("X", "reflection")} if _tainted(out) else set())
         if name == "newInstance" and any(lab[0] == "K" for lab in recv):
             return frozenset(("O", lab[1]) for lab in recv if lab[0] == "K" and self.p.is_app(lab[1]))
+        # key-value containers (Bundle, Intent extras, Map, JSONObject): values are kept per constant key, so a
+        # get of one key does not return what was stored under another
+        keyed = self._keyed(lib, cands, name, args, arg_regs, st, static)
+        if keyed is not None:
+            return keyed
         # SharedPreferences: a key-value store that outlives the component (written in one run, read in another)
         if lib in _PREFS_EDITORS and name.startswith("put") and len(args) > 2:
             for k in [lab[1] for lab in args[1] if lab[0] == "C"] or ["*"]:
@@ -965,6 +971,8 @@ class _MethodAnalysis:
             xform = cat.transforms.get(key)
             if xform:
                 break
+        if name == "createSocket" and "SSL" in lib:
+            tagged = tagged | {("SCHEME", "tls")}
         # constant strings built by concatenation (endpoints are often BASE + "/path")
         if (lib in _BUILDERS and name in ("append", "<init>")) or (lib == "Ljava/lang/String;" and name == "concat"):
             folded = self._fold_constants(lib, name, args, arg_regs, st, xform)
@@ -989,7 +997,8 @@ class _MethodAnalysis:
             return EMPTY
         data = frozenset(lab for lab in data if lab[0] not in _NO_DEFAULT)
         if not static and name.startswith(cat.mutators) and arg_regs[0] is not None and data:
-            added = data | ({("X", xform)} if xform and _tainted(data) else set())
+            carries = _tainted(data) or (xform == "intent_extra" and _has(data, "O"))
+            added = data | ({("X", xform)} if xform and carries else set())
             self._mutate(st, arg_regs[0], frozenset(added))
             recv = st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
             ret_type = proto[proto.index(")") + 1 :]
@@ -1001,6 +1010,46 @@ class _MethodAnalysis:
         if xform and _tainted(out):
             out = out | {("X", xform)}
         return _cap(out | tagged)
+
+    def _keyed(
+        self, lib: str, cands: list[str], name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
+        st: dict[int, frozenset[Label]], static: bool,
+    ) -> frozenset[Label] | None:
+        if static or len(args) < 2 or not any(c in self.cat.keyed_classes for c in cands):
+            return None
+        keys = [lab[1] for lab in args[1] if lab[0] == "C"]
+        if len(keys) != 1:
+            return None
+        key = keys[0]
+        recv = args[0]
+        if name.startswith(self.cat.keyed_put) and len(args) >= 3 and arg_regs[0] is not None:
+            value = args[2]
+            inner = [lab for lab in value if lab[0] in ("S", "P", "G", "X", "C", "O", "KV", "GK", "PK")]
+            xform = next((self.cat.transforms[f"{c}->{name}"] for c in cands if f"{c}->{name}" in self.cat.transforms), None)
+            added = {("KV", key, lab) for lab in inner}
+            if xform and _tainted(value):
+                added.add(("X", xform))
+            if added:
+                self._mutate(st, arg_regs[0], frozenset(added))
+            ret_type_self = True
+            return st.get(arg_regs[0], EMPTY) if ret_type_self else EMPTY  # type: ignore[arg-type]
+        if name.startswith(self.cat.keyed_get) and len(args) in (2, 3):
+            out: set[Label] = set()
+            for lab in recv:
+                kind = lab[0]
+                if kind == "KV":
+                    if lab[1] == key:
+                        out.add(lab[2])
+                elif kind == "G":
+                    out.add(("GK", lab[1], key))
+                elif kind == "P":
+                    out.add(("PK", lab[1], key))
+                elif kind in ("S", "X"):
+                    out.add(lab)  # stored without a known key: may be any
+            if len(args) == 3:
+                out.update(lab for lab in args[2] if lab[0] == "C")  # default value
+            return _cap(frozenset(out))
+        return None
 
     def _fold_constants(
         self, lib: str, name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
@@ -1177,7 +1226,7 @@ class _Substitution:
         self.args = args
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        if not any(lab[0] in ("P", "A", "CAT") for lab in value):
+        if not any(lab[0] in ("P", "A", "CAT", "PK") or (lab[0] == "KV" and lab[2][0] in ("P", "A", "PK", "KV")) for lab in value):
             return value
         out: set[Label] = set()
         for lab in value:
@@ -1190,6 +1239,21 @@ class _Substitution:
                 i = lab[1]
                 if i < len(self.args):
                     out.update(x for x in self.args[i] if x[0] in _IDENTITY)
+            elif kind == "KV":
+                for x in self.apply(frozenset({lab[2]})):
+                    out.add(("KV", lab[1], x))
+            elif kind == "PK":
+                i = lab[1]
+                if i < len(self.args):
+                    for x in self.args[i]:
+                        if x[0] == "KV" and x[1] == lab[2]:
+                            out.add(x[2])
+                        elif x[0] == "G":
+                            out.add(("GK", x[1], lab[2]))
+                        elif x[0] == "P":
+                            out.add(("PK", x[1], lab[2]))
+                        elif x[0] in ("S", "X"):
+                            out.add(x)
             elif kind == "CAT":
                 i = lab[2]
                 if i < len(self.args):
@@ -1204,11 +1268,11 @@ class _Substitution:
 
 
 def _sym(value: Iterable[Label]) -> bool:
-    return any(lab[0] in ("P", "A", "CAT") for lab in value)
+    return any(lab[0] in ("P", "A", "CAT", "PK") or (lab[0] == "KV" and _sym((lab[2],))) for lab in value)
 
 
 def _tainted(value: Iterable[Label]) -> bool:
-    return any(lab[0] in ("S", "P", "G") for lab in value)
+    return any(lab[0] in ("S", "P", "G", "GK", "PK") or (lab[0] == "KV" and _tainted((lab[2],))) for lab in value)
 
 
 def _targets_of(value: Iterable[Label]) -> tuple[Label, ...]:

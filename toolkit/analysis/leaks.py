@@ -374,6 +374,11 @@ class LeakFinder:
     def _field_readers(self, key: object) -> list[MethodDef]:
         if not (isinstance(key, tuple) and len(key) == 2):
             return []
+        if key[0] == "prefs":
+            return self._invokers("Landroid/content/SharedPreferences;", "get")
+        if key[0] in ("saved_state", "result"):
+            return [m for m in self._class_methods(str(key[1]))
+                    if m.name in ("onCreate", "onRestoreInstanceState", "onPostCreate", "onActivityResult")]
         cached = self._readers_cache.get(key)
         if cached is not None:
             return cached
@@ -390,12 +395,25 @@ class LeakFinder:
                     out[r.sig] = r
         return list(out.values())
 
+    def _invokers(self, cls: str, name_prefix: str) -> list[MethodDef]:
+        """App methods calling cls->name_prefix* (any overload)."""
+        out: dict[str, MethodDef] = {}
+        for dex in self.dexes:
+            t = dex.find_type(cls)
+            if t is None:
+                continue
+            idxs = [i for i in range(dex.method_ids_size) if dex.method_class_idx(i) == t and dex.method_ref(i)[1].startswith(name_prefix)]
+            for m in dex.methods_referencing(INVOKE_OPS, idxs):
+                if self.program.is_app(m.class_desc):
+                    out[m.sig] = m
+        return [out[k] for k in sorted(out)]
+
     def _check_budget(self) -> None:
         if time.monotonic() > self.deadline:
             raise BudgetExceeded()
 
     def _field_writers(self, key: object) -> list[MethodDef]:
-        if not (isinstance(key, tuple) and len(key) == 2):
+        if not (isinstance(key, tuple) and len(key) == 2) or not str(key[0]).startswith("L"):
             return []
         cached = self._writers_cache.get(key)
         if cached is not None:
@@ -547,7 +565,7 @@ class LeakFinder:
                         exp = _expand(icc.intent, tables)
                         for target in self._internal_targets(icc, exp):
                             key = ("icc", target)
-                            data = {lab for lab in exp if lab[0] in ("S", "X")}
+                            data = {lab for lab in exp if lab[0] in ("S", "X") or (lab[0] == "KV" and lab[2][0] in ("S", "X"))}
                             cell = tables.setdefault(key, set())
                             if not data <= cell:
                                 cell.update(data)
@@ -602,7 +620,7 @@ class LeakFinder:
         reverse: dict[str, set[tuple[str, str]]], entries: dict[str, list[_Entry]], facts: list[tuple[object, ...]],
         perms: set[str], flows: dict[tuple[object, ...], Flow],
     ) -> None:
-        data = _expand(hit.data, tables)
+        data = _flatten(_expand(hit.data, tables))
         srcs = [lab[1] for lab in data if lab[0] == "S"]
         if not srcs:
             return
@@ -653,7 +671,7 @@ class LeakFinder:
         return {p for s in self.cat.sinks_file.sinks if s.kind == kind for p in s.permissions}
 
     def _endpoints(self, hit: SinkHit, tables: dict[object, set[Label]], recv: frozenset[Label]) -> list[Endpoint]:
-        labels = set(_expand(hit.endpoints, tables)) | {lab for lab in recv if lab[0] in ("C", "N")}
+        labels = set(_expand(hit.endpoints, tables)) | {lab for lab in recv if lab[0] in ("C", "N", "SCHEME")}
         out: list[Endpoint] = []
         if hit.kind == "icc":
             pkgs = sorted(str(lab[2]) for lab in labels if lab[0] == "IT" and lab[1] == "pkg")
@@ -686,7 +704,7 @@ class LeakFinder:
                     ports = sorted(int(x[1]) for x in labels if x[0] == "N" and 0 < int(x[1]) < 65536)
                     if ports:
                         ep.port = ports[0]
-                        scheme = "udp" if "Datagram" in hit.api else "tcp"
+                        scheme = "udp" if "Datagram" in hit.api else ("tls" if ("SCHEME", "tls") in labels else "tcp")
                         url = f"{scheme}://{ep.value}:{ports[0]}"
                         _merge_endpoints(out, [Endpoint(kind="url", value=url, host=ep.value, port=ports[0], scheme=scheme,
                                                         hard_coded_ip=ep.hard_coded_ip, found_in=["dex"])])
@@ -804,7 +822,8 @@ def _merge_endpoints(into: list[Endpoint], new: list[Endpoint]) -> None:
             known.add((e.kind, e.value))
 
 
-def _expand(value: frozenset[Label], tables: dict[object, set[Label]]) -> frozenset[Label]:
+def _expand(value: frozenset[Label] | set[Label], tables: dict[object, set[Label]], depth: int = 0) -> frozenset[Label]:
+    """Resolve global cells (G), keyed reads of them (GK) and keyed contents (KV) into concrete labels."""
     out: set[Label] = set()
     stack = list(value)
     seen: set[object] = set()
@@ -816,8 +835,35 @@ def _expand(value: frozenset[Label], tables: dict[object, set[Label]]) -> frozen
                 continue
             seen.add(lab[1])
             stack.extend(tables.get(lab[1], ()))
-        elif kind in ("P", "A", "F"):
+        elif kind == "GK":
+            if depth > 6:
+                continue
+            for inner in _expand(frozenset({("G", lab[1])}), tables, depth + 1):
+                if inner[0] == "KV":
+                    if inner[1] == lab[2]:
+                        stack.append(inner[2])
+                elif inner[0] in ("S", "X"):
+                    out.add(inner)
+        elif kind == "KV":
+            if depth > 6:
+                continue
+            for inner in _expand(frozenset({lab[2]}), tables, depth + 1):
+                out.add(("KV", lab[1], inner))
+        elif kind in ("P", "A", "F", "PK"):
             continue
+        else:
+            out.add(lab)
+    return frozenset(out)
+
+
+def _flatten(value: frozenset[Label]) -> frozenset[Label]:
+    """Contents of key-value containers count as data when the container itself reaches a sink."""
+    out: set[Label] = set()
+    stack = list(value)
+    while stack:
+        lab = stack.pop()
+        if lab[0] == "KV":
+            stack.append(lab[2])
         else:
             out.add(lab)
     return frozenset(out)
@@ -825,7 +871,10 @@ def _expand(value: frozenset[Label], tables: dict[object, set[Label]]) -> frozen
 
 def _carries(value: frozenset[Label] | set[Label], tainted: set[object]) -> bool:
     for lab in value:
-        if lab[0] == "S" or (lab[0] == "G" and lab[1] in tainted):
+        kind = lab[0]
+        if kind == "S" or (kind in ("G", "GK") and lab[1] in tainted):
+            return True
+        if kind == "KV" and _carries({lab[2]}, tainted):
             return True
     return False
 
