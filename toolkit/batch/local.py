@@ -19,6 +19,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,8 @@ from toolkit.batch.task import (
     failed_report,
     format_bytes,
     local_engine_identity,
+    memory_reason,
+    peak_rss_bytes,
 )
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,10 @@ def _worker_main(conn: Connection, memory_limit: int | None, function: TaskFunct
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        conn.send(_READY)  # start-up went fine: from now on, a death is the current APK's doing
+    except (OSError, ValueError):
+        return
     while True:
         try:
             task = conn.recv()
@@ -97,7 +104,12 @@ def _worker_main(conn: Connection, memory_limit: int | None, function: TaskFunct
             return
         if task is None:
             return
-        outcome = function(task)
+        try:
+            outcome = function(task)
+        except MemoryError:
+            outcome = _outcome_of(task, memory_reason("MemoryError"), "memory")
+        except Exception as exc:  # a broken per-APK function must not take the worker's other tasks down
+            outcome = _outcome_of(task, f"analysis failed: {type(exc).__name__}: {exc}", None)
         try:
             conn.send(outcome)
         except (OSError, ValueError):
@@ -106,12 +118,22 @@ def _worker_main(conn: Connection, memory_limit: int | None, function: TaskFunct
             return  # a process that ran out of memory may be in a bad state: start a fresh one
 
 
+_READY = "phonehome-worker-ready"
+# Workers dying before they are ready this many times in a row: the environment is broken, not an APK.
+MAX_STARTUP_FAILURES = 3
+
+
+class PoolError(Exception):
+    """The worker processes cannot run at all (they die at start-up); the message says how."""
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
     conn: Connection
     task: ApkTask | None = None
     deadline: float | None = None
+    ready: bool = False
 
 
 class LocalPool:
@@ -147,6 +169,7 @@ class LocalPool:
         """Run every task; a worker that dies or overruns costs only its own task."""
         pending = deque(tasks)
         workers: list[_Worker] = []
+        startup_failures = 0
         try:
             workers = [self._start() for _ in range(min(self.workers, len(pending)))]
             while True:
@@ -160,16 +183,28 @@ class LocalPool:
                     wait([w.conn for w in busy] + [w.process.sentinel for w in busy], self._next_timeout(busy))
                 )
                 for worker in busy:
+                    was_ready = worker.ready
                     outcome, replace = self._collect(worker, ready)
-                    if outcome is None:
-                        continue
+                    if worker.ready and not was_ready:
+                        startup_failures = 0
                     if replace:
                         self._stop(worker)
                         workers.remove(worker)
+                        if outcome is None:  # died before it was ready: not the APK's doing, run it again
+                            assert worker.task is not None
+                            pending.appendleft(worker.task)
+                            startup_failures += 1
+                            if startup_failures >= MAX_STARTUP_FAILURES:
+                                raise PoolError(
+                                    f"worker processes die at start-up (last exit status {worker.process.exitcode}); "
+                                    "see the messages above. A script read from stdin cannot start workers: run it "
+                                    "from a file"
+                                )
                         if pending:
                             self.restarts += 1
                             workers.append(self._start())
-                    yield outcome
+                    if outcome is not None:
+                        yield outcome
         finally:
             for worker in workers:
                 self._stop(worker, graceful=True)
@@ -177,25 +212,36 @@ class LocalPool:
     def _assign(self, worker: _Worker, task: ApkTask) -> None:
         worker.task = task
         worker.deadline = time.monotonic() + self.task_timeout if self.task_timeout else None
-        worker.conn.send(task)
+        with contextlib.suppress(OSError):  # a worker already dead is noticed by the wait that follows
+            worker.conn.send(task)
 
     def _next_timeout(self, busy: list[_Worker]) -> float | None:
         deadlines = [w.deadline for w in busy if w.deadline is not None]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _collect(self, worker: _Worker, ready: set[Any]) -> tuple[TaskOutcome | None, bool]:
-        """(outcome, replace the worker?) for a busy worker, or (None, False) when it is still working."""
+        """(outcome, replace the worker?) for a busy worker. (None, False): still working; (None, True): it died
+        before it was ready (start-up failure, the task must run again)."""
         task = worker.task
         assert task is not None
         if worker.conn in ready or worker.process.sentinel in ready:
             try:
-                if worker.conn.poll():
-                    outcome: TaskOutcome = worker.conn.recv()
+                while worker.conn.poll():
+                    message = worker.conn.recv()
+                    if message == _READY:
+                        worker.ready = True
+                        continue
+                    outcome: TaskOutcome = message
                     worker.task = None
                     return outcome, outcome.failure == "memory"
             except (EOFError, OSError):
                 pass
+            if worker.process.is_alive() and worker.process.sentinel not in ready:
+                return None, False  # only the ready message arrived
             worker.process.join(timeout=5)
+            if not worker.ready:
+                log.warning("a worker process died at start-up (exit status %s)", worker.process.exitcode)
+                return None, True
             return self._died(task, worker.process.exitcode), True
         if worker.deadline is not None and time.monotonic() >= worker.deadline:
             reason = (
@@ -211,27 +257,20 @@ class LocalPool:
             name = _signal_name(-exitcode)
             if -exitcode == signal.SIGKILL:
                 failure = "killed"
-                how = (
-                    f"was killed by {name} (the system's out-of-memory killer or an operator); "
-                    "not cached, a re-run retries it"
-                )
+                how = f"was killed by {name} (the system's out-of-memory killer or an operator)"
             else:
                 how = f"died with {name} (a crash in a parser)"
         else:
             how = f"exited unexpectedly with status {exitcode}"
         limit = f" under a {format_bytes(self.memory_limit)} memory limit" if self.memory_limit else ""
         reason = f"the isolated worker process analysing this APK {how}{limit}; the rest of the batch went on"
+        if failure == "killed":
+            reason += " (not cached: a re-run retries it)"
         log.warning("%s: %s", task.path, reason)
         return self._failed(task, reason, failure)
 
     def _failed(self, task: ApkTask, reason: str, failure: FailureKind) -> TaskOutcome:
-        return TaskOutcome(
-            task_id=task.id,
-            sha256=task.sha256,
-            report=failed_report(task, reason),
-            failure=failure,
-            engine=local_engine_identity(),
-        )
+        return _outcome_of(task, reason, failure)
 
     def _stop(self, worker: _Worker, graceful: bool = False) -> None:
         if graceful and worker.task is None and worker.process.is_alive():
@@ -242,6 +281,18 @@ class LocalPool:
             worker.process.kill()
             worker.process.join(timeout=5)
         worker.conn.close()
+
+
+def _outcome_of(task: ApkTask, reason: str, failure: FailureKind | None) -> TaskOutcome:
+    return TaskOutcome(
+        task_id=task.id,
+        sha256=task.sha256,
+        report=failed_report(task, reason),
+        failure=failure,
+        engine=local_engine_identity(),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        peak_rss_bytes=peak_rss_bytes(),
+    )
 
 
 def _signal_name(number: int) -> str:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from toolkit.batch.cache import default_cache_path
 from toolkit.batch.cluster import ClusterError
-from toolkit.batch.local import parse_size
+from toolkit.batch.local import PoolError, parse_size
 from toolkit.batch.task import format_bytes
 from toolkit.cli.output import EXIT_ERROR
 from toolkit.models import ApkInput, ApkReport
@@ -109,7 +109,7 @@ def analyse_with_progress(inputs: Sequence[ApkInput], options: ScanOptions, err:
                 highlight=False,
             )
             raise typer.Exit(EXIT_ERROR) from None
-        except ClusterError as exc:
+        except (ClusterError, PoolError) as exc:
             bar.stop()
             err.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(EXIT_ERROR) from None
