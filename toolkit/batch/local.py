@@ -197,8 +197,8 @@ class LocalPool:
                             if startup_failures >= MAX_STARTUP_FAILURES:
                                 raise PoolError(
                                     f"worker processes die at start-up (last exit status {worker.process.exitcode}); "
-                                    "see the messages above. A script read from stdin cannot start workers: run it "
-                                    "from a file"
+                                    "see the messages above. A Python script that scans needs the "
+                                    "`if __name__ == '__main__':` guard of multiprocessing, and cannot be read from stdin"
                                 )
                         if pending:
                             self.restarts += 1
