@@ -102,7 +102,8 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
         return
     deadline = time.monotonic() + options.time_budget_seconds  # the budget is for data-flow work
     try:
-        leaks = find_leaks(dexes, report.metadata, catalogue, deadline, loaded.resource_strings())  # type: ignore[attr-defined]
+        leaks = find_leaks(dexes, report.metadata, catalogue, deadline, loaded.resource_strings(),  # type: ignore[attr-defined]
+                           loaded.layout_blob())  # type: ignore[attr-defined]
     except Exception as exc:  # never let one APK's odd bytecode crash a batch; say what happened
         log.exception("%s: leak analysis failed", report.path)
         report.status = Status.partial

@@ -77,6 +77,20 @@ class LoadedApk:
                         out[int(rid)] = str(text)
         return out
 
+    def layout_blob(self, limit: int = 8 << 20) -> bytes:
+        """Bytes of the compiled layout XML files (res/layout*/), to look up names they reference: fragment
+        classes and android:onClick handler methods."""
+        parts: list[bytes] = []
+        total = 0
+        for name in sorted(self._apk.get_files()):
+            if name.startswith("res/layout") and name.endswith(".xml"):
+                data = bytes(self._apk.get_file(name) or b"")
+                total += len(data)
+                if total > limit:
+                    break
+                parts.append(data)
+        return b"\0".join(parts)
+
     def file_names(self) -> list[str]:
         return list(self._apk.get_files())
 

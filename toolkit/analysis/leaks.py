@@ -49,7 +49,8 @@ _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{2,19}$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s]+$")
 _PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
 MAX_METHODS_WALKED = 2500
-SMALL_APP_METHODS = 20000  # below this every package is analysed
+SMALL_APP_METHODS = 20000
+FRAGMENT_CLASSES = ("Landroid/app/Fragment;", "Landroidx/fragment/app/Fragment;", "Landroid/support/v4/app/Fragment;")  # below this every package is analysed
 
 
 def _strip_open_query(url: str) -> str:
@@ -142,6 +143,8 @@ class LeakFinder:
         self.engine = Engine(self.program, set(self.component_descs), deadline)
         self._caller_cache: dict[str, list[MethodDef]] = {}
         self._readers_cache: dict[object, list[MethodDef]] = {}
+        self.layout_blob = b""
+        self._entries_cache: dict[str, list[_Entry]] | None = None
         self._writers_cache: dict[object, list[MethodDef]] = {}
 
     # --- driver --------------------------------------------------------------------------------------------
@@ -423,6 +426,11 @@ class LeakFinder:
 
     # --- reachability --------------------------------------------------------------------------------------
     def _entries(self) -> dict[str, list[_Entry]]:
+        if self._entries_cache is None:
+            self._entries_cache = self._compute_entries()
+        return self._entries_cache
+
+    def _compute_entries(self) -> dict[str, list[_Entry]]:
         entries: dict[str, list[_Entry]] = {}
         for desc, comp in self.own_components.items():
             if not comp.enabled or not self.program.is_app(desc):
@@ -450,7 +458,34 @@ class LeakFinder:
         for sig, m in self.program.methods.items():
             if m.name == "<clinit>" and m.code_off and self.program.is_app(m.class_desc):
                 entries.setdefault(sig, []).append(_Entry(None, "static_init"))
+        # fragments the app shows (declared in a layout or created in code) run their lifecycle methods
+        for base in FRAGMENT_CLASSES:
+            for desc in self.program.all_subtypes(base, 500):
+                if not self.program.is_app(desc) or not (self._in_layout(desc_to_dotted(desc)) or self._instantiated(desc)):
+                    continue
+                for m in self._class_methods(desc):
+                    if m.name.startswith("on") and not m.access & 0x2:
+                        entries.setdefault(m.sig, []).append(_Entry(None, "fragment"))
+        # android:onClick="name" in a layout: public void name(View) of an activity is a UI callback
+        if self.layout_blob:
+            for desc, comp in self.own_components.items():
+                if comp.kind not in ("activity", "activity-alias") or not comp.enabled:
+                    continue
+                for m in self._class_methods(desc):
+                    if m.proto == "(Landroid/view/View;)V" and m.access & 0x1 and self._in_layout(m.name):
+                        entries.setdefault(m.sig, []).append(_Entry(comp, "layout_callback"))
         return entries
+
+    def _in_layout(self, text: str) -> bool:
+        blob = self.layout_blob
+        return bool(blob) and (text.encode("utf-16-le") in blob or text.encode() in blob)
+
+    def _instantiated(self, desc: str) -> bool:
+        for dex in self.dexes:
+            t = dex.find_type(desc)
+            if t is not None and dex.methods_referencing((0x22,), [t]):
+                return True
+        return False
 
     def _walk_to_entries(self) -> None:
         """Analyse the callers (up to entry points) of every method where a flow may start or end."""
@@ -737,6 +772,11 @@ class LeakFinder:
                     _add(out, Trigger(kind="callback"))
                 if entry.kind == "static_init":
                     continue
+                if entry.kind == "fragment":
+                    _add(out, Trigger(kind="activity", detail=f"fragment {self.program.methods[sig].class_desc}"))
+                    continue
+                if entry.kind == "layout_callback":
+                    _add(out, Trigger(kind="callback", detail="android:onClick in a layout"))
                 if entry.kind == "application":
                     _add(out, Trigger(kind="application", component=self.meta.application_class))
                     continue
@@ -881,9 +921,10 @@ def _carries(value: frozenset[Label] | set[Label], tainted: set[object]) -> bool
 
 def find_leaks(
     dexes: list[DexFile], meta: ApkMetadata, catalogue: Catalogue, deadline: float | None = None,
-    resource_strings: dict[int, str] | None = None,
+    resource_strings: dict[int, str] | None = None, layout_blob: bytes = b"",
 ) -> LeakResult:
     """Source-to-sink flows of one APK's code (see module docstring)."""
     finder = LeakFinder(dexes, meta, catalogue, deadline if deadline is not None else time.monotonic() + 60)
+    finder.layout_blob = layout_blob
     finder.engine.resource_strings = resource_strings or {}
     return finder.run()
