@@ -88,6 +88,9 @@ def test_structure(fixed_result: ScanResult, validator: jsonschema.Draft4Validat
     assert "factory resets" in imei["help"]["text"]
     assert "external/cwe/cwe-359" in imei["properties"]["tags"]
     assert imei["relationships"][0]["target"]["id"] == "359"
+    assert {r["id"]: r["properties"]["problem.severity"] for r in rules if r["id"] in ("install-packages", "periodic-upload", "cleartext-endpoint")} == {
+        "install-packages": "recommendation", "periodic-upload": "recommendation", "cleartext-endpoint": "warning"}
+    assert imei["properties"]["security-severity"] == "9.5" and imei["properties"]["precision"] == "high"
     assert imei["helpUri"] == "https://developer.android.com/training/articles/user-data-ids"
     assert {t["id"] for t in run["taxonomies"][0]["taxa"]} == {"359", "319", "345", "284"}
 

@@ -144,7 +144,8 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "properties": {
             "tags": ["security", "privacy", *rule.tags, *[f"external/cwe/cwe-{c}" for c in cwes]],
             "precision": {"high": "high", "medium": "medium", "low": "low"}[rule.confidence.value],
-            "problem.severity": _LEVEL[rule.severity] if rule.severity is not Severity.low else "recommendation",
+            # GitHub code scanning's own scale: error, warning or recommendation.
+            "problem.severity": {"error": "error", "warning": "warning"}.get(_LEVEL[rule.severity], "recommendation"),
             "security-severity": _SECURITY_SEVERITY[rule.severity],
             "severity": rule.severity.value,
             "confidence": rule.confidence.value,
