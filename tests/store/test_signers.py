@@ -20,6 +20,7 @@ from toolkit.models import ScanResult
 from toolkit.models.store import SignerCheck
 from toolkit.pipeline import ScanOptions
 from toolkit.store import StoreCheckOptions, run_store_check
+from toolkit.store.data import load_check_rules
 
 
 def checks_by_name(result: ScanResult) -> dict[str, SignerCheck]:
@@ -28,8 +29,10 @@ def checks_by_name(result: ScanResult) -> dict[str, SignerCheck]:
 
 
 def rule_ids(result: ScanResult, name: str) -> list[str]:
+    """The store-check findings of one APK (the flow engine's own findings on it are not the subject here)."""
     apk = next(a for a in result.apks if Path(a.path).name == name)
-    return sorted(f.rule_id for f in apk.findings)
+    store_rules = load_check_rules()
+    return sorted(f.rule_id for f in apk.findings if f.rule_id in store_rules)
 
 
 def test_tampered_copy_caught_by_pinning(tmp_path: Path, fixture_apks: Path, dev_pin_file: Path,
@@ -49,7 +52,9 @@ def test_tampered_copy_caught_by_pinning(tmp_path: Path, fixture_apks: Path, dev
     genuine = checks["flashlight-genuine.apk"]
     assert genuine.pin == "match" and genuine.verdict.verdict == "genuine"
     assert rule_ids(result, "flashlight-genuine.apk") == []
-    assert [r.id for r in result.rules] == ["signer-pinning-mismatch"]
+    assert [r.id for r in result.rules if r.id in load_check_rules()] == ["signer-pinning-mismatch"]
+    # every finding in the result, the engine's included, has its rule metadata beside it
+    assert {f.rule_id for f in result.all_findings()} <= {r.id for r in result.rules}
 
 
 def test_test_key_signed_system_app_flagged_and_compared_with_platform_key(
@@ -101,7 +106,7 @@ def test_scheme_mismatch(tmp_path: Path, fixture_apks: Path, scan_options: ScanO
     assert check.scheme_mismatch and set(check.certificates) == {OTHER_SHA256, DEV_SHA256}
     assert check.verdict.verdict == "tampered"
     assert rule_ids(result, "janus.apk") == ["signer-scheme-mismatch"]
-    finding = result.apks[0].findings[0]
+    finding = next(f for f in result.apks[0].findings if f.rule_id == "signer-scheme-mismatch")
     assert OTHER_SHA256 in finding.message and DEV_SHA256 in finding.message
 
 

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from toolkit.acquisition.evidence import MANIFEST, EvidenceError
 from toolkit.acquisition.files import collect_apk_inputs
+from toolkit.analysis import rule_infos
 from toolkit.analysis.geo import annotate_endpoints, annotate_sockets, database_info
 from toolkit.models import ApkInput, ApkReport, Endpoint, Flow, InputError, Provenance, RuleInfo, ScanResult, Target
 from toolkit.models.common import PhModel
@@ -177,8 +178,11 @@ def run_store_check(
     )
     target = Target(kind="evidence" if collected.kind == "evidence" else "store",
                     inputs=[str(p) for p in paths], identity=collected.identity)
+    # The engine's own findings on the same APKs need their rule metadata beside the store rules'.
+    engine_used = {f.rule_id for r in reports for f in r.findings} - set(rules)
+    rule_list = [rules[r] for r in sorted(used_rules)] + [i for i in rule_infos() if i.id in engine_used]
     result = build_result(target, reports, [*collected.errors, *reference_errors], started,
-                          inventory=collected.inventory, rules=[rules[r] for r in sorted(used_rules)])
+                          inventory=collected.inventory, rules=rule_list)
     result.store = store
     return result
 
