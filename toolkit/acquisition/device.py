@@ -544,10 +544,11 @@ def evidence_inputs(folder_path: Path) -> EvidenceInputs:
             errors.append(InputError(path=f.device_path, reason=f"recorded as pulled but {f.local_path} is missing "
                                      f"from {folder.root}"))
         else:
-            errors.append(InputError(path=f.device_path,
+            # Common on real phones (e.g. "Permission denied" on some preinstalled apps): recorded, not fatal.
+            errors.append(InputError(path=f.device_path, level="warning",
                                      reason=f"could not be pulled from the phone: {f.reason or 'unknown reason'}"))
     for c in manifest.commands:
         if c.error:
-            errors.append(InputError(path=f"command: {c.command}", reason=c.error))
+            errors.append(InputError(path=f"command: {c.command}", reason=c.error, level="warning"))
     return EvidenceInputs(folder=str(folder.root), manifest=manifest, inventory=inventory, inputs=inputs,
                           errors=errors, integrity_problems=problems)

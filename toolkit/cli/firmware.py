@@ -117,7 +117,9 @@ def scan(
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    errors = [InputError(path=" > ".join(i.chain), reason=i.reason) for i in info.issues]
+    # A damaged member among good ones is recorded but does not make the scan an error; a firmware file that
+    # yields no APK at all still exits 2 (nothing analysed).
+    errors = [InputError(path=" > ".join(i.chain), reason=i.reason, level="warning") for i in info.issues]
     target = Target(kind="firmware", inputs=[str(file)], identity=info.identity)
     result = build_result(target, reports, errors, started, inventory=inventory, firmware=info)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -227,7 +227,7 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
 def report_problems(result: ScanResult, err: Console) -> None:
     """One clear line per input that could not be (fully) analysed, and per indicator that could not be used."""
     for error in result.input_errors:
-        _line(err, f"error: {error.path}: {error.reason}")
+        _line(err, f"{error.level}: {error.path}: {error.reason}")
     for apk in result.apks:
         if apk.status is not Status.analysed and apk.reason:
             label = "error" if apk.status is Status.not_analysed else "warning"
@@ -238,17 +238,18 @@ def report_problems(result: ScanResult, err: Console) -> None:
 
 
 def exit_code(result: ScanResult, fail_on: Severity = Severity.info) -> int:
-    """0 nothing found, 1 findings at or above `fail_on`, 2 when an input was unusable or nothing was analysed.
+    """0 nothing found, 1 findings at or above `fail_on`, 2 when a named input was unusable or nothing was analysed.
 
-    Findings suppressed by a baseline do not count.
+    Findings suppressed by a baseline do not count. Warning-level input problems (an APK the phone would not hand
+    over, a damaged partition among good ones) are reported but do not by themselves make the run an error.
     """
+    if any(e.level == "error" for e in result.input_errors):
+        return EXIT_ERROR
     analysed = [a for a in result.apks if a.status is not Status.not_analysed]
-    if result.apks and not analysed:
+    if not analysed and (result.apks or result.input_errors):
         return EXIT_ERROR
     if any(f.severity.rank >= fail_on.rank for f in result.all_findings()):
         return EXIT_FINDINGS
-    if result.input_errors:
-        return EXIT_ERROR
     return EXIT_CLEAN
 
 

@@ -67,10 +67,15 @@ class ApkReport(PhModel):
 
 
 class InputError(PhModel):
-    """An input that could not even be treated as an APK (missing path, empty folder ...)."""
+    """An input, or a part of the evidence, that could not be used (missing path, empty folder, unpullable APK ...)."""
 
     path: str
     reason: str
+    level: Literal["error", "warning"] = Field(
+        "error",
+        description="error: an input the user named is unusable (the exit code becomes 2); warning: part of the "
+        "evidence could not be collected (e.g. a phone refused to hand over one APK) and is recorded, the rest goes on",
+    )
 
 
 class ToolInfo(PhModel):
