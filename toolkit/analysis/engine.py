@@ -46,7 +46,7 @@ Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
 
 _IDENTITY = ("A", "F", "L")
 _NO_DEFAULT = ("A", "F", "T", "L")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
-_DATA = ("S", "P", "G", "X", "KV", "GK", "PK")
+_DATA = ("S", "P", "G", "X", "KV", "GK", "PK", "FR")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
 _MAX_SUMMARY_HITS = 48
@@ -111,9 +111,11 @@ class Summary:
     iccs: frozenset[IccSend] = frozenset()
     facts: frozenset[tuple[object, ...]] = frozenset()
     thrown: frozenset[Label] = EMPTY
+    relw: tuple[tuple[tuple[int, object], frozenset[Label]], ...] = ()
 
     def key(self) -> tuple[object, ...]:
-        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown)
+        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown,
+                self.relw)
 
 
 @dataclass
@@ -379,7 +381,8 @@ class Engine:
                     self.dirty.append(dep)
 
     def record_field_info(self, key: object, value: frozenset[Label]) -> None:
-        info = frozenset(lab for lab in value if lab[0] in ("O", "T", "U", "K") or (lab[0] == "C" and str(lab[1]).startswith("content://")))
+        info = frozenset((lab[0], lab[1]) if lab[0] == "O" else lab for lab in value
+                         if lab[0] in ("O", "T", "U", "K") or (lab[0] == "C" and str(lab[1]).startswith("content://")))
         if not info:
             return
         old = self.field_info.get(key, EMPTY)
@@ -409,6 +412,7 @@ class _MethodAnalysis:
         self.ret: frozenset[Label] = EMPTY
         self.mut: dict[int, frozenset[Label]] = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
+        self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
 
     # -- setup
     def _initial_state(self, code_regs: int, ins: int) -> dict[int, frozenset[Label]]:
@@ -542,6 +546,7 @@ class _MethodAnalysis:
             iccs=frozenset(c for c in self.res.iccs if _sym(c.intent)),
             facts=frozenset(f for f in self.res.facts if f[0] == "sym"),
             thrown=_cap(self.thrown),
+            relw=tuple(sorted(((k, _cap(v)) for k, v in self.relw.items()), key=repr)),
         )
         return self.res
 
@@ -552,7 +557,7 @@ class _MethodAnalysis:
             in_states[blk] = dict(state)
             return True
         changed = False
-        for r in [r for r in cur if isinstance(r, tuple) and r not in state]:
+        for r in [r for r in cur if isinstance(r, tuple) and r[0] == "fld" and r not in state]:
             glob = frozenset({("G", r[1])})
             if not glob <= cur[r]:
                 cur[r] = cur[r] | glob
@@ -560,7 +565,7 @@ class _MethodAnalysis:
         for r, v in state.items():
             old = cur.get(r)
             if old is None:
-                if isinstance(r, tuple):
+                if isinstance(r, tuple) and r[0] == "fld":
                     v = v | {("G", r[1])}
                 cur[r] = v
                 changed = True
@@ -589,6 +594,31 @@ class _MethodAnalysis:
             elif lab[0] == "F":
                 self._write_field(lab[1], added)
 
+    # Objects allocated in this method ("O", cls, site) keep their own instance fields in the state, so two
+    # objects of one class do not share a value (object sensitivity for local objects; fields of objects
+    # that come from elsewhere stay field-based). Parameter objects read symbolically: ("FR", i, field).
+    def _object_field(self, st: dict, base: frozenset[Label], key: object) -> frozenset[Label] | None:  # type: ignore[type-arg]
+        sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
+        if len(sites) == 1 and not any(lab[0] in ("A", "F", "G", "P") for lab in base):
+            return st.get(("ofld", sites[0][2], key), EMPTY)
+        params = [lab[1] for lab in base if lab[0] == "A"]
+        if len(params) == 1 and not sites and ("fld", key) not in st:
+            self.e.field_readers.setdefault(key, set()).add(self.m.sig)
+            return frozenset({("FR", params[0], key), ("F", key)}) | self.e.field_info.get(key, EMPTY)
+        return None
+
+    def _store_object_field(self, st: dict, base: frozenset[Label], key: object, val: frozenset[Label]) -> None:  # type: ignore[type-arg]
+        val = frozenset(lab for lab in val if lab[0] not in _IDENTITY)
+        sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
+        if len(sites) == 1:
+            st[("ofld", sites[0][2], key)] = val
+        elif len(sites) > 1:
+            for lab in sites:
+                st[("ofld", lab[2], key)] = st.get(("ofld", lab[2], key), EMPTY) | val
+        for lab in base:
+            if lab[0] == "A":
+                self.relw[(lab[1], key)] = _cap(self.relw.get((lab[1], key), EMPTY) | val)
+
     # Fields written by this method are tracked in the state until a call or the method's end, so that a
     # value overwritten before anyone can read it ("f = imei; f = null") does not count.
     def _store_local_field(self, st: dict, key: object, value: frozenset[Label]) -> None:  # type: ignore[type-arg]
@@ -603,7 +633,7 @@ class _MethodAnalysis:
 
     def _flush_fields(self, st: dict) -> None:  # type: ignore[type-arg]
         for k, v in list(st.items()):
-            if isinstance(k, tuple):
+            if isinstance(k, tuple) and k[0] == "fld":
                 self._write_field(k[1], frozenset(lab for lab in v if not (lab[0] == "G" and lab[1] == k[1])))
 
     def _write_field(self, key: object, value: frozenset[Label]) -> None:
@@ -654,7 +684,7 @@ class _MethodAnalysis:
             desc = self.m.dex.type(ins.idx)
             # app objects carry their class (dispatch, callbacks); library objects a site label, so that aliases
             # of a fresh StringBuilder/stream are the same value object (see _mutate)
-            st[ins.a] = frozenset({("O", desc)}) if self.p.is_app(desc) else frozenset({("L", ins.off)})
+            st[ins.a] = frozenset({("O", desc, ins.off)}) if self.p.is_app(desc) else frozenset({("L", ins.off)})
         elif op == 0x23:
             st[ins.a] = EMPTY
         elif op in (0x24, 0x25):
@@ -674,8 +704,10 @@ class _MethodAnalysis:
         elif 0x52 <= op <= 0x58:  # iget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
-                base_x = frozenset(lab for lab in get(ins.b, EMPTY) if lab[0] == "X")
-                st[ins.a] = self._read_local_field(st, (cls, name)) | base_x
+                base = get(ins.b, EMPTY)
+                base_x = frozenset(lab for lab in base if lab[0] == "X")
+                own = self._object_field(st, base, (cls, name))
+                st[ins.a] = (own if own is not None else self._read_local_field(st, (cls, name))) | base_x
             else:
                 obj = get(ins.b, EMPTY)
                 st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
@@ -684,6 +716,7 @@ class _MethodAnalysis:
             val = get(ins.a, EMPTY)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
                 self._store_local_field(st, (cls, name), val)
+                self._store_object_field(st, get(ins.b, EMPTY), (cls, name), val)
             else:
                 self._mutate(st, ins.b, val)
         elif 0x60 <= op <= 0x66:  # sget
@@ -808,7 +841,19 @@ class _MethodAnalysis:
         self._flush_fields(st)
         summ = self.e._summary_of(t, self.m.sig)
         call_args = args  # index 0 = receiver (EMPTY placeholder for static), k = k-th parameter
-        sub = _Substitution(call_args)
+        plain = _Substitution(call_args, None)
+        for (idx, key), val in summ.relw:
+            if idx < len(args):
+                self._store_object_field(st, args[idx], key, plain.apply(val))
+
+        def resolve(i: int, key: object) -> frozenset[Label]:
+            base = args[i] if i < len(args) else EMPTY
+            own = self._object_field(st, base, key)
+            if own is not None:
+                return own
+            return frozenset({("G", key), ("F", key)}) | self.e.field_info.get(key, EMPTY)
+
+        sub = _Substitution(call_args, resolve)
         for idx, added in summ.mutations.items():
             if idx < len(arg_regs) and arg_regs[idx] is not None:
                 self._mutate(st, arg_regs[idx], sub.apply(added))  # type: ignore[arg-type]
@@ -1060,7 +1105,7 @@ class _MethodAnalysis:
         arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
         base_consts = [lab[1] for lab in base if lab[0] == "C"]
         arg_rest = frozenset(lab for lab in arg if lab[0] not in ("C",) and lab[0] not in _NO_DEFAULT)
-        constant_arg = bool(arg_consts) and not any(lab[0] in ("S", "P", "G") for lab in arg)
+        constant_arg = bool(arg_consts) and not _tainted(arg)
         if name == "<init>":
             consts = arg_consts if constant_arg else []
             opened = not constant_arg and bool(arg)
@@ -1070,7 +1115,7 @@ class _MethodAnalysis:
             if ("NC",) not in base and base_consts:
                 # BASE + parameter: the constant completes at the call site (see _Substitution)
                 pidx = sorted({lab[1] for lab in arg if lab[0] == "P"})
-                if pidx and not any(lab[0] in ("S", "G") for lab in arg):
+                if pidx and not any(lab[0] in ("S", "G", "FR", "GK", "KV") for lab in arg):
                     arg_rest = arg_rest | frozenset(("CAT", b, i) for b in base_consts[:4] for i in pidx[:2])
         elif base_consts:
             consts = [b + a for b in base_consts for a in arg_consts][:8]
@@ -1222,11 +1267,12 @@ class _MethodAnalysis:
 class _Substitution:
     """Replace a callee's symbolic parameter labels by the caller's argument values."""
 
-    def __init__(self, args: list[frozenset[Label]]) -> None:
+    def __init__(self, args: list[frozenset[Label]], resolve=None) -> None:  # type: ignore[no-untyped-def]
         self.args = args
+        self.resolve = resolve  # (param index, field) -> value of that field of the caller's argument object
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        if not any(lab[0] in ("P", "A", "CAT", "PK") or (lab[0] == "KV" and lab[2][0] in ("P", "A", "PK", "KV")) for lab in value):
+        if not any(lab[0] in ("P", "A", "CAT", "PK", "FR") or (lab[0] == "KV" and lab[2][0] in ("P", "A", "PK", "KV", "FR")) for lab in value):
             return value
         out: set[Label] = set()
         for lab in value:
@@ -1239,6 +1285,11 @@ class _Substitution:
                 i = lab[1]
                 if i < len(self.args):
                     out.update(x for x in self.args[i] if x[0] in _IDENTITY)
+            elif kind == "FR":
+                if self.resolve is not None:
+                    out.update(self.resolve(lab[1], lab[2]))
+                else:
+                    out.add(("G", lab[2]))
             elif kind == "KV":
                 for x in self.apply(frozenset({lab[2]})):
                     out.add(("KV", lab[1], x))
@@ -1268,11 +1319,11 @@ class _Substitution:
 
 
 def _sym(value: Iterable[Label]) -> bool:
-    return any(lab[0] in ("P", "A", "CAT", "PK") or (lab[0] == "KV" and _sym((lab[2],))) for lab in value)
+    return any(lab[0] in ("P", "A", "CAT", "PK", "FR") or (lab[0] == "KV" and _sym((lab[2],))) for lab in value)
 
 
 def _tainted(value: Iterable[Label]) -> bool:
-    return any(lab[0] in ("S", "P", "G", "GK", "PK") or (lab[0] == "KV" and _tainted((lab[2],))) for lab in value)
+    return any(lab[0] in ("S", "P", "G", "GK", "PK", "FR") or (lab[0] == "KV" and _tainted((lab[2],))) for lab in value)
 
 
 def _targets_of(value: Iterable[Label]) -> tuple[Label, ...]:

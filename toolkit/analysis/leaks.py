@@ -348,9 +348,8 @@ class LeakFinder:
         if not m.is_static and not m.name.startswith("<"):
             # objects kept in fields are registered later by whoever reads the field (not cached: field
             # contents grow as more methods are analysed)
-            obj = ("O", m.class_desc)
             for key, info in list(self.engine.field_info.items()):
-                if obj in info:
+                if any(lab[0] == "O" and lab[1] == m.class_desc for lab in info):
                     for r in self._field_readers(key):
                         out.setdefault(r.sig, r)
         return list(out.values())
@@ -889,6 +888,8 @@ def _expand(value: frozenset[Label] | set[Label], tables: dict[object, set[Label
                 continue
             for inner in _expand(frozenset({lab[2]}), tables, depth + 1):
                 out.add(("KV", lab[1], inner))
+        elif kind == "FR":
+            stack.append(("G", lab[2]))  # a parameter object's field, never resolved by a caller: field-based
         elif kind in ("P", "A", "F", "PK"):
             continue
         else:
@@ -912,7 +913,7 @@ def _flatten(value: frozenset[Label]) -> frozenset[Label]:
 def _carries(value: frozenset[Label] | set[Label], tainted: set[object]) -> bool:
     for lab in value:
         kind = lab[0]
-        if kind == "S" or (kind in ("G", "GK") and lab[1] in tainted):
+        if kind == "S" or (kind in ("G", "GK") and lab[1] in tainted) or (kind == "FR" and lab[2] in tainted):
             return True
         if kind == "KV" and _carries({lab[2]}, tainted):
             return True
