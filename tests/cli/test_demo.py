@@ -46,6 +46,13 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert report["target"]["identity"]["model"] == "K7 Lite"
     assert [e["path"] for e in report["input_errors"]] == ["/system/priv-app/FmRadio/FmRadio.apk"]
     assert report["inventory"]["identity"]["serial"] == "KST7L0042"
+    # The device-level finding: the live socket of uid 1000 goes to the IP hard-coded in the updated cloudmsg.
+    live = [f for f in report["device_findings"] if f["rule_id"] == "live-connection-to-hardcoded-endpoint"]
+    assert [f["package"] for f in live] == ["com.vendor.cloudmsg"] and "47.88.10.20:8080" in live[0]["message"]
+    assert live[0]["apk_sha256"] == apks["/data/app/com.vendor.cloudmsg-Xk2mQ9vYbL1cT3wZ8nRf4A==/base.apk"][0]
+    assert "live-connection-to-hardcoded-endpoint" in [r["id"] for r in report["rules"]]
+    sockets = {s["remote_address"]: s for s in report["inventory"]["sockets"]}
+    assert sockets["47.88.10.20"]["remote_country"] == "US"
     # Offline: the folder alone gives the same APKs, hashes and findings.
     again = runner.invoke(app, ["evidence", "scan", str(evidence), "-f", "json", "-o", str(tmp_path / "re.json"),
                                 "--workers", "1", "--no-cache"])
@@ -56,3 +63,4 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert rescan["target"]["kind"] == "evidence"
     assert _apks(rescan) == apks
     assert rescan["inventory"] == report["inventory"]
+    assert rescan["device_findings"] == report["device_findings"]

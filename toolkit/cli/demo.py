@@ -55,7 +55,7 @@ def demo(
     pulled = sum(1 for f in result.manifest.files if f.status == "pulled")
     _say(console, f"step 2/2: analysing the {pulled} pulled APKs and the device state, offline from the evidence")
     options = ScanOptions(no_cache=True) if workers <= 0 else ScanOptions(no_cache=True, workers=workers)
-    scan = scan_evidence(evidence, "device", options, err)
+    scan = scan_evidence(evidence, "device", options, err).result
     facts = device_facts(scan.inventory or DeviceInventory())
     if facts:
         _say(console, "what the phone shows right now:", style="bold")

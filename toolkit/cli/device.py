@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from toolkit.acquisition import adb
-from toolkit.acquisition.device import AcquireOptions, AcquisitionResult, acquire, evidence_inputs
+from toolkit.acquisition.device import AcquireOptions, AcquisitionResult, acquire
 from toolkit.acquisition.evidence import EvidenceError
 from toolkit.cli.batch_options import (
     CACHE_OPTION,
@@ -35,8 +36,9 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
-from toolkit.models import DeviceInventory, ScanResult, Severity, Target
-from toolkit.pipeline import ProgressEvent, ScanOptions, build_result
+from toolkit.device_scan import EvidenceScan, scan_evidence_folder
+from toolkit.models import DeviceInventory, Severity
+from toolkit.pipeline import ProgressEvent, ScanOptions
 
 app = typer.Typer(help="Acquire and analyse a phone over ADB (read-only).", no_args_is_help=True)
 
@@ -172,21 +174,21 @@ def print_device_facts(inventory: DeviceInventory | None, console: Console) -> N
             _say(console, f"  - {fact}")
 
 
-def scan_evidence(folder: Path, target_kind: str, options: ScanOptions, err: Console) -> ScanResult:
-    """Analyse an evidence folder offline (used by `device scan`, `evidence scan` and `demo`)."""
-    started = datetime.now(UTC)
+def scan_evidence(folder: Path, target_kind: Literal["device", "evidence"], options: ScanOptions,
+                  err: Console) -> EvidenceScan:
+    """Analyse an evidence folder offline with progress on `err` (used by `device scan`, `evidence scan`, `demo`)."""
     try:
-        loaded = evidence_inputs(folder)
+        scan = scan_evidence_folder(folder, target_kind, options,
+                                    analyse=lambda inputs: analyse_with_progress(inputs, options, err))
     except EvidenceError as exc:
         _say(err, f"error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
-    for problem in loaded.integrity_problems:
+    for problem in scan.integrity_problems:
         _say(err, f"error: evidence integrity: {problem}")
-    for p in loaded.inventory.parse_problems:
+    inventory = scan.result.inventory or DeviceInventory()
+    for p in inventory.parse_problems:
         _say(err, f"warning: {p}")
-    reports = analyse_with_progress(loaded.inputs, options, err) if loaded.inputs else []
-    target = Target(kind=target_kind, inputs=[str(folder)], identity=loaded.inventory.identity)
-    return build_result(target, reports, loaded.errors, started, inventory=loaded.inventory)
+    return scan
 
 
 @app.command("list")
@@ -255,6 +257,6 @@ def scan_cmd(
     out = out or Path(f"phonehome-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
                     AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash), err)
-    result = scan_evidence(out, "device", options, err)
+    result = scan_evidence(out, "device", options, err).result
     print_device_facts(result.inventory, err)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

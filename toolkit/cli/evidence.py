@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from toolkit.acquisition.evidence import EvidenceFolder
 from toolkit.cli.batch_options import (
     CACHE_OPTION,
     MEMORY_LIMIT_OPTION,
@@ -49,11 +48,10 @@ def scan(
     """Analyse an evidence folder (no phone needed). Exit 0 nothing found, 1 findings, 2 error or tampered folder."""
     console, err = Console(), Console(stderr=True)
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
-    result = scan_evidence(folder, "evidence", options, err)
-    print_device_facts(result.inventory, err)
-    intact = not EvidenceFolder(folder).verify()
+    scan = scan_evidence(folder, "evidence", options, err)
+    print_device_facts(scan.result.inventory, err)
     try:
-        finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
+        finish_scan(scan.result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
     except typer.Exit as done:
         # A folder that does not match its hash list is an error whatever was found in it.
-        raise typer.Exit(done.exit_code if intact else EXIT_ERROR) from None
+        raise typer.Exit(done.exit_code if scan.intact else EXIT_ERROR) from None

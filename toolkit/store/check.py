@@ -18,7 +18,8 @@ from pydantic import Field
 from toolkit.acquisition.evidence import MANIFEST, EvidenceError
 from toolkit.acquisition.files import collect_apk_inputs
 from toolkit.analysis import rule_infos
-from toolkit.analysis.geo import annotate_endpoints, annotate_sockets, database_info
+from toolkit.analysis.geo import annotate_endpoints, database_info
+from toolkit.correlate import add_device_findings
 from toolkit.models import ApkInput, ApkReport, Endpoint, Flow, InputError, Provenance, RuleInfo, ScanResult, Target
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity, DeviceInventory
@@ -71,7 +72,6 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
             kind = "evidence"
             identity = loaded.manifest.device
             inventory = loaded.inventory
-            annotate_sockets(inventory.sockets)  # live connections get the country of their remote IP
             inputs.extend(loaded.inputs)
             errors.extend(loaded.errors)
             errors.extend(InputError(path=str(path), reason=f"evidence integrity: {p}") for p in loaded.integrity_problems)
@@ -184,6 +184,7 @@ def run_store_check(
     result = build_result(target, reports, [*collected.errors, *reference_errors], started,
                           inventory=collected.inventory, rules=rule_list)
     result.store = store
+    add_device_findings(result)  # an evidence folder: socket countries, live connections to the apps' endpoints
     return result
 
 
