@@ -1069,7 +1069,7 @@ class _MethodAnalysis:
         recv = args[0]
         if name.startswith(self.cat.keyed_put) and len(args) >= 3 and arg_regs[0] is not None:
             value = args[2]
-            inner = [lab for lab in value if lab[0] in ("S", "P", "G", "X", "C", "O", "KV", "GK", "PK")]
+            inner = [lab for lab in value if lab[0] in ("S", "P", "G", "X", "C", "O", "KV", "GK", "PK", "FR")]
             xform = next((self.cat.transforms[f"{c}->{name}"] for c in cands if f"{c}->{name}" in self.cat.transforms), None)
             added = {("KV", key, lab) for lab in inner}
             if xform and _tainted(value):
@@ -1162,7 +1162,7 @@ class _MethodAnalysis:
             return
         ends: frozenset[Label] = EMPTY
         for ref in spec.endpoint:
-            ends |= frozenset(lab for lab in arg(ref) if lab[0] in ("C", "G", "P", "IT", "N", "CAT"))
+            ends |= frozenset(lab for lab in arg(ref) if lab[0] in ("C", "G", "P", "IT", "N", "CAT", "FR", "SCHEME"))
         self.res.hits.add(SinkHit(spec.kind, api_sig, _cap(data), recv, spec.receiver_tag, _cap(ends), (where,)))
 
     def _fact(self, fact: tuple[object, ...]) -> None:
