@@ -31,6 +31,7 @@ _GROUPS = {
     "firmware": "Unpack and analyse vendor firmware images offline.",
     "store": "Check the APKs of an app store for tampering and leaks.",
     "baseline": "Manage baselines of reviewed findings.",
+    "report": "Render a saved JSON report again.",
 }
 _COMMANDS = {"demo": "demo"}
 

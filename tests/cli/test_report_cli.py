@@ -1,0 +1,35 @@
+"""`phonehome report render`: a saved JSON report renders again in other formats, with the scan's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SAVED = REPO / "tests" / "report" / "data" / "scan_result.json"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_render_saved_report_as_sarif_and_csv(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("report", "render", str(SAVED), "-f", "sarif", "-f", "csv", "-o", str(out))
+    saved = json.loads(SAVED.read_text())
+    has_findings = any(apk["findings"] for apk in saved["apks"])
+    assert result.returncode == (1 if has_findings else 0), result.stderr
+    sarif = json.loads((out / "phonehome-report.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert len(sarif["runs"][0]["results"]) >= sum(len(a["findings"]) for a in saved["apks"])
+    assert (out / "phonehome-timeline.csv").read_text().startswith("timestamp,")
+
+
+def test_render_names_a_broken_report(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    result = run_cli("report", "render", str(broken))
+    assert result.returncode == 2
+    assert str(broken) in result.stderr
