@@ -179,6 +179,9 @@ def run_batch(
                     options=options.analysis,
                 )
             )
+        # Largest first: a big APK started last would leave the other workers idle at the end (the report keeps
+        # input order whatever the order of work).
+        tasks.sort(key=lambda task: -(task.size or 0))
         tracker.start(len(tasks))
         expected_engine = local_engine_identity()
         for outcome in _run(tasks, options, function, stats):
