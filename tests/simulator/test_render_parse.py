@@ -63,6 +63,13 @@ def test_demo_outputs_parse_into_the_story(sdk: int) -> None:
     assert fm is not None and not fm.enabled
     (alarm,) = [a for a in inv.alarms if a.package == "com.vendor.cloudmsg"]
     assert (alarm.interval_seconds, alarm.type, alarm.uid) == (1800.0, "RTC_WAKEUP", 1000)
+    # Android's own tags: non-wakeup alarms are *alarm*:, wakeup ones *walarm*: (AlarmManagerService.makeTag).
+    store_alarm = next(a for a in inv.alarms if a.package == "com.vendor.appstore")
+    assert (store_alarm.type, store_alarm.tag) == ("RTC", "*alarm*:com.vendor.appstore.action.CHECK_UPDATES")
+    assert alarm.tag == "*walarm*:com.vendor.cloudmsg.action.REPORT"
+    # JobSchedulerService prints its sections at column 0, with no "Current Job Scheduler state:" header.
+    assert "Current Job Scheduler state" not in outputs["dumpsys_jobscheduler"]
+    assert f"\nRegistered {len(inv.jobs)} jobs:\n  JOB #u0a41/7: " in outputs["dumpsys_jobscheduler"]
     (job,) = inv.jobs
     assert (job.package, job.interval_seconds, job.requires_network) == ("com.vendor.appstore", 21600.0, True)
     vendor = [s for s in inv.sockets if s.remote_address == "47.88.10.20"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import zlib
 
-from toolkit.simulator.profile import DeviceProfile, PackageSpec, SocketSpec
+from toolkit.simulator.profile import AlarmSpec, DeviceProfile, PackageSpec, SocketSpec
 
 
 def _hid(*parts: object) -> str:
@@ -229,7 +229,7 @@ def dumpsys_alarm(profile: DeviceProfile) -> str:
         interval_ms = a.repeat_seconds * 1000
         delay = max(interval_ms, 60000)
         o.append(f"Batch{{{_hid('batch', n)} num=1 start={11525300 + delay} end={11525300 + delay}}}:\n")
-        tag = a.tag or f"*walarm*:{a.action or a.package + '.ALARM'}"
+        tag = a.tag or _alarm_tag(a)
         o.append(f"    {a.type} #0: Alarm{{{_hid('alarm', n)} type {type_no[a.type]} when {now_rtc + delay} "
                  f"{a.package}}}\n")
         o.append(f"      tag={tag}\n")
@@ -249,6 +249,12 @@ def dumpsys_alarm(profile: DeviceProfile) -> str:
     return "".join(o)
 
 
+def _alarm_tag(alarm: AlarmSpec) -> str:
+    """AlarmManagerService.makeTag: wakeup alarms are tagged *walarm*:, the others (RTC, ELAPSED) *alarm*:."""
+    prefix = "*walarm*:" if alarm.type.endswith("WAKEUP") else "*alarm*:"
+    return prefix + (alarm.action or alarm.package + ".ALARM")
+
+
 def _dumpsys_alarm_12(profile: DeviceProfile) -> str:
     now_rtc, now_elapsed = 1_652_248_800_000, 12_325_300
     o = ["Current Alarm Manager state:\n", "  Settings:\n", "    version=0\n", "    min_futurity=+5s0ms\n",
@@ -259,7 +265,7 @@ def _dumpsys_alarm_12(profile: DeviceProfile) -> str:
         interval_ms = a.repeat_seconds * 1000
         delay = max(interval_ms, 60000)
         minutes = delay // 60000
-        tag = a.tag or f"*walarm*:{a.action or a.package + '.ALARM'}"
+        tag = a.tag or _alarm_tag(a)
         o.append(f"    {a.type} #{n}: Alarm{{{_hid('alarm', n)} type {type_no[a.type]} origWhen {now_rtc + delay} "
                  f"whenElapsed {now_elapsed + delay} {a.package}}}\n")
         o.append(f"      tag={tag}\n")
@@ -281,28 +287,31 @@ def _duration(seconds: int) -> str:
 
 
 def dumpsys_jobscheduler(profile: DeviceProfile) -> str:
-    o = ["Current Job Scheduler state:\n", "  Settings:\n", "    min_idle_count=1\n", "\n",
-         f"  Registered {len(profile.spec.jobs)} jobs:\n"]
+    """JobSchedulerService's dump as the phone prints it: `Settings:` and `Registered N jobs:` at column 0 (there is
+    no `Current Job Scheduler state:` header), each job two spaces in, its details four."""
+    o = ["Settings:\n", "  min_idle_count=1\n", "  min_charging_count=1\n", "\n",
+         f"Registered {len(profile.spec.jobs)} jobs:\n"]
     for j in profile.spec.jobs:
         who = uid_name(j.uid)
-        o.append(f"    JOB #{who}/{j.job_id}: {_hid('job', j.service)} {j.service}\n")
-        o.append(f"      {who} tag=*job*/{j.service}\n")
-        o.append(f"      Source: uid={who} user={j.uid // 100000} pkg={j.package}\n")
-        o.append("      JobInfo:\n")
-        o.append(f"        Service: {j.service}\n")
+        o.append(f"  JOB #{who}/{j.job_id}: {_hid('job', j.service)} {j.service}\n")
+        o.append(f"    {who} tag=*job*/{j.service}\n")
+        o.append(f"    Source: uid={who} user={j.uid // 100000} pkg={j.package}\n")
+        o.append("    JobInfo:\n")
+        o.append(f"      Service: {j.service}\n")
         if j.persisted:
-            o.append("        PERSISTED\n")
+            o.append("      PERSISTED\n")
         if j.period_seconds:
             iv = _duration(j.period_seconds)
-            o.append(f"        PERIODIC: interval=+{iv} flex=+{iv}\n")
-        o.append("        Requires: charging=false batteryNotLow=false deviceIdle=false\n")
+            o.append(f"      PERIODIC: interval=+{iv} flex=+{iv}\n")
+        o.append("      Requires: charging=false batteryNotLow=false deviceIdle=false\n")
         if j.network:
-            o.append("        Network type: NetworkRequest [ NONE id=0, [ Capabilities: "
+            o.append("      Network type: NetworkRequest [ NONE id=0, [ Capabilities: "
                      "INTERNET&NOT_RESTRICTED&TRUSTED Uid: " + str(j.uid) + "] ]\n")
-        o.append("        Backoff: policy=1 initial=+30s0ms\n")
+        o.append("      Backoff: policy=1 initial=+30s0ms\n")
         if j.network:
-            o.append("      Required constraints: CONNECTIVITY\n")
-        o.append("      Satisfied constraints: CONNECTIVITY DEADLINE TIMING_DELAY DEVICE_NOT_DOZING\n")
+            o.append("    Required constraints: CONNECTIVITY\n")
+        o.append("    Satisfied constraints: CONNECTIVITY DEADLINE TIMING_DELAY DEVICE_NOT_DOZING\n")
+    o.append("\nPending queue:\n")
     return "".join(o)
 
 
