@@ -104,6 +104,9 @@ _REVERSE_DNS_FIRST = {"com", "org", "net", "edu", "gov", "mil", "int", "info", "
 _MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".ogg", ".mp3", ".mp4", ".wav", ".ttf", ".otf", ".9.png")
 
 
+_ICU_DATA_SUFFIXES = (".res", ".icu", ".dict", ".brk", ".nrm", ".spp", ".cfu", ".cnv", ".dat", ".lstm")
+
+
 def _known_tld(tld: str) -> bool:
     if tld in _FILE_EXTENSIONS:
         return False
@@ -351,6 +354,9 @@ def classify_entry(name: str) -> str | None:
     """Where an APK entry counts for `found_in`; None for entries that are not read (signatures, media)."""
     lowered = name.lower()
     if lowered.startswith("meta-inf/") or lowered.endswith(_MEDIA_SUFFIXES):
+        return None
+    if "icu" in lowered and lowered.endswith(_ICU_DATA_SUFFIXES):
+        # Bundled ICU locale data (thousands of binary tables in apps that ship ICU4J): no endpoints, much time.
         return None
     path = PurePosixPath(name)
     if path.parent == PurePosixPath(".") and path.name.startswith("classes") and path.suffix == ".dex":
