@@ -45,13 +45,13 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * mult)
 
 
-def _summary(info: FirmwareInfo, err: Console) -> None:
+def _summary(info: FirmwareInfo, err: Console, issues: bool = True) -> None:
     err.print(
         f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
         f"{len(info.apks)} APKs, {len(info.build_props)} build.prop files, {len(info.issues)} problems",
         highlight=False, markup=False, soft_wrap=True,
     )
-    for issue in info.issues:
+    for issue in info.issues if issues else []:
         err.print(f"error: {' > '.join(issue.chain)}: {issue.reason}", highlight=False, markup=False, soft_wrap=True)
 
 
@@ -96,7 +96,7 @@ def scan(
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
         info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output)))
-        _summary(info, err)
+        _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
         inputs = firmware_inputs(info, workdir)
         options = ScanOptions() if workers <= 0 else ScanOptions(workers=workers)
         with progress_bar(err) as bar:
@@ -119,7 +119,9 @@ def scan(
             shutil.rmtree(workdir, ignore_errors=True)
     # A damaged member among good ones is recorded but does not make the scan an error; a firmware file that
     # yields no APK at all still exits 2 (nothing analysed).
-    errors = [InputError(path=" > ".join(i.chain), reason=i.reason, level="warning") for i in info.issues]
+    # The firmware file itself unusable (chain of one) is an error; a damaged member inside it is a warning.
+    errors = [InputError(path=" > ".join(i.chain), reason=i.reason, level="error" if len(i.chain) == 1 else "warning")
+              for i in info.issues]
     target = Target(kind="firmware", inputs=[str(file)], identity=info.identity)
     result = build_result(target, reports, errors, started, inventory=inventory, firmware=info)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -63,6 +63,24 @@ def test_extract_of_garbage_exits_2(tmp_path: Path) -> None:
     assert "damaged zip" in res.output
 
 
+@pytest.mark.parametrize(("content", "reason"), [
+    (bytes(range(256)) * 64, "not a firmware format phonehome knows"),
+    (b"", "empty file (0 bytes)"),
+    (b"PK\x03\x04" + bytes(100), "damaged zip archive"),
+])
+def test_scan_of_an_unusable_firmware_file_is_one_error(tmp_path: Path, content: bytes, reason: str) -> None:
+    bad = tmp_path / "bad.img"
+    bad.write_bytes(content)
+    report = tmp_path / "r.json"
+    res = runner.invoke(app, ["firmware", "scan", str(bad), "--format", "json", "--output", str(report), "-j", "1"])
+    assert res.exit_code == 2, res.output
+    # said once, naming the file and the reason, and recorded in the report as an error (not a warning)
+    lines = [line for line in res.output.splitlines() if reason in line]
+    assert len(lines) == 1 and lines[0].startswith("error: bad.img: "), res.output
+    errors = json.loads(report.read_text())["input_errors"]
+    assert [(e["path"], e["level"]) for e in errors] == [("bad.img", "error")] and reason in errors[0]["reason"]
+
+
 def test_scan_matches_direct_apk_analysis(ota: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     report = tmp_path / "r.json"

@@ -162,7 +162,8 @@ class Extractor:
 
     # -- helpers ------------------------------------------------------------------------------
     def issue(self, chain: list[str], reason: str) -> None:
-        log.warning("%s: %s", " > ".join(chain), reason)
+        # Recorded in FirmwareInfo.issues, which the caller reports: logged at info so it is not said twice.
+        log.info("%s: %s", " > ".join(chain), reason)
         self.issues.append(FirmwareIssue(chain=list(chain), reason=reason))
 
     def tmp_path(self, hint: str) -> Path:
@@ -220,6 +221,8 @@ class Extractor:
             dev = FileDev(path)
             try:
                 info.kind = detect(dev)
+                if info.size == 0:
+                    raise FirmwareError(name, "empty file (0 bytes)")
                 if info.kind in ("data", "dex", "vdex"):
                     raise FirmwareError(name, "not a firmware format phonehome knows (no known magic number)")
                 self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
