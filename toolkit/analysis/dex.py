@@ -548,15 +548,26 @@ class DexFile:
             return set()
         op_set = frozenset(ops)
         group = _group_of(op_set, wide)
-        index = self._ref_index(group)
         data = self.data
+        if group in self._ref_indexes or len(idx_list) > 12:
+            index = self._ref_index(group)
+            positions = [start for i in idx_list for start in index.get(i, ())]
+        else:
+            # a few indexes: searching their byte patterns directly is cheaper than indexing the whole file
+            fmt = "<I" if wide else "<H"
+            positions = []
+            for i in idx_list:
+                pat = struct.pack(fmt, i)
+                pos = data.find(pat, 2)
+                while pos != -1:
+                    positions.append(pos - 2)
+                    pos = data.find(pat, pos + 1)
         candidates: set[MethodDef] = set()
-        for i in idx_list:
-            for start in index.get(i, ()):
-                if data[start] in op_set:
-                    m = self.method_at(start)
-                    if m is not None and (start - m.code_off - 16) % 2 == 0:
-                        candidates.add(m)
+        for start in positions:
+            if data[start] in op_set:
+                m = self.method_at(start)
+                if m is not None and (start - m.code_off - 16) % 2 == 0:
+                    candidates.add(m)
         if not verify:
             return candidates
         # the byte pattern may sit inside another instruction or a payload: confirm on the decoded code

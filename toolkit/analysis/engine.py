@@ -278,6 +278,7 @@ class Engine:
         self.errors: list[str] = []
         self.home_prefixes: tuple[str, ...] | None = None  # None: no limit on third-party depth
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
+        self.max_depth = _MAX_CALL_DEPTH  # callee summaries computed this many calls deep, deeper = default
         self.stack: list[str] = []
 
     def relevant(self, m: MethodDef) -> bool:
@@ -330,7 +331,7 @@ class Engine:
             return res.summary
         if callee.sig in self.in_progress:
             return Summary()
-        if len(self.in_progress) > _MAX_CALL_DEPTH or self._too_big(callee) or not self.relevant(callee) \
+        if len(self.in_progress) > self.max_depth or self._too_big(callee) or not self.relevant(callee) \
                 or self._too_foreign(callee):
             return _DEFAULT_SUMMARY  # deep library internals: modelled like an unknown library call
         self._analyse(callee)

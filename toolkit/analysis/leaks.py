@@ -50,6 +50,8 @@ _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s]+$")
 _PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
 MAX_METHODS_WALKED = 2500
 SMALL_APP_METHODS = 20000
+MAX_RETURN_HOPS_BIG_APP = 5
+MAX_CALL_DEPTH_BIG_APP = 6  # in big apps a value is followed up at most this many returns from where it is read
 FRAGMENT_CLASSES = ("Landroid/app/Fragment;", "Landroidx/fragment/app/Fragment;", "Landroid/support/v4/app/Fragment;")  # below this every package is analysed
 
 
@@ -144,6 +146,8 @@ class LeakFinder:
         self._caller_cache: dict[str, list[MethodDef]] = {}
         self._readers_cache: dict[object, list[MethodDef]] = {}
         self.layout_blob = b""
+        self._hops: dict[str, int] = {}  # how many returns up from a source-reading method
+        self._max_hops = 1000
         self._entries_cache: dict[str, list[_Entry]] | None = None
         self._writers_cache: dict[object, list[MethodDef]] = {}
 
@@ -158,6 +162,8 @@ class LeakFinder:
             if seeds and self.result.methods_total > SMALL_APP_METHODS:
                 self.engine.relevant_packages = self._relevant_packages(seeds)
                 self.engine.home_prefixes = self._home_prefixes(seeds)
+                self._max_hops = MAX_RETURN_HOPS_BIG_APP
+                self.engine.max_depth = MAX_CALL_DEPTH_BIG_APP
             if seeds:
                 self._closure(seeds)
                 self._walk_to_entries()
@@ -248,6 +254,8 @@ class LeakFinder:
     # --- closure -------------------------------------------------------------------------------------------
     def _closure(self, seeds: list[MethodDef]) -> None:
         need: dict[str, MethodDef] = {m.sig: m for m in seeds}
+        for m in seeds:
+            self._hops.setdefault(m.sig, 0)
         done: set[str] = set()
         while True:
             self._check_budget()
@@ -260,9 +268,11 @@ class LeakFinder:
             new: dict[str, MethodDef] = {}
             for sig, res in list(self.engine.results.items()):
                 escapes = _carries(res.summary.ret, tainted) or any(_carries(v, tainted) for v in res.summary.mutations.values())
-                if escapes:
+                hops = self._hops.get(sig, 0)
+                if escapes and hops < self._max_hops:
                     for caller in self._callers(res.method):
                         new.setdefault(caller.sig, caller)
+                        self._hops[caller.sig] = min(self._hops.get(caller.sig, hops + 1), hops + 1)
             for key in tainted:
                 if isinstance(key, tuple) and key and key[0] == "icc":
                     for m in self._entry_methods_of(key[1]):
