@@ -259,7 +259,7 @@ class LocalPool:
                 failure = "killed"
                 how = f"was killed by {name} (the system's out-of-memory killer or an operator)"
             else:
-                how = f"died with {name} (a crash in a parser)"
+                how = f"crashed ({name})"
         else:
             how = f"exited unexpectedly with status {exitcode}"
         limit = f" under a {format_bytes(self.memory_limit)} memory limit" if self.memory_limit else ""
