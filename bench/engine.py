@@ -176,7 +176,6 @@ def main() -> int:
             print(f"{'':46} {'':6} {'androguard':10} {wall:7.2f} {peak:8.0f}  AnalyzeAPK {out}")
     if FIXTURES.is_dir():
         corpus = sorted(FIXTURES.glob("*.apk"))
-        start = time.monotonic()
         wall, peak, out = measure_time_v(BATCH, str(FIXTURES), "1")
         print(f"fixture corpus ({len(corpus)} APKs), 1 worker: {wall:.2f} s, peak {peak:.0f} MB  {out}")
     if args.small:

@@ -631,7 +631,7 @@ class DexFile:
         return Code(regs, ins, insns, tries)
 
 
-def decode_units(u: array) -> list[Insn]:  # type: ignore[type-arg]
+def decode_units(u: array) -> list[Insn]:
     """Decode a method's code units into instructions (payload pseudo-instructions are skipped)."""
     out: list[Insn] = []
     n = len(u)
@@ -746,6 +746,6 @@ def decode_units(u: array) -> list[Insn]:  # type: ignore[type-arg]
         out.append(ins)
         pc += size
     for ins, payload_at, at in switches:
-        rel = payloads.get(payload_at, ())
-        ins.targets = tuple(at + r for r in rel)
+        offsets = payloads.get(payload_at, ())
+        ins.targets = tuple(at + r for r in offsets)
     return out

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from toolkit.analysis.catalogue import Catalogue, SinkSpec
 from toolkit.analysis.dex import (
@@ -39,10 +40,11 @@ from toolkit.analysis.dex import (
 
 log = logging.getLogger(__name__)
 
-Label = tuple  # type: ignore[type-arg]
-Value = frozenset  # type: ignore[type-arg]
+Label = tuple
+Value = frozenset
 EMPTY: frozenset[Label] = frozenset()
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
+State = dict[Any, frozenset[Label]]  # register (int), _RESULT, ("fld", field) or ("ofld", site, field) -> value
 
 _IDENTITY = ("A", "F", "L")
 _NO_DEFAULT = ("A", "F", "T", "L")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
@@ -105,7 +107,7 @@ class IccSend:
 @dataclass
 class Summary:
     ret: frozenset[Label] = EMPTY
-    mutations: dict[int, frozenset[Label]] = field(default_factory=dict)
+    mutations: State = field(default_factory=dict)
     hits: frozenset[SinkHit] = frozenset()
     writes: frozenset[tuple[object, frozenset[Label]]] = frozenset()
     iccs: frozenset[IccSend] = frozenset()
@@ -411,14 +413,14 @@ class _MethodAnalysis:
         self.m = m
         self.res = MethodResult(m, Summary())
         self.ret: frozenset[Label] = EMPTY
-        self.mut: dict[int, frozenset[Label]] = {}
+        self.mut: State = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
 
     # -- setup
-    def _initial_state(self, code_regs: int, ins: int) -> dict[int, frozenset[Label]]:
+    def _initial_state(self, code_regs: int, ins: int) -> State:
         m = self.m
-        state: dict[int, frozenset[Label]] = {}
+        state: State = {}
         types = param_types(m.proto)
         reg = code_regs - ins
         pidx = 0
@@ -493,7 +495,7 @@ class _MethodAnalysis:
             handlers.append((tb.start, tb.end, hs))
         starts = sorted(leaders)
         block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
-        in_states: dict[int, dict[int, frozenset[Label]]] = {0: self._initial_state(code.registers, code.ins)}
+        in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
         work = deque([0])
         queued = {0}
         visits = 0
@@ -552,7 +554,7 @@ class _MethodAnalysis:
         return self.res
 
     @staticmethod
-    def _merge_into(in_states: dict[int, dict[int, frozenset[Label]]], blk: int, state: dict[int, frozenset[Label]]) -> bool:
+    def _merge_into(in_states: dict[int, State], blk: int, state: State) -> bool:
         cur = in_states.get(blk)
         if cur is None:
             in_states[blk] = dict(state)
@@ -576,7 +578,7 @@ class _MethodAnalysis:
         return changed
 
     # -- helpers
-    def _mutate(self, state: dict[int, frozenset[Label]], reg: int, added: frozenset[Label]) -> None:
+    def _mutate(self, state: State, reg: int, added: frozenset[Label]) -> None:
         added = frozenset(lab for lab in added if lab[0] not in _IDENTITY)
         if not added:
             return
@@ -598,7 +600,7 @@ class _MethodAnalysis:
     # Objects allocated in this method ("O", cls, site) keep their own instance fields in the state, so two
     # objects of one class do not share a value (object sensitivity for local objects; fields of objects
     # that come from elsewhere stay field-based). Parameter objects read symbolically: ("FR", i, field).
-    def _object_field(self, st: dict, base: frozenset[Label], key: object) -> frozenset[Label] | None:  # type: ignore[type-arg]
+    def _object_field(self, st: State, base: frozenset[Label], key: object) -> frozenset[Label] | None:
         sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
         if len(sites) == 1 and not any(lab[0] in ("A", "F", "G", "P") for lab in base):
             return st.get(("ofld", sites[0][2], key), EMPTY)
@@ -608,7 +610,7 @@ class _MethodAnalysis:
             return frozenset({("FR", params[0], key), ("F", key)}) | self.e.field_info.get(key, EMPTY)
         return None
 
-    def _store_object_field(self, st: dict, base: frozenset[Label], key: object, val: frozenset[Label]) -> None:  # type: ignore[type-arg]
+    def _store_object_field(self, st: State, base: frozenset[Label], key: object, val: frozenset[Label]) -> None:
         val = frozenset(lab for lab in val if lab[0] not in _IDENTITY)
         sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
         if len(sites) == 1:
@@ -622,17 +624,17 @@ class _MethodAnalysis:
 
     # Fields written by this method are tracked in the state until a call or the method's end, so that a
     # value overwritten before anyone can read it ("f = imei; f = null") does not count.
-    def _store_local_field(self, st: dict, key: object, value: frozenset[Label]) -> None:  # type: ignore[type-arg]
+    def _store_local_field(self, st: State, key: object, value: frozenset[Label]) -> None:
         st[("fld", key)] = frozenset(lab for lab in value if lab[0] not in _IDENTITY)
         self.e.record_field_info(key, value)
 
-    def _read_local_field(self, st: dict, key: object) -> frozenset[Label]:  # type: ignore[type-arg]
+    def _read_local_field(self, st: State, key: object) -> frozenset[Label]:
         local = st.get(("fld", key))
         if local is not None:
             return local | {("F", key)}
         return self._read_field(key)
 
-    def _flush_fields(self, st: dict) -> None:  # type: ignore[type-arg]
+    def _flush_fields(self, st: State) -> None:
         for k, v in list(st.items()):
             if isinstance(k, tuple) and k[0] == "fld":
                 self._write_field(k[1], frozenset(lab for lab in v if not (lab[0] == "G" and lab[1] == k[1])))
@@ -652,7 +654,7 @@ class _MethodAnalysis:
         return loc_of(self.m, off)
 
     # -- transfer
-    def _step(self, ins: Insn, st: dict[int, frozenset[Label]]) -> None:
+    def _step(self, ins: Insn, st: State) -> None:
         op = ins.op
         get = st.get
         if op == 0x00:
@@ -753,7 +755,7 @@ class _MethodAnalysis:
             st[ins.a] = EMPTY
 
     # -- calls
-    def _invoke(self, ins: Insn, st: dict[int, frozenset[Label]]) -> frozenset[Label]:
+    def _invoke(self, ins: Insn, st: State) -> frozenset[Label]:
         dex = self.m.dex
         cls, name, proto = dex.method_ref(ins.idx)
         kind = INVOKE_KIND[ins.op]
@@ -786,8 +788,8 @@ class _MethodAnalysis:
         targets = self._targets(cls, name_proto, kind, args[0])
         if targets:
             result: frozenset[Label] = EMPTY
-            for t in targets:
-                result |= self._call_app(t, args, arg_regs, st, where, "call")
+            for target in targets:
+                result |= self._call_app(target, args, arg_regs, st, where, "call")
             return result
         if self.p.is_app(cls):
             _m, lib = self.p.resolve(cls, name_proto)
@@ -835,7 +837,7 @@ class _MethodAnalysis:
         return out
 
     def _call_app(
-        self, t: MethodDef, args: list[frozenset[Label]], arg_regs: list[int | None], st: dict[int, frozenset[Label]],
+        self, t: MethodDef, args: list[frozenset[Label]], arg_regs: list[int | None], st: State,
         where: Loc, kind: str,
     ) -> frozenset[Label]:
         self.res.edges.add((t.sig, kind, where[3]))
@@ -878,7 +880,7 @@ class _MethodAnalysis:
     # -- library calls
     def _library(
         self, lib: str, ref_cls: str, name: str, proto: str, args: list[frozenset[Label]], arg_regs: list[int | None],
-        st: dict[int, frozenset[Label]], where: Loc, static: bool,
+        st: State, where: Loc, static: bool,
     ) -> frozenset[Label]:
         cat = self.cat
         cands = cat.candidates(lib)
@@ -1038,15 +1040,15 @@ class _MethodAnalysis:
                 if lib.endswith(cat.wrapper_suffixes) and len(arg_regs) > 1 and arg_regs[1] is not None:
                     # new BufferedWriter(w) / new GZIPOutputStream(buf): writing to the wrapper writes to the
                     # wrapped object, so both registers must hold the same object
-                    self._mutate(st, arg_regs[1], st.get(arg_regs[0], EMPTY))  # type: ignore[arg-type]
-                    st[arg_regs[0]] = st.get(arg_regs[1], EMPTY)  # type: ignore[index]
+                    self._mutate(st, arg_regs[1], st.get(arg_regs[0], EMPTY))
+                    st[arg_regs[0]] = st.get(arg_regs[1], EMPTY)
             return EMPTY
         data = frozenset(lab for lab in data if lab[0] not in _NO_DEFAULT)
         if not static and name.startswith(cat.mutators) and arg_regs[0] is not None and data:
             carries = _tainted(data) or (xform == "intent_extra" and _has(data, "O"))
             added = data | ({("X", xform)} if xform and carries else set())
             self._mutate(st, arg_regs[0], frozenset(added))
-            recv = st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
+            recv = st.get(arg_regs[0], EMPTY)
             ret_type = proto[proto.index(")") + 1 :]
             if ret_type in (ref_cls, lib):
                 # fluent mutator (StringBuilder.append, JSONObject.put, Builder.url ...): the result IS the
@@ -1059,7 +1061,7 @@ class _MethodAnalysis:
 
     def _keyed(
         self, lib: str, cands: list[str], name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
-        st: dict[int, frozenset[Label]], static: bool,
+        st: State, static: bool,
     ) -> frozenset[Label] | None:
         if static or len(args) < 2 or not any(c in self.cat.keyed_classes for c in cands):
             return None
@@ -1072,13 +1074,13 @@ class _MethodAnalysis:
             value = args[2]
             inner = [lab for lab in value if lab[0] in ("S", "P", "G", "X", "C", "O", "KV", "GK", "PK", "FR")]
             xform = next((self.cat.transforms[f"{c}->{name}"] for c in cands if f"{c}->{name}" in self.cat.transforms), None)
-            added = {("KV", key, lab) for lab in inner}
+            added: set[Label] = {("KV", key, lab) for lab in inner}
             if xform and _tainted(value):
                 added.add(("X", xform))
             if added:
                 self._mutate(st, arg_regs[0], frozenset(added))
             ret_type_self = True
-            return st.get(arg_regs[0], EMPTY) if ret_type_self else EMPTY  # type: ignore[arg-type]
+            return st.get(arg_regs[0], EMPTY) if ret_type_self else EMPTY
         if name.startswith(self.cat.keyed_get) and len(args) in (2, 3):
             out: set[Label] = set()
             for lab in recv:
@@ -1099,7 +1101,7 @@ class _MethodAnalysis:
 
     def _fold_constants(
         self, lib: str, name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
-        st: dict[int, frozenset[Label]], xform: str | None,
+        st: State, xform: str | None,
     ) -> frozenset[Label] | None:
         base = EMPTY if name == "<init>" else args[0]
         arg = args[1] if len(args) > 1 else EMPTY
@@ -1148,7 +1150,7 @@ class _MethodAnalysis:
                     self._write_field(lab[1], added)
         return value if name != "<init>" else EMPTY
 
-    def _hit(self, spec: SinkSpec, api_sig: str, arg, where: Loc) -> None:  # type: ignore[no-untyped-def]
+    def _hit(self, spec: SinkSpec, api_sig: str, arg, where: Loc) -> None:
         data_refs = spec.data if spec.data is not None else list(range(1, 8))
         data: frozenset[Label] = EMPTY
         for ref in data_refs:
@@ -1169,7 +1171,7 @@ class _MethodAnalysis:
     def _fact(self, fact: tuple[object, ...]) -> None:
         self.res.facts.add(fact)
 
-    def _intent_targets(self, name: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: dict[int, frozenset[Label]]) -> None:
+    def _intent_targets(self, name: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: State) -> None:
         if arg_regs[0] is None:
             return
         labels: set[Label] = set()
@@ -1190,7 +1192,7 @@ class _MethodAnalysis:
         if labels:
             self._mutate(st, arg_regs[0], frozenset(labels))
 
-    def _callbacks(self, lib: str, keys: list[str], name: str, args: list[frozenset[Label]], st: dict[int, frozenset[Label]], where: Loc, static: bool) -> frozenset[Label]:
+    def _callbacks(self, lib: str, keys: list[str], name: str, args: list[frozenset[Label]], st: State, where: Loc, static: bool) -> frozenset[Label]:
         spec = None
         for key in keys:
             spec = self.cat.callbacks.get(key)
@@ -1268,7 +1270,7 @@ class _MethodAnalysis:
 class _Substitution:
     """Replace a callee's symbolic parameter labels by the caller's argument values."""
 
-    def __init__(self, args: list[frozenset[Label]], resolve=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, args: list[frozenset[Label]], resolve=None) -> None:
         self.args = args
         self.resolve = resolve  # (param index, field) -> value of that field of the caller's argument object
 

@@ -295,8 +295,8 @@ class LeakFinder:
         changed = True
         while changed:
             changed = False
-            for key, val in writes.items():
-                if key not in tainted and _carries(val, tainted):
+            for key, cell in writes.items():
+                if key not in tainted and _carries(cell, tainted):
                     tainted.add(key)
                     changed = True
             for res in self.engine.results.values():
@@ -327,7 +327,7 @@ class LeakFinder:
         out = [d for d, c in self.own_components.items() if c.enabled and action in c.actions]
         for res in self.engine.results.values():
             for fact in res.facts:
-                if fact[0] == "dynrecv" and action in fact[2]:
+                if fact[0] == "dynrecv" and action in fact[2]:  # type: ignore[operator]
                     out.append(str(fact[1]))
         return out
 
@@ -397,7 +397,7 @@ class LeakFinder:
         self._readers_cache[key] = result = self._field_users(key, list(range(0x52, 0x59)) + list(SGET_ALL))
         return result
 
-    def _field_users(self, key: tuple, ops: list[int]) -> list[MethodDef]:  # type: ignore[type-arg]
+    def _field_users(self, key: tuple, ops: list[int]) -> list[MethodDef]:
         cls, name = key
         out: dict[str, MethodDef] = {}
         for dex in self.dexes:
@@ -580,8 +580,8 @@ class LeakFinder:
         entries = self._entries()
         # call graph over analysed methods (+ intents to own components)
         edges: dict[str, set[tuple[str, str]]] = {}
-        for sig, res in results.items():
-            for callee, kind, _off in res.edges:
+        for sig, mres in results.items():
+            for callee, kind, _off in mres.edges:
                 if not callee.startswith("icc:"):
                     edges.setdefault(sig, set()).add((callee, kind))
         tables: dict[object, set[Label]] = {}
@@ -799,12 +799,11 @@ class LeakFinder:
                 continue
             targets = fact[1]
             assert isinstance(targets, tuple)
-            hit = False
-            for t in targets:
-                if t[1] == "class" and t[2] in components:
-                    hit = True
-                elif t[1] == "action" and set(self._action_handlers(t[2])) & components:
-                    hit = True
+            hit = any(
+                (t[1] == "class" and t[2] in components)
+                or (t[1] == "action" and set(self._action_handlers(t[2])) & components)
+                for t in targets
+            )
             if hit:
                 period = fact[2]
                 secs = int(period) // 1000 if isinstance(period, int) and period > 0 else None
@@ -820,7 +819,7 @@ class LeakFinder:
                 continue
             for fact in facts:
                 if fact[0] == "dynrecv" and fact[1] == m.class_desc:
-                    actions = list(fact[2])  # type: ignore[arg-type]
+                    actions = list(fact[2])  # type: ignore[call-overload]
                     kind = "sms_received" if set(actions) & SMS_ACTIONS else ("boot" if set(actions) & BOOT_ACTIONS else "receiver")
                     _add(out, Trigger(kind=kind, component=desc_to_dotted(m.class_desc), exported=True, actions=actions,
                                       detail="registered at run time"))
@@ -844,7 +843,7 @@ class LeakFinder:
         else:
             kinds.append(comp.kind)
         for k in kinds:
-            out.append(Trigger(kind=k, component=comp.name, exported=comp.exported, actions=actions))  # type: ignore[arg-type]
+            out.append(Trigger(kind=k, component=comp.name, exported=comp.exported, actions=actions))
         return out
 
     def _all_endpoints(self) -> list[Endpoint]:
