@@ -62,7 +62,7 @@ from pathlib import Path
 from toolkit.models import ApkInput
 from toolkit.pipeline import ScanOptions, analyse_inputs
 paths = sorted(Path(sys.argv[1]).glob("*.apk"))
-reports = analyse_inputs([ApkInput(path=str(p)) for p in paths], ScanOptions(workers=int(sys.argv[2])))
+reports = analyse_inputs([ApkInput(path=str(p)) for p in paths], ScanOptions(workers=int(sys.argv[2]), no_cache=True))
 print(json.dumps({"apks": len(reports), "analysed": sum(r.status.value == "analysed" for r in reports)}))
 """
 
