@@ -236,11 +236,15 @@ def _hash_inputs(inputs: Sequence[ApkInput], progress: ProgressCallback | None) 
             return None, None
 
     results: list[tuple[str | None, int | None]] = []
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
         for done, result in enumerate(pool.map(one, inputs), start=1):
             results.append(result)
             if progress and (done % 50 == 0 or done == len(inputs)):
                 progress(ProgressEvent(stage="hash", done=done, total=len(inputs)))
+    finally:
+        # On Ctrl-C, do not wait for the hashes of a whole store still queued: drop them.
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
