@@ -194,7 +194,10 @@ def run_batch(
                 stats.worker_peak_rss[outcome.worker] = max(
                     outcome.peak_rss_bytes, stats.worker_peak_rss.get(outcome.worker, 0)
                 )
-            if cache and outcome.sha256:
+            # A local worker forked after the analysis code changed on disk runs other code than this process:
+            # its result is fine for this report but must not be cached under this process's engine key.
+            same_code = not outcome.engine or outcome.engine == expected_engine
+            if cache and outcome.sha256 and same_code:
                 try:
                     cache.put(outcome.sha256, outcome.report, outcome.failure, limits)
                 except CacheError as exc:  # disk full, file removed ...: the scan goes on, without resumability
