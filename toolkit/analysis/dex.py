@@ -265,7 +265,13 @@ class ClassDef:
     superclass: str | None
     interfaces: tuple[str, ...]
     methods: dict[str, MethodDef] = field(default_factory=dict)  # key: name + proto
-    fields: list[str] = field(default_factory=list)
+    field_idxs: list[int] = field(default_factory=list)
+    _field_names: set[str] | None = None
+
+    def declares_field(self, name: str) -> bool:
+        if self._field_names is None:
+            self._field_names = {self.dex.field_ref(i)[1] for i in self.field_idxs}
+        return name in self._field_names
 
 
 class DexFile:
@@ -476,6 +482,7 @@ class DexFile:
                 diff, pos = _uleb(data, pos)
                 _acc, pos = _uleb(data, pos)
                 fidx += diff
+                cdef.field_idxs.append(fidx)
             midx = 0
             for k in range(dm + vm):
                 if k == dm:

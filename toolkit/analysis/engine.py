@@ -47,7 +47,7 @@ Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
 State = dict[Any, frozenset[Label]]  # register (int), _RESULT, ("fld", field) or ("ofld", site, field) -> value
 
 _IDENTITY = ("A", "F", "L")
-_NO_DEFAULT = ("A", "F", "T", "L")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
+_NO_DEFAULT = ("A", "F", "T", "L", "I")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
 _DATA = ("S", "P", "G", "X", "KV", "GK", "PK", "FR")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
@@ -62,6 +62,7 @@ _REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute"
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 _PREFS = ("Landroid/content/SharedPreferences;",)
+_LISTS = ("Ljava/util/ArrayList;", "Ljava/util/LinkedList;", "Ljava/util/List;", "Ljava/util/Vector;")
 _PREFS_EDITORS = ("Landroid/content/SharedPreferences$Editor;",)
 _RES_HOLDERS = ("Landroid/content/Context;", "Landroid/content/res/Resources;", "Landroid/app/Activity;",
                 "Landroid/content/ContextWrapper;", "Landroid/app/Service;", "Landroid/app/Application;",
@@ -180,6 +181,7 @@ class Program:
                 self.methods[mdef.sig] = mdef
         self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
         self._sub_cache: dict[tuple[str, int], list[str]] = {}
+        self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
 
     def is_app(self, desc: str) -> bool:
         return desc in self.classes and not self.cat.is_library(desc)
@@ -208,6 +210,24 @@ class Program:
             result = (None, cur or "Ljava/lang/Object;")
         self._resolve_cache[key] = result
         return result
+
+    def field_key(self, cls: str, name: str) -> tuple[str, str]:
+        """(declaring class, name): a field referenced through a subclass is the superclass's field."""
+        key = (cls, name)
+        hit = self._field_cache.get(key)
+        if hit is None:
+            hit = key
+            cur: str | None = cls
+            for _ in range(30):
+                cdef = self.classes.get(cur) if cur else None
+                if cdef is None or self.cat.is_library(cdef.desc):
+                    break
+                if cdef.declares_field(name):
+                    hit = (cdef.desc, name)
+                    break
+                cur = cdef.superclass
+            self._field_cache[key] = hit
+        return hit
 
     def supers(self, desc: str) -> list[str]:
         """App superclasses and interfaces (transitively) plus the first library ones."""
@@ -597,6 +617,43 @@ class _MethodAnalysis:
             elif lab[0] == "F":
                 self._write_field(lab[1], added)
 
+    @staticmethod
+    def _slot(container: frozenset[Label], index: frozenset[Label], kind: str) -> tuple[str, int, int] | None:
+        """State key of slot `index` of a container allocated in this method, when both are known exactly."""
+        sites = [lab[1] for lab in container if lab[0] == "L"]
+        idx = [lab[1] for lab in index if lab[0] in ("I", "N")]
+        if len(sites) == 1 and len(idx) == 1 and len(index) == 1:
+            return (kind, sites[0], idx[0])
+        return None
+
+    def _list_op(self, lib: str, name: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: State) -> frozenset[Label] | None:
+        """ArrayList/LinkedList add(x)/get(i) on a list created in this method: positions are tracked."""
+        sites = [lab[1] for lab in args[0] if lab[0] == "L"]
+        if len(sites) != 1:
+            return None
+        site = sites[0]
+        size_key = ("lsize", site)
+        if name == "<init>" and len(args) == 1:
+            st[size_key] = frozenset({("I", 0)})
+            return EMPTY
+        size = st.get(size_key)
+        known = [lab[1] for lab in size or () if lab[0] == "I"]
+        if name == "add" and len(args) == 2:
+            if len(known) == 1:
+                stored = frozenset(lab for lab in args[1] if lab[0] not in _IDENTITY)
+                st[("lidx", site, known[0])] = stored | {("X", "collection")} if _tainted(stored) else stored
+                st[size_key] = frozenset({("I", known[0] + 1)})
+            else:
+                st[size_key] = frozenset({("I", -1)})
+            return None  # the default mutation still records the element in the list as a whole
+        if name == "get" and len(args) == 2 and len(known) == 1 and known[0] >= 0:
+            slot = self._slot(args[0], args[1], "lidx")
+            if slot is not None and slot in st:
+                return st[slot]
+        if name not in ("add", "get", "size", "isEmpty", "contains", "indexOf"):
+            st[size_key] = frozenset({("I", -1), ("I", -2)})  # any other change: positions unknown
+        return None
+
     # Objects allocated in this method ("O", cls, site) keep their own instance fields in the state, so two
     # objects of one class do not share a value (object sensitivity for local objects; fields of objects
     # that come from elsewhere stay field-based). Parameter objects read symbolically: ("FR", i, field).
@@ -674,7 +731,10 @@ class _MethodAnalysis:
             self.ret = _cap(self.ret | get(ins.a, EMPTY))
         elif 0x12 <= op <= 0x19:
             lit = ins.lit
-            st[ins.a] = frozenset({("N", lit)}) if (abs(lit) >= 20 or (op >= 0x16 and lit)) else EMPTY
+            if abs(lit) >= 20 or (op >= 0x16 and lit):
+                st[ins.a] = frozenset({("N", lit)})
+            else:
+                st[ins.a] = frozenset({("I", lit)})  # small int: array/list index, not data
         elif op in (0x1A, 0x1B):
             st[ins.a] = frozenset({("C", self.m.dex.string(ins.idx))})
         elif op == 0x1C:
@@ -689,7 +749,7 @@ class _MethodAnalysis:
             # of a fresh StringBuilder/stream are the same value object (see _mutate)
             st[ins.a] = frozenset({("O", desc, ins.off)}) if self.p.is_app(desc) else frozenset({("L", ins.off)})
         elif op == 0x23:
-            st[ins.a] = EMPTY
+            st[ins.a] = frozenset({("L", ins.off)})  # a fresh array: its slots are tracked by constant index
         elif op in (0x24, 0x25):
             v: frozenset[Label] = EMPTY
             for r in ins.regs:
@@ -699,13 +759,22 @@ class _MethodAnalysis:
             st[ins.a] = EMPTY
         elif 0x44 <= op <= 0x4A:  # aget
             arr = get(ins.b, EMPTY)
-            st[ins.a] = frozenset(lab for lab in arr if lab[0] not in _IDENTITY)
+            slot = self._slot(arr, get(ins.c, EMPTY), "aidx")
+            if slot is not None and slot in st:
+                st[ins.a] = st[slot]
+            else:
+                st[ins.a] = frozenset(lab for lab in arr if lab[0] not in _IDENTITY)
         elif 0x4B <= op <= 0x51:  # aput
             val = get(ins.a, EMPTY)
             if val:
-                self._mutate(st, ins.b, val | {("X", "array")} if _has(val, "S") or _has(val, "P") or _has(val, "G") else val)
+                stored = val | {("X", "array")} if _tainted(val) else val
+                slot = self._slot(get(ins.b, EMPTY), get(ins.c, EMPTY), "aidx")
+                if slot is not None:
+                    st[slot] = frozenset(lab for lab in stored if lab[0] not in _IDENTITY)
+                self._mutate(st, ins.b, stored)
         elif 0x52 <= op <= 0x58:  # iget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name = self.p.field_key(cls, name)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
                 base = get(ins.b, EMPTY)
                 base_x = frozenset(lab for lab in base if lab[0] == "X")
@@ -716,6 +785,7 @@ class _MethodAnalysis:
                 st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
         elif op in IPUT_OPS:
             cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name = self.p.field_key(cls, name)
             val = get(ins.a, EMPTY)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
                 self._store_local_field(st, (cls, name), val)
@@ -724,6 +794,7 @@ class _MethodAnalysis:
                 self._mutate(st, ins.b, val)
         elif 0x60 <= op <= 0x66:  # sget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name = self.p.field_key(cls, name)
             kind = self.cat.provider_fields.get(f"{cls}->{name}")
             if kind is not None:
                 st[ins.a] = frozenset({("U", kind)})
@@ -735,6 +806,7 @@ class _MethodAnalysis:
                 st[ins.a] = self._read_local_field(st, (cls, name))
         elif op in SPUT_OPS:
             cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name = self.p.field_key(cls, name)
             self._store_local_field(st, (cls, name), get(ins.a, EMPTY))
         elif op in INVOKE_OPS:
             st[_RESULT] = self._invoke(ins, st)
@@ -949,6 +1021,10 @@ class _MethodAnalysis:
         keyed = self._keyed(lib, cands, name, args, arg_regs, st, static)
         if keyed is not None:
             return keyed
+        if lib in _LISTS and not static:
+            listed = self._list_op(lib, name, args, arg_regs, st)
+            if listed is not None and name != "<init>":
+                return listed
         # SharedPreferences: a key-value store that outlives the component (written in one run, read in another)
         if lib in _PREFS_EDITORS and name.startswith("put") and len(args) > 2:
             for k in [lab[1] for lab in args[1] if lab[0] == "C"] or ["*"]:

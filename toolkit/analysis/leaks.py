@@ -400,8 +400,9 @@ class LeakFinder:
     def _field_users(self, key: tuple, ops: list[int]) -> list[MethodDef]:
         cls, name = key
         out: dict[str, MethodDef] = {}
+        owners = [str(cls), *self.program.all_subtypes(str(cls), 50)]  # refs may name a subclass
         for dex in self.dexes:
-            idxs = dex.find_fields(str(cls), str(name))
+            idxs = [i for owner in owners for i in dex.find_fields(owner, str(name))]
             for r in dex.methods_referencing(ops, idxs):
                 if self.program.is_app(r.class_desc):
                     out[r.sig] = r
