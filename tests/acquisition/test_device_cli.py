@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,14 +49,50 @@ def test_device_scan_writes_evidence_and_a_report(tmp_path: Path) -> None:
     assert "10.0.2.15:43122 -> 47.88.10.20:8080 owned by com.vendor.appstore (uid 10041)" in result.output
 
 
-@pytest.mark.parametrize("mode", ["refused", "never"])
+@contextmanager
+def _web_server() -> Iterator[int]:
+    """Something on loopback that is not an ADB device: it answers every connection with an HTTP error."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@pytest.mark.parametrize("mode", ["refused", "never", "not_adb", "bad_port"])
 def test_connection_errors_are_one_sentence_and_exit_2(tmp_path: Path, mode: str) -> None:
     key = make_host_key(tmp_path)
     runner = CliRunner()
+    acquire = ["device", "acquire", "--out", str(tmp_path / "ev"), "--key", str(key), "--tcp"]
     if mode == "refused":
-        result = runner.invoke(app, ["device", "acquire", "--tcp", f"127.0.0.1:{free_port()}", "--out",
-                                     str(tmp_path / "ev"), "--key", str(key)])
+        result = runner.invoke(app, [*acquire, f"127.0.0.1:{free_port()}"])
         expected = "error: No device answers at 127.0.0.1:"
+    elif mode == "not_adb":
+        with _web_server() as port:
+            result = runner.invoke(app, [*acquire, f"127.0.0.1:{port}"])
+        expected = f"error: 127.0.0.1:{port} answered, but not as an ADB device"
+    elif mode == "bad_port":
+        result = runner.invoke(app, [*acquire, "127.0.0.1:99999"])
+        expected = "port 99999 is not a TCP port"
     else:
         with simulator(small_profile(tmp_path), key, auth="never") as sim:
             result = runner.invoke(app, ["device", "acquire", "--tcp", sim.serial, "--out", str(tmp_path / "ev"),
@@ -78,6 +118,11 @@ def test_evidence_scan_flags_a_tampered_folder(tmp_path: Path) -> None:
     again = runner.invoke(app, ["evidence", "scan", str(tmp_path / "ev"), "-f", "json", "-o", str(tmp_path / "b.json")])
     assert again.exit_code == 2
     assert "evidence integrity: raw/settings_secure.txt: SHA-256 differs from sha256sums.txt" in again.output
+    # The report itself says the evidence was not intact (an error-level input problem), not only the terminal.
+    errors = json.loads((tmp_path / "b.json").read_text())["input_errors"]
+    assert [(e["level"], e["reason"]) for e in errors] == [
+        ("error", "evidence integrity: raw/settings_secure.txt: SHA-256 differs from sha256sums.txt")]
+    assert json.loads((tmp_path / "a.json").read_text())["input_errors"] == []
     missing = runner.invoke(app, ["evidence", "scan", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "not an evidence folder" in missing.output
 

@@ -300,6 +300,11 @@ def connect_tcp(host: str, port: int, *, key_path: Path | None = None,
     except (OSError, ex.InvalidResponseError, ex.DeviceAuthError) as e:
         dev.close()
         raise AdbError("offline", f"The device at {serial} is offline or not an ADB device ({e}).") from e
+    except (ex.InvalidCommandError, ex.InvalidChecksumError, ex.AdbConnectionError, struct.error, ValueError) as e:
+        # Something listens there but does not speak ADB (a web server, another service): say so in one sentence.
+        dev.close()
+        raise AdbError("offline", f"{serial} answered, but not as an ADB device ({type(e).__name__}: "
+                       f"{str(e)[:120]}).") from e
     return AdbShellConnection(dev, "tcp", serial, io_timeout=io_timeout)
 
 
@@ -496,8 +501,11 @@ def connect(*, serial: str | None = None, tcp: str | None = None, use_server: bo
         return connect_server(serial, port=server_port_, tcp=tcp, auth_timeout=auth_timeout)
     if tcp:
         host, _, port = tcp.rpartition(":")
+        host = host.strip("[]")  # [::1]:5555
         if not host or not port.isdigit():
             raise AdbError("failed", f"--tcp wants HOST:PORT, got {tcp!r}.")
+        if not 0 < int(port) < 65536:
+            raise AdbError("failed", f"--tcp {tcp}: port {port} is not a TCP port (1-65535).")
         return connect_tcp(host, int(port), key_path=key_path, auth_timeout=auth_timeout)
     try:
         return connect_usb(serial, key_path=key_path, auth_timeout=auth_timeout)
