@@ -1021,6 +1021,14 @@ class _MethodAnalysis:
         keyed = self._keyed(lib, cands, name, args, arg_regs, st, static)
         if keyed is not None:
             return keyed
+        if lib in _BUILDERS and name == "setLength" and arg_regs[0] is not None and ("I", 0) in args[1]:
+            old_value = args[0]
+            cleared = frozenset(lab for lab in old_value if lab[0] in _IDENTITY)
+            for r, v in list(st.items()):
+                if v is old_value:
+                    st[r] = cleared
+            st[arg_regs[0]] = cleared
+            return EMPTY
         if lib in _LISTS and not static:
             listed = self._list_op(lib, name, args, arg_regs, st)
             if listed is not None and name != "<init>":
@@ -1142,10 +1150,13 @@ class _MethodAnalysis:
         if static or len(args) < 2 or not any(c in self.cat.keyed_classes for c in cands):
             return None
         keys = [lab[1] for lab in args[1] if lab[0] == "C"]
+        recv = args[0]
         if len(keys) != 1:
+            if name.startswith(self.cat.keyed_get) and len(args) == 2 and not any(lab[0] == "C" for lab in args[1]):
+                # map.get(someValue): the result is one of the stored values, not the lookup key
+                return _cap(frozenset(lab[2] if lab[0] == "KV" else lab for lab in recv if lab[0] not in _NO_DEFAULT))
             return None
         key = keys[0]
-        recv = args[0]
         if name.startswith(self.cat.keyed_put) and len(args) >= 3 and arg_regs[0] is not None:
             value = args[2]
             inner = [lab for lab in value if lab[0] in ("S", "P", "G", "X", "C", "O", "KV", "GK", "PK", "FR")]

@@ -165,6 +165,14 @@ class LeakFinder:
                 self._max_hops = MAX_RETURN_HOPS_BIG_APP
                 self.engine.max_depth = MAX_CALL_DEPTH_BIG_APP
             if seeds:
+                # field initialisers of components run first: they put listeners/handlers in fields that the
+                # lifecycle methods later register (needed to resolve those callbacks)
+                for desc in sorted(self.component_descs):
+                    cdef = self.program.classes.get(desc)
+                    if cdef is not None and self.program.is_app(desc):
+                        for m in list(cdef.methods.values()):
+                            if m.name == "<init>" and m.code_off and dex_small(m):
+                                self.engine.ensure(m)
                 self._closure(seeds)
                 self._walk_to_entries()
         except BudgetExceeded:
@@ -856,6 +864,10 @@ class LeakFinder:
                     if ep is not None:
                         _merge_endpoints(out, [ep])
         return out
+
+
+def dex_small(m: MethodDef) -> bool:
+    return m.dex.insns_size(m) < 2000
 
 
 def _add(out: list[Trigger], t: Trigger) -> None:
