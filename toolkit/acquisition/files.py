@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from toolkit.models import ApkInput, InputError, Provenance
@@ -27,8 +27,12 @@ def collect_apk_inputs(paths: Iterable[str | Path]) -> tuple[list[ApkInput], lis
         if not path.exists() and not path.is_symlink():
             errors.append(InputError(path=str(raw), reason="no such file or directory"))
         elif path.is_dir():
-            found = sorted(_walk_apks(path))
-            if not found:
+            unreadable: list[OSError] = []
+            found = sorted(_walk_apks(path, unreadable.append))
+            # os.walk skips a folder it cannot list; say which, so nothing under it goes missing silently.
+            errors.extend(InputError(path=exc.filename or str(raw), reason=f"folder not readable: {exc.strerror or exc}")
+                          for exc in unreadable)
+            if not found and not unreadable:
                 errors.append(InputError(path=str(raw), reason="folder contains no .apk files"))
             for file in found:
                 add(file, [str(file.relative_to(path))])
@@ -39,8 +43,8 @@ def collect_apk_inputs(paths: Iterable[str | Path]) -> tuple[list[ApkInput], lis
     return inputs, errors
 
 
-def _walk_apks(root: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _walk_apks(root: Path, onerror: Callable[[OSError], None]) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames.sort()
         for name in filenames:
             if name.lower().endswith(".apk"):
