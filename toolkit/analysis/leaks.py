@@ -311,6 +311,11 @@ class LeakFinder:
                 for icc in res.iccs:
                     if not _carries(icc.intent, tainted):
                         continue
+                    results_to = self._result_targets(res.method.sig, icc) or []
+                    for target in results_to:
+                        if ("result", target) not in tainted:
+                            tainted.add(("result", target))
+                            changed = True
                     for target in self._internal_targets(icc, icc.intent):
                         key = ("icc", target)
                         if key not in tainted:
@@ -330,6 +335,17 @@ class LeakFinder:
             elif lab[1] == "action":
                 own.extend(self._action_handlers(lab[2]))
         return own
+
+    def _result_targets(self, sender_sig: str, icc: IccSend) -> list[str] | None:
+        """setResult in an activity nobody else can start: the result goes back to the app's own activities
+        (onActivityResult). None when the intent may leave the app."""
+        if not icc.api.split("(")[0].endswith("->setResult"):
+            return None
+        sender = self.own_components.get(sender_sig.split("->", 1)[0])
+        if sender is None or sender.exported:
+            return None
+        return sorted(d for d, c in self.own_components.items()
+                      if c.kind in ("activity", "activity-alias") and any(m.name == "onActivityResult" for m in self._class_methods(d)))
 
     def _action_handlers(self, action: str) -> list[str]:
         out = [d for d, c in self.own_components.items() if c.enabled and action in c.actions]
@@ -616,6 +632,12 @@ class LeakFinder:
                         continue
                     for icc in res.iccs:
                         exp = _expand(icc.intent, tables)
+                        for target in self._result_targets(sig, icc) or []:
+                            cell = tables.setdefault(("result", target), set())
+                            data = {lab for lab in exp if lab[0] in ("S", "X") or (lab[0] == "KV" and lab[2][0] in ("S", "X"))}
+                            if not data <= cell:
+                                cell.update(data)
+                                changed = True
                         for target in self._internal_targets(icc, exp):
                             key = ("icc", target)
                             data = {lab for lab in exp if lab[0] in ("S", "X") or (lab[0] == "KV" and lab[2][0] in ("S", "X"))}
@@ -644,7 +666,7 @@ class LeakFinder:
                 self._flows_from_hit(sig, hit, tables, reach, reverse, entries, facts, perms, flows)
             for icc in res.iccs:
                 exp = _expand(icc.intent, tables)
-                if icc.internal_only:
+                if icc.internal_only or self._result_targets(sig, icc) is not None:
                     continue
                 internal = self._internal_targets(icc, exp)
                 targets = [lab for lab in exp if lab[0] == "IT"]
