@@ -39,3 +39,14 @@ def test_module_entry_serves_the_demo_profile(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_folder_named_like_a_built_in_profile_does_not_hide_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`phonehome demo --out demo` creates ./demo before loading the built-in "demo" profile."""
+    from toolkit.simulator import ProfileError, load_profile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo" / "host-key").mkdir(parents=True)
+    assert load_profile("demo").prop("ro.product.model") == "K7 Lite"
+    with pytest.raises(ProfileError, match="no such profile"):
+        load_profile(Path("demo"))  # a Path is always a path

@@ -262,9 +262,13 @@ class DeviceProfile:
 
 
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
-    """Load a built-in profile by name (e.g. "demo") or a profile directory / YAML file."""
+    """Load a built-in profile by name (e.g. "demo") or a profile directory / YAML file.
+
+    A bare name (a str without a path separator) of a built-in profile is that profile even when a folder of the
+    same name exists here (`phonehome demo --out demo` creates one); write ./demo for a local folder."""
     path = Path(name_or_path)
-    if not path.exists() and (BUILTIN_PROFILES / str(name_or_path)).is_dir():
+    bare = isinstance(name_or_path, str) and os.sep not in name_or_path and "/" not in name_or_path
+    if (bare or not path.exists()) and (BUILTIN_PROFILES / str(name_or_path)).is_dir():
         path = BUILTIN_PROFILES / str(name_or_path)
     yml = path / "profile.yml" if path.is_dir() else path
     if not yml.is_file():
