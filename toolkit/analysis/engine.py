@@ -1319,7 +1319,8 @@ class _MethodAnalysis:
         # generic: app objects handed to a framework registration call have their callback methods run by it
         if not self.cat.is_library(lib) and lib in self.p.classes:
             return EMPTY
-        if not name.startswith(_REGISTRATION_PREFIXES) or lib.startswith(("Ljava/util/", "Ljava/lang/String", "Landroid/util/Log;")):
+        kotlin_fn = lib.startswith(("Lkotlin/", "Lkotlinx/coroutines/"))  # thread { }, launch { }: lambdas run
+        if not (kotlin_fn or name.startswith(_REGISTRATION_PREFIXES)) or lib.startswith(("Ljava/util/", "Ljava/lang/String", "Landroid/util/Log;")):
             return EMPTY
         out: frozenset[Label] = EMPTY
         for a in args[1:]:
