@@ -1063,7 +1063,13 @@ class _MethodAnalysis:
         # intents, alarms, jobs, receivers
         is_intent = any(c in cat.intent_classes for c in cands)
         if is_intent:
-            self._intent_targets(name, args, arg_regs, st)
+            self._intent_targets(name, proto, args, arg_regs, st)
+        if name in ("getSerializableExtra", "getParcelableExtra", "getSerializable", "getParcelable"):
+            intent_x = frozenset({("X", "intent_extra")})  # an object that travelled in an Intent/Bundle
+        else:
+            intent_x = EMPTY
+        if "SSL" in lib or "/ssl/" in lib:
+            intent_x = intent_x | {("SCHEME", "tls")}
         if any(k in cat.get_intent for k in keys):
             comps = [lab[1] for lab in recv if lab[0] == "O" and lab[1] in self.e.components]
             if not comps and self.m.class_desc in self.e.components:
@@ -1138,7 +1144,7 @@ class _MethodAnalysis:
                 # fluent mutator (StringBuilder.append, JSONObject.put, Builder.url ...): the result IS the
                 # receiver object, so later mutations through either register must reach both
                 return recv
-        out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT) | cb_ret
+        out = data | frozenset(lab for lab in recv if lab[0] not in _NO_DEFAULT) | cb_ret | intent_x
         if xform and _tainted(out):
             out = out | {("X", xform)}
         return _cap(out | tagged)
@@ -1258,10 +1264,17 @@ class _MethodAnalysis:
     def _fact(self, fact: tuple[object, ...]) -> None:
         self.res.facts.add(fact)
 
-    def _intent_targets(self, name: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: State) -> None:
+    def _intent_targets(self, name: str, proto: str, args: list[frozenset[Label]], arg_regs: list[int | None], st: State) -> None:
         if arg_regs[0] is None:
             return
         labels: set[Label] = set()
+        types = param_types(proto)
+        if name == "<init>" and types and types[0] == "Ljava/lang/String;" and "Landroid/net/Uri;" in types:
+            # Intent(String action, Uri data[, Context, Class]): an action, maybe also an explicit class
+            labels.update(("IT", "action", lab[1]) for lab in args[1] if lab[0] == "C")
+            labels.update(("IT", "class", lab[1]) for a in args[2:] for lab in a if lab[0] == "K")
+            self._mutate(st, arg_regs[0], frozenset(labels))
+            return
         consts = [[lab[1] for lab in a if lab[0] == "C" and isinstance(lab[1], str)] for a in args]
         klass = [[lab[1] for lab in a if lab[0] == "K"] for a in args]
         if name in ("<init>", "setClass", "setComponent", "setClassName"):
