@@ -85,3 +85,37 @@ def test_bad_folders_and_paths_get_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(EvidenceError, match="leave the evidence folder"):
         apk_local_path("/data/app/../../etc/passwd")
     assert apk_local_path("/data/app/~~x==/com.a-b==/base.apk") == "apks/data/app/~~x==/com.a-b==/base.apk"
+
+
+def test_a_manifest_pointing_outside_the_folder_is_refused_and_said(tmp_path: Path) -> None:
+    """A crafted or damaged acquisition.json must not make phonehome read files from elsewhere as evidence."""
+    from toolkit.acquisition.device import evidence_inputs
+
+    folder = _folder(tmp_path)
+    outside = tmp_path / "elsewhere.apk"
+    outside.write_bytes(b"PK\x05\x06" + bytes(18))
+    (tmp_path / "secret.txt").write_text("[ro.product.model]: [Not This Phone]\n")
+    manifest = folder.load_manifest()
+    manifest.files[0].local_path = str(outside)  # absolute
+    manifest.commands[0].output_file = "../secret.txt"
+    folder.save_manifest(manifest)
+    folder.write_hash_list()
+    (folder.root / "apks" / "link.apk").symlink_to(outside)
+    assert folder.read_raw_outputs() == {}
+    with pytest.raises(EvidenceError, match="leads out of the evidence folder"):
+        folder.member("apks/link.apk")
+    problems = folder.verify()
+    assert "acquisition.json: output of `getprop`: '../secret.txt' is not a path inside the evidence folder" in problems
+    assert any(p.startswith("acquisition.json: /system/app/A/A.apk: ") for p in problems)
+    loaded = evidence_inputs(folder.root)
+    assert loaded.inputs == [] and loaded.inventory.identity.model is None
+    [error] = [e for e in loaded.errors if e.path == "/system/app/A/A.apk"]
+    assert error.level == "error" and "outside the evidence folder" in error.reason
+
+
+def test_an_unreadable_manifest_is_one_line(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    folder.manifest_path.write_text('{"schema_version": "1", "started_at": 5}')
+    with pytest.raises(EvidenceError) as info:
+        folder.load_manifest()
+    assert "\n" not in str(info.value) and str(info.value).startswith(f"{folder.manifest_path}: unreadable")

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from toolkit.acquisition.adb import AdbConnection, AdbError, PullError, RemoteStat, ShellOutput
 from toolkit.acquisition.evidence import (
+    MANIFEST,
     AcquisitionManifest,
     CommandRecord,
     EvidenceError,
@@ -307,9 +308,9 @@ class Acquirer:
         total = len(collectors)
         for n, collector in enumerate(collectors, start=1):
             prior = manifest.command(collector.key)
-            if prior is not None and prior.error is None and prior.output_file and prior.sha256 and \
-                    (self.folder.root / prior.output_file).is_file() and \
-                    sha256_file(self.folder.root / prior.output_file) == prior.sha256:
+            saved = self.folder.safe_member(prior.output_file) if prior is not None else None
+            if prior is not None and prior.error is None and saved is not None and prior.sha256 and \
+                    saved.is_file() and sha256_file(saved) == prior.sha256:
                 self._emit("collect", n, total, collector.key)
                 continue  # collected by an earlier run: the first snapshot is the evidence
             manifest.commands.append(self._run_collector(collector, run_no))
@@ -417,10 +418,9 @@ class Acquirer:
         total = len(targets)
         for n, target in enumerate(targets, start=1):
             prior = manifest.files[by_path[target.device_path]] if target.device_path in by_path else None
-            if prior is not None and prior.status == "pulled" and prior.local_path and prior.sha256 and \
-                    (self.folder.root / prior.local_path).is_file() and \
-                    (self.folder.root / prior.local_path).stat().st_size == prior.size and \
-                    sha256_file(self.folder.root / prior.local_path) == prior.sha256:
+            kept = self.folder.safe_member(prior.local_path) if prior is not None else None
+            if prior is not None and prior.status == "pulled" and kept is not None and prior.sha256 and \
+                    kept.is_file() and kept.stat().st_size == prior.size and sha256_file(kept) == prior.sha256:
                 record.reused += 1
                 self._emit("pull", n, total, target.device_path)
                 continue  # complete and verified by an earlier run: not pulled again
@@ -536,10 +536,14 @@ def evidence_inputs(folder_path: Path) -> EvidenceInputs:
     inputs: list[ApkInput] = []
     errors: list[InputError] = []
     for f in manifest.files:
-        if f.status == "pulled" and f.local_path and (folder.root / f.local_path).is_file():
-            inputs.append(ApkInput(path=str((folder.root / f.local_path).resolve()), provenance=Provenance(
+        local = folder.safe_member(f.local_path)  # None when outside the folder: an integrity problem already
+        if f.status == "pulled" and local is not None and local.is_file():
+            inputs.append(ApkInput(path=str(local.resolve()), provenance=Provenance(
                 origin="device", device_path=f.device_path, chain=[manifest.device.serial or manifest.serial,
                                                                    f.device_path])))
+        elif f.status == "pulled" and f.local_path and local is None:
+            errors.append(InputError(path=f.device_path, reason=f"not analysed: {MANIFEST} places it outside the "
+                                     f"evidence folder ({f.local_path!r})"))
         elif f.status == "pulled":
             errors.append(InputError(path=f.device_path, reason=f"recorded as pulled but {f.local_path} is missing "
                                      f"from {folder.root}"))

@@ -15,7 +15,7 @@ import os
 import platform
 import socket
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -173,12 +173,40 @@ class EvidenceFolder:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
+    def member(self, rel: str) -> Path:
+        """The file at `rel`, a path relative to the folder as acquisition.json and sha256sums.txt record them.
+
+        Raises EvidenceError for an absolute path, one with '..', or one that leads out through a symlink: a crafted
+        or damaged manifest must not make phonehome read (and report as evidence) files from elsewhere.
+        """
+        pure = PurePosixPath(rel)
+        if not pure.parts or pure.is_absolute() or ".." in pure.parts:
+            raise EvidenceError(f"{rel!r} is not a path inside the evidence folder")
+        path = self.root / pure
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise EvidenceError(f"{rel!r} leads out of the evidence folder (symlink)")
+        return path
+
+    def safe_member(self, rel: str | None) -> Path | None:
+        """member(rel), or None when rel is None or not inside the folder (verify() reports those)."""
+        if not rel:
+            return None
+        try:
+            return self.member(rel)
+        except EvidenceError:
+            return None
+
     def load_manifest(self) -> AcquisitionManifest:
         try:
             return AcquisitionManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise EvidenceError(f"{self.manifest_path}: not an evidence folder (no {MANIFEST})") from e
-        except (ValidationError, ValueError) as e:
+        except ValidationError as e:
+            first = e.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "top level"
+            raise EvidenceError(f"{self.manifest_path}: unreadable acquisition manifest ({e.error_count()} problems; "
+                                f"first: {where}: {first['msg']})") from e
+        except (OSError, ValueError) as e:
             raise EvidenceError(f"{self.manifest_path}: unreadable acquisition manifest: {e}") from e
 
     def save_manifest(self, manifest: AcquisitionManifest) -> None:
@@ -198,8 +226,9 @@ class EvidenceFolder:
         manifest = self.load_manifest()
         out: dict[str, str] = {}
         for rec in manifest.commands:
-            if rec.output_file and (self.root / rec.output_file).is_file():
-                out[rec.key] = (self.root / rec.output_file).read_bytes().decode("utf-8", errors="replace")
+            path = self.safe_member(rec.output_file)
+            if path is not None and path.is_file():
+                out[rec.key] = path.read_bytes().decode("utf-8", errors="replace")
         return out
 
     def write_hash_list(self) -> Path:
@@ -227,7 +256,11 @@ class EvidenceFolder:
                 problems.append(f"{hashes}:{n}: malformed line")
                 continue
             listed.add(rel)
-            path = self.root / rel
+            try:
+                path = self.member(rel)
+            except EvidenceError as e:
+                problems.append(f"{hashes}:{n}: {e}")
+                continue
             if not path.is_file():
                 problems.append(f"{rel}: listed in {HASHES} but missing")
             elif sha256_file(path) != digest:
@@ -240,9 +273,19 @@ class EvidenceFolder:
             manifest = self.load_manifest()
         except EvidenceError as e:
             return problems + [str(e)]
+        for rec in manifest.commands:
+            if rec.output_file:
+                try:
+                    self.member(rec.output_file)
+                except EvidenceError as e:
+                    problems.append(f"{MANIFEST}: output of `{rec.command}`: {e}")
         for f in manifest.files:
             if f.status == "pulled" and f.local_path:
-                p = self.root / f.local_path
+                try:
+                    p = self.member(f.local_path)
+                except EvidenceError as e:
+                    problems.append(f"{MANIFEST}: {f.device_path}: {e}")
+                    continue
                 if not p.is_file():
                     problems.append(f"{f.local_path}: recorded as pulled but missing")
                 elif f.sha256 and sha256_file(p) != f.sha256:

@@ -183,8 +183,7 @@ def scan_evidence(folder: Path, target_kind: Literal["device", "evidence"], opti
     except EvidenceError as exc:
         _say(err, f"error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
-    for problem in scan.integrity_problems:
-        _say(err, f"error: evidence integrity: {problem}")
+    # Integrity problems are error-level input errors of the result: finish_scan reports them with the rest.
     inventory = scan.result.inventory or DeviceInventory()
     for p in inventory.parse_problems:
         _say(err, f"warning: {p}")
