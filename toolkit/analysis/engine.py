@@ -873,7 +873,10 @@ class _MethodAnalysis:
         if kind in ("static", "direct", "super"):
             mdef, _lib = self.p.resolve(cls, name_proto)
             return [mdef] if mdef is not None and mdef.code_off else []
-        objs = [lab[1] for lab in recv if lab[0] == "O"]
+        # receiver objects whose class can actually be the call's class (an O label that travelled through a
+        # library call, e.g. getSystemService on an activity, must not redirect TelephonyManager calls)
+        objs = [lab[1] for lab in recv if lab[0] == "O"
+                and (lab[1] == cls or cls == "Ljava/lang/Object;" or cls in self.p.supers(lab[1]))]
         out: list[MethodDef] = []
         seen: set[str] = set()
         if objs:
@@ -924,9 +927,10 @@ class _MethodAnalysis:
         def resolve(i: int, key: object) -> frozenset[Label]:
             base = args[i] if i < len(args) else EMPTY
             own = self._object_field(st, base, key)
+            base_x = frozenset(lab for lab in base if lab[0] == "X")
             if own is not None:
-                return own
-            return frozenset({("G", key), ("F", key)}) | self.e.field_info.get(key, EMPTY)
+                return own | base_x
+            return frozenset({("G", key), ("F", key)}) | self.e.field_info.get(key, EMPTY) | base_x
 
         sub = _Substitution(call_args, resolve)
         for idx, added in summ.mutations.items():
