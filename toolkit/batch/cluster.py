@@ -29,6 +29,8 @@ TaskFunction = Callable[[ApkTask], TaskOutcome]
 DEFAULT_SHIP_MAX_BYTES = 16 * 1024 * 1024
 # Bytes of shipped APKs in flight at once: the client never holds more than this (plus one APK) in memory.
 SHIP_BUDGET_BYTES = 256 * 1024 * 1024
+# Tasks queued per worker thread: enough to hide the scheduler round trip behind the work of small APKs.
+IN_FLIGHT_PER_THREAD = 2
 
 
 class ClusterError(Exception):
@@ -58,7 +60,7 @@ def run_on_cluster(
     queue = deque(tasks)
     try:
         threads = sum(client.nthreads().values())
-        max_tasks = max(4, 2 * threads)
+        max_tasks = max(4, IN_FLIGHT_PER_THREAD * threads)
         log.info("Dask cluster %s: %d worker threads, %d tasks in flight at most", address, threads, max_tasks)
         completed = as_completed(loop=client.loop)  # this client is not the process default: give its loop
         shipped_bytes = 0
