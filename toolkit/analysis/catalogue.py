@@ -111,6 +111,7 @@ class CallbackSpec(PhModel):
     object: ArgRef
     methods: list[str]
     pass_all_args: bool = False
+    pass_receiver: bool = Field(False, description="the callback receives what the registering object holds")
     period_arg: int | None = Field(None, description="1-based parameter with the repeat period (ms unless a TimeUnit is passed)")
 
 

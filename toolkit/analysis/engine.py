@@ -301,6 +301,7 @@ class Engine:
         self.home_prefixes: tuple[str, ...] | None = None  # None: no limit on third-party depth
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.max_depth = _MAX_CALL_DEPTH  # callee summaries computed this many calls deep, deeper = default
+        self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
         self.stack: list[str] = []
 
     def relevant(self, m: MethodDef) -> bool:
@@ -864,10 +865,24 @@ class _MethodAnalysis:
                 result |= self._call_app(target, args, arg_regs, st, where, "call")
             return result
         if self.p.is_app(cls):
-            _m, lib = self.p.resolve(cls, name_proto)
+            mdef, lib = self.p.resolve(cls, name_proto)
+            if (mdef is not None and not mdef.code_off) or (mdef is None and self.p.is_app(lib)):
+                return self._proxy_call(cls, name, proto, args, where)
         else:
             lib = cls
         return self._library(lib, cls, name, proto, args, arg_regs, st, where, static)
+
+    def _proxy_call(self, cls: str, name: str, proto: str, args: list[frozenset[Label]], where: Loc) -> frozenset[Label]:
+        """A call to an app interface/abstract method nothing in the app implements: a dynamic proxy at run time.
+        With Retrofit in the APK that proxy makes an HTTP request with the arguments; its result is the response
+        (not the arguments), so it carries nothing of them."""
+        if self.e.http_proxies:
+            data: frozenset[Label] = EMPTY
+            for a in args[1:]:
+                data |= frozenset(lab for lab in a if lab[0] not in _IDENTITY)
+            if _tainted(data):
+                self.res.hits.add(SinkHit("network", f"{cls}->{name}{proto}", _cap(data), None, None, EMPTY, (where,)))
+        return EMPTY
 
     def _targets(self, cls: str, name_proto: str, kind: str, recv: frozenset[Label]) -> list[MethodDef]:
         if kind in ("static", "direct", "super"):
@@ -1308,6 +1323,8 @@ class _MethodAnalysis:
             if spec.pass_all_args:
                 for a in args[1:]:
                     passed |= a
+            if spec.pass_receiver:
+                passed |= frozenset(lab for lab in args[0] if lab[0] not in _IDENTITY)
             if spec.object == "this" and spec.pass_all_args:
                 passed = frozenset(lab for lab in passed)
             last_ret: frozenset[Label] = EMPTY

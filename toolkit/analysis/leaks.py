@@ -971,5 +971,7 @@ def find_leaks(
     """Source-to-sink flows of one APK's code (see module docstring)."""
     finder = LeakFinder(dexes, meta, catalogue, deadline if deadline is not None else time.monotonic() + 60)
     finder.layout_blob = layout_blob
+    finder.engine.http_proxies = any(d.find_string("Lretrofit2/Retrofit;") is not None or
+                                     d.find_string("Lretrofit/RestAdapter;") is not None for d in dexes)
     finder.engine.resource_strings = resource_strings or {}
     return finder.run()
