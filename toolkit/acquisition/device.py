@@ -30,9 +30,11 @@ from toolkit.acquisition.evidence import (
     apk_local_path,
     sha256_file,
 )
+from toolkit.inventory import build_inventory
+from toolkit.inventory.packages import parse_pm_list_users
 from toolkit.models import ApkInput, InputError, Provenance
 from toolkit.models.common import PhModel
-from toolkit.models.device import DeviceIdentity, DeviceInventory
+from toolkit.models.device import DeviceInventory
 from toolkit.pipeline import ProgressCallback, ProgressEvent
 
 log = logging.getLogger(__name__)
@@ -186,17 +188,8 @@ def _now() -> datetime:
 
 
 def parse_inventory(outputs: dict[str, str]) -> DeviceInventory:
-    """Parse raw outputs with toolkit.inventory (the parsers shared by every source)."""
-    try:
-        from toolkit.inventory import build_inventory
-    except ImportError:  # parsers not installed in this tree: identity only, from getprop
-        log.warning("toolkit.inventory.build_inventory is not available: inventory limited to getprop")
-        props = dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]$", outputs.get("getprop", ""), flags=re.M))
-        return DeviceInventory(identity=DeviceIdentity(
-            model=props.get("ro.product.model"), brand=props.get("ro.product.brand"),
-            fingerprint=props.get("ro.build.fingerprint"), serial=props.get("ro.serialno"),
-            android_version=props.get("ro.build.version.release"),
-            selinux=outputs.get("getenforce", "").strip() or None))
+    """Parse raw outputs with toolkit.inventory (the parsers shared by every source); acquisition needs the package
+    list to know which APKs to pull."""
     return build_inventory(outputs)
 
 
@@ -287,7 +280,7 @@ class Acquirer:
         manifest.device = inventory.identity
         self._save(manifest)
 
-        targets = self._targets(inventory, outputs) if self.options.apks != "none" else []
+        targets = self._targets(inventory) if self.options.apks != "none" else []
         self._pull_all(manifest, targets, run_no, record)
 
         record.finished_at = _now()
@@ -323,8 +316,8 @@ class Acquirer:
         if listing.is_file() and b"package:" not in listing.read_bytes():
             extra.append(0)
         users_file = self.folder.raw_path("pm_list_users")
-        users = re.findall(r"UserInfo\{(\d+):", users_file.read_text(errors="replace") if users_file.is_file() else "")
-        extra += sorted({int(u) for u in users} - {0})
+        users = parse_pm_list_users(users_file.read_text(errors="replace")) if users_file.is_file() else []
+        extra += sorted({u.id for u in users} - {0})
         for uid in extra:
             key = f"pm_list_packages_user{uid}"
             prior = manifest.command(key)
@@ -370,7 +363,7 @@ class Acquirer:
         return rec
 
     # --- APKs
-    def _targets(self, inventory: DeviceInventory, outputs: dict[str, str]) -> list[_Target]:
+    def _targets(self, inventory: DeviceInventory) -> list[_Target]:
         sel = self.options.apks
         targets: list[_Target] = []
         seen: set[str] = set()
@@ -383,23 +376,17 @@ class Acquirer:
         def wanted(is_system: bool) -> bool:
             return sel == "all" or (sel == "system") == is_system
 
-        if inventory.packages:
-            for pkg in inventory.packages:
-                paths = pkg.apk_paths
-                system = bool(pkg.is_system) or bool(paths and paths[0].startswith(_SYSTEM_PREFIXES))
-                if not wanted(system) and not (pkg.is_updated_system and sel == "system"):
-                    continue
-                if wanted(system):
-                    for i, path in enumerate(paths):
-                        add(path, pkg.name, "base" if i == 0 else "split")
-                if pkg.factory_code_path and sel in ("all", "system"):
-                    for path in self._factory_apks(pkg.factory_code_path):
-                        add(path, pkg.name, "factory")
-        else:
-            # No parser: take the paths straight from `pm list packages -f` (package:PATH=NAME ...)
-            for m in re.finditer(r"^package:(\S+\.apk)=(\S+)", outputs.get("pm_list_packages", ""), flags=re.M):
-                if wanted(m.group(1).startswith(_SYSTEM_PREFIXES)):
-                    add(m.group(1), m.group(2), "base")
+        for pkg in inventory.packages:  # the inventory parsers read pm list packages and dumpsys package
+            paths = pkg.apk_paths
+            system = bool(pkg.is_system) or bool(paths and paths[0].startswith(_SYSTEM_PREFIXES))
+            if not wanted(system) and not (pkg.is_updated_system and sel == "system"):
+                continue
+            if wanted(system):
+                for i, path in enumerate(paths):
+                    add(path, pkg.name, "base" if i == 0 else "split")
+            if pkg.factory_code_path and sel in ("all", "system"):
+                for path in self._factory_apks(pkg.factory_code_path):
+                    add(path, pkg.name, "factory")
         return targets
 
     def _factory_apks(self, code_path: str) -> list[str]:
