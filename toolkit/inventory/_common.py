@@ -64,3 +64,13 @@ def android_time(raw: str | None) -> datetime | None:
 def split_lines(text: str) -> list[str]:
     """Lines without their endings; tolerates CRLF (adb's old non-PTY shell) and a missing final newline."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def to_int(value: str | None) -> int | None:
+    """A decimal integer field, or None when absent or not a number (the caller records what it needs to)."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -19,7 +19,7 @@ import re
 
 from pydantic import Field
 
-from toolkit.inventory._common import Problems, android_time, split_lines
+from toolkit.inventory._common import Problems, android_time, split_lines, to_int
 from toolkit.models.common import PhModel
 from toolkit.models.device import EnabledState, PackageRecord, PackageUserState, ParseProblem, UserInfo
 
@@ -90,12 +90,12 @@ def parse_pm_list_packages(
                 sink.add(f"unknown field {token!r}", number, stripped)
                 continue
             if key == "versionCode":
-                record.version_code = _to_int(value)
+                record.version_code = to_int(value)
             elif key == "installer":
                 record.installer = None if value == "null" else value
             elif key == "uid":
                 # With several users pm prints every user's uid, comma separated; the first is the lowest user.
-                record.uid = _to_int(value.split(",")[0])
+                record.uid = to_int(value.split(",")[0])
             else:
                 sink.add(f"unknown field {token!r}", number, stripped)
         if name in records:
@@ -124,15 +124,6 @@ def parse_pm_list_users(
 
 
 # --------------------------------------------------------------------------------------------- dumpsys
-
-
-def _to_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
 
 
 def _flag_list(value: str) -> list[str]:
@@ -165,7 +156,7 @@ class _Block:
 def _set_field(block: _Block, key: str, value: str, content: str, sink: Problems, number: int) -> None:
     rec = block.record
     if key in ("userId", "appId"):
-        rec.uid = _to_int(value.split()[0]) if value else None
+        rec.uid = to_int(value.split()[0]) if value else None
         block.saw_uid = rec.uid is not None
     elif key == "sharedUser":
         m = _SHARED_USER.search(value)
@@ -181,15 +172,15 @@ def _set_field(block: _Block, key: str, value: str, content: str, sink: Problems
     elif key == "versionCode":
         # "versionCode=29 minSdk=21 targetSdk=29" (Android 7: no minSdk)
         tokens = dict(_TOKENS.findall(content))
-        rec.version_code = _to_int(tokens.get("versionCode"))
-        rec.min_sdk = _to_int(tokens.get("minSdk"))
-        rec.target_sdk = _to_int(tokens.get("targetSdk"))
+        rec.version_code = to_int(tokens.get("versionCode"))
+        rec.min_sdk = to_int(tokens.get("minSdk"))
+        rec.target_sdk = to_int(tokens.get("targetSdk"))
     elif key == "versionName":
         rec.version_name = value
     elif key == "splits":
         rec.splits = [s.strip() for s in value.strip().strip("[]").split(",") if s.strip()]
     elif key == "apkSigningVersion":
-        rec.apk_signing_version = _to_int(value)
+        rec.apk_signing_version = to_int(value)
     elif key in ("flags", "pkgFlags"):
         for flag in _flag_list(value):
             if flag not in rec.flags:
@@ -216,7 +207,7 @@ def _set_field(block: _Block, key: str, value: str, content: str, sink: Problems
             rec.signature_hashes = _hex_list(m["sigs"])
             rec.past_signature_hashes = _hex_list(m["past"])
             if rec.apk_signing_version is None:
-                rec.apk_signing_version = _to_int(m["version"])
+                rec.apk_signing_version = to_int(m["version"])
         else:
             m = _SIG_OLD.search(value)
             if m:
@@ -231,7 +222,7 @@ def _user_state(user_id: int, rest: str) -> PackageUserState:
     def flag(name: str) -> bool | None:
         return {"true": True, "false": False}.get(tokens.get(name, ""))
 
-    enabled = _to_int(tokens.get("enabled"))
+    enabled = to_int(tokens.get("enabled"))
     return PackageUserState(
         user_id=user_id,
         installed=flag("installed") is not False,

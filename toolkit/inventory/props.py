@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from toolkit.inventory._common import Problems, split_lines
+from toolkit.inventory._common import Problems, split_lines, to_int
 from toolkit.models.device import DeviceIdentity, ParseProblem
 
 _GETPROP = re.compile(r"^\[(?P<key>[^\]]*)\]:\s?\[(?P<value>.*)\]\s*$")
@@ -125,15 +125,6 @@ def _fingerprint(props: Mapping[str, str]) -> str | None:
     )
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
 def identity_from_props(props: Mapping[str, str], selinux: str | None = None) -> DeviceIdentity:
     """The device identity from properties, using the same fallbacks Android uses.
 
@@ -148,7 +139,7 @@ def identity_from_props(props: Mapping[str, str], selinux: str | None = None) ->
         android_version=_first(
             props, "ro.build.version.release", "ro.system.build.version.release", "ro.vendor.build.version.release"
         ),
-        sdk=_int(_first(props, "ro.build.version.sdk", "ro.system.build.version.sdk", "ro.vendor.build.version.sdk")),
+        sdk=to_int(_first(props, "ro.build.version.sdk", "ro.system.build.version.sdk", "ro.vendor.build.version.sdk")),
         security_patch=_first(props, "ro.build.version.security_patch", "ro.vendor.build.security_patch"),
         build_id=_first(props, "ro.build.id", "ro.system.build.id", "ro.vendor.build.id"),
         serial=_first(props, "ro.serialno", "ro.boot.serialno"),
