@@ -46,8 +46,8 @@ EMPTY: frozenset[Label] = frozenset()
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset
 State = dict[Any, frozenset[Label]]  # register (int), _RESULT, ("fld", field) or ("ofld", site, field) -> value
 
-_IDENTITY = ("A", "F", "L")
-_NO_DEFAULT = ("A", "F", "T", "L", "I")  # SCHEME labels do travel: socket -> stream  # not carried by the default propagation of library calls
+_IDENTITY = ("A", "F", "L", "OF")
+_NO_DEFAULT = ("A", "F", "T", "L", "I", "OF")  # not carried by library calls' results (SCHEME labels do travel)
 _DATA = ("S", "P", "G", "X", "KV", "GK", "PK", "FR")
 _MAX_LABELS = 96
 _MAX_TARGETS = 12
@@ -115,10 +115,11 @@ class Summary:
     facts: frozenset[tuple[object, ...]] = frozenset()
     thrown: frozenset[Label] = EMPTY
     relw: tuple[tuple[tuple[int, object], frozenset[Label]], ...] = ()
+    relm: tuple[tuple[tuple[int, object], frozenset[Label]], ...] = ()
 
     def key(self) -> tuple[object, ...]:
         return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown,
-                self.relw)
+                self.relw, self.relm)
 
 
 @dataclass
@@ -437,6 +438,7 @@ class _MethodAnalysis:
         self.mut: State = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
+        self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
 
     # -- setup
     def _initial_state(self, code_regs: int, ins: int) -> State:
@@ -571,6 +573,7 @@ class _MethodAnalysis:
             facts=frozenset(f for f in self.res.facts if f[0] == "sym"),
             thrown=_cap(self.thrown),
             relw=tuple(sorted(((k, _cap(v)) for k, v in self.relw.items()), key=repr)),
+            relm=tuple(sorted(((k, _cap(v)) for k, v in self.relm.items()), key=repr)),
         )
         return self.res
 
@@ -661,7 +664,7 @@ class _MethodAnalysis:
     def _object_field(self, st: State, base: frozenset[Label], key: object) -> frozenset[Label] | None:
         sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
         if len(sites) == 1 and not any(lab[0] in ("A", "F", "G", "P") for lab in base):
-            return st.get(("ofld", sites[0][2], key), EMPTY)
+            return st.get(("ofld", sites[0][2], key), EMPTY) | {("OF", ("ofld", sites[0][2], key))}
         params = [lab[1] for lab in base if lab[0] == "A"]
         if len(params) == 1 and not sites and ("fld", key) not in st:
             self.e.field_readers.setdefault(key, set()).add(self.m.sig)
@@ -938,6 +941,19 @@ class _MethodAnalysis:
         for (idx, key), val in summ.relw:
             if idx < len(args):
                 self._store_object_field(st, args[idx], key, plain.apply(val))
+        for (idx, key), val in summ.relm:
+            if idx < len(args):
+                added = plain.apply(val)
+                base = args[idx]
+                sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
+                for lab in sites:
+                    slot = ("ofld", lab[2], key)
+                    st[slot] = _cap(st.get(slot, EMPTY) | added)
+                for lab in base:
+                    if lab[0] == "A":
+                        self.relm[(lab[1], key)] = _cap(self.relm.get((lab[1], key), EMPTY) | added)
+                if not sites:
+                    self._write_field(key, added)
 
         def resolve(i: int, key: object) -> frozenset[Label]:
             base = args[i] if i < len(args) else EMPTY
