@@ -9,7 +9,6 @@ Layout (everything needed to redo the analysis offline):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -21,8 +20,12 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from toolkit import __version__
+from toolkit.acquisition.files import sha256_file
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity
+
+__all__ = ["AcquisitionManifest", "CommandRecord", "EvidenceError", "EvidenceFolder", "PulledFile", "RunRecord",
+           "apk_local_path", "sha256_file"]
 
 MANIFEST = "acquisition.json"
 HASHES = "sha256sums.txt"
@@ -132,14 +135,6 @@ class AcquisitionManifest(PhModel):
 
     def command(self, key: str) -> CommandRecord | None:
         return next((c for c in reversed(self.commands) if c.key == key), None)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def apk_local_path(device_path: str) -> str:

@@ -1,12 +1,19 @@
-"""APK inputs from local files and folders."""
+"""Local files: their SHA-256 (the one implementation acquisition uses), and APK inputs from files and folders."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from toolkit.models import ApkInput, InputError, Provenance
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's content, read in blocks (APKs and images can be gigabytes)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def collect_apk_inputs(paths: Iterable[str | Path]) -> tuple[list[ApkInput], list[InputError]]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from toolkit.acquisition.files import sha256_file
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import TMP_DIR, Root
 from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
@@ -103,14 +103,6 @@ def _prop_rank(device_path: str | None) -> int:
     return len(PROP_ORDER)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
     """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
@@ -167,7 +159,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
-        path=rel, analysis_path=rel, sha256=_sha256(p), size=p.stat().st_size, chain=chain, partition=part,
+        path=rel, analysis_path=rel, sha256=sha256_file(p), size=p.stat().st_size, chain=chain, partition=part,
         device_path=device, privileged="priv-app" in PurePosixPath(device or rel).parts,
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):

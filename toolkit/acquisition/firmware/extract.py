@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from toolkit import __version__
+from toolkit.acquisition.files import sha256_file
 from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
@@ -52,34 +53,12 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def detect(dev: Dev) -> str:
     """The format of a byte source, by magic number only."""
     head = dev.read(0, min(dev.size, HEAD))
-    if sparse.is_sparse(head):
-        return "sparse"
-    if payload.is_payload(head):
-        return "payload"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return "tar"
-    comp = streams.compression_of(head)
-    if comp:
-        return comp
-    if dev.size >= 4104 and struct.unpack_from("<I", head, 4096)[0] == lp.GEOMETRY_MAGIC:
-        return "super"
-    if dev.size >= 2048 and struct.unpack_from("<H", head, 1080)[0] == ext4.EXT4_MAGIC:
-        return "ext4"
-    if dev.size >= 1152 and struct.unpack_from("<I", head, 1024)[0] == erofs.EROFS_MAGIC:
-        return "erofs"
+    kind = _head_kind(head, dev.size)
+    if kind:
+        return kind
     if head[:4] == b"vdex":
         return "vdex"
     if head[:4] == b"dex\n":
