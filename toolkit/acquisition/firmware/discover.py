@@ -11,7 +11,7 @@ from toolkit.acquisition.files import sha256_file
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import TMP_DIR, Root
 from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
-from toolkit.models.device import DeviceIdentity
+from toolkit.inventory.props import identity_from_props, parse_props
 from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
 
 log = logging.getLogger(__name__)
@@ -46,54 +46,6 @@ def locate(path: Path, roots: dict[Path, Root]) -> tuple[list[str], str | None, 
     return root.chain + [str(rel)], None, None
 
 
-def parse_build_prop(text: str) -> dict[str, str]:
-    """key=value lines; comments, blank lines and 'import' lines are skipped. Later keys override."""
-    try:
-        from toolkit.inventory.props import parse_props  # the shared parser, when present
-
-        return dict(parse_props(text))
-    except ImportError:
-        pass
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line or line.startswith("import "):
-            continue
-        k, v = line.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def identity_from(props: dict[str, str]) -> DeviceIdentity:
-    try:
-        from toolkit.inventory.props import identity_from_props  # the shared mapping, when present
-
-        return identity_from_props(props)
-    except ImportError:
-        pass
-
-    def pick(*keys: str) -> str | None:
-        for k in keys:
-            if props.get(k):
-                return props[k]
-        return None
-
-    def prod(field: str) -> str | None:
-        return pick(f"ro.product.{field}", *(f"ro.product.{p}.{field}" for p in
-                                             ("product", "odm", "vendor", "system_ext", "system")))
-
-    sdk = pick("ro.build.version.sdk", "ro.system.build.version.sdk")
-    return DeviceIdentity(
-        brand=prod("brand"), manufacturer=prod("manufacturer"), model=prod("model"), device=prod("device"),
-        fingerprint=pick("ro.build.fingerprint", "ro.system.build.fingerprint", "ro.vendor.build.fingerprint",
-                         "ro.product.build.fingerprint"),
-        android_version=pick("ro.build.version.release", "ro.system.build.version.release"),
-        sdk=int(sdk) if sdk and sdk.isdigit() else None,
-        security_patch=pick("ro.build.version.security_patch", "ro.vendor.build.security_patch"),
-        build_id=pick("ro.build.id", "ro.system.build.id"),
-    )
-
-
 def _prop_rank(device_path: str | None) -> int:
     if device_path is None:
         return len(PROP_ORDER) + 1
@@ -117,7 +69,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
             if fn in PROP_FILES:
                 chain, part, device = locate(p, roots)
                 try:
-                    props = parse_build_prop(p.read_text("utf-8", "replace"))
+                    props = parse_props(p.read_text("utf-8", "replace"), source=str(p.relative_to(out)))
                 except OSError as e:
                     info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
                     continue
@@ -129,7 +81,9 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
             try:
                 with open(p, "rb") as f:
                     head = f.read(4)
-            except OSError:
+            except OSError as e:
+                if fn.endswith(".apk"):  # an app that cannot be read is said, not skipped
+                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
                 continue
             if head != b"PK\x03\x04":
                 continue
@@ -152,7 +106,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
             merged[k] = v
     info.properties = merged
     if merged:
-        info.identity = identity_from(merged)
+        info.identity = identity_from_props(merged)
 
 
 def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> FirmwareApk:
