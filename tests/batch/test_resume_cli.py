@@ -3,7 +3,7 @@
 The re-run analyses only what the interrupted run did not finish, and its report equals the one of an
 uninterrupted run (same order, same content; run timestamps and per-APK timings differ between any two runs).
 One APK of the folder makes its worker die with a real SIGSEGV: it is `not_analysed` with the reason and the batch
-goes on. The CLI runs with tests/batch/sitehook on PYTHONPATH (see its sitecustomize.py): every analysis first
+goes on. Every CLI run uses one copy of the code taken when the module starts, and tests/batch/sitehook on PYTHONPATH (see its sitecustomize.py): every analysis first
 sleeps a little, so that the test can interrupt the run while work remains, and the "boom" APK crashes its worker.
 """
 
@@ -30,9 +30,20 @@ SITEHOOK = Path(__file__).resolve().parent / "sitehook"
 COUNT = 8  # 7 fixture APKs + 1 that crashes its worker
 
 
-def _env(slow: float) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of toolkit/ and apk_rules/ taken when the module starts: every CLI run of this module runs the same
+    code even if the working tree is edited meanwhile (the result cache is keyed by the analysis code, so an edit
+    between two runs would rightly make the second one miss the cache)."""
+    root = tmp_path_factory.mktemp("code")
+    for name in ("toolkit", "apk_rules"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _env(code: Path, slow: float) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SITEHOOK), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(SITEHOOK), str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PHONEHOME_TEST_SLOW_SECONDS"] = str(slow)
     env["PHONEHOME_TEST_CRASH_NAME"] = "boom"
     return env
@@ -89,8 +100,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _uninterrupted(folder: Path, out: Path) -> dict[str, Any]:
-    proc = subprocess.run(_command(folder, None, out), env=_env(0.0), capture_output=True, text=True, timeout=300)
+def _uninterrupted(folder: Path, out: Path, code: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        _command(folder, None, out), env=_env(code, 0.0), cwd=code, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert _batch_line(proc.stderr) == (0, COUNT)
     report = json.loads(out.read_text())
@@ -101,9 +114,9 @@ def _uninterrupted(folder: Path, out: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def reference(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def reference(folder: Path, code: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The report of an uninterrupted run (no cache at all)."""
-    return _uninterrupted(folder, tmp_path_factory.mktemp("ref") / "report.json")
+    return _uninterrupted(folder, tmp_path_factory.mktemp("ref") / "report.json", code)
 
 
 def _assert_same_report(resumed: dict[str, Any], reference: dict[str, Any]) -> None:
@@ -122,11 +135,12 @@ def _rows_written(cache: Path) -> dict[tuple[str, str], str]:
         return {(sha, engine): at for sha, engine, at in db.execute("SELECT sha256, engine, created_at FROM results")}
 
 
-def _interrupt(folder: Path, cache: Path, out: Path, how: signal.Signals, at_least: int) -> int:
+def _interrupt(folder: Path, cache: Path, out: Path, how: signal.Signals, at_least: int, code: Path) -> int:
     """Start the scan, wait until `at_least` results are in the cache, interrupt it; returns the rows then."""
     proc = subprocess.Popen(
         _command(folder, cache, out),
-        env=_env(0.3),
+        env=_env(code, 0.3),
+        cwd=code,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -160,18 +174,21 @@ def _interrupt(folder: Path, cache: Path, out: Path, how: signal.Signals, at_lea
     return rows
 
 
-def test_interrupted_scan_resumes_to_the_same_report(folder: Path, reference: dict[str, Any], tmp_path: Path) -> None:
+def test_interrupted_scan_resumes_to_the_same_report(
+    folder: Path, reference: dict[str, Any], code: Path, tmp_path: Path
+) -> None:
     """Ctrl-C after 2 results, same command killed -9 after 2 more, same command again: it finishes the rest
     only, and its report equals the uninterrupted one."""
     cache, out = tmp_path / "cache.sqlite3", tmp_path / "report.json"
-    first = _interrupt(folder, cache, out, signal.SIGINT, at_least=2)
+    first = _interrupt(folder, cache, out, signal.SIGINT, at_least=2, code=code)
     written = _rows_written(cache)
-    second = _interrupt(folder, cache, out, signal.SIGKILL, at_least=first + 2)
-    proc = subprocess.run(_command(folder, cache, out), env=_env(0.0), capture_output=True, text=True, timeout=300)
+    second = _interrupt(folder, cache, out, signal.SIGKILL, at_least=first + 2, code=code)
+    proc = subprocess.run(
+        _command(folder, cache, out), env=_env(code, 0.0), cwd=code, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode in (0, 1), proc.stderr
     final = _rows_written(cache)
-    if len({engine for _sha, engine in final}) > 1:
-        pytest.skip("phonehome's analysis code changed on disk during the test (cache keys differ between runs)")
+    assert len({engine for _sha, engine in final}) == 1  # one code snapshot: one engine key
     from_cache, analysed = _batch_line(proc.stderr)
     assert (from_cache, analysed) == (second, COUNT - second)
     assert len(final) == COUNT
