@@ -3,8 +3,9 @@
 The re-run analyses only what the interrupted run did not finish, and its report equals the one of an
 uninterrupted run (same order, same content; run timestamps and per-APK timings differ between any two runs).
 One APK of the folder makes its worker die with a real SIGSEGV: it is `not_analysed` with the reason and the batch
-goes on. Every CLI run uses one copy of the code taken when the module starts, and tests/batch/sitehook on PYTHONPATH (see its sitecustomize.py): every analysis first
-sleeps a little, so that the test can interrupt the run while work remains, and the "boom" APK crashes its worker.
+goes on. Every CLI run uses one copy of the code taken when the module starts, with tests/batch/sitehook on
+PYTHONPATH (see its sitecustomize.py): every analysis first sleeps a little, so that the test can interrupt the
+run while work remains, and the "boom" APK crashes its worker.
 """
 
 from __future__ import annotations
