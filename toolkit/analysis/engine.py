@@ -439,6 +439,7 @@ class _MethodAnalysis:
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
         self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
+        self.later: list[tuple[MethodDef, frozenset[Label], object, Loc]] = []  # observers to run again at exit
 
     # -- setup
     def _initial_state(self, code_regs: int, ins: int) -> State:
@@ -620,6 +621,19 @@ class _MethodAnalysis:
                 self.mut[lab[1]] = _cap(self.mut.get(lab[1], EMPTY) | added)
             elif lab[0] == "F":
                 self._write_field(lab[1], added)
+            elif lab[0] == "FR":
+                # the object held in a field of a parameter object changed (vm.liveData.postValue(x))
+                self.relm[(lab[1], lab[2])] = _cap(self.relm.get((lab[1], lab[2]), EMPTY) | added)
+            elif lab[0] == "OF":
+                state[lab[1]] = _cap(state.get(lab[1], EMPTY) | added)
+
+    def _run_later(self, st: State) -> None:
+        for t, obj, slot, where in self.later:
+            value = frozenset(lab for lab in st.get(slot, EMPTY) if lab[0] not in _IDENTITY)
+            if _tainted(value):
+                n_params = len(param_types(t.proto))
+                call = [obj] + [value] * n_params
+                self._call_app(t, call, [None] * len(call), st, where, "callback")
 
     @staticmethod
     def _slot(container: frozenset[Label], index: frozenset[Label], kind: str) -> tuple[str, int, int] | None:
@@ -727,10 +741,12 @@ class _MethodAnalysis:
         elif op == 0x0D:
             st[ins.a] = self.thrown
         elif op == 0x0E or op == 0x27:
+            self._run_later(st)
             self._flush_fields(st)
             if op == 0x27:
                 self.thrown = _cap(self.thrown | frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in _DATA))
         elif 0x0F <= op <= 0x11:
+            self._run_later(st)
             self._flush_fields(st)
             self.ret = _cap(self.ret | get(ins.a, EMPTY))
         elif 0x12 <= op <= 0x19:
@@ -1363,6 +1379,11 @@ class _MethodAnalysis:
                         call = [obj] + [pv] * n_params
                         r = self._call_app(t, call, [None] * len(call), st, where, "callback")
                         last_ret = last_ret | r
+                        if spec.pass_receiver:
+                            # an observer also sees what is posted later in this method: run it again at the end
+                            for lab in args[0]:
+                                if lab[0] == "OF":
+                                    self.later.append((t, obj, lab[1], where))
                         if period:
                             self._fact(("periodic", t.sig, period, where))
             return frozenset(lab for lab in last_ret if lab[0] not in _IDENTITY)
