@@ -36,7 +36,7 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
-from toolkit.device_scan import EvidenceScan, scan_evidence_folder
+from toolkit.scans import EvidenceScan, scan_evidence_folder
 from toolkit.models import DeviceInventory, Severity
 from toolkit.pipeline import ProgressEvent, ScanOptions
 

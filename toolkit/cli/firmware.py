@@ -11,9 +11,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from toolkit.acquisition.firmware import Limits, firmware_inputs, unpack
-from toolkit.acquisition.firmware.source import annotate_reports, firmware_inventory
-from toolkit.cli.apk import progress_bar
+from toolkit.acquisition.firmware import Limits, unpack
+from toolkit.cli.batch_options import (
+    CACHE_OPTION,
+    MEMORY_LIMIT_OPTION,
+    NO_CACHE_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    analyse_with_progress,
+    scan_options,
+)
 from toolkit.cli.output import (
     BASELINE_OPTION,
     EXIT_CLEAN,
@@ -25,10 +32,9 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
-from toolkit.models import Severity, Target
+from toolkit.models import Severity
 from toolkit.models.firmware import FirmwareInfo
-from toolkit.models.scan import InputError
-from toolkit.pipeline import ProgressEvent, ScanOptions, analyse_inputs, build_result
+from toolkit.scans import scan_unpacked_firmware
 
 app = typer.Typer(help="Unpack and analyse vendor firmware images offline.", no_args_is_help=True)
 
@@ -84,11 +90,16 @@ def scan(
     iocs: list[Path] = IOCS_OPTION,
     baseline: Path | None = BASELINE_OPTION,
     fail_on: Severity = FAIL_ON_OPTION,
-    workers: int = typer.Option(0, "--workers", "-j", help="Parallel processes (default: number of cores)"),
+    workers: int = WORKERS_OPTION,
+    cache: Path | None = CACHE_OPTION,
+    no_cache: bool = NO_CACHE_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    memory_limit: str = MEMORY_LIMIT_OPTION,
     max_output: str = MAX_OUTPUT_OPTION,
 ) -> None:
     """Unpack a firmware file and analyse every preinstalled APK. Exit code: 0 nothing found, 1 findings, 2 error."""
     console, err = Console(), Console(stderr=True)
+    options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     started = datetime.now(UTC)
     if keep is not None and keep.exists() and any(keep.iterdir()):
         err.print(f"error: {keep}: output folder is not empty", highlight=False, markup=False)
@@ -97,31 +108,9 @@ def scan(
     try:
         info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output)))
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
-        inputs = firmware_inputs(info, workdir)
-        options = ScanOptions() if workers <= 0 else ScanOptions(workers=workers)
-        with progress_bar(err) as bar:
-            task = bar.add_task("Analysing preinstalled APKs", total=len(inputs))
-
-            def on_progress(event: ProgressEvent) -> None:
-                bar.update(task, completed=event.done)
-
-            reports = analyse_inputs(inputs, options, on_progress)
-        annotate_reports(reports, info, workdir)
-        inventory = firmware_inventory(info, reports, workdir)
-        if keep is None:
-            # The temporary folder goes away: report paths relative to the firmware instead.
-            by_path = {str(workdir / a.analysis_path): a.path for a in info.apks}
-            for r in reports:
-                r.path = by_path.get(r.path, r.path)
-            info.output_dir = None
+        result = scan_unpacked_firmware(info, workdir, options, keep_files=keep is not None, started=started,
+                                        analyse=lambda inputs: analyse_with_progress(inputs, options, err))
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    # A damaged member among good ones is recorded but does not make the scan an error; a firmware file that
-    # yields no APK at all still exits 2 (nothing analysed).
-    # The firmware file itself unusable (chain of one) is an error; a damaged member inside it is a warning.
-    errors = [InputError(path=" > ".join(i.chain), reason=i.reason, level="error" if len(i.chain) == 1 else "warning")
-              for i in info.issues]
-    target = Target(kind="firmware", inputs=[str(file)], identity=info.identity)
-    result = build_result(target, reports, errors, started, inventory=inventory, firmware=info)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
