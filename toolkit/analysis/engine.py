@@ -1162,6 +1162,18 @@ class _MethodAnalysis:
                 break
         if name == "createSocket" and "SSL" in lib:
             tagged = tagged | {("SCHEME", "tls")}
+        # "x " + obj calls obj.toString() (StringBuilder.append(Object), String.valueOf(Object), print(Object))
+        if name in ("append", "valueOf", "print", "println", "format") and len(args) > 1:
+            args = list(args)
+            for k in range(1, len(args)):
+                extra: frozenset[Label] = EMPTY
+                for lab in args[k]:
+                    if lab[0] == "O" and self.p.is_app(lab[1]):
+                        t, _l = self.p.resolve(lab[1], "toString()Ljava/lang/String;")
+                        if t is not None and t.code_off:
+                            extra |= self._call_app(t, [args[k]], [arg_regs[k] if k < len(arg_regs) else None], st, where, "call")
+                if extra:
+                    args[k] = args[k] | extra
         # constant strings built by concatenation (endpoints are often BASE + "/path")
         if (lib in _BUILDERS and name in ("append", "<init>")) or (lib == "Ljava/lang/String;" and name == "concat"):
             folded = self._fold_constants(lib, name, args, arg_regs, st, xform)
@@ -1204,6 +1216,14 @@ class _MethodAnalysis:
         self, lib: str, cands: list[str], name: str, args: list[frozenset[Label]], arg_regs: list[int | None],
         st: State, static: bool,
     ) -> frozenset[Label] | None:
+        if not static and "Landroid/content/Intent;" in cands and name in ("setData", "setDataAndType", "getData", "getDataString"):
+            if name.startswith("set") and len(args) > 1 and arg_regs[0] is not None:
+                self._mutate(st, arg_regs[0], frozenset(("KV", "<data>", lab) for lab in args[1]
+                                                        if lab[0] in ("S", "P", "G", "X", "C", "GK", "PK", "FR")))
+                return st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
+            if name.startswith("get"):
+                args = [args[0], frozenset({("C", "<data>")})]
+                name = "get"
         if static or len(args) < 2 or not any(c in self.cat.keyed_classes for c in cands):
             return None
         keys = [lab[1] for lab in args[1] if lab[0] == "C"]
