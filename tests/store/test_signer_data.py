@@ -88,3 +88,17 @@ def test_bad_user_files_name_the_file_and_reason(tmp_path: Path) -> None:
                    encoding="utf-8")
     with pytest.raises(StoreDataError, match="already defined"):
         load_trackers([dup])
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"pins: [unclosed\n", "not valid YAML: line 2 column 1: expected ',' or ']'"),
+    (b"\xff\xfe\x00binary", "not a UTF-8 text file"),
+])
+def test_unreadable_user_data_file_is_one_line_naming_it(tmp_path: Path, content: bytes, expected: str) -> None:
+    bad = tmp_path / "mine.yml"
+    bad.write_bytes(content)
+    for load in (lambda: load_pins([bad]), lambda: load_trackers([bad])):
+        with pytest.raises(StoreDataError) as info:
+            load()
+        message = str(info.value)
+        assert message.startswith(f"{bad}: ") and expected in message and "\n" not in message

@@ -121,8 +121,14 @@ def _load_yaml(path: Path) -> object:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StoreDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StoreDataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
-        raise StoreDataError(f"{path}: not valid YAML: {exc}") from exc
+        # One line: where and what (PyYAML's own message spans several lines with a source excerpt).
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StoreDataError(f"{path}: not valid YAML: {where}{what}") from exc
 
 
 def _validate(model: type[_M], path: Path) -> _M:
