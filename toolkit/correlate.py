@@ -10,7 +10,6 @@ which the evidence does not hold (resolving it today could give another address 
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from toolkit.analysis.geo import annotate_sockets
 from toolkit.models import ApkReport, Endpoint, Finding, RuleInfo, ScanResult
 from toolkit.models.common import Confidence, Severity
 from toolkit.models.device import DeviceInventory, SocketRecord
+from toolkit.models.finding import finding_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,6 @@ def _app_endpoints(report: ApkReport) -> dict[tuple[str, int | None], tuple[Endp
     return seen
 
 
-def _fingerprint(*parts: str | None) -> str:
-    return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:32]
-
-
 def live_endpoint_findings(inventory: DeviceInventory | None, reports: Sequence[ApkReport]) -> list[Finding]:
     """One finding per (APK, remote IP:port) where a socket of the APK's UID is connected to an endpoint the APK
     hard-codes. A socket matches an app when the app is one of the packages running as the socket's UID."""
@@ -137,7 +133,7 @@ def _finding(report: ApkReport, endpoint: Endpoint, port: int | None, flow_ids: 
         apk_sha256=report.sha256,
         flow_ids=flow_ids,
         evidence=evidence,
-        fingerprint=_fingerprint(LIVE_ENDPOINT_RULE.id, report.package, report.sha256, remote),
+        fingerprint=finding_fingerprint(LIVE_ENDPOINT_RULE.id, report.package, report.sha256, remote),
     )
 
 

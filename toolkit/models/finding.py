@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pydantic import Field
 
 from toolkit.models.common import Confidence, PhModel, Severity
@@ -18,6 +20,11 @@ class RuleInfo(PhModel):
     confidence: Confidence
     references: list[str] = Field(default_factory=list, description="CWE, OWASP MASVS and other references")
     tags: list[str] = Field(default_factory=list)
+
+
+def finding_fingerprint(*parts: str | None) -> str:
+    """A stable fingerprint for Finding.fingerprint from its identifying parts (rule, package, APK digest, detail)."""
+    return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:32]
 
 
 class Finding(PhModel):

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from toolkit.models import ApkReport, Finding, RuleInfo
-
-
-def fingerprint(*parts: str | None) -> str:
-    """Stable across runs: rule, package, APK digest and the specific detail."""
-    return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:32]
+from toolkit.models.finding import finding_fingerprint
 
 
 def make_finding(rule: RuleInfo, report: ApkReport, message: str, evidence: list[str], detail: str = "") -> Finding:
@@ -23,7 +17,7 @@ def make_finding(rule: RuleInfo, report: ApkReport, message: str, evidence: list
         package=report.package,
         apk_sha256=report.sha256,
         evidence=evidence,
-        fingerprint=fingerprint(rule.id, report.package, report.sha256, detail),
+        fingerprint=finding_fingerprint(rule.id, report.package, report.sha256, detail),
     )
 
 
