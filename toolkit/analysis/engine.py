@@ -62,6 +62,9 @@ _REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute"
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 _PREFS = ("Landroid/content/SharedPreferences;",)
+_SERIALIZERS = frozenset({"Lcom/google/gson/Gson;->toJson", "Lcom/google/gson/Gson;->toJsonTree",
+                          "Ljava/io/ObjectOutputStream;->writeObject", "Lcom/fasterxml/jackson/databind/ObjectMapper;->writeValueAsString",
+                          "Lcom/fasterxml/jackson/databind/ObjectMapper;->writeValueAsBytes"})
 _LISTS = ("Ljava/util/ArrayList;", "Ljava/util/LinkedList;", "Ljava/util/List;", "Ljava/util/Vector;")
 _PREFS_EDITORS = ("Landroid/content/SharedPreferences$Editor;",)
 _RES_HOLDERS = ("Landroid/content/Context;", "Landroid/content/res/Resources;", "Landroid/app/Activity;",
@@ -627,6 +630,25 @@ class _MethodAnalysis:
             elif lab[0] == "OF":
                 state[lab[1]] = _cap(state.get(lab[1], EMPTY) | added)
 
+    def _object_fields(self, st: State, value: frozenset[Label]) -> frozenset[Label]:
+        out: set[Label] = set()
+        for lab in value:
+            if lab[0] != "O" or not self.p.is_app(lab[1]):
+                continue
+            cur: str | None = lab[1]
+            for _ in range(10):
+                cdef = self.p.classes.get(cur) if cur else None
+                if cdef is None or not self.p.is_app(cdef.desc):
+                    break
+                for fidx in cdef.field_idxs:
+                    key = (cdef.desc, cdef.dex.field_ref(fidx)[1])
+                    if len(lab) == 3 and ("ofld", lab[2], key) in st:
+                        out.update(st[("ofld", lab[2], key)])
+                    else:
+                        out.update({("G", key)})
+                cur = cdef.superclass
+        return frozenset(x for x in out if x[0] not in _IDENTITY)
+
     def _run_later(self, st: State) -> None:
         for t, obj, slot, where in self.later:
             value = frozenset(lab for lab in st.get(slot, EMPTY) if lab[0] not in _IDENTITY)
@@ -1162,6 +1184,11 @@ class _MethodAnalysis:
                 break
         if name == "createSocket" and "SSL" in lib:
             tagged = tagged | {("SCHEME", "tls")}
+        # serialisers (Gson.toJson, ObjectOutputStream.writeObject ...) read every field of the app object
+        if any(k in _SERIALIZERS for k in keys) and len(args) > 1:
+            args = list(args)
+            for k in range(1, len(args)):
+                args[k] = args[k] | self._object_fields(st, args[k])
         # "x " + obj calls obj.toString() (StringBuilder.append(Object), String.valueOf(Object), print(Object))
         if name in ("append", "valueOf", "print", "println", "format") and len(args) > 1:
             args = list(args)
@@ -1169,9 +1196,9 @@ class _MethodAnalysis:
                 extra: frozenset[Label] = EMPTY
                 for lab in args[k]:
                     if lab[0] == "O" and self.p.is_app(lab[1]):
-                        t, _l = self.p.resolve(lab[1], "toString()Ljava/lang/String;")
-                        if t is not None and t.code_off:
-                            extra |= self._call_app(t, [args[k]], [arg_regs[k] if k < len(arg_regs) else None], st, where, "call")
+                        ts_m, _l = self.p.resolve(lab[1], "toString()Ljava/lang/String;")
+                        if ts_m is not None and ts_m.code_off:
+                            extra |= self._call_app(ts_m, [args[k]], [arg_regs[k] if k < len(arg_regs) else None], st, where, "call")
                 if extra:
                     args[k] = args[k] | extra
         # constant strings built by concatenation (endpoints are often BASE + "/path")
@@ -1220,7 +1247,7 @@ class _MethodAnalysis:
             if name.startswith("set") and len(args) > 1 and arg_regs[0] is not None:
                 self._mutate(st, arg_regs[0], frozenset(("KV", "<data>", lab) for lab in args[1]
                                                         if lab[0] in ("S", "P", "G", "X", "C", "GK", "PK", "FR")))
-                return st.get(arg_regs[0], EMPTY)  # type: ignore[arg-type]
+                return st.get(arg_regs[0], EMPTY)
             if name.startswith("get"):
                 args = [args[0], frozenset({("C", "<data>")})]
                 name = "get"
