@@ -82,6 +82,8 @@ def test_add_device_findings_completes_the_result(demo_inventory: DeviceInventor
     assert result.inventory is not None
     live = next(s for s in result.inventory.sockets if s.remote_address == "47.88.10.20")
     assert live.remote_country == "US"  # the offline RIR database, as for the app's own endpoint
+    assert "US" in result.device_findings[0].message
+    assert any(e.startswith("country of 47.88.10.20 from iptocc ") for e in result.device_findings[0].evidence)
     # Idempotent: completing twice does not duplicate the finding or its rule.
     assert add_device_findings(result) == []
     assert len(result.device_findings) == 1 and [r.id for r in result.rules].count(LIVE_ENDPOINT_RULE.id) == 1

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 
-from toolkit.analysis.geo import annotate_sockets
+from toolkit.analysis.geo import annotate_sockets, database_info
 from toolkit.models import ApkReport, Endpoint, Finding, RuleInfo, ScanResult
 from toolkit.models.common import Confidence, Severity
 from toolkit.models.device import DeviceInventory, SocketRecord
@@ -121,6 +121,8 @@ def _finding(report: ApkReport, endpoint: Endpoint, port: int | None, flow_ids: 
                 f"{s.state} uid {s.uid} owned by {', '.join(s.packages)}" for s in hits]
     evidence.append(f"endpoint {endpoint.value} ({endpoint.kind}) found in {', '.join(endpoint.found_in) or 'the app'} "
                     f"of {report.path} (sha256 {report.sha256})")
+    if first.remote_country:  # so the country can be checked again against the same offline database
+        evidence.append(f"country of {first.remote_address} from {database_info().label}")
     if port is None:
         evidence.append("the app names the IP without a port: matched on the address alone")
     return Finding(
