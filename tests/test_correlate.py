@@ -92,3 +92,21 @@ def test_add_device_findings_completes_the_result(demo_inventory: DeviceInventor
 def test_nothing_without_an_inventory(cloudmsg_v2: ApkReport, tmp_path: Path) -> None:
     assert live_endpoint_findings(None, [cloudmsg_v2]) == []
     assert live_endpoint_findings(DeviceInventory(), [cloudmsg_v2]) == []
+
+
+def test_store_check_of_an_evidence_folder_gets_the_device_finding(tmp_path: Path) -> None:
+    """`store check EVIDENCE_DIR` builds its result elsewhere than `evidence scan`: it completes it the same way."""
+    from toolkit.pipeline import ScanOptions
+    from toolkit.store import StoreCheckOptions, run_store_check
+
+    key = make_host_key(tmp_path)
+    out = tmp_path / "evidence"
+    with simulator("demo", key) as sim:
+        acquire(out, lambda: adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=5),
+                AcquireOptions(apks="system"))
+    result = run_store_check([out], StoreCheckOptions(scan=ScanOptions(no_cache=True, workers=1)))
+    assert result.target.kind == "evidence"
+    live = [f for f in result.device_findings if f.rule_id == LIVE_ENDPOINT_RULE.id]
+    assert [f.package for f in live] == ["com.vendor.cloudmsg"] and "47.88.10.20:8080" in live[0].message
+    assert LIVE_ENDPOINT_RULE.id in [r.id for r in result.rules]
+    assert {f.rule_id for f in result.all_findings()} <= {r.id for r in result.rules}
