@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simulator.support import FIXTURE_APKS, DebianAdb, make_host_key, small_profile
+from tests.simulator.support import FIXTURE_APKS, DebianAdb, debian_adb_server, make_host_key, small_profile
 from toolkit.acquisition import adb
 from toolkit.acquisition.device import AcquireOptions, acquire
 from toolkit.acquisition.evidence import EvidenceFolder, sha256_file
@@ -23,13 +23,8 @@ pytestmark = [pytest.mark.timeout(90),
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DebianAdb]:
-    client = DebianAdb(tmp_path / "adbhome")
-    adb.ensure_host_key(client.home / ".android" / "adbkey")
-    client.start()
-    try:
+    with debian_adb_server(tmp_path / "adbhome") as client:
         yield client
-    finally:
-        client.stop()
 
 
 def test_acquire_through_the_adb_server(tmp_path: Path, server: DebianAdb) -> None:

@@ -124,3 +124,16 @@ class DebianAdb:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self("kill-server", timeout=10)
+
+
+@contextmanager
+def debian_adb_server(home: Path) -> Iterator[DebianAdb]:
+    """A started Debian adb server on a private port and HOME, with a host key we know (so a "trusted"
+    simulator can trust it); stopped on exit."""
+    client = DebianAdb(home)
+    adb.ensure_host_key(client.home / ".android" / "adbkey")
+    client.start()
+    try:
+        yield client
+    finally:
+        client.stop()

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, DebianAdb, small_profile
-from toolkit.acquisition import adb as ph_adb
+from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, DebianAdb, debian_adb_server, small_profile
 from toolkit.simulator import DeviceSimulator, render
 
 pytestmark = [pytest.mark.timeout(90),
@@ -23,14 +22,8 @@ pytestmark = [pytest.mark.timeout(90),
 
 @pytest.fixture
 def debian_adb(tmp_path: Path) -> Iterator[DebianAdb]:
-    client = DebianAdb(tmp_path / "adbhome")
-    # Give the adb server a key we know, so the simulator can trust it ("trusted" mode).
-    ph_adb.ensure_host_key(client.home / ".android" / "adbkey")
-    client.start()
-    try:
+    with debian_adb_server(tmp_path / "adbhome") as client:
         yield client
-    finally:
-        client.stop()
 
 
 def _wait_state(client: DebianAdb, serial: str, state: str, timeout: float = 10) -> str:
