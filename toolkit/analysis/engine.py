@@ -62,6 +62,20 @@ _REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute"
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 _PREFS = ("Landroid/content/SharedPreferences;",)
+_FILE_READERS = ("Ljava/io/FileInputStream;", "Ljava/io/FileReader;", "Ljava/io/RandomAccessFile;")
+
+
+def _file_names(value: Iterable[Label]) -> list[str]:
+    """File names among the constants of a value (the last path segment: where the app keeps the file)."""
+    out = []
+    for lab in value:
+        if lab[0] == "C" and isinstance(lab[1], str) and lab[1] and " " not in lab[1] and "://" not in lab[1]:
+            base = lab[1].rstrip("/").rsplit("/", 1)[-1]
+            if "." in base or "/" in lab[1]:
+                out.append(base)
+    return sorted(set(out))
+
+
 _SERIALIZERS = frozenset({"Lcom/google/gson/Gson;->toJson", "Lcom/google/gson/Gson;->toJsonTree",
                           "Ljava/io/ObjectOutputStream;->writeObject", "Lcom/fasterxml/jackson/databind/ObjectMapper;->writeValueAsString",
                           "Lcom/fasterxml/jackson/databind/ObjectMapper;->writeValueAsBytes"})
@@ -1184,6 +1198,19 @@ class _MethodAnalysis:
                 break
         if name == "createSocket" and "SSL" in lib:
             tagged = tagged | {("SCHEME", "tls")}
+        # files are stores too: what one method writes to a named file another reads back
+        if not static and name.startswith(("write", "print", "append")) and ("T", "filestream") in args[0]:
+            written = frozenset(lab for a in args[1:] for lab in a if lab[0] in ("S", "G", "P", "X", "FR", "GK", "PK"))
+            if written:
+                for fname in _file_names(args[0]):
+                    self._write_field(("file", fname), written)
+        if (name == "<init>" and lib in _FILE_READERS) or any(k == "Landroid/content/Context;->openFileInput" for k in keys):
+            cells = frozenset(("G", ("file", f)) for a in args[1:] for f in _file_names(a))
+            if cells:
+                if name == "<init>" and arg_regs[0] is not None:
+                    self._mutate(st, arg_regs[0], cells)
+                    return EMPTY
+                return cells
         # serialisers (Gson.toJson, ObjectOutputStream.writeObject ...) read every field of the app object
         if any(k in _SERIALIZERS for k in keys) and len(args) > 1:
             args = list(args)

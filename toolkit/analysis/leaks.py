@@ -412,6 +412,12 @@ class LeakFinder:
             return []
         if key[0] == "prefs":
             return self._invokers("Landroid/content/SharedPreferences;", "get")
+        if key[0] == "file":
+            found = {m.sig: m for cls in ("Ljava/io/FileInputStream;", "Ljava/io/FileReader;", "Ljava/io/RandomAccessFile;")
+                     for m in self._invokers(cls, "<init>")}
+            found.update({m.sig: m for m in self._invokers("Landroid/content/Context;", "openFileInput")})
+            found.update({m.sig: m for m in self._invokers("Landroid/content/ContextWrapper;", "openFileInput")})
+            return [found[k] for k in sorted(found)]
         if key[0] in ("saved_state", "result"):
             return [m for m in self._class_methods(str(key[1]))
                     if m.name in ("onCreate", "onRestoreInstanceState", "onPostCreate", "onActivityResult")]
