@@ -9,9 +9,8 @@ import pytest
 
 from tests.simulator.support import BIG_SIZE, FIXTURE_APKS, make_host_key, simulator, small_profile
 from toolkit.acquisition import adb
-from toolkit.acquisition.device import COLLECTORS, AcquireOptions, acquire
+from toolkit.acquisition.device import COLLECTORS, AcquireOptions, AcquisitionProgress, acquire
 from toolkit.acquisition.evidence import EvidenceError, EvidenceFolder, sha256_file
-from toolkit.pipeline import ProgressEvent
 from toolkit.simulator import DeviceSimulator, Faults, render
 
 pytestmark = pytest.mark.timeout(90)
@@ -201,7 +200,7 @@ def test_interrupted_run_keeps_what_was_done_and_resumes(tmp_path: Path) -> None
     key = make_host_key(tmp_path)
     out = tmp_path / "ev"
 
-    def stop_after_first_file(event: ProgressEvent) -> None:
+    def stop_after_first_file(event: AcquisitionProgress) -> None:
         if event.stage == "pull" and event.done == 1:
             raise KeyboardInterrupt  # the user pressed Ctrl-C
 

@@ -35,7 +35,6 @@ from toolkit.inventory.packages import parse_pm_list_users
 from toolkit.models import ApkInput, InputError, Provenance
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceInventory
-from toolkit.pipeline import ProgressCallback, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +182,19 @@ class AcquisitionResult(PhModel):
     inventory: DeviceInventory
 
 
+class AcquisitionProgress(PhModel):
+    """One step of an acquisition: `done` of `total` items of `stage` (collect, pull; bytes: `done` is the size of
+    the chunk of `item` just received, `total` the file's size)."""
+
+    stage: str
+    done: int
+    total: int | None = None
+    item: str | None = None
+
+
+AcquisitionProgressCallback = Callable[[AcquisitionProgress], None]
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -211,7 +223,7 @@ class Acquirer:
     """One acquisition run into an evidence folder (new, or resumed)."""
 
     def __init__(self, out: Path, connect: Callable[[], AdbConnection], options: AcquireOptions | None = None,
-                 progress: ProgressCallback | None = None) -> None:
+                 progress: AcquisitionProgressCallback | None = None) -> None:
         self.folder = EvidenceFolder(out)
         self.connect_fn = connect
         self.options = options or AcquireOptions()
@@ -243,7 +255,7 @@ class Acquirer:
 
     def _emit(self, stage: str, done: int, total: int | None, item: str | None) -> None:
         if self.progress:
-            self.progress(ProgressEvent(stage=stage, done=done, total=total, item=item))
+            self.progress(AcquisitionProgress(stage=stage, done=done, total=total, item=item))
 
     # --- the run
     def run(self) -> AcquisitionResult:
@@ -488,7 +500,7 @@ class Acquirer:
 
 
 def acquire(out: Path, connect: Callable[[], AdbConnection], options: AcquireOptions | None = None,
-            progress: ProgressCallback | None = None) -> AcquisitionResult:
+            progress: AcquisitionProgressCallback | None = None) -> AcquisitionResult:
     """Acquire a phone into evidence folder `out` (resuming what is already there). Never writes to the phone."""
     acquirer = Acquirer(Path(out), connect, options, progress)
     try:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from toolkit.acquisition import adb
-from toolkit.acquisition.device import AcquireOptions, AcquisitionResult, acquire
+from toolkit.acquisition.device import AcquireOptions, AcquisitionProgress, AcquisitionResult, acquire
 from toolkit.acquisition.evidence import EvidenceError
 from toolkit.cli.batch_options import (
     CACHE_OPTION,
@@ -36,9 +36,9 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
-from toolkit.scans import EvidenceScan, scan_evidence_folder
 from toolkit.models import DeviceInventory, Severity
-from toolkit.pipeline import ProgressEvent, ScanOptions
+from toolkit.pipeline import ScanOptions
+from toolkit.scans import EvidenceScan, scan_evidence_folder
 
 app = typer.Typer(help="Acquire and analyse a phone over ADB (read-only).", no_args_is_help=True)
 
@@ -87,7 +87,7 @@ def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options
         tasks: dict[str, TaskID] = {}
         sizes: dict[str, int] = {}
 
-        def on_progress(event: ProgressEvent) -> None:
+        def on_progress(event: AcquisitionProgress) -> None:
             if event.stage == "bytes":  # one DATA chunk of the file being pulled
                 if "bytes" not in tasks:
                     tasks["bytes"] = bar.add_task("", total=None, amount="")
