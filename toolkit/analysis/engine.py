@@ -62,6 +62,12 @@ _REGISTRATION_PREFIXES = ("set", "add", "register", "request", "post", "execute"
 _RESULT = -1
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 _PREFS = ("Landroid/content/SharedPreferences;",)
+_COPIES = {  # api -> (1-based source parameter, 1-based destination parameter)
+    "Ljava/lang/System;->arraycopy": (1, 3),
+    "Ljava/util/Collections;->addAll": (2, 1),
+    "Ljava/util/Collections;->copy": (2, 1),
+    "Ljava/io/InputStream;->read": (0, 1),
+}
 _FILE_READERS = ("Ljava/io/FileInputStream;", "Ljava/io/FileReader;", "Ljava/io/RandomAccessFile;")
 
 
@@ -1198,6 +1204,12 @@ class _MethodAnalysis:
                 break
         if name == "createSocket" and "SSL" in lib:
             tagged = tagged | {("SCHEME", "tls")}
+        # System.arraycopy(src, i, dst, j, n) and friends copy into an argument
+        for key in keys:
+            copy = _COPIES.get(key)
+            if copy is not None and copy[1] < len(arg_regs) and arg_regs[copy[1]] is not None:
+                self._mutate(st, arg_regs[copy[1]], frozenset(lab for lab in args[copy[0]] if lab[0] not in _NO_DEFAULT))  # type: ignore[arg-type]
+                return EMPTY
         # files are stores too: what one method writes to a named file another reads back
         if not static and name.startswith(("write", "print", "append")) and ("T", "filestream") in args[0]:
             written = frozenset(lab for a in args[1:] for lab in a if lab[0] in ("S", "G", "P", "X", "FR", "GK", "PK"))
@@ -1314,6 +1326,8 @@ class _MethodAnalysis:
                     out.add(lab)  # stored without a known key: may be any
             if len(args) == 3:
                 out.update(lab for lab in args[2] if lab[0] == "C")  # default value
+            if "Serializable" in name or "Parcelable" in name:
+                out.add(("X", "intent_extra"))  # an object that travelled in an Intent/Bundle
             return _cap(frozenset(out))
         return None
 
