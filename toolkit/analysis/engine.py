@@ -460,6 +460,8 @@ class _MethodAnalysis:
         self.ret: frozenset[Label] = EMPTY
         self.mut: State = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
+        self.caught: dict[int, frozenset[Label]] = {}  # handler offset -> data of the exceptions it catches
+        self.cur_handlers: list[int] = []
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
         self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
         self.later: list[tuple[MethodDef, frozenset[Label], object, Loc]] = []  # observers to run again at exit
@@ -540,6 +542,7 @@ class _MethodAnalysis:
             if endi < n:
                 leaders.add(endi)
             handlers.append((tb.start, tb.end, hs))
+        handler_offs = [(tb.start, tb.end, [a for _t, a in tb.handlers]) for tb in code.tries]
         starts = sorted(leaders)
         block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
         in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
@@ -561,6 +564,7 @@ class _MethodAnalysis:
             falls = True
             while i < end:
                 ins = insns[i]
+                self.cur_handlers = [code_off for start, stop, hs in handler_offs if start <= ins.off < stop for code_off in hs]
                 self._step(ins, state)
                 op = ins.op
                 if op in (0x0E, 0x0F, 0x10, 0x11, 0x27):
@@ -668,6 +672,15 @@ class _MethodAnalysis:
                         out.update({("G", key)})
                 cur = cdef.superclass
         return frozenset(x for x in out if x[0] not in _IDENTITY)
+
+    def _throw(self, value: frozenset[Label]) -> None:
+        """An exception carrying `value` leaves the current instruction: to the handlers covering it (the
+        catch blocks that can see it), and out of the method for its callers."""
+        if not value:
+            return
+        for h in self.cur_handlers:
+            self.caught[h] = _cap(self.caught.get(h, EMPTY) | value)
+        self.thrown = _cap(self.thrown | value)
 
     def _run_later(self, st: State) -> None:
         for t, obj, slot, where in self.later:
@@ -781,12 +794,12 @@ class _MethodAnalysis:
         elif 0x0A <= op <= 0x0C:
             st[ins.a] = get(_RESULT, EMPTY)
         elif op == 0x0D:
-            st[ins.a] = self.thrown
+            st[ins.a] = self.caught.get(ins.off, EMPTY)
         elif op == 0x0E or op == 0x27:
             self._run_later(st)
             self._flush_fields(st)
             if op == 0x27:
-                self.thrown = _cap(self.thrown | frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in _DATA))
+                self._throw(frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in _DATA))
         elif 0x0F <= op <= 0x11:
             self._run_later(st)
             self._flush_fields(st)
@@ -1039,7 +1052,7 @@ class _MethodAnalysis:
                 continue
             self.res.iccs.add(IccSend(icc.api, _cap(sub.apply(icc.intent)), (where, *icc.path)[:24], icc.always_external, icc.internal_only))
         if summ.thrown:
-            self.thrown = _cap(self.thrown | sub.apply(summ.thrown))
+            self._throw(sub.apply(summ.thrown))
         return sub.apply(summ.ret)
 
     # -- library calls
