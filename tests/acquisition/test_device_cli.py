@@ -146,3 +146,27 @@ def test_missing_libusb_is_one_clear_sentence(tmp_path: Path) -> None:
     assert lines == ["error: USB access needs libusb (Debian: apt-get install libusb-1.0-0) and the adb-shell[usb] "
                      "extra (libusb-1.0.so.0: cannot open shared object file)."]
     assert not (tmp_path / "ev").exists() and not (tmp_path / ".android").exists()
+
+
+def test_hostile_phone_output_is_shown_escaped_and_capped(tmp_path: Path) -> None:
+    """What the phone printed reaches the terminal without control sequences, and a flood of bad lines is
+    summarised on the terminal (the report keeps the list)."""
+    from toolkit.acquisition.evidence import EvidenceFolder
+
+    key = make_host_key(tmp_path)
+    with simulator(small_profile(tmp_path), key) as sim:
+        done = CliRunner().invoke(app, ["device", "acquire", "--tcp", sim.serial, "--out", str(tmp_path / "ev"),
+                                        "--key", str(key), "--apks", "none"])
+        assert done.exit_code == 0, done.output
+    folder = EvidenceFolder(tmp_path / "ev")
+    raw = folder.raw_path("settings_secure")
+    raw.write_text(raw.read_text() + "\x1b]0;owned\x07=1\n" + "bad key!=1\n" * 50)
+    folder.write_hash_list()  # as if the phone had printed it: the folder is consistent
+    result = CliRunner().invoke(app, ["evidence", "scan", str(tmp_path / "ev"), "-f", "json", "-o",
+                                      str(tmp_path / "r.json")])
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b]0;owned\\x07" in result.output
+    shown = [line for line in result.output.splitlines() if line.startswith("warning: settings_secure:")]
+    assert len(shown) == 6 and "more problem(s), listed in the report" in shown[-1]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len([p for p in report["inventory"]["parse_problems"] if p["source"] == "settings_secure"]) == 51

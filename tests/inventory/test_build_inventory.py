@@ -105,3 +105,13 @@ def test_a_flood_of_bad_lines_is_listed_then_counted() -> None:
     assert len(mine) == MAX_PROBLEMS_PER_OUTPUT + 1
     assert mine[-1].reason.startswith(f"{5000 - MAX_PROBLEMS_PER_OUTPUT} more problem(s)")
     assert inv.setting("global", "adb_enabled") is not None
+
+
+def test_excerpts_of_hostile_output_cannot_drive_a_terminal() -> None:
+    """A phone controls its outputs: an escape sequence in a bad line is kept visible, not passed on raw."""
+    raw_outputs = outputs("android10")
+    raw_outputs["getprop"] += "\x1b]0;pwned\x07 [\x1b[2J]\n"
+    inv = build_inventory(raw_outputs)
+    [problem] = [p for p in inv.parse_problems if p.source == "getprop"]
+    assert problem.text is not None and "\x1b" not in problem.text and "\x07" not in problem.text
+    assert problem.text.startswith("\\x1b]0;pwned\\x07") and "\\x1b[2J" in problem.text

@@ -18,13 +18,14 @@ from toolkit.acquisition import adb
 from toolkit.acquisition.device import AcquireOptions
 from toolkit.cli.device import device_facts, run_acquisition, scan_evidence
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ReportArgs, finish_scan
+from toolkit.inventory import printable
 from toolkit.models import DeviceInventory, Status
 from toolkit.pipeline import ScanOptions
 from toolkit.simulator import DeviceSimulator, ProfileError
 
 
 def _say(console: Console, text: str, style: str | None = None) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+    console.print(printable(text), markup=False, highlight=False, soft_wrap=True, style=style)
 
 
 def demo(

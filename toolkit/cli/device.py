@@ -36,11 +36,14 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
+from toolkit.inventory import printable
 from toolkit.models import DeviceInventory, Severity
 from toolkit.pipeline import ScanOptions
 from toolkit.scans import EvidenceScan, scan_evidence_folder
 
 app = typer.Typer(help="Acquire and analyse a phone over ADB (read-only).", no_args_is_help=True)
+
+MAX_PROBLEMS_SHOWN = 5  # parse problems shown per raw output on the terminal; the report has them all
 
 
 class ApkChoice(str, Enum):
@@ -65,7 +68,8 @@ DEVICE_HASH_OPTION = typer.Option(False, "--device-hash",
 
 
 def _say(err: Console, text: str) -> None:
-    err.print(text, markup=False, highlight=False, soft_wrap=True)
+    # Package names, settings and reasons come from the phone: no control sequence reaches the terminal.
+    err.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def connector(serial: str | None, tcp: str | None, use_server: bool | None, server_port: int | None,
@@ -185,8 +189,15 @@ def scan_evidence(folder: Path, target_kind: Literal["device", "evidence"], opti
         raise typer.Exit(EXIT_ERROR) from None
     # Integrity problems are error-level input errors of the result: finish_scan reports them with the rest.
     inventory = scan.result.inventory or DeviceInventory()
+    by_source: dict[str, int] = {}
     for p in inventory.parse_problems:
-        _say(err, f"warning: {p}")
+        by_source[p.source] = by_source.get(p.source, 0) + 1
+        if by_source[p.source] <= MAX_PROBLEMS_SHOWN:
+            _say(err, f"warning: {p}")
+    for source, count in by_source.items():
+        if count > MAX_PROBLEMS_SHOWN:
+            _say(err, f"warning: {source}: {count - MAX_PROBLEMS_SHOWN} more problem(s), listed in the report's "
+                      "inventory.parse_problems")
     return scan
 
 

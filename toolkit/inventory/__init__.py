@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from toolkit.inventory._common import printable
 from toolkit.inventory.packages import (
     java_signature_hash,
     merge_packages,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "OUTPUT_KEYS", "build_inventory", "identity_from_props", "java_signature_hash", "packages_by_uid",
     "parse_dumpsys_alarm", "parse_dumpsys_jobscheduler", "parse_dumpsys_package", "parse_pm_list_packages",
-    "parse_pm_list_users", "parse_proc_net", "parse_props", "parse_ps", "parse_settings", "uid_for_user",
+    "parse_pm_list_users", "parse_proc_net", "parse_props", "parse_ps", "parse_settings", "printable", "uid_for_user",
 ]
 
 # Evidence file stems build_inventory reads. pm_list_packages_user0 is only read when pm_list_packages is empty.

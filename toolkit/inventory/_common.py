@@ -15,6 +15,14 @@ MAX_PROBLEMS_PER_OUTPUT = 100
 _MAX_LOGGED = 10
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (ESC, BEL, NUL, ...) and undecodable bytes shown as escapes (\\x1b, \\ufffd):
+    text from a phone or an image may be hostile, and an excerpt must not drive the investigator's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class Problems:
     """Collects parse problems for one output and logs them (library code never prints).
 
@@ -30,18 +38,19 @@ class Problems:
 
     def add(self, reason: str, line: int | None = None, text: str | None = None) -> None:
         self.count += 1
-        if text is not None and len(text) > _MAX_EXCERPT:
-            text = text[:_MAX_EXCERPT] + "..."
+        if text is not None:
+            text = printable(text[:_MAX_EXCERPT]) + ("..." if len(text) > _MAX_EXCERPT else "")
         if self.count <= MAX_PROBLEMS_PER_OUTPUT:
             problem = ParseProblem(source=self.source, line=line, reason=reason, text=text)
             if self.count <= _MAX_LOGGED:
-                log.warning("%s", problem)
+                # Recorded in the inventory's parse_problems, which the caller reports: info, not said twice.
+                log.info("%s", problem)
             self.items.append(problem)
             return
         extra = self.count - MAX_PROBLEMS_PER_OUTPUT
         summary = f"{extra} more problem(s) in this output, not listed one by one (last at line {line})"
         if self._summary is None:
-            log.warning("%s: more than %d problems; counting the rest", self.source, MAX_PROBLEMS_PER_OUTPUT)
+            log.info("%s: more than %d problems; counting the rest", self.source, MAX_PROBLEMS_PER_OUTPUT)
             self._summary = ParseProblem(source=self.source, reason=summary)
             self.items.append(self._summary)
         else:
