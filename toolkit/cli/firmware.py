@@ -32,6 +32,7 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
+from toolkit.inventory import printable
 from toolkit.models import Severity
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.scans import scan_unpacked_firmware
@@ -52,13 +53,15 @@ def parse_size(text: str) -> int:
 
 
 def _summary(info: FirmwareInfo, err: Console, issues: bool = True) -> None:
+    # Partition and member names come from the image: shown with control characters escaped.
     err.print(
-        f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
-        f"{len(info.apks)} APKs, {len(info.build_props)} build.prop files, {len(info.issues)} problems",
+        printable(f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
+                  f"{len(info.apks)} APKs, {len(info.build_props)} build.prop files, {len(info.issues)} problems"),
         highlight=False, markup=False, soft_wrap=True,
     )
     for issue in info.issues if issues else []:
-        err.print(f"error: {' > '.join(issue.chain)}: {issue.reason}", highlight=False, markup=False, soft_wrap=True)
+        err.print(printable(f"error: {' > '.join(issue.chain)}: {issue.reason}"), highlight=False, markup=False,
+                  soft_wrap=True)
 
 
 @app.command("extract")
