@@ -668,9 +668,9 @@ class LeakFinder:
             res = results.get(sig)
             if res is None:
                 continue
-            for hit in res.hits:
+            for hit in sorted(res.hits, key=repr):
                 self._flows_from_hit(sig, hit, tables, reach, reverse, entries, facts, perms, flows)
-            for icc in res.iccs:
+            for icc in sorted(res.iccs, key=repr):
                 exp = _expand(icc.intent, tables)
                 if icc.internal_only or self._result_targets(sig, icc) is not None:
                     continue
@@ -683,6 +683,9 @@ class LeakFinder:
                     continue
                 hit = SinkHit("icc", icc.api, icc.intent, None, None, frozenset(targets), icc.path)
                 self._flows_from_hit(sig, hit, tables, reach, reverse, entries, facts, perms, flows)
+        for flow in flows.values():
+            flow.endpoints.sort(key=lambda e: (e.kind, e.value))
+            flow.triggers.sort(key=lambda t: (t.kind, t.component or "", t.period_seconds or 0, t.detail or ""))
         return sorted(flows.values(), key=lambda f: (f.source.kind, f.sink.kind, f.id))
 
     def _reachable(self, entries: dict[str, list[_Entry]], edges: dict[str, set[tuple[str, str]]]) -> set[str]:
@@ -728,8 +731,18 @@ class LeakFinder:
             flow_perms = sorted(perms & (set(src_spec.permissions if src_spec else []) | sink_spec_perms))
             existing = flows.get(key)
             if existing is not None:
-                if len(path) < len(existing.path):
-                    existing.path = [_code_location(p) for p in path]
+                # several equivalent calls (two reads of the IMEI, write and print on one stream ...): keep the
+                # first in code order, whatever order the analysis met them in (reports must be reproducible)
+                new_rank = (src_loc[3], api, sink_loc[3], hit.api)
+                old_rank = (existing.source.location.offset or 0, existing.source.api,
+                            existing.sink.location.offset or 0, existing.sink.api)
+                if new_rank < old_rank:
+                    existing.source = FlowPoint(kind=kind, api=api, location=_code_location(src_loc))
+                    existing.sink = FlowPoint(kind=hit.kind, api=hit.api, location=_code_location(sink_loc))
+                    existing.id = hashlib.sha256(repr((kind, api, src_loc, hit.kind, hit.api, sink_loc)).encode()).hexdigest()[:16]
+                new_path = [_code_location(p) for p in path]
+                if (len(new_path), [str(p) for p in new_path]) < (len(existing.path), [str(p) for p in existing.path]):
+                    existing.path = new_path
                 _merge_endpoints(existing.endpoints, endpoints)
                 existing.transformations = sorted(set(existing.transformations) | set(transforms))
                 for t in triggers:
