@@ -181,7 +181,10 @@ def run_store_check(
     # The engine's own findings on the same APKs need their rule metadata beside the store rules'.
     engine_used = {f.rule_id for r in reports for f in r.findings} - set(rules)
     rule_list = [rules[r] for r in sorted(used_rules)] + [i for i in rule_infos() if i.id in engine_used]
-    result = build_result(target, reports, [*collected.errors, *reference_errors], started,
+    # Classes that could not be listed leave SDK detection (and a reference diff) incomplete: say for which APK.
+    class_errors = [InputError(path=path, reason=f"class list incomplete (SDK detection may miss code): {problem}",
+                               level="warning") for path, listed in classes.items() for problem in listed.problems]
+    result = build_result(target, reports, [*collected.errors, *reference_errors, *class_errors], started,
                           inventory=collected.inventory, rules=rule_list)
     result.store = store
     add_device_findings(result)  # an evidence folder: socket countries, live connections to the apps' endpoints
