@@ -28,7 +28,7 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert result.exit_code == 0, text
     assert all(a["status"] != "not_analysed" for a in report["apks"])
     assert "speaking ADB on 127.0.0.1:" in text
-    assert "47.88.10.20:8080 owned by com.vendor.cloudmsg (uid 1000)" in text
+    assert "47.88.10.20:8080 owned by com.vendor.cloudmsg (uid 1000), address registered in US" in text
     assert "alarm of com.vendor.cloudmsg repeats every 1800 s" in text
     assert "setting secure cloudmsg_optin=1" in text
     assert "not pulled: /system/priv-app/FmRadio/FmRadio.apk: Permission denied" in text

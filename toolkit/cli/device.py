@@ -152,8 +152,9 @@ def device_facts(inv: DeviceInventory) -> list[str]:
     for s in inv.sockets:
         if s.is_remote and s.state == "ESTABLISHED":
             owners = ", ".join(s.packages) or f"uid {s.uid}"
+            country = f", address registered in {s.remote_country}" if s.remote_country else ""
             facts.append(f"live {s.protocol} connection {s.local_address}:{s.local_port} -> "
-                         f"{s.remote_address}:{s.remote_port} owned by {owners} (uid {s.uid})")
+                         f"{s.remote_address}:{s.remote_port} owned by {owners} (uid {s.uid}){country}")
     for a in inv.alarms:
         if a.interval_seconds:
             facts.append(f"alarm of {a.package} repeats every {a.interval_seconds:g} s ({a.type}, {a.tag or ''})")
