@@ -31,3 +31,20 @@ def test_host_key_is_created_private_and_then_reused(tmp_path: Path, monkeypatch
 def test_android_user_home_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "alt"))
     assert adb.default_key_path() == tmp_path / "alt" / "adbkey"
+
+
+def test_a_key_file_that_is_not_a_key_is_one_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "adbkey"
+    bad.write_text("not a PEM key\n")
+    with pytest.raises(adb.AdbError) as info:
+        adb.ensure_host_key(bad)
+    assert info.value.kind == "failed"
+    assert info.value.message.startswith(f"{bad}: not an adb private key") and "\n" not in info.value.message
+    assert not (tmp_path / "adbkey.pub").exists()  # nothing derived from a bad key
+
+
+def test_a_key_that_cannot_be_created_is_one_sentence(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the key's folder should be")
+    with pytest.raises(adb.AdbError, match=r"cannot create or read the adb host key"):
+        adb.ensure_host_key(blocker / "adbkey")

@@ -97,10 +97,24 @@ def default_key_path() -> Path:
 
 
 def ensure_host_key(path: Path | None = None) -> Path:
-    """Return the adb private key path, creating key + .pub (mode 0600) if missing."""
+    """Return the adb private key path, creating key + .pub (mode 0600) if missing.
+
+    Raises AdbError (kind "failed") naming the file when it cannot be created or is not an RSA private key."""
+    path = path or default_key_path()
+    try:
+        _ensure_host_key(path)
+        _signer(path)  # a key the phone could never be shown is better refused now, in one sentence
+    except OSError as e:
+        raise AdbError("failed", f"{path}: cannot create or read the adb host key ({e.strerror or e}).") from e
+    except ValueError as e:
+        raise AdbError("failed", f"{path}: not an adb private key (PEM RSA, like ~/.android/adbkey): "
+                       f"{str(e).split('. ', 1)[0]}.") from e
+    return path
+
+
+def _ensure_host_key(path: Path) -> None:
     from adb_shell.auth.keygen import keygen
 
-    path = path or default_key_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         old = os.umask(0o077)
@@ -114,7 +128,6 @@ def ensure_host_key(path: Path | None = None) -> Path:
         from adb_shell.auth.keygen import write_public_keyfile
 
         write_public_keyfile(str(path), str(path) + ".pub")
-    return path
 
 
 def _signer(path: Path):

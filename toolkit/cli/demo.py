@@ -42,6 +42,9 @@ def demo(
     except ProfileError as exc:
         _say(err, f"error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
+    except adb.AdbError as exc:
+        _say(err, f"error: {exc.message}")
+        raise typer.Exit(EXIT_ERROR) from None
     with sim:
         _say(console, f"phonehome demo: simulated {sim.profile.prop('ro.product.brand')} "
                       f"{sim.profile.prop('ro.product.model')} (Android {sim.profile.prop('ro.build.version.release')}) "
