@@ -144,6 +144,7 @@ def _components(manifest: Any, package: str, target_sdk: int | None) -> list[Com
                     actions=[a for a in (_attr(x, "name") for x in flt.findall("action")) if a],
                     categories=[c for c in (_attr(x, "name") for x in flt.findall("category")) if c],
                     data_schemes=[s for s in (_attr(x, "scheme") for x in flt.findall("data")) if s],
+                    data_mime_types=[m for m in (_attr(x, "mimeType") for x in flt.findall("data")) if m],
                     priority=int(priority) if priority and priority.lstrip("-").isdigit() else None,
                 )
             )

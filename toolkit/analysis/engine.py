@@ -1441,6 +1441,8 @@ class _MethodAnalysis:
             labels.update(("IT", "pkg", c) for c in consts[1])
         if name == "setPackage":
             labels.update(("IT", "pkg", c) for c in consts[1])
+        if name in ("setType", "setDataAndType", "setTypeAndNormalize"):
+            labels.update(("IT", "type", c) for c in consts[-1])
         if labels:
             self._mutate(st, arg_regs[0], frozenset(labels))
 

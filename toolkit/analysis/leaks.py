@@ -327,13 +327,14 @@ class LeakFinder:
         own: list[str] = []
         if icc.always_external:
             return own
+        types = [str(lab[2]) for lab in intent if lab[0] == "IT" and lab[1] == "type"]
         for lab in intent:
             if lab[0] != "IT":
                 continue
             if lab[1] == "class" and self.program.is_app(lab[2]):
                 own.append(lab[2])
             elif lab[1] == "action":
-                own.extend(self._action_handlers(lab[2]))
+                own.extend(self._action_handlers(lab[2], types))
         return own
 
     def _result_targets(self, sender_sig: str, icc: IccSend) -> list[str] | None:
@@ -347,8 +348,10 @@ class LeakFinder:
         return sorted(d for d, c in self.own_components.items()
                       if c.kind in ("activity", "activity-alias") and any(m.name == "onActivityResult" for m in self._class_methods(d)))
 
-    def _action_handlers(self, action: str) -> list[str]:
-        out = [d for d, c in self.own_components.items() if c.enabled and action in c.actions]
+    def _action_handlers(self, action: str, types: list[str] | None = None) -> list[str]:
+        """Own components whose intent filters accept this action (and MIME type, when the intent sets one)."""
+        out = [d for d, c in self.own_components.items() if c.enabled and any(
+            action in f.actions and _type_matches(f.data_mime_types, types or []) for f in c.intent_filters)]
         for res in self.engine.results.values():
             for fact in res.facts:
                 if fact[0] == "dynrecv" and action in fact[2]:  # type: ignore[operator]
@@ -676,8 +679,10 @@ class LeakFinder:
                     continue
                 internal = self._internal_targets(icc, exp)
                 targets = [lab for lab in exp if lab[0] == "IT"]
+                types = [str(t[2]) for t in targets if t[1] == "type"]
                 if internal and not icc.always_external and all(
-                    (t[1] == "class" and self.program.is_app(t[2])) or (t[1] == "action" and self._action_handlers(t[2]))
+                    (t[1] == "class" and self.program.is_app(t[2])) or (t[1] == "action" and self._action_handlers(t[2], types))
+                    or t[1] == "type"
                     or (t[1] == "pkg" and t[2] == self.meta.package) for t in targets
                 ):
                     continue
@@ -905,6 +910,17 @@ class LeakFinder:
                     if ep is not None:
                         _merge_endpoints(out, [ep])
         return out
+
+
+def _type_matches(filter_types: list[str], intent_types: list[str]) -> bool:
+    """Intent resolution by MIME type: a filter without types takes untyped intents only; text/* matches text/plain."""
+    if not intent_types:
+        return not filter_types
+    for it in intent_types:
+        for ft in filter_types:
+            if ft in ("*/*", "*") or ft == it or (ft.endswith("/*") and it.split("/", 1)[0] == ft[:-2]):
+                return True
+    return False
 
 
 def dex_small(m: MethodDef) -> bool:

@@ -30,6 +30,7 @@ class IntentFilter(PhModel):
     actions: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     data_schemes: list[str] = Field(default_factory=list)
+    data_mime_types: list[str] = Field(default_factory=list, description="<data android:mimeType>, e.g. image/*")
     priority: int | None = None
 
 
