@@ -105,3 +105,24 @@ def test_damaged_zip_member_reported_rest_extracted(tmp_path: Path) -> None:
     info = run(fw, tmp_path / "out")
     assert any(i.chain[-1] == "a.txt" for i in info.issues), issues_text(info)
     assert (tmp_path / "out" / "b.txt").read_text() == "B" * 5000
+
+
+def test_damaged_member_is_an_issue_and_its_neighbour_is_still_read(tmp_path: Path) -> None:
+    fw = tmp_path / "fw.zip"
+    good, bad = (APKS / "flashlight.apk").read_bytes(), (APKS / "cloudmsg.apk").read_bytes()
+    with zipfile.ZipFile(fw, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("system/app/Good/Good.apk", good)
+        z.writestr("system/app/Bad/Bad.apk", bad)
+    with zipfile.ZipFile(fw) as z:
+        member = z.getinfo("system/app/Bad/Bad.apk")
+    data = bytearray(fw.read_bytes())
+    # One stored bit of Bad.apk's compressed data flipped: the inflated bytes no longer match the member's CRC-32.
+    start = member.header_offset + 30 + len(member.filename.encode())
+    data[start + member.compress_size // 2] ^= 0x01
+    fw.write_bytes(bytes(data))
+    info = run(fw, tmp_path / "out")
+    # zlib reports the flipped bit either as bad deflate data or, once inflated, as a CRC-32 mismatch
+    assert "damaged zip member: Bad CRC-32" in issues_text(info) or "compressed data is damaged" in issues_text(info)
+    assert [i.chain for i in info.issues] == [["fw.zip", "system/app/Bad/Bad.apk"]]
+    assert (tmp_path / "out" / "system" / "app" / "Good" / "Good.apk").read_bytes() == good
+    assert not (tmp_path / "out" / "system" / "app" / "Bad" / "Bad.apk").exists()  # no half-written copy

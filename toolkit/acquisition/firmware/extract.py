@@ -10,7 +10,6 @@ to it, and the walk goes on.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -838,35 +837,7 @@ def _write_stream(
     compressed: int, counter: streams.Counting | None = None,
 ) -> int:
     """Write head + the rest of a stream to target, with the budget, size and bomb checks."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    total = 0
-    try:
-        chunk = head
-        while chunk:
-            total += len(chunk)
-            if declared is not None and total > declared:
-                raise FirmwareError(label, f"holds more than the {declared} bytes its header declares")
-            budget.check_file_size(total, label)
-            budget.take(len(chunk), label)
-            if counter is not None:
-                budget.check_ratio(total, counter.count, label)
-            elif compressed:
-                budget.check_ratio(total, compressed, label)
-            os.write(fd, chunk)
-            try:
-                chunk = rest.read(4 << 20)
-            except streams.DECOMPRESS_ERRORS as e:
-                raise FirmwareError(label, f"compressed data is damaged: {e}") from e
-            except zipfile.BadZipFile as e:
-                raise FirmwareError(label, f"damaged zip member: {e}") from e
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            target.unlink()
-        budget.give_back(total)
-        raise
-    os.close(fd)
-    return total
+    return streams.copy_stream(rest, counter, target, budget, label, declared, head=head, compressed=compressed)
 
 
 class _Concat:

@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import zipfile
 import zlib
 from typing import BinaryIO
 
@@ -115,21 +116,26 @@ DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def copy_stream(reader: BinaryIO, counter: Counting | None, out_path: str, budget: Budget, label: str,
-                limit: int | None = None) -> int:
-    """Copy a (decompressing) stream into a new file, enforcing the budget and the bomb ratio."""
+def copy_stream(reader: BinaryIO, counter: Counting | None, out_path: str | os.PathLike[str], budget: Budget,
+                label: str, limit: int | None = None, *, head: bytes = b"", compressed: int = 0) -> int:
+    """Copy `head` then a (decompressing) stream into a new file, enforcing the budget, the size a header declared
+    (`limit`) and the bomb ratio (against the compressed bytes read through `counter`, else `compressed`)."""
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     total = 0
     try:
+        chunk = head
         while True:
-            try:
-                chunk = reader.read(4 << 20)
-            except FirmwareError as e:
-                raise FirmwareError(label, e.reason) from e
-            except DECOMPRESS_ERRORS as e:
-                raise FirmwareError(label, f"compressed data is damaged: {e}") from e
             if not chunk:
-                break
+                try:
+                    chunk = reader.read(4 << 20)
+                except FirmwareError as e:
+                    raise FirmwareError(label, e.reason) from e
+                except DECOMPRESS_ERRORS as e:
+                    raise FirmwareError(label, f"compressed data is damaged: {e}") from e
+                except zipfile.BadZipFile as e:  # a zip member's CRC or header
+                    raise FirmwareError(label, f"damaged zip member: {e}") from e
+                if not chunk:
+                    break
             total += len(chunk)
             if limit is not None and total > limit:
                 raise FirmwareError(label, f"holds more than the {limit} bytes its header declares")
@@ -137,7 +143,10 @@ def copy_stream(reader: BinaryIO, counter: Counting | None, out_path: str, budge
             budget.take(len(chunk), label)
             if counter is not None:
                 budget.check_ratio(total, counter.count, label)
+            elif compressed:
+                budget.check_ratio(total, compressed, label)
             os.write(fd, chunk)
+            chunk = b""
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
