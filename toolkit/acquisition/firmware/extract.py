@@ -358,7 +358,8 @@ class Extractor:
                         continue
                     with open(p, "rb") as f:
                         head = f.read(HEAD)
-                except OSError:
+                except OSError as e:  # said, so an image inside that could not be opened is not missed silently
+                    self.issue(chain + [f"{kind}:/{p.relative_to(root)}"], f"cannot read the extracted file: {e}")
                     continue
                 if not _maybe_container(head, size):
                     continue
