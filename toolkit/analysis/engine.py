@@ -1140,12 +1140,19 @@ class _MethodAnalysis:
             if listed is not None and name != "<init>":
                 return listed
         # SharedPreferences: a key-value store that outlives the component (written in one run, read in another)
+        # (the preferences file is the constant name given to getSharedPreferences, carried by the objects)
         if lib in _PREFS_EDITORS and name.startswith("put") and len(args) > 2:
+            files = [lab[1] for lab in args[0] if lab[0] == "C"]
+            pfile = files[0] if len(files) == 1 else "*"
             for k in [lab[1] for lab in args[1] if lab[0] == "C"] or ["*"]:
-                self._write_field(("prefs", k), args[2])
+                self._write_field(("prefs", f"{pfile}:{k}"), args[2])
         if lib in _PREFS and name.startswith("get") and len(args) > 1:
+            files = [lab[1] for lab in args[0] if lab[0] == "C"]
+            pfiles = [files[0], "*"] if len(files) == 1 else sorted({*files, "*"})
             keys_c = [lab[1] for lab in args[1] if lab[0] == "C"]
-            vals = frozenset(("G", ("prefs", k)) for k in keys_c) | {("G", ("prefs", "*"))}
+            vals = frozenset(("G", ("prefs", f"{f}:{k}")) for f in pfiles for k in [*keys_c, "*"])
+            if len(files) != 1:
+                vals = vals | frozenset(("G", ("prefs", f"{f}:{k}")) for f in ["*"] for k in keys_c)
             return vals | frozenset(lab for lab in args[2] if lab[0] == "C") if len(args) > 2 else vals
         if name in ("getString", "getText") and lib in _RES_HOLDERS and len(args) > 1:
             texts = [self.e.resource_strings.get(int(lab[1])) for lab in args[1] if lab[0] == "N"]
