@@ -55,3 +55,29 @@ def test_ro_properties_first_definition_wins(system_ext4: Path, vendor_ext4: Pat
     assert info.properties["ro.build.fingerprint"].startswith("acme/acmeone")
     assert info.properties["ro.vendor.build.security_patch"] == "2024-01-01"
     assert {p.partition for p in info.build_props} == {"system", "vendor"}
+
+
+def test_a_firmware_folder_with_an_unlistable_subfolder_says_so(tmp_path: Path) -> None:
+    """A sub-folder whose path is longer than PATH_MAX cannot be listed (ENAMETOOLONG, even for root): the
+    APK beside it is still found, and the folder that could not be read is an issue, not a silent gap."""
+    import os
+    import shutil
+
+    from tests.acquisition.firmware.conftest import APKS
+
+    folder = tmp_path / "fw"
+    (folder / "system" / "app" / "Flash").mkdir(parents=True)
+    shutil.copy(APKS / "flashlight.apk", folder / "system" / "app" / "Flash" / "Flash.apk")
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(22):  # 22 x 200 characters > 4096
+            os.mkdir("d" * 200, dir_fd=fd)
+            child = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+    info = run(folder, tmp_path / "out")
+    assert [a.path for a in info.apks] == ["system/app/Flash/Flash.apk"]
+    unlisted = [i for i in info.issues if "folder not readable" in i.reason]
+    assert len(unlisted) == 1 and unlisted[0].chain[0] == "fw" and unlisted[0].chain[1].startswith("d" * 200)

@@ -58,7 +58,11 @@ def _prop_rank(device_path: str | None) -> int:
 def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
     """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
-    for dirpath, dirnames, filenames in os.walk(out, followlinks=False):
+    def unlisted(e: OSError) -> None:  # APKs under a folder that cannot be listed would be missed: say so
+        info.issues.append(FirmwareIssue(chain=[str(Path(e.filename or out).relative_to(out))],
+                                         reason=f"cannot list the extracted folder: {e.strerror or e}"))
+
+    for dirpath, dirnames, filenames in os.walk(out, followlinks=False, onerror=unlisted):
         if Path(dirpath) == out:
             dirnames[:] = [d for d in dirnames if d not in (TMP_DIR, RECOVERED_DIR)]
         dirnames.sort()

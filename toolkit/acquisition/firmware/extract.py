@@ -346,7 +346,11 @@ class Extractor:
 
     def scan_tree(self, root: Path, chain: list[str], kind: str, depth: int) -> None:
         """Unpack images, APEX and archives found inside an extracted file system, next to them."""
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        def unlisted(e: OSError) -> None:
+            self.issue(chain + [f"{kind}:/{Path(e.filename or root).relative_to(root)}"],
+                       f"cannot list the extracted folder: {e.strerror or e}")
+
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unlisted):
             dirnames[:] = [d for d in dirnames if not d.endswith(".extracted")]
             for fn in filenames:
                 p = Path(dirpath) / fn
@@ -489,7 +493,12 @@ class Extractor:
 
     def dir_members(self, folder: Path) -> list[Member]:
         out = []
-        for dirpath, _dirs, files in os.walk(folder, followlinks=False):
+        def unlisted(e: OSError) -> None:  # os.walk skips a folder it cannot list: say which
+            where = Path(e.filename or folder)
+            rel = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else str(where)
+            self.issue([folder.name, rel], f"folder not readable: {e.strerror or e}")
+
+        for dirpath, _dirs, files in os.walk(folder, followlinks=False, onerror=unlisted):
             for fn in files:
                 p = Path(dirpath) / fn
                 rel = PurePosixPath(*p.relative_to(folder).parts)
