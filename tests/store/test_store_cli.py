@@ -108,3 +108,23 @@ def test_evidence_folder_input(tmp_path: Path, fixture_apks: Path) -> None:
                for e in result.input_errors)
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["store"]["signer_checks"]
+
+
+def test_summary_shows_app_strings_verbatim_without_markup_or_escapes() -> None:
+    """A URL constant is the app author's text: '[/]' is not rich markup (it raised) and ESC is not passed on."""
+    import io
+
+    from rich.console import Console, Group
+
+    from toolkit.cli.store import render_store_summary
+    from toolkit.models import Endpoint
+    from toolkit.models.store import AppEndpoints, EndpointUse, StoreCheckResult
+
+    hostile = "http://evil.example/[/][bold]x\x1b]0;owned\x07"
+    store = StoreCheckResult(endpoints=[AppEndpoints(apk_path="a.apk", package="com.x[/]", endpoints=[
+        EndpointUse(endpoint=Endpoint(kind="url", value=hostile, found_in=["dex"]))])])
+    out = io.StringIO()
+    Console(file=out, width=300, force_terminal=False).print(Group(*render_store_summary(store)))
+    text = out.getvalue()
+    assert "http://evil.example/[/][bold]x\\x1b]0;owned\\x07" in text and "com.x[/]" in text
+    assert "\x1b" not in text and "\x07" not in text

@@ -31,6 +31,7 @@ from toolkit.cli.output import (
     ReportArgs,
     finish_scan,
 )
+from toolkit.inventory import printable
 from toolkit.models import Severity
 from toolkit.models.store import StoreCheckResult
 from toolkit.pipeline import ProgressEvent
@@ -92,23 +93,23 @@ def render_store_summary(store: StoreCheckResult) -> list[RenderableType]:
         verdicts.add_column(column)
     for c in store.signer_checks:
         verdicts.add_row(
-            c.package or Path(c.apk_path).name, Text(c.verdict.verdict, style=_VERDICT_STYLE[c.verdict.verdict]),
-            ",".join(c.schemes) or "-", "\n".join(d[:16] + "…" for d in c.certificates) or "-",
-            "; ".join(c.verdict.reasons + c.problems),
+            _cell(c.package or Path(c.apk_path).name), Text(c.verdict.verdict, style=_VERDICT_STYLE[c.verdict.verdict]),
+            _cell(",".join(c.schemes) or "-"), _cell("\n".join(d[:16] + "…" for d in c.certificates) or "-"),
+            _cell("; ".join(c.verdict.reasons + c.problems)),
         )
     parts.append(verdicts)
     if store.platform_source:
-        parts.append(Text(f"Platform key from {store.platform_source}: {', '.join(store.platform_certificates)}"))
+        parts.append(_cell(f"Platform key from {store.platform_source}: {', '.join(store.platform_certificates)}"))
     for diff in store.reference_diffs:
         if diff.identical:
-            parts.append(Text(f"{diff.package}: identical to reference {diff.reference_apk}", style="green"))
+            parts.append(_cell(f"{diff.package}: identical to reference {diff.reference_apk}", style="green"))
             continue
-        table = Table(title=f"{diff.package}: store copy vs reference {Path(diff.reference_apk).name}")
+        table = Table(title=_cell(f"{diff.package}: store copy vs reference {Path(diff.reference_apk).name}"))
         table.add_column("what")
         table.add_column("difference")
-        table.add_row("signer", "same" if diff.same_signer else
-                      f"store {', '.join(diff.store_signers)}\nreference {', '.join(diff.reference_signers)}")
-        table.add_row("version", f"{diff.store_version} / reference {diff.reference_version}")
+        table.add_row("signer", _cell("same" if diff.same_signer else
+                      f"store {', '.join(diff.store_signers)}\nreference {', '.join(diff.reference_signers)}"))
+        table.add_row("version", _cell(f"{diff.store_version} / reference {diff.reference_version}"))
         for name, values in (
             ("permissions added", diff.permissions_added),
             ("components added", [f"{c.kind} {c.name}" for c in diff.components_added]),
@@ -119,18 +120,18 @@ def render_store_summary(store: StoreCheckResult) -> list[RenderableType]:
             ("problems", diff.problems),
         ):
             if values:
-                table.add_row(name, "\n".join(values))
+                table.add_row(name, _cell("\n".join(values)))
         parts.append(table)
     if store.without_reference:
-        parts.append(Text(f"No reference APK for: {', '.join(store.without_reference)}", style="dim"))
+        parts.append(_cell(f"No reference APK for: {', '.join(store.without_reference)}", style="dim"))
     if store.trackers:
         table = Table(title=f"SDKs and trackers ({store.trackers_version})")
         for column in ("package", "SDK", "categories", "classes", "hosts", "on a leak flow"):
             table.add_column(column)
         for hit in store.trackers:
-            table.add_row(hit.package or "-", hit.name, ", ".join(hit.categories), str(hit.matched_classes),
-                          ", ".join(hit.matched_hosts) or "-",
-                          Text("yes: " + ", ".join(hit.flow_ids), style="red") if hit.on_leak_flow else Text("no"))
+            table.add_row(_cell(hit.package or "-"), _cell(hit.name), _cell(", ".join(hit.categories)),
+                          str(hit.matched_classes), _cell(", ".join(hit.matched_hosts) or "-"),
+                          _cell("yes: " + ", ".join(hit.flow_ids), style="red") if hit.on_leak_flow else Text("no"))
         parts.append(table)
     endpoints = Table(title=f"Endpoints (countries: {store.geo_database})")
     for column in ("package", "endpoint", "kind", "country", "found in", "used by flows"):
@@ -139,7 +140,13 @@ def render_store_summary(store: StoreCheckResult) -> list[RenderableType]:
         for use in app_endpoints.endpoints:
             e = use.endpoint
             kind = e.kind + (" (hard-coded IP)" if e.hard_coded_ip and e.kind != "ip" else "")
-            endpoints.add_row(app_endpoints.package or "-", e.value, kind, e.country or "-", ", ".join(e.found_in),
-                              ", ".join(use.flow_ids) or "-")
+            endpoints.add_row(_cell(app_endpoints.package or "-"), _cell(e.value), _cell(kind), _cell(e.country or "-"),
+                              _cell(", ".join(e.found_in)), _cell(", ".join(use.flow_ids) or "-"))
     parts.append(endpoints)
     return parts
+
+
+def _cell(text: str, style: str = "") -> Text:
+    """Text from an APK (package names, URL constants, reasons) as it is: no rich markup ('[/]' in a URL would
+    raise), no control sequences reaching the terminal."""
+    return Text("\n".join(printable(line) for line in text.split("\n")), style=style)
