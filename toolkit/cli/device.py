@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from toolkit.acquisition import adb
 from toolkit.acquisition.device import AcquireOptions, AcquisitionProgress, AcquisitionResult, acquire
@@ -215,7 +216,8 @@ def list_devices(server_port: int | None = SERVER_PORT_OPTION) -> None:
     for column in ("serial", "state", "path", "model"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.serial, e.state, e.transport, e.model or "")
+        # What the phone reports (serial, model) as text: not rich markup, no control sequences.
+        table.add_row(*(Text(printable(v)) for v in (e.serial, e.state, e.transport, e.model or "")))
     console.print(table)
 
 
