@@ -54,6 +54,7 @@ def scan_evidence_folder(folder: Path, kind: Literal["device", "evidence"] = "ev
                                     for p in loaded.integrity_problems]
     target = Target(kind=kind, inputs=[str(folder)], identity=loaded.inventory.identity)
     result = build_result(target, reports, errors, started, inventory=loaded.inventory)
+    result.acquisition = loaded.manifest  # its commands and pulls go into the CSV timeline
     add_device_findings(result)
     return EvidenceScan(result=result, integrity_problems=loaded.integrity_problems)
 

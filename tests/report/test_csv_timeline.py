@@ -42,18 +42,6 @@ def test_inventory_install_and_update_times(fixed_result: ScanResult) -> None:
     assert "installer=com.vendor.appmarket" in update["detail"]
 
 
-def test_acquisition_commands_when_attached(fixed_result: ScanResult) -> None:
-    """Acquisition steps appear once a source attaches its manifest to the result as `acquisition`."""
-    manifest = SimpleNamespace(commands=[
-        SimpleNamespace(started_at=datetime(2026, 11, 21, 9, 13, 10, tzinfo=UTC), command="getprop", sha256="ab" * 32),
-        SimpleNamespace(started_at=None, command="never ran", sha256=None),
-    ])
-    result = fixed_result.model_copy(update={"acquisition": manifest})
-    events = [(e.timestamp.isoformat(), e.event, e.detail) for e in timeline_events(result)]
-    assert ("2026-11-21T09:13:10+00:00", "acquisition_step", "getprop -> " + "ab" * 32) in events
-    assert not any("never ran" in e[2] for e in events)
-
-
 def test_spreadsheet_hostile_text_is_quoted(fixed_result: ScanResult) -> None:
     result = fixed_result.model_copy(deep=True)
     result.target.inputs = ['a,b "c"\nd']

@@ -59,3 +59,22 @@ def test_long_finding_lists_are_cut_with_a_pointer(fixed_result: ScanResult) -> 
     assert "Findings (most severe 40 of 69: see the json or html report for all)" in text
     assert "imei-to-network" in text  # the most severe are kept
     assert "install-packages" not in text.split("Top flows")[0]  # the info finding is cut
+
+
+def test_hostile_text_is_neither_markup_nor_terminal_control(fixed_result: ScanResult) -> None:
+    """An endpoint like "http://x/[/]" or an ESC sequence inside an APK must not crash or drive the terminal."""
+    import io as _io
+
+    from rich.console import Console as _Console
+
+    from toolkit.report.terminal import render_terminal as _render
+
+    result = fixed_result.model_copy(deep=True)
+    finding = next(f for apk in result.apks for f in apk.findings)
+    finding.message = "sent to http://evil.example/[/]path [bold]x[/bold] \x1b[31mRED\x07"
+    buffer = _io.StringIO()
+    _render(result, _Console(file=buffer, width=400, color_system=None))
+    out = buffer.getvalue()
+    assert "http://evil.example/[/]path [bold]x[/bold]" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[31mRED\\x07" in out

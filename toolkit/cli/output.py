@@ -35,6 +35,7 @@ from toolkit.report.html import render_html
 from toolkit.report.json_report import render_json
 from toolkit.report.sarif import render_sarif
 from toolkit.report.terminal import render_terminal, render_text
+from toolkit.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def post_process(result: ScanResult, args: ReportArgs) -> tuple[ScanResult, list
 
 
 def _line(err: Console, text: str) -> None:
-    err.print(text, markup=False, highlight=False, soft_wrap=True)
+    err.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def output_targets(formats: list[OutputFormat], output: Path | None) -> dict[OutputFormat, Path | None]:
@@ -238,18 +239,21 @@ def report_problems(result: ScanResult, err: Console) -> None:
 
 
 def exit_code(result: ScanResult, fail_on: Severity = Severity.info) -> int:
-    """0 nothing found, 1 findings at or above `fail_on`, 2 when a named input was unusable or nothing was analysed.
+    """The meaning of phonehome's exit codes, in order:
 
-    Findings suppressed by a baseline do not count. Warning-level input problems (an APK the phone would not hand
-    over, a damaged partition among good ones) are reported but do not by themselves make the run an error.
+    2 when an input the user named is unusable (missing path, folder without APKs, garbage firmware file, evidence
+      that fails its hash list);
+    1 when there are findings at or above `fail_on` (baseline-suppressed findings do not count);
+    2 when some APK could not be analysed at all: "clean" is only claimed for what was checked;
+    0 otherwise. Warning-level problems (an APK the phone would not hand over, a damaged partition among good ones)
+      and `partial` APKs are reported but do not change the code.
     """
     if any(e.level == "error" for e in result.input_errors):
         return EXIT_ERROR
-    analysed = [a for a in result.apks if a.status is not Status.not_analysed]
-    if not analysed and (result.apks or result.input_errors):
-        return EXIT_ERROR
     if any(f.severity.rank >= fail_on.rank for f in result.all_findings()):
         return EXIT_FINDINGS
+    if any(a.status is Status.not_analysed for a in result.apks):
+        return EXIT_ERROR
     return EXIT_CLEAN
 
 

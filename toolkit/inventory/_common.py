@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from toolkit.models.device import ParseProblem
+from toolkit.text import printable  # noqa: E402,F401  (re-exported for the parsers)
 
 log = logging.getLogger("toolkit.inventory")
 
@@ -13,14 +14,6 @@ _MAX_EXCERPT = 160
 # A garbage file can have a million bad lines: list the first ones, then count the rest in one entry.
 MAX_PROBLEMS_PER_OUTPUT = 100
 _MAX_LOGGED = 10
-
-
-def printable(text: str) -> str:
-    """`text` with control characters (ESC, BEL, NUL, ...) and undecodable bytes shown as escapes (\\x1b, \\ufffd):
-    text from a phone or an image may be hostile, and an excerpt must not drive the investigator's terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class Problems:

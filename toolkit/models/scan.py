@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from toolkit.models.acquisition import AcquisitionManifest
 from toolkit.models.apk import ApkMetadata
 from toolkit.models.common import PhModel, Severity, Status
 from toolkit.models.device import DeviceIdentity, DeviceInventory
@@ -106,6 +107,9 @@ class ScanResult(PhModel):
     rules: list[RuleInfo] = Field(default_factory=list, description="Metadata of every rule that produced a finding")
     device_findings: list[Finding] = Field(default_factory=list, description="Findings not tied to one APK")
     inventory: DeviceInventory | None = None
+    acquisition: AcquisitionManifest | None = Field(
+        None, description="The acquisition manifest of a phone scan (commands, pulled files, runs)"
+    )
     firmware: FirmwareInfo | None = None
     indicator_sources: list[IndicatorSource] = Field(default_factory=list, description="STIX files matched (--iocs)")
     ioc_matches: list[IocMatch] = Field(default_factory=list, description="Indicators that matched the evidence")

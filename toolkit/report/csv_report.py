@@ -124,26 +124,26 @@ def _package_events(result: ScanResult) -> Iterable[TimelineEvent]:
 
 
 def _acquisition_events(result: ScanResult) -> Iterable[TimelineEvent]:
-    """Acquisition steps (command run, file pulled) when the result carries an acquisition manifest."""
-    # The acquisition manifest (toolkit/acquisition/evidence.py) is not part of the ScanResult yet: read it when a
-    # source attaches it as `acquisition` (commands with started_at/command/sha256).
-    manifest = getattr(result, "acquisition", None)
-    for step in getattr(manifest, "steps", None) or getattr(manifest, "commands", None) or []:
-        moment = _parse_time(_first(step, "started_at", "timestamp", "time", "at"))
-        if moment is None:
-            continue
-        what = _first(step, "command", "action", "description", "name") or ""
-        outcome = _first(step, "sha256", "status", "exit_code", "result")
-        detail = str(what) + (f" -> {outcome}" if outcome not in (None, "") else "")
-        yield TimelineEvent(timestamp=moment, event="acquisition_step", detail=detail, source="acquisition")
-
-
-def _first(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
+    """Acquisition steps of a phone scan: every command run and every APK pulled (or refused), with its time."""
+    manifest = result.acquisition
+    if manifest is None:
+        return
+    for run in manifest.runs:
+        yield TimelineEvent(timestamp=_aware(run.started_at), event="acquisition_started", source="acquisition",
+                            detail=f"run {run.run} via {run.transport} from {run.host} ({run.tool_version})")
+    for command in manifest.commands:
+        outcome = command.error or (f"exit {command.exit_code}" if command.exit_code is not None else "")
+        if command.sha256:
+            outcome += f" sha256 {command.sha256}"
+        yield TimelineEvent(timestamp=_aware(command.started_at), event="acquisition_command", source="acquisition",
+                            detail=f"{command.command} -> {outcome.strip()}")
+    for pulled in manifest.files:
+        if pulled.device_mtime is not None:
+            yield TimelineEvent(timestamp=_aware(pulled.device_mtime), event="apk_file_modified", package=pulled.package or "",
+                                source="acquisition", detail=f"{pulled.device_path} (mtime on the phone)")
+    if manifest.finished_at is not None:
+        yield TimelineEvent(timestamp=_aware(manifest.finished_at), event="acquisition_finished", source="acquisition",
+                            detail="complete" if manifest.complete else "incomplete")
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -15,11 +15,18 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit.models import ApkReport, Flow, ScanResult, Severity, Status
+from toolkit.text import printable_lines
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 TOP_FLOWS = 10
 MAX_FINDING_ROWS = 40  # beyond this the terminal is the wrong place: the JSON/HTML reports hold them all
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
+
+
+def _row(table: Table, *cells: str | Text) -> None:
+    """Add a row whose text comes from APKs, phones or images: never read as rich markup ("[/]" in a URL would
+    crash the report), control characters shown as escapes."""
+    table.add_row(*(Text(printable_lines(c)) if isinstance(c, str) else c for c in cells))
 
 
 def render_terminal(result: ScanResult, console: Console) -> None:
@@ -126,7 +133,8 @@ def _apps(result: ScanResult) -> Table:
         table.add_column(column, overflow="fold")
     ordered = sorted(result.apks, key=lambda a: (-_rank(a), a.package or a.path))
     for apk in ordered:
-        table.add_row(
+        _row(
+            table,
             _verdict(apk),
             apk.package or "-",
             (apk.metadata.version_name or "") if apk.metadata else "",
@@ -158,7 +166,8 @@ def _findings(result: ScanResult) -> Table:
     for column in ("severity", "rule", "package", "message"):
         table.add_column(column, overflow="fold")
     for finding in shown:
-        table.add_row(
+        _row(
+            table,
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity.value]),
             finding.rule_id,
             finding.package or "device",
@@ -181,7 +190,8 @@ def _top_flows(result: ScanResult) -> Table | None:
     for column in ("package", "source", "sink", "endpoint", "trigger"):
         table.add_column(column, overflow="fold")
     for apk, flow in flows[:TOP_FLOWS]:
-        table.add_row(
+        _row(
+            table,
             apk.package or apk.path,
             f"{flow.source.kind}\n{flow.source.location.qualified_method}",
             f"{flow.sink.kind}\n{flow.sink.location.qualified_method}",
@@ -211,5 +221,5 @@ def _iocs(result: ScanResult) -> RenderableType:
     for (campaign, kind, value), (targets, packages) in sorted(rows.items()):
         names = sorted(packages)
         shown = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
-        table.add_row(campaign, f"{kind} {_short(value)}", ", ".join(sorted(targets)), shown)
+        _row(table, campaign, f"{kind} {_short(value)}", ", ".join(sorted(targets)), shown)
     return table
