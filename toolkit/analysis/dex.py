@@ -16,6 +16,8 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from toolkit.analysis.dextables import decode_mutf8 as _mutf8
+
 NO_INDEX = 0xFFFFFFFF
 
 
@@ -51,31 +53,6 @@ def _sleb(data: bytes, pos: int) -> tuple[int, int]:
             return result, pos
         if shift > 35:
             raise DexError(f"bad sleb128 at 0x{pos:x}")
-
-
-def _mutf8(raw: bytes) -> str:
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError:
-        pass
-    out: list[str] = []
-    i = 0
-    n = len(raw)
-    while i < n:
-        b = raw[i]
-        if b < 0x80:
-            out.append(chr(b))
-            i += 1
-        elif b & 0xE0 == 0xC0 and i + 1 < n:
-            out.append(chr(((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)))
-            i += 2
-        elif b & 0xF0 == 0xE0 and i + 2 < n:
-            out.append(chr(((b & 0x0F) << 12) | ((raw[i + 1] & 0x3F) << 6) | (raw[i + 2] & 0x3F)))
-            i += 3
-        else:
-            out.append("\ufffd")
-            i += 1
-    return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # --- instruction formats -------------------------------------------------------------------------------------
