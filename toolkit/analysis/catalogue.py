@@ -112,6 +112,7 @@ class CallbackSpec(PhModel):
     methods: list[str]
     pass_all_args: bool = False
     pass_receiver: bool = Field(False, description="the callback receives what the registering object holds")
+    receiver_param: int | None = Field(None, description="only this 1-based parameter receives the registering object")
     period_arg: int | None = Field(None, description="1-based parameter with the repeat period (ms unless a TimeUnit is passed)")
 
 

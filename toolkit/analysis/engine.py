@@ -1487,6 +1487,10 @@ class _MethodAnalysis:
                         n_params = len(param_types(t.proto))
                         pv = _cap(passed | last_ret)
                         call = [obj] + [pv] * n_params
+                        if spec.receiver_param is not None and n_params:
+                            # only that parameter is the registering object (e.g. the Call given to onFailure)
+                            recv_val = frozenset(lab for lab in args[0] if lab[0] not in _IDENTITY)
+                            call = [obj] + [recv_val if k == spec.receiver_param else EMPTY for k in range(1, n_params + 1)]
                         r = self._call_app(t, call, [None] * len(call), st, where, "callback")
                         last_ret = last_ret | r
                         if spec.pass_receiver:
