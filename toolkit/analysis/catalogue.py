@@ -153,6 +153,7 @@ class ModelsFile(PhModel):
     library_packages: list[str]
     supertypes: dict[str, list[str]] = Field(default_factory=dict)
     clean: CleanSpec = Field(default_factory=CleanSpec)
+    clean_fields: list[str] = Field(default_factory=list)
     mutators: list[str] = Field(default_factory=list)
     transforms: list[TransformSpec] = Field(default_factory=list)
     tags: list[TagSpec] = Field(default_factory=list)
@@ -215,6 +216,7 @@ class Catalogue:
         self.library_packages = tuple(m.library_packages)
         self.clean_names = frozenset(m.clean.names)
         self.clean_apis = frozenset(m.clean.apis)
+        self.clean_fields = frozenset(m.clean_fields)
         self.mutators = tuple(m.mutators)
         self.transforms: dict[str, str] = {api: t.name for t in m.transforms for api in t.apis}
         self.tags: dict[str, tuple[str, str]] = {api: (t.tag, t.target) for t in m.tags for api in t.apis}

@@ -855,6 +855,8 @@ class _MethodAnalysis:
                 base_x = frozenset(lab for lab in base if lab[0] == "X")
                 own = self._object_field(st, base, (cls, name))
                 st[ins.a] = (own if own is not None else self._read_local_field(st, (cls, name))) | base_x
+            elif f"{cls}->{name}" in self.cat.clean_fields:
+                st[ins.a] = EMPTY
             else:
                 obj = get(ins.b, EMPTY)
                 st[ins.a] = frozenset(lab for lab in obj if lab[0] not in _NO_DEFAULT)
