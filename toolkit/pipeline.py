@@ -361,7 +361,22 @@ class _Tracker:
 
 def tool_info() -> ToolInfo:
     """Versions that make a result reproducible."""
-    return ToolInfo(version=__version__, engine_version=ENGINE_VERSION, rules_version=_rules_version())
+    from importlib.metadata import PackageNotFoundError, version
+
+    from toolkit.analysis.geo import GEO_PACKAGE, database_info
+
+    try:
+        androguard = version("androguard")
+    except PackageNotFoundError:
+        androguard = ""
+    geo = database_info()
+    return ToolInfo(
+        version=__version__,
+        engine_version=ENGINE_VERSION,
+        rules_version=_rules_version(),
+        androguard_version=androguard,
+        geo_database=f"{GEO_PACKAGE} {geo.version}" if geo.version else "",
+    )
 
 
 def _rules_version() -> str:

@@ -62,7 +62,7 @@ class TaskOutcome(PhModel):
 
 @cache
 def code_digest() -> str:
-    """Digest of the analysis and model source code, the rules data and androguard's version.
+    """Digest of the analysis and model source code, the rules data, androguard's and the geo data's versions.
 
     ENGINE_VERSION is bumped by hand when semantics change; the digest also catches a local patch or a
     development change that forgot the bump, so a cache never serves results of other code.
@@ -78,8 +78,11 @@ def code_digest() -> str:
     for file in files:
         digest.update(file.relative_to(root.parent).as_posix().encode() + b"\0")
         digest.update(file.read_bytes())
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        digest.update(importlib.metadata.version("androguard").encode())
+    # Libraries whose data changes results: androguard (manifests, signatures) and the offline geo database
+    # (countries on endpoints are part of a cached report).
+    for package in ("androguard", "iptocc"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            digest.update(f"{package}={importlib.metadata.version(package)}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -80,10 +80,14 @@ class InputError(PhModel):
 
 
 class ToolInfo(PhModel):
+    """Everything whose version changes a result: a second examiner needs the same to reproduce it."""
+
     name: str = "phonehome"
     version: str
     engine_version: str = ""
     rules_version: str = ""
+    androguard_version: str = Field("", description="Reads manifests, resources and signatures")
+    geo_database: str = Field("", description="Offline IP-to-country data (package and version)")
 
 
 class Target(PhModel):
