@@ -78,6 +78,14 @@ def test_content(fixed_result: ScanResult) -> None:
         assert text in html, text
 
 
+def test_problem_label_follows_its_level(fixed_result: ScanResult) -> None:
+    html = render_html(fixed_result)  # the fixture's pull failure is a warning: part of the evidence, not an input
+    assert "not collected (warning): pull failed: permission denied" in html and "input error" not in html
+    errored = fixed_result.model_copy(deep=True)
+    errored.input_errors = [e.model_copy(update={"level": "error"}) for e in errored.input_errors]
+    assert "input error: pull failed: permission denied" in render_html(errored)
+
+
 def test_untrusted_text_is_escaped(fixed_result: ScanResult) -> None:
     evil = fixed_result.model_copy(deep=True)
     evil.apks[0].package = '<img src=x onerror="alert(1)">'

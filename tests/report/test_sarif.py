@@ -128,7 +128,7 @@ def test_structure(fixed_result: ScanResult, validator: jsonschema.Draft4Validat
         "fullyQualifiedName": "Norvo/n1lite/n1lite:4.4.2/KOT49H/1403150932:user/release-keys"}]}]
     assert run["automationDetails"]["id"] == "phonehome/device/NV0N1L0042"
     notes = run["invocations"][0]["toolExecutionNotifications"]
-    assert [n["descriptor"]["id"] for n in notes] == ["apk-partial", "apk-not-analysed", "input-error"]
+    assert [n["descriptor"]["id"] for n in notes] == ["apk-partial", "apk-not-analysed", "evidence-not-collected"]
     assert run["invocations"][0]["executionSuccessful"] is True
     assert run["invocations"][0]["startTimeUtc"] == "2026-11-21T09:14:03Z"
 
@@ -143,6 +143,15 @@ def test_inventory_parse_problems_become_notifications(fixed_result: ScanResult,
     notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     texts = [n["message"]["text"] for n in notes if n["descriptor"]["id"] == "inventory-parse-problem"]
     assert len(texts) == 1 and "truncated block" in texts[0] and "812" in texts[0]
+
+
+def test_notification_level_follows_the_problem_level(fixed_result: ScanResult, validator: jsonschema.Draft4Validator) -> None:
+    for level, descriptor in (("warning", "evidence-not-collected"), ("error", "input-error")):
+        result = fixed_result.model_copy(deep=True)
+        result.input_errors = [e.model_copy(update={"level": level}) for e in result.input_errors]
+        notes = _valid(validator, render_sarif(result))["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        pulled = [n for n in notes if "pull failed" in n["message"]["text"]]
+        assert [(n["level"], n["descriptor"]["id"]) for n in pulled] == [(level, descriptor)]
 
 
 def test_iocs_and_suppressed_results(fixed_result: ScanResult, validator: jsonschema.Draft4Validator, tmp_path: Path) -> None:

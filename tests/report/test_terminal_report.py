@@ -23,13 +23,14 @@ def _text(result: ScanResult) -> str:
 def test_summary(fixed_result: ScanResult) -> None:
     text = _text(fixed_result)
     assert "device: Norvo N1 Lite (Android 4.4.2, serial NV0N1L0042, SELinux Permissive)" in text
-    assert "APKs: 4 scanned, 2 analysed, 1 partial, 1 not analysed; 1 inputs unusable" in text
+    assert "APKs: 4 scanned, 2 analysed, 1 partial, 1 not analysed; 1 part of the evidence not collected" in text
     assert "Findings: 3 critical  2 high  2 medium  1 low  1 info" in text
     assert "Inventory: 4 packages, 2 remote connections" in text
     assert "Top flows (4 of 4)" in text
     assert "203.0.113.45:8443" in text and "http://push.vendor-cloud.example/pns/contacts" in text
-    assert "not_analysed: evidence/apks/system/app/OemLogger/OemLogger.apk: not a ZIP archive" in text
-    assert "error: /data/app/com.example.notes-1/base.apk: pull failed: permission denied" in text
+    assert "not analysed: evidence/apks/system/app/OemLogger/OemLogger.apk: not a ZIP archive" in text
+    assert "warning: /data/app/com.example.notes-1/base.apk: pull failed: permission denied" in text
+    assert "error: /data/app" not in text and "unusable" not in text  # a warning-level problem is not an error
     lines = text.splitlines()
     first_finding = next(i for i, line in enumerate(lines) if "imei-to-network" in line)
     info_finding = next(i for i, line in enumerate(lines) if "install-packages" in line)
@@ -44,6 +45,14 @@ def test_iocs_and_baseline(fixed_result: ScanResult, tmp_path: Path) -> None:
     assert "ipv4 203.0.113.0/24" in text and "endpoint, flow_endpoint, socket" in text  # one row per indicator
     assert f"{len(out.suppressed)} findings suppressed by baseline" in text
     assert "No findings." in text
+
+
+def test_unusable_inputs_are_errors(fixed_result: ScanResult) -> None:
+    errored = fixed_result.model_copy(deep=True)
+    errored.input_errors = [e.model_copy(update={"level": "error"}) for e in errored.input_errors]
+    text = _text(errored)
+    assert "; 1 input unusable" in text and "not collected" not in text
+    assert "error: /data/app/com.example.notes-1/base.apk: pull failed: permission denied" in text
 
 
 def test_empty_scan() -> None:

@@ -377,7 +377,9 @@ def _not_analysed(result: ScanResult) -> str:
         f"<li><span class=\"mono\">{escape(a.path)}</span>: {escape(a.status.value)}: {escape(a.reason or 'no reason recorded')}</li>"
         for a in result.apks if a.status is not Status.analysed
     ] + [
-        f"<li><span class=\"mono\">{escape(e.path)}</span>: input error: {escape(e.reason)}</li>" for e in result.input_errors
+        f"<li><span class=\"mono\">{escape(e.path)}</span>: "
+        f"{'input error' if e.level == 'error' else 'not collected (warning)'}: {escape(e.reason)}</li>"
+        for e in result.input_errors
     ]
     if not items:
         return ""

@@ -327,10 +327,10 @@ def _invocation(result: ScanResult) -> dict[str, Any]:
     for error in result.input_errors:
         notifications.append(
             {
-                "level": "error",
+                "level": error.level,
                 "message": {"text": error.reason},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(error.path)}}}],
-                "descriptor": {"id": "input-error"},
+                "descriptor": {"id": "input-error" if error.level == "error" else "evidence-not-collected"},
             }
         )
     for source in result.indicator_sources:

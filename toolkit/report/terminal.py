@@ -67,9 +67,14 @@ def summary(result: ScanResult) -> list[RenderableType]:
         )
     for apk in result.apks:
         if apk.status is not Status.analysed:
-            parts.append(Text(f"{apk.status.value}: {apk.path}: {apk.reason or 'no reason recorded'}", style="yellow"))
+            status = apk.status.value.replace("_", " ")
+            reason = apk.reason or "no reason recorded"
+            parts.append(Text(printable_lines(f"{status}: {apk.path}: {reason}"), style="yellow"))
     for error in result.input_errors:
-        parts.append(Text(f"error: {error.path}: {error.reason}", style="red"))
+        # level: an unusable input the user named is an error; a part of the evidence that could not be collected
+        # (e.g. an APK the phone refused to hand over) is a warning and the rest of the scan stands.
+        style = "red" if error.level == "error" else "yellow"
+        parts.append(Text(printable_lines(f"{error.level}: {error.path}: {error.reason}"), style=style))
     return parts
 
 
@@ -106,14 +111,22 @@ def _counts(result: ScanResult) -> Text:
         f"APKs: {len(result.apks)} scanned, {status[Status.analysed]} analysed, {status[Status.partial]} partial, "
         f"{status[Status.not_analysed]} not analysed"
     )
-    if result.input_errors:
-        text.append(f"; {len(result.input_errors)} inputs unusable", style="red")
+    errors = sum(1 for e in result.input_errors if e.level == "error")
+    warnings = len(result.input_errors) - errors
+    if errors:
+        text.append(f"; {_plural(errors, 'input')} unusable", style="red")
+    if warnings:
+        text.append(f"; {_plural(warnings, 'part')} of the evidence not collected", style="yellow")
     if result.inventory is not None:
         remote = sum(1 for s in result.inventory.sockets if s.is_remote)
         text.append(f"\nInventory: {len(result.inventory.packages)} packages, {remote} remote connections")
         if result.inventory.parse_problems:
             text.append(f", {len(result.inventory.parse_problems)} parse problems", style="yellow")
     return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _severity_line(result: ScanResult) -> Text:
