@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
-from types import SimpleNamespace
 
 from toolkit.models import ScanResult
-from toolkit.report.csv_report import COLUMNS, render_csv, timeline_events
+from toolkit.report.csv_report import COLUMNS, render_csv
 
 
 def test_golden(fixed_result: ScanResult, golden: Callable[[str, str], None]) -> None:
