@@ -124,6 +124,9 @@ def render_store_summary(store: StoreCheckResult) -> list[RenderableType]:
         parts.append(table)
     if store.without_reference:
         parts.append(_cell(f"No reference APK for: {', '.join(store.without_reference)}", style="dim"))
+    if store.reference_unused:  # a reference that matched nothing (other package, or unreadable) compared nothing
+        parts.append(_cell(f"Reference APKs that matched no store APK: {', '.join(store.reference_unused)}",
+                           style="yellow"))
     if store.trackers:
         table = Table(title=f"SDKs and trackers ({store.trackers_version})")
         for column in ("package", "SDK", "categories", "classes", "hosts", "on a leak flow"):
