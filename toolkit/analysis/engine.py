@@ -865,8 +865,14 @@ class _MethodAnalysis:
             cls, name = self.p.field_key(cls, name)
             val = get(ins.a, EMPTY)
             if self.p.is_app(cls) or not self.cat.is_library(cls):
-                self._store_local_field(st, (cls, name), val)
-                self._store_object_field(st, get(ins.b, EMPTY), (cls, name), val)
+                base = get(ins.b, EMPTY)
+                if self.m.name == "onDestroy" and ("A", 0) in base and self.m.class_desc in self.e.components:
+                    # onDestroy is the last callback of this instance: what it stores in its own fields is
+                    # never read by the instance's other lifecycle methods
+                    st[("dead", (cls, name))] = val
+                else:
+                    self._store_local_field(st, (cls, name), val)
+                    self._store_object_field(st, base, (cls, name), val)
             else:
                 self._mutate(st, ins.b, val)
         elif 0x60 <= op <= 0x66:  # sget
