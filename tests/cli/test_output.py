@@ -25,7 +25,7 @@ from toolkit.cli.output import (
     output_targets,
     post_process,
 )
-from toolkit.models import ScanResult, Severity
+from toolkit.models import InputError, ScanResult, Severity
 
 CLEAN_APK = FIXTURE_APKS / "flashlight.apk"  # genuine app, no leaks; signed with fixtures/keys/dev
 BUNDLE = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
@@ -176,7 +176,17 @@ def test_exit_code_thresholds(fixed: ScanResult) -> None:
     only_low.device_findings = []
     only_low.input_errors = []
     assert exit_code(only_low, Severity.low) == EXIT_FINDINGS
+    # Below the threshold, but one APK could not be analysed at all: phonehome does not call that clean.
+    assert any(a.status.value == "not_analysed" for a in only_low.apks)
+    assert exit_code(only_low, Severity.medium) == EXIT_ERROR
+    only_low.apks = [a for a in only_low.apks if a.status.value != "not_analysed"]
     assert exit_code(only_low, Severity.medium) == EXIT_CLEAN
+    # A part of the evidence the phone would not hand over is a warning, not an error ...
+    only_low.input_errors = [InputError(path="/system/app/X/X.apk", reason="Permission denied", level="warning")]
+    assert exit_code(only_low, Severity.medium) == EXIT_CLEAN
+    # ... while an input the user named that cannot be used is one, findings or not.
+    only_low.input_errors.append(InputError(path="/no/such.apk", reason="no such file or directory"))
+    assert exit_code(only_low, Severity.low) == EXIT_ERROR
 
 
 def test_post_process_reports_bad_files_and_keeps_the_result(fixed: ScanResult, tmp_path: Path) -> None:
