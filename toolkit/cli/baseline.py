@@ -23,9 +23,14 @@ def create(
     try:
         result = load_report(report)
         baseline = create_baseline(result, source_report=str(report))
-        write_baseline(baseline, out)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR) from exc
+        raise typer.Exit(EXIT_ERROR) from None
+    try:
+        write_baseline(baseline, out)
+    except OSError as exc:
+        err.print(f"error: {out}: cannot write baseline: {exc.strerror or exc}", markup=False, highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
     err.print(f"wrote baseline {out} ({len(baseline.entries)} findings accepted)", markup=False, highlight=False)
     raise typer.Exit(EXIT_CLEAN)

@@ -261,9 +261,10 @@ def load_report(path: Path) -> ScanResult:
     """Read a phonehome JSON report back; raise ValueError naming the file and the problem."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"{path}: cannot read report: {reason}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a phonehome JSON report: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read report: {exc.strerror or exc}") from exc
     try:
         return ScanResult.model_validate_json(text)
     except ValidationError as exc:
