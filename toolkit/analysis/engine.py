@@ -139,10 +139,11 @@ class Summary:
     thrown: frozenset[Label] = EMPTY
     relw: tuple[tuple[tuple[int, object], frozenset[Label]], ...] = ()
     relm: tuple[tuple[tuple[int, object], frozenset[Label]], ...] = ()
+    fld_out: tuple[tuple[object, frozenset[Label]], ...] = ()  # fields the method always sets, and to what
 
     def key(self) -> tuple[object, ...]:
         return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown,
-                self.relw, self.relm)
+                self.relw, self.relm, self.fld_out)
 
 
 @dataclass
@@ -461,6 +462,7 @@ class _MethodAnalysis:
         self.mut: State = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
         self.caught: dict[int, frozenset[Label]] = {}  # handler offset -> data of the exceptions it catches
+        self.fld_out: dict[object, frozenset[Label]] = {}  # field values when the method returns
         self.cur_handlers: list[int] = []
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
         self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
@@ -602,6 +604,7 @@ class _MethodAnalysis:
             thrown=_cap(self.thrown),
             relw=tuple(sorted(((k, _cap(v)) for k, v in self.relw.items()), key=repr)),
             relm=tuple(sorted(((k, _cap(v)) for k, v in self.relm.items()), key=repr)),
+            fld_out=tuple(sorted(((k, v) for k, v in self.fld_out.items() if ("G", k) not in v), key=repr)),
         )
         return self.res
 
@@ -764,10 +767,12 @@ class _MethodAnalysis:
             return local | {("F", key)}
         return self._read_field(key)
 
-    def _flush_fields(self, st: State) -> None:
+    def _flush_fields(self, st: State, exit_: bool = False) -> None:
         for k, v in list(st.items()):
             if isinstance(k, tuple) and k[0] == "fld":
                 self._write_field(k[1], frozenset(lab for lab in v if not (lab[0] == "G" and lab[1] == k[1])))
+                if exit_:
+                    self.fld_out[k[1]] = _cap(self.fld_out.get(k[1], EMPTY) | v)
 
     def _write_field(self, key: object, value: frozenset[Label]) -> None:
         value = frozenset(lab for lab in value if lab[0] not in _IDENTITY)
@@ -797,12 +802,12 @@ class _MethodAnalysis:
             st[ins.a] = self.caught.get(ins.off, EMPTY)
         elif op == 0x0E or op == 0x27:
             self._run_later(st)
-            self._flush_fields(st)
+            self._flush_fields(st, exit_=op == 0x0E)
             if op == 0x27:
                 self._throw(frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in _DATA))
         elif 0x0F <= op <= 0x11:
             self._run_later(st)
-            self._flush_fields(st)
+            self._flush_fields(st, exit_=True)
             self.ret = _cap(self.ret | get(ins.a, EMPTY))
         elif 0x12 <= op <= 0x19:
             lit = ins.lit
@@ -1061,6 +1066,9 @@ class _MethodAnalysis:
             self.res.iccs.add(IccSend(icc.api, _cap(sub.apply(icc.intent)), (where, *icc.path)[:24], icc.always_external, icc.internal_only))
         if summ.thrown:
             self._throw(sub.apply(summ.thrown))
+        for key, val in summ.fld_out:
+            # the callee always sets this field before returning: what we held locally is overwritten
+            st[("fld", key)] = frozenset(lab for lab in sub.apply(val) if lab[0] not in _IDENTITY)
         return sub.apply(summ.ret)
 
     # -- library calls
