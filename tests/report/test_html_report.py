@@ -78,6 +78,14 @@ def test_content(fixed_result: ScanResult) -> None:
         assert text in html, text
 
 
+def test_header_counts_problems_and_tables_scroll_when_narrow(fixed_result: ScanResult) -> None:
+    html = render_html(fixed_result)
+    header = html.split("<header>")[1].split("</header>")[0]
+    assert "1 not analysed, 1 part of the evidence not collected; 9 findings" in header
+    assert re.search(r"; \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", header)
+    assert '<div class="scroll"><table class="sortable" id="apps-table">' in html  # SHA-256 column reachable
+
+
 def test_problem_label_follows_its_level(fixed_result: ScanResult) -> None:
     html = render_html(fixed_result)  # the fixture's pull failure is a warning: part of the evidence, not an input
     assert "not collected (warning): pull failed: permission denied" in html and "input error" not in html

@@ -9,6 +9,7 @@ JS); the inline script adds sorting, filtering and the live count of shown findi
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from html import escape
 
 from toolkit.models import ApkReport, Finding, Flow, RuleInfo, ScanResult, Severity, Status
@@ -38,7 +39,7 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-all}
 .card h3{margin:0 0 4px;font-size:15px}.card .meta{color:var(--muted);font-size:12px;margin-bottom:6px}.card .why{background:#fff8e1;padding:6px 8px;margin:6px 0}
 .flow{border-top:1px dashed var(--line);padding-top:6px;margin-top:6px}.path{margin:4px 0;padding-left:18px}.path li{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}.muted{color:var(--muted)}
-.hidden{display:none}.tag{display:inline-block;background:#eef1f5;border-radius:3px;padding:0 5px;margin:1px 3px 1px 0;font-size:12px}
+.scroll{overflow-x:auto}.hidden{display:none}.tag{display:inline-block;background:#eef1f5;border-radius:3px;padding:0 5px;margin:1px 3px 1px 0;font-size:12px}
 footer{color:var(--muted);padding:10px 28px 30px;font-size:12px}
 """
 
@@ -143,12 +144,22 @@ def _title(result: ScanResult) -> str:
 def _counts_line(result: ScanResult) -> str:
     status = Counter(a.status for a in result.apks)
     findings = result.all_findings()
+    errors = sum(1 for e in result.input_errors if e.level == "error")
+    warnings = len(result.input_errors) - errors
     return (
         f"{len(result.apks)} APKs scanned: {status[Status.analysed]} analysed, {status[Status.partial]} partial, "
-        f"{status[Status.not_analysed]} not analysed; {len(findings)} findings"
+        f"{status[Status.not_analysed]} not analysed"
+        + (f", {errors} input{'' if errors == 1 else 's'} unusable" if errors else "")
+        + (f", {warnings} part{'' if warnings == 1 else 's'} of the evidence not collected" if warnings else "")
+        + f"; {len(findings)} findings"
         + (f", {len(result.suppressed)} suppressed by baseline" if result.suppressed else "")
-        + f"; {result.started_at.isoformat()} to {result.finished_at.isoformat()}"
+        + f"; {_when(result.started_at)} to {_when(result.finished_at)}"
     )
+
+
+def _when(moment: datetime) -> str:
+    """A timestamp to read in the header: to the second, UTC (the overview keeps the exact value)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _kv(pairs: list[tuple[str, str | None]]) -> str:
@@ -256,7 +267,9 @@ def _apps_table(result: ScanResult) -> str:
     head = "".join(f"<th>{h}</th>" for h in columns)
     return (
         "<section id=\"apps\"><h2>Apps</h2>"
-        f"<table class=\"sortable\" id=\"apps-table\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        # a narrow window scrolls the table sideways instead of cutting off its last columns (SHA-256)
+        f"<div class=\"scroll\"><table class=\"sortable\" id=\"apps-table\"><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
         "</section>"
     )
 
@@ -361,8 +374,8 @@ def _ioc_section(result: ScanResult) -> str:
         for source in result.indicator_sources for s in source.skipped
     )
     table = (
-        "<table class=\"sortable\" id=\"ioc-table\"><thead><tr><th>Campaign</th><th>Indicator</th><th>Matched</th>"
-        f"<th>Observed</th><th>Package</th><th>Where</th><th>File</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<div class=\"scroll\"><table class=\"sortable\" id=\"ioc-table\"><thead><tr><th>Campaign</th><th>Indicator</th><th>Matched</th>"
+        f"<th>Observed</th><th>Package</th><th>Where</th><th>File</th></tr></thead><tbody>{rows}</tbody></table></div>"
         if rows else "<p>No indicator matched.</p>"
     )
     return (
