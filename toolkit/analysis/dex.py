@@ -432,6 +432,10 @@ class DexFile:
     # --- classes -------------------------------------------------------------------------------------------
     def _load_classes(self) -> None:
         data = self.data
+        # bulk-unpacked method ids and the pools' caches as locals: this loop runs for every method of the APK
+        ids = list(struct.iter_unpack("<HHI", data[self.method_ids_off : self.method_ids_off + 8 * self.method_ids_size]))
+        strings = self._strings
+        protos = self._protos
         for i in range(self.class_defs_size):
             cls_idx, access, super_idx, ifaces_off, _src, _ann, data_off, _static = struct.unpack_from(
                 "<8I", data, self.class_defs_off + 32 * i
@@ -468,7 +472,15 @@ class DexFile:
                 macc, pos = _uleb(data, pos)
                 code_off, pos = _uleb(data, pos)
                 midx += diff
-                mcls, mname, mproto = self.method_ref(midx)
+                if midx >= self.method_ids_size:
+                    raise DexError(f"{self.name}: method index {midx} out of range in class data of {desc}")
+                _c, proto_i, name_i = ids[midx]
+                mname = strings.get(name_i)
+                if mname is None:
+                    mname = self.string(name_i)
+                mproto = protos.get(proto_i)
+                if mproto is None:
+                    mproto = self.proto(proto_i)
                 mdef = MethodDef(self, midx, desc, mname, mproto, macc, code_off)
                 cdef.methods[mname + mproto] = mdef
                 self.methods.append(mdef)
