@@ -327,6 +327,7 @@ class Engine:
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.max_depth = _MAX_CALL_DEPTH  # callee summaries computed this many calls deep, deeper = default
         self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
+        self.max_reanalysis = _MAX_REANALYSIS
         self.stack: list[str] = []
 
     def relevant(self, m: MethodDef) -> bool:
@@ -357,7 +358,7 @@ class Engine:
                 break
             sig = self.dirty.popleft()
             m = self.p.methods.get(sig)
-            if self.analysis_count.get(sig, 0) >= _MAX_REANALYSIS:
+            if self.analysis_count.get(sig, 0) >= self.max_reanalysis:
                 continue  # keep the summary we have: recursion in big libraries must not eat the budget
             if m is not None and sig not in self.in_progress:
                 self._analyse(m)

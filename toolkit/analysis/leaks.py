@@ -51,7 +51,8 @@ _PATH_RE = re.compile(r"^(/[^\s/]+)+/?$|^[\w.-]+\.[A-Za-z0-9]{1,8}$")
 MAX_METHODS_WALKED = 2500
 SMALL_APP_METHODS = 20000
 MAX_RETURN_HOPS_BIG_APP = 5
-MAX_CALL_DEPTH_BIG_APP = 6  # in big apps a value is followed up at most this many returns from where it is read
+MAX_CALL_DEPTH_BIG_APP = 6
+MAX_REANALYSIS_BIG_APP = 2  # fixpoint rounds per method in big apps (recursion in libraries must not eat the budget)  # in big apps a value is followed up at most this many returns from where it is read
 FRAGMENT_CLASSES = ("Landroid/app/Fragment;", "Landroidx/fragment/app/Fragment;", "Landroid/support/v4/app/Fragment;")  # below this every package is analysed
 
 
@@ -164,6 +165,7 @@ class LeakFinder:
                 self.engine.home_prefixes = self._home_prefixes(seeds)
                 self._max_hops = MAX_RETURN_HOPS_BIG_APP
                 self.engine.max_depth = MAX_CALL_DEPTH_BIG_APP
+                self.engine.max_reanalysis = MAX_REANALYSIS_BIG_APP
             if seeds:
                 # field initialisers of components run first: they put listeners/handlers in fields that the
                 # lifecycle methods later register (needed to resolve those callbacks)
