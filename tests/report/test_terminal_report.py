@@ -55,6 +55,18 @@ def test_unusable_inputs_are_errors(fixed_result: ScanResult) -> None:
     assert "error: /data/app/com.example.notes-1/base.apk: pull failed: permission denied" in text
 
 
+def test_reads_at_80_columns(fixed_result: ScanResult) -> None:
+    # Package names, rule ids and the source -> sink of a flow must not be cut mid-word on an 80-column terminal:
+    # the location and methods go below them in the same cell instead of in narrow columns of their own.
+    console = Console(record=True, width=80, color_system=None, force_terminal=False)
+    render_terminal(fixed_result, console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for whole in ("com.brightlight.flashlight", "com.vendor.cloudmsg", "imei-to-network", "imei -> network"):
+        assert whole in text, whole
+    assert "package / where" in text and "rule / package" in text
+
+
 def test_empty_scan() -> None:
     text = _text(build_result(Target(kind="apk_files", inputs=["x/"]), []))
     assert "APKs: 0 scanned" in text and "No findings." in text

@@ -29,6 +29,14 @@ def _row(table: Table, *cells: str | Text) -> None:
     table.add_row(*(Text(printable_lines(c)) if isinstance(c, str) else c for c in cells))
 
 
+def _stacked(first: str, second: str, first_style: str = "") -> Text:
+    """Two untrusted strings in one cell, the second dimmed below the first (keeps tables readable at 80 columns)."""
+    text = Text(printable_lines(first), style=first_style)
+    if second:
+        text.append("\n" + printable_lines(second), style="dim")
+    return text
+
+
 def render_terminal(result: ScanResult, console: Console) -> None:
     """Print a summary of `result` on `console` (the CLI owns the console)."""
     console.print(Group(*summary(result)))
@@ -142,18 +150,20 @@ def _severity_line(result: ScanResult) -> Text:
 
 def _apps(result: ScanResult) -> Table:
     table = Table(title="Apps", title_justify="left")
-    for column in ("verdict", "package", "version", "findings", "flows", "where"):
-        table.add_column(column, overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("package / where", overflow="fold", ratio=1)
+    table.add_column("version", overflow="fold")
+    table.add_column("findings", justify="right")
+    table.add_column("flows", justify="right")
     ordered = sorted(result.apks, key=lambda a: (-_rank(a), a.package or a.path))
     for apk in ordered:
         _row(
             table,
             _verdict(apk),
-            apk.package or "-",
+            _stacked(apk.package or "-", apk.provenance.device_path or apk.provenance.display or apk.path),
             (apk.metadata.version_name or "") if apk.metadata else "",
             str(len(apk.findings)),
             str(len(apk.flows)),
-            apk.provenance.device_path or apk.provenance.display or apk.path,
         )
     return table
 
@@ -176,14 +186,14 @@ def _findings(result: ScanResult) -> Table:
     shown = findings[:MAX_FINDING_ROWS]
     title = "Findings" if len(shown) == len(findings) else f"Findings (most severe {len(shown)} of {len(findings)}: see the json or html report for all)"
     table = Table(title=title, title_justify="left")
-    for column in ("severity", "rule", "package", "message"):
-        table.add_column(column, overflow="fold")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule / package", overflow="fold", ratio=2)
+    table.add_column("message", overflow="fold", ratio=5)
     for finding in shown:
         _row(
             table,
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity.value]),
-            finding.rule_id,
-            finding.package or "device",
+            _stacked(finding.rule_id, finding.package or "device"),
             finding.message,
         )
     return table
@@ -200,16 +210,16 @@ def _top_flows(result: ScanResult) -> Table | None:
         return None
     flows.sort(key=lambda pair: (-_flow_rank(*pair), pair[0].package or "", pair[1].id))
     table = Table(title=f"Top flows ({min(TOP_FLOWS, len(flows))} of {len(flows)})", title_justify="left")
-    for column in ("package", "source", "sink", "endpoint", "trigger"):
-        table.add_column(column, overflow="fold")
+    table.add_column("flow: app, source -> sink, methods", overflow="fold", ratio=3)
+    table.add_column("endpoint / trigger", overflow="fold", ratio=2)
     for apk, flow in flows[:TOP_FLOWS]:
         _row(
             table,
-            apk.package or apk.path,
-            f"{flow.source.kind}\n{flow.source.location.qualified_method}",
-            f"{flow.sink.kind}\n{flow.sink.location.qualified_method}",
-            "\n".join(e.value for e in flow.endpoints) or "-",
-            ", ".join(t.kind for t in flow.triggers) or "-",
+            _stacked(
+                f"{apk.package or apk.path}: {flow.source.kind} -> {flow.sink.kind}",
+                f"{flow.source.location.qualified_method} ->\n{flow.sink.location.qualified_method}",
+            ),
+            _stacked("\n".join(e.value for e in flow.endpoints) or "-", ", ".join(t.kind for t in flow.triggers) or "-"),
         )
     return table
 
