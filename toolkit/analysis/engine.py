@@ -686,6 +686,16 @@ class _MethodAnalysis:
             self.caught[h] = _cap(self.caught.get(h, EMPTY) | value)
         self.thrown = _cap(self.thrown | value)
 
+    def _class_init(self, cls: str) -> None:
+        """A static field is read: the class's static initialiser has run (it fills the field_info with the
+        objects it creates, e.g. enum constants with their own bodies)."""
+        cdef = self.p.classes.get(cls)
+        if cdef is None or cls == self.m.class_desc or not self.p.is_app(cls):
+            return
+        clinit = cdef.methods.get("<clinit>()V")
+        if clinit is not None and clinit.code_off:
+            self.e._summary_of(clinit, self.m.sig)
+
     def _run_later(self, st: State) -> None:
         for t, obj, slot, where in self.later:
             value = frozenset(lab for lab in st.get(slot, EMPTY) if lab[0] not in _IDENTITY)
@@ -884,6 +894,7 @@ class _MethodAnalysis:
         elif 0x60 <= op <= 0x66:  # sget
             cls, name, _t = self.m.dex.field_ref(ins.idx)
             cls, name = self.p.field_key(cls, name)
+            self._class_init(cls)
             kind = self.cat.provider_fields.get(f"{cls}->{name}")
             if kind is not None:
                 st[ins.a] = frozenset({("U", kind)})
