@@ -693,7 +693,7 @@ class _MethodAnalysis:
         if cdef is None or cls == self.m.class_desc or not self.p.is_app(cls):
             return
         clinit = cdef.methods.get("<clinit>()V")
-        if clinit is not None and clinit.code_off:
+        if clinit is not None and clinit.code_off and clinit.dex.insns_size(clinit) < 400 and self.e.is_home(clinit):
             self.e._summary_of(clinit, self.m.sig)
 
     def _run_later(self, st: State) -> None:
