@@ -102,12 +102,12 @@ def analyse_with_progress(inputs: Sequence[ApkInput], options: ScanOptions, err:
             result = run_batch(inputs, options, on_progress)
         except KeyboardInterrupt:
             bar.stop()
-            where = "" if options.no_cache else f" in {options.cache_path or default_cache_path()}"
-            err.print(
-                f"interrupted: finished results are saved{where}; run the same command again to resume",
-                markup=False,
-                highlight=False,
-            )
+            if options.no_cache:  # nothing was kept: do not promise a resume
+                message = "interrupted: no results kept (--no-cache); run the command again to start over"
+            else:
+                where = options.cache_path or default_cache_path()
+                message = f"interrupted: finished results are saved in {where}; run the same command again to resume"
+            err.print(message, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
         except (ClusterError, PoolError) as exc:
             bar.stop()
