@@ -31,3 +31,15 @@ def test_interrupt_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_c
         assert "no results kept (--no-cache)" in text and "resume" not in text
     else:
         assert f"finished results are saved in {tmp_path / 'c.sqlite'}; run the same command again to resume" in text
+
+
+def test_store_check_interrupt_is_a_message_not_a_silent_130(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import toolkit.cli.store as store_cli
+    from toolkit.cli.main import app
+
+    monkeypatch.setattr(store_cli, "run_store_check", _interrupt)
+    result = CliRunner().invoke(app, ["store", "check", str(tmp_path), "--no-cache"])
+    assert result.exit_code == 2
+    assert "interrupted: no results kept (--no-cache)" in result.output

@@ -102,12 +102,7 @@ def analyse_with_progress(inputs: Sequence[ApkInput], options: ScanOptions, err:
             result = run_batch(inputs, options, on_progress)
         except KeyboardInterrupt:
             bar.stop()
-            if options.no_cache:  # nothing was kept: do not promise a resume
-                message = "interrupted: no results kept (--no-cache); run the command again to start over"
-            else:
-                where = options.cache_path or default_cache_path()
-                message = f"interrupted: finished results are saved in {where}; run the same command again to resume"
-            err.print(message, markup=False, highlight=False, soft_wrap=True)
+            err.print(interrupted_message(options), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
         except (ClusterError, PoolError) as exc:
             bar.stop()
@@ -115,6 +110,14 @@ def analyse_with_progress(inputs: Sequence[ApkInput], options: ScanOptions, err:
             raise typer.Exit(EXIT_ERROR) from None
     err.print(summary_line(result.stats), markup=False, highlight=False, soft_wrap=True)
     return result.reports
+
+
+def interrupted_message(options: ScanOptions) -> str:
+    """What to tell the user after Ctrl-C: resume only when a result cache kept the finished APKs."""
+    if options.no_cache:
+        return "interrupted: no results kept (--no-cache); run the command again to start over"
+    where = options.cache_path or default_cache_path()
+    return f"interrupted: finished results are saved in {where}; run the same command again to resume"
 
 
 def summary_line(stats: BatchStats) -> str:

@@ -17,6 +17,7 @@ from toolkit.cli.batch_options import (
     NO_CACHE_OPTION,
     SCHEDULER_OPTION,
     WORKERS_OPTION,
+    interrupted_message,
     progress_bar,
     scan_options,
 )
@@ -79,6 +80,10 @@ def check(
             result = run_store_check(paths, options, on_progress)
         except StoreDataError as exc:
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:  # Ctrl-C: the same message and exit code as every other scanning command
+            bar.stop()
+            err.print(interrupted_message(options.scan), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
     if result.store is not None and OutputFormat.terminal.value in formats and output is None:
         console.print(Group(*render_store_summary(result.store)))
