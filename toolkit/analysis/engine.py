@@ -1233,6 +1233,30 @@ class _MethodAnalysis:
                 actions = sorted(lab[1] for lab in arg(2) if lab[0] == "C")
                 for o in recv_objs:
                     self._fact(("dynrecv", o, tuple(actions), where))
+        # WorkManager: the library creates the Worker class named in the request and runs doWork(), which reads
+        # the request's input Data with getInputData(); a PeriodicWorkRequest repeats
+        if lib.startswith(("Landroidx/work/WorkManager;", "Landroidx/work/WorkContinuation;")) and name.startswith("enqueue"):
+            request: frozenset[Label] = EMPTY
+            for a in args[1:]:
+                request |= a
+            data = frozenset(lab for lab in request if lab[0] in ("S", "G", "X", "KV", "GK", "FR", "C"))
+            periods = sorted(lab[1] for lab in request if lab[0] == "N" and lab[1] > 0)
+            units = {lab[1] for lab in request if lab[0] == "UNIT"}
+            scale = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600, "DAYS": 86400}.get(next(iter(units)), 0) if units else 0
+            for lab in request:
+                if lab[0] == "K" and self.p.is_app(lab[1]):
+                    worker = lab[1]
+                    self._write_field(("work", worker), data)
+                    if periods and scale:
+                        self._fact(("job", (("IT", "class", worker),), periods[0] * scale * 1000, where))
+                    for t in self.p.methods_named(worker, "doWork") + self.p.methods_named(worker, "startWork"):
+                        if t.code_off:
+                            self._call_app(t, [frozenset({("O", worker)})], [None], st, where, "callback")
+                            if periods and scale:
+                                self._fact(("periodic", t.sig, periods[0] * scale, where))
+        if name == "getInputData" and not static:
+            workers = [lab[1] for lab in recv if lab[0] == "O"] or [self.m.class_desc]
+            return frozenset(("G", ("work", w)) for w in workers)
         # callbacks (what they return comes back through e.g. Future.get)
         cb_ret = self._callbacks(lib, keys, name, args, st, where, static)
         # object tags

@@ -423,6 +423,8 @@ class LeakFinder:
             found.update({m.sig: m for m in self._invokers("Landroid/content/Context;", "openFileInput")})
             found.update({m.sig: m for m in self._invokers("Landroid/content/ContextWrapper;", "openFileInput")})
             return [found[k] for k in sorted(found)]
+        if key[0] == "work":
+            return [m for m in self._class_methods(str(key[1])) if m.name in ("doWork", "startWork")]
         if key[0] in ("saved_state", "result"):
             return [m for m in self._class_methods(str(key[1]))
                     if m.name in ("onCreate", "onRestoreInstanceState", "onPostCreate", "onActivityResult")]
