@@ -1239,14 +1239,14 @@ class _MethodAnalysis:
             request: frozenset[Label] = EMPTY
             for a in args[1:]:
                 request |= a
-            data = frozenset(lab for lab in request if lab[0] in ("S", "G", "X", "KV", "GK", "FR", "C"))
+            work_data = frozenset(lab for lab in request if lab[0] in ("S", "G", "X", "KV", "GK", "FR", "C"))
             periods = sorted(lab[1] for lab in request if lab[0] == "N" and lab[1] > 0)
             units = {lab[1] for lab in request if lab[0] == "UNIT"}
             scale = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600, "DAYS": 86400}.get(next(iter(units)), 0) if units else 0
             for lab in request:
                 if lab[0] == "K" and self.p.is_app(lab[1]):
                     worker = lab[1]
-                    self._write_field(("work", worker), data)
+                    self._write_field(("work", worker), work_data)
                     if periods and scale:
                         self._fact(("job", (("IT", "class", worker),), periods[0] * scale * 1000, where))
                     for t in self.p.methods_named(worker, "doWork") + self.p.methods_named(worker, "startWork"):
