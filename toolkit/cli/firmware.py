@@ -52,11 +52,16 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * mult)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _summary(info: FirmwareInfo, err: Console, issues: bool = True) -> None:
     # Partition and member names come from the image: shown with control characters escaped.
     err.print(
         printable(f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
-                  f"{len(info.apks)} APKs, {len(info.build_props)} build.prop files, {len(info.issues)} problems"),
+                  f"{_count(len(info.apks), 'APK')}, {_count(len(info.build_props), 'build.prop file')}, "
+                  f"{_count(len(info.issues), 'problem')}"),
         highlight=False, markup=False, soft_wrap=True,
     )
     for issue in info.issues if issues else []:
