@@ -67,7 +67,10 @@ def _cases(key: str) -> list[Any]:
             out.append(pytest.param(path.parent.name, {"unparseable": f"{path}: {exc}"}, id=f"{path.parent.name}-truth-unreadable"))
             continue
         for i, spec in enumerate(truth.get(key) or []):
-            out.append(pytest.param(path.parent.name, spec, id=f"{path.parent.name}-{i}-{spec['source']}-{spec['sink']}"))
+            # A documented engine limitation stays visible: strict xfail, so fixing it forces the truth update.
+            marks = [pytest.mark.xfail(strict=True, reason=spec["known_gap"])] if spec.get("known_gap") else []
+            out.append(pytest.param(path.parent.name, spec, id=f"{path.parent.name}-{i}-{spec['source']}-{spec['sink']}",
+                                    marks=marks))
     return out
 
 
