@@ -23,7 +23,7 @@ from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 __all__ = ["ENGINE_VERSION", "AnalysisOptions", "analyse_apk", "rule_infos", "rules_version", "sha256_file"]
 
