@@ -220,6 +220,29 @@ def test_unwritable_output_is_an_error(tmp_path: Path, fixed: ScanResult) -> Non
         emit(fixed, ["json"], blocker / "sub" / "r.json", Console(), Console(stderr=True))
 
 
+def test_one_unwritable_format_does_not_lose_the_others(tmp_path: Path, fixed: ScanResult) -> None:
+    from toolkit.cli.output import emit
+
+    out = tmp_path / "out"
+    (out / "phonehome-report.json").mkdir(parents=True)  # something in the way of the JSON file only
+    err = Console(stderr=True, record=True, width=300)
+    with pytest.raises(OutputError, match="phonehome-report.json: cannot write json report"):
+        emit(fixed, ["json", "sarif", "html"], out, Console(), err)
+    assert (out / "phonehome-report.sarif").is_file() and (out / "phonehome-report.html").is_file()
+    assert "wrote html report" in err.export_text()
+
+
+def test_unwritable_output_stops_before_the_scan(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    code, _, stderr = scan("-f", "json", "-o", str(blocker / "sub" / "r.json"))
+    assert code == EXIT_ERROR
+    said = " ".join(stderr.replace("│", " ").split())  # the usage error box wraps lines
+    assert "is a file, not a folder" in said and "batch:" not in stderr  # nothing was analysed for nothing
+    code, _, stderr = scan("-f", "json,sarif", "-o", str(blocker))
+    assert code == EXIT_ERROR and "is a file: 2 formats are written into a folder" in stderr
+
+
 def test_rerender_a_saved_report_with_indicators(tmp_path: Path, fixed: ScanResult) -> None:
     from toolkit.cli.output import rerender_report
 

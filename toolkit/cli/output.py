@@ -10,6 +10,7 @@ typo or a malformed indicator/baseline file stops the command with exit code 2 b
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -96,6 +97,25 @@ def _check_baseline(value: Path | None) -> Path | None:
     return value
 
 
+def _check_output(value: Path | None) -> Path | None:
+    """Refuse an --output that cannot be written before a long scan starts, not after it (the result would be lost)."""
+    if value is None:
+        return None
+    if value.is_file():
+        return value  # one format overwrites it; several are refused by output_targets with the reason
+    ancestor = value
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise typer.BadParameter(f"{value}: cannot be created: {ancestor} is a file, not a folder")
+    try:  # the real test of writability (permissions, read-only mounts, /proc ...): create and remove a probe
+        with tempfile.TemporaryFile(dir=ancestor, prefix=".phonehome-probe-"):
+            pass
+    except OSError as exc:
+        raise typer.BadParameter(f"{value}: cannot write in {ancestor}: {exc.strerror or exc}") from exc
+    return value
+
+
 FORMAT_OPTION = typer.Option(
     [OutputFormat.terminal.value],
     "--format",
@@ -105,7 +125,7 @@ FORMAT_OPTION = typer.Option(
     "(written into the --output folder)",
 )
 OUTPUT_OPTION = typer.Option(
-    None, "--output", "-o", help="Output file (one format) or folder (several formats); default: terminal/stdout"
+    None, "--output", "-o", callback=_check_output, help="Output file (one format) or folder (several formats); default: terminal/stdout"
 )
 IOCS_OPTION = typer.Option(
     [], "--iocs", callback=_check_iocs,
@@ -195,6 +215,8 @@ def output_targets(formats: list[OutputFormat], output: Path | None) -> dict[Out
             )
         return dict.fromkeys(files)
     as_folder = len(files) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if as_folder and output.is_file():
+        raise OutputError(f"{output} is a file: {len(files)} formats are written into a folder; give --output a folder")
     if as_folder:
         return {f: output / FILE_NAMES[f] for f in files}
     return {f: output for f in files}
@@ -211,6 +233,7 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
     if (OutputFormat.terminal in chosen and OutputFormat.terminal not in targets) or not targets:
         # The summary never mixes with a machine-readable format on stdout.
         render_terminal(result, err if stdout_taken else console)
+    failed: list[str] = []
     for fmt, path in targets.items():
         text = RENDERERS[fmt](result)
         if path is None:
@@ -220,9 +243,12 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write {fmt.value} report: {exc.strerror or exc}") from exc
+        except OSError as exc:  # the other formats are still written: one bad target must not lose them all
+            failed.append(f"{path}: cannot write {fmt.value} report: {exc.strerror or exc}")
+            continue
         _line(err, f"wrote {fmt.value} report {path}")
+    if failed:
+        raise OutputError("; ".join(failed))
 
 
 def report_problems(result: ScanResult, err: Console) -> None:
