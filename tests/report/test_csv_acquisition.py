@@ -46,3 +46,14 @@ def test_acquisition_steps_are_timeline_rows() -> None:
     assert by_event["apk_file_modified"][0]["timestamp"].startswith("2009-01-01T08:00:00")
     assert by_event["acquisition_finished"][0]["detail"] == "complete"
     assert all(r["source"] == "acquisition" for r in rows if r["event"].startswith("acquisition"))
+
+
+def test_an_apk_the_phone_refused_is_a_timeline_row() -> None:
+    result = result_with_acquisition()
+    assert result.acquisition is not None
+    result.acquisition.files.append(PulledFile(device_path="/system/priv-app/F/F.apk", package="com.f", status="failed",
+                                               reason="Permission denied"))
+    rows = [r for r in csv.DictReader(io.StringIO(render_csv(result))) if r["event"] == "apk_not_pulled"]
+    assert len(rows) == 1 and rows[0]["package"] == "com.f"
+    assert rows[0]["detail"].startswith("/system/priv-app/F/F.apk: Permission denied (run 1")
+    assert rows[0]["timestamp"].startswith("2026-11-21T10:00:00")  # the run's start: no time is kept per pull

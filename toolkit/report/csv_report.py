@@ -137,10 +137,18 @@ def _acquisition_events(result: ScanResult) -> Iterable[TimelineEvent]:
             outcome += f" sha256 {command.sha256}"
         yield TimelineEvent(timestamp=_aware(command.started_at), event="acquisition_command", source="acquisition",
                             detail=f"{command.command} -> {outcome.strip()}")
+    run_started = {run.run: run.started_at for run in manifest.runs}
     for pulled in manifest.files:
         if pulled.device_mtime is not None:
             yield TimelineEvent(timestamp=_aware(pulled.device_mtime), event="apk_file_modified", package=pulled.package or "",
                                 source="acquisition", detail=f"{pulled.device_path} (mtime on the phone)")
+        if pulled.status == "failed" and pulled.run in run_started:
+            # A refused APK is part of the story (what could not be examined): placed at the start of the run that
+            # tried it, as the manifest records no time per pull.
+            yield TimelineEvent(timestamp=_aware(run_started[pulled.run]), event="apk_not_pulled",
+                                package=pulled.package or "", source="acquisition",
+                                detail=f"{pulled.device_path}: {pulled.reason or 'no reason recorded'} "
+                                       f"(run {pulled.run}; time of the run, not of the attempt)")
     if manifest.finished_at is not None:
         yield TimelineEvent(timestamp=_aware(manifest.finished_at), event="acquisition_finished", source="acquisition",
                             detail="complete" if manifest.complete else "incomplete")
