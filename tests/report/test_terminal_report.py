@@ -42,7 +42,11 @@ def test_iocs_and_baseline(fixed_result: ScanResult, tmp_path: Path) -> None:
     out = apply_baseline(matched, create_baseline(matched), tmp_path / "b.json")
     text = _text(out)
     assert f"Indicator matches: {len(out.ioc_matches)} (" in text and "VendorCloud" in text
-    assert "ipv4 203.0.113.0/24" in text and "endpoint, flow_endpoint, socket" in text  # one row per indicator
+    iocs = text.split("Indicator matches")[1]
+    assert "203.0.113.0/24" in iocs and "BrightStats: ipv4" in iocs  # one row per indicator
+    assert "endpoint, flow_endpoint, socket" in iocs
+    assert "http://push.vendor-cloud.example/pns/contacts" in iocs  # URL indicators whole, never cut with '…'
+    assert "121e3c27ae0d7ee7f1cc0cf…" in iocs  # only hashes are shortened (the JSON/HTML reports hold them whole)
     assert f"{len(out.suppressed)} findings suppressed by baseline" in text
     assert "No findings." in text
 

@@ -239,10 +239,12 @@ def _iocs(result: ScanResult) -> RenderableType:
         targets.add(m.target)
         packages.add(m.package or m.location or "device")
     table = Table(title=f"Indicator matches: {len(result.ioc_matches)} ({files})", title_justify="left")
-    for column in ("campaign", "indicator", "matched", "packages"):
-        table.add_column(column, overflow="fold")
+    table.add_column("indicator / campaign: kind", overflow="fold", ratio=3)
+    table.add_column("packages / matched in", overflow="fold", ratio=2)
     for (campaign, kind, value), (targets, packages) in sorted(rows.items()):
         names = sorted(packages)
         shown = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
-        _row(table, campaign, f"{kind} {_short(value)}", ", ".join(sorted(targets)), shown)
+        # URLs and domains are shown whole (folded): a cut URL is no indicator; only long hashes are shortened.
+        indicator = _short(value, 24) if "sha" in kind or "hash" in kind else value
+        _row(table, _stacked(indicator, f"{campaign}: {kind}"), _stacked(shown, ", ".join(sorted(targets))))
     return table
