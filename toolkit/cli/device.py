@@ -210,7 +210,7 @@ def list_devices(server_port: int | None = SERVER_PORT_OPTION) -> None:
     entries = adb.list_devices(server_port)
     if not entries:
         _say(Console(stderr=True), "no device found: plug the phone in and enable USB debugging "
-                                   "(or use --tcp HOST:PORT with `device acquire`)")
+                                   "(or use --tcp HOST:PORT with `device scan` or `device acquire`)")
         raise typer.Exit(EXIT_CLEAN)
     table = Table(title="devices")
     for column in ("serial", "state", "path", "model"):
