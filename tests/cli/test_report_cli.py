@@ -33,3 +33,14 @@ def test_render_names_a_broken_report(tmp_path: Path) -> None:
     result = run_cli("report", "render", str(broken))
     assert result.returncode == 2
     assert str(broken) in result.stderr
+
+
+def test_a_report_with_an_unknown_field_names_the_version(tmp_path: Path) -> None:
+    report = json.loads(SAVED.read_text())
+    report["tool"]["field_from_the_future"] = 1
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(report))
+    result = run_cli("report", "render", str(newer))
+    assert result.returncode == 2
+    assert "(1 problem; first: tool.field_from_the_future: Extra inputs are not permitted; written by another " \
+           "phonehome version? this is " in " ".join(result.stderr.split())

@@ -20,6 +20,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from toolkit import __version__
 from toolkit.findings import (
     BaselineError,
     IndicatorFileError,
@@ -296,8 +297,13 @@ def load_report(path: Path) -> ScanResult:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
+        count = exc.error_count()
+        hint = ""
+        if first["type"] == "extra_forbidden":  # a field this version does not know: likely a newer phonehome
+            hint = f"; written by another phonehome version? this is {__version__}"
         raise ValueError(
-            f"{path}: not a phonehome JSON report ({exc.error_count()} problems; first: {where}: {first['msg']})"
+            f"{path}: not a phonehome JSON report ({count} problem{'' if count == 1 else 's'}; first: {where}: "
+            f"{first['msg']}{hint})"
         ) from exc
 
 
