@@ -33,7 +33,7 @@ from toolkit.cli.output import (
     finish_scan,
 )
 from toolkit.inventory import printable
-from toolkit.models import Severity
+from toolkit.models import InputError, Severity
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.scans import scan_unpacked_firmware
 
@@ -121,4 +121,10 @@ def scan(
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    if not result.apks and result.input_errors and all(e.level == "warning" for e in result.input_errors):
+        # Damaged parts are warnings only beside good ones: when nothing at all could be taken out of the file,
+        # the firmware was not usable and "nothing found" (exit 0) would claim a check that never happened.
+        result.input_errors.append(InputError(
+            path=str(file), reason="no APK could be extracted (every part that was found is damaged): nothing analysed",
+        ))
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
