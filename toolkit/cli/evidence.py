@@ -49,8 +49,9 @@ def scan(
     """Analyse an evidence folder (no phone needed). Exit 0 nothing found, 1 findings, 2 error or tampered folder."""
     console, err = Console(), Console(stderr=True)
     if not folder.is_dir():  # say what is wrong with the path itself before talking about acquisition.json
-        what = "is a file, not an evidence folder" if folder.exists() else "no such folder"
-        err.print(printable(f"error: {folder}: {what}"), markup=False, highlight=False, soft_wrap=True)
+        what = "a file" if folder.exists() else "no such folder"
+        err.print(printable(f"error: {folder}: not an evidence folder: {what}"), markup=False, highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(EXIT_ERROR)
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     scan = scan_evidence(folder, "evidence", options, err)
