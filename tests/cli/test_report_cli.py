@@ -44,3 +44,22 @@ def test_a_report_with_an_unknown_field_names_the_version(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "(1 problem; first: tool.field_from_the_future: Extra inputs are not permitted; written by another " \
            "phonehome version? this is " in " ".join(result.stderr.split())
+
+
+def test_render_shows_store_tables_and_device_facts_again(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli.main import app
+    from toolkit.models import ScanResult
+    from toolkit.models.store import SignerCheck, StoreCheckResult, TamperVerdict
+
+    result = ScanResult.model_validate_json(SAVED.read_text())
+    result.store = StoreCheckResult(signer_checks=[SignerCheck(
+        apk_path="s/a.apk", package="com.vendor.appmarket", schemes=["v2"], certificates=["ab" * 32],
+        verdict=TamperVerdict(verdict="tampered", reasons=["signed with an AOSP test key"]))])
+    saved = tmp_path / "store.json"
+    saved.write_text(result.model_dump_json())
+    done = CliRunner().invoke(app, ["report", "render", str(saved)])
+    assert done.exit_code == 1, done.output
+    assert "Signers" in done.stdout and "signed with an AOSP test key" in done.stdout  # as `store check` showed it
+    assert "what the phone showed at acquisition:" in done.stderr  # as `evidence scan` showed it
