@@ -89,6 +89,8 @@ def test_header_counts_problems_and_tables_scroll_when_narrow(fixed_result: Scan
 def test_problem_label_follows_its_level(fixed_result: ScanResult) -> None:
     html = render_html(fixed_result)  # the fixture's pull failure is a warning: part of the evidence, not an input
     assert "not collected (warning): pull failed: permission denied" in html and "input error" not in html
+    assert '<a href="#not-analysed">Problems</a>' in html
+    assert "<h2>Problems: not (fully) analysed, not collected (3)</h2>" in html  # partial, not analysed, not pulled
     errored = fixed_result.model_copy(deep=True)
     errored.input_errors = [e.model_copy(update={"level": "error"}) for e in errored.input_errors]
     assert "input error: pull failed: permission denied" in render_html(errored)

@@ -106,7 +106,7 @@ def render_html(result: ScanResult) -> str:
         "<nav><a href=\"#overview\">Overview</a> &middot; <a href=\"#apps\">Apps</a> &middot; "
         "<a href=\"#findings\">Findings</a> &middot; <a href=\"#flows\">Data flows</a>"
         + (" &middot; <a href=\"#iocs\">Indicators</a>" if result.indicator_sources else "")
-        + (" &middot; <a href=\"#not-analysed\">Not analysed</a>" if _has_problems(result) else "")
+        + (" &middot; <a href=\"#not-analysed\">Problems</a>" if _has_problems(result) else "")
         + "</nav></header>",
         "<main>",
         _overview(result),
@@ -396,7 +396,8 @@ def _not_analysed(result: ScanResult) -> str:
     ]
     if not items:
         return ""
-    return f"<section id=\"not-analysed\"><h2>Not (fully) analysed</h2><ul>{''.join(items)}</ul></section>"
+    return (f"<section id=\"not-analysed\"><h2>Problems: not (fully) analysed, not collected ({len(items)})</h2>"
+            f"<ul>{''.join(items)}</ul></section>")
 
 
 def _has_problems(result: ScanResult) -> bool:
