@@ -52,6 +52,23 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * mult)
 
 
+def _check_out_folder(out: Path, err: Console) -> None:
+    """--out must be an empty folder that can be created: said in one line before any unpacking starts."""
+    problem = ""
+    if out.exists() and not out.is_dir():
+        problem = "is a file, not a folder"
+    elif out.is_dir() and any(out.iterdir()):
+        problem = "output folder is not empty"
+    else:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the output folder: {exc.strerror or exc}"
+    if problem:
+        err.print(printable(f"error: {out}: {problem}"), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -80,9 +97,7 @@ def extract(
     Exit code: 0 everything read, 2 something could not be read (see the errors and firmware.json).
     """
     err = Console(stderr=True)
-    if out.exists() and any(out.iterdir()):
-        err.print(f"error: {out}: output folder is not empty", highlight=False, markup=False)
-        raise typer.Exit(EXIT_ERROR)
+    _check_out_folder(out, err)
     info = unpack(file, out, Limits(max_output_bytes=parse_size(max_output)))
     (out / SUMMARY).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
     _summary(info, err)
@@ -109,9 +124,8 @@ def scan(
     console, err = Console(), Console(stderr=True)
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     started = datetime.now(UTC)
-    if keep is not None and keep.exists() and any(keep.iterdir()):
-        err.print(f"error: {keep}: output folder is not empty", highlight=False, markup=False)
-        raise typer.Exit(EXIT_ERROR)
+    if keep is not None:
+        _check_out_folder(keep, err)
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
         info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output)))
