@@ -118,6 +118,12 @@ def run_acquisition(out: Path, connect: Callable[[], adb.AdbConnection], options
             bar.stop()
             _say(err, f"error: {exc}")
             raise typer.Exit(EXIT_ERROR) from None
+        except OSError as exc:
+            if exc.filename is None:  # not a file-system problem (e.g. a socket): not ours to explain
+                raise
+            bar.stop()  # e.g. --out under a file, or on a read-only or pseudo file system
+            _say(err, f"error: {exc.filename}: cannot write the evidence folder {out}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             bar.stop()
             _say(err, f"interrupted: what was complete is kept in {out}; run the same command again to resume")
