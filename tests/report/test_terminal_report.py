@@ -71,6 +71,15 @@ def test_reads_at_80_columns(fixed_result: ScanResult) -> None:
     assert "package / where" in text and "rule / package" in text
 
 
+def test_many_problems_are_cut_with_a_pointer(fixed_result: ScanResult) -> None:
+    many = fixed_result.model_copy(deep=True)
+    template = many.input_errors[0]
+    many.input_errors = [template.model_copy(update={"path": f"/data/app/x{i}.apk"}) for i in range(50)]
+    text = _text(many)
+    assert "/data/app/x0.apk" in text and "/data/app/x49.apk" not in text
+    assert "… and 22 more problems: see stderr or the json/html report for all" in text  # 2 APK problems + 50
+
+
 def test_empty_scan() -> None:
     text = _text(build_result(Target(kind="apk_files", inputs=["x/"]), []))
     assert "APKs: 0 scanned" in text and "No findings." in text

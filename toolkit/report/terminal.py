@@ -19,6 +19,7 @@ from toolkit.text import printable_lines
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 TOP_FLOWS = 10
+MAX_PROBLEM_LINES = 30  # a folder of 1,000 damaged files would bury the summary; stderr and the reports list all
 MAX_FINDING_ROWS = 40  # beyond this the terminal is the wrong place: the JSON/HTML reports hold them all
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
@@ -73,16 +74,21 @@ def summary(result: ScanResult) -> list[RenderableType]:
                 style="dim",
             )
         )
+    problems: list[Text] = []
     for apk in result.apks:
         if apk.status is not Status.analysed:
             status = apk.status.value.replace("_", " ")
             reason = apk.reason or "no reason recorded"
-            parts.append(Text(printable_lines(f"{status}: {apk.path}: {reason}"), style="yellow"))
+            problems.append(Text(printable_lines(f"{status}: {apk.path}: {reason}"), style="yellow"))
     for error in result.input_errors:
         # level: an unusable input the user named is an error; a part of the evidence that could not be collected
         # (e.g. an APK the phone refused to hand over) is a warning and the rest of the scan stands.
         style = "red" if error.level == "error" else "yellow"
-        parts.append(Text(printable_lines(f"{error.level}: {error.path}: {error.reason}"), style=style))
+        problems.append(Text(printable_lines(f"{error.level}: {error.path}: {error.reason}"), style=style))
+    parts.extend(problems[:MAX_PROBLEM_LINES])
+    if len(problems) > MAX_PROBLEM_LINES:  # every one is also a line on stderr and in the json/html reports
+        parts.append(Text(f"… and {len(problems) - MAX_PROBLEM_LINES} more problems: see stderr or the json/html "
+                          "report for all", style="yellow"))
     return parts
 
 
