@@ -76,3 +76,38 @@ def test_unknown_input_is_reported(tmp_path: Path) -> None:
     junk.write_text("just text")
     info = run(junk, tmp_path / "out")
     assert "not a firmware format" in issues_text(info)
+
+
+def test_truncated_tar_md5_keeps_what_was_read_and_says_where_it_broke(vendor_ext4: Path, tmp_path: Path) -> None:
+    whole = writers.write_tar_md5(tmp_path / "AP_Z.tar.md5", [("vendor.img", vendor_ext4.read_bytes()),
+                                                             ("boot.img", b"ANDROID!" + bytes(300_000))],
+                                  lz4_members=False)
+    data = whole.read_bytes()
+    first_end = 512 + ((len(vendor_ext4.read_bytes()) + 511) // 512) * 512
+    # Cut inside the second member's header (tarfile alone would end there quietly) and inside its data.
+    for cut_at in (first_end + 100, first_end + 512 + 1000):
+        cut = tmp_path / f"AP_Z_cut{cut_at}.tar.md5"
+        cut.write_bytes(data[:cut_at])
+        info = run(cut, tmp_path / f"out{cut_at}")
+        assert "damaged tar archive" in issues_text(info), cut_at
+        assert "/vendor/app/VendorSync/VendorSync.apk" in apk_by_device_path(info)
+
+
+def test_a_fake_apk_in_an_image_is_an_issue_not_silently_dropped(vendor_tree: Path, tmp_path: Path) -> None:
+    import shutil
+
+    need("mke2fs")
+    root = tmp_path / "root"
+    shutil.copytree(vendor_tree, root)
+    (root / "priv-app" / "X").mkdir(parents=True)
+    (root / "priv-app" / "X" / "X.apk").write_bytes(b"\x8f" * 5000)
+    (root / "app" / "NoManifest").mkdir(parents=True)
+    import zipfile
+
+    with zipfile.ZipFile(root / "app" / "NoManifest" / "NoManifest.apk", "w") as z:
+        z.writestr("hello.txt", "not an app")
+    image = writers.make_ext4(root, tmp_path / "vendor.img", size_mb=4)
+    info = run(image, tmp_path / "out")
+    text = issues_text(info)
+    assert "X.apk" in text and "not an APK: no zip signature" in text
+    assert "NoManifest.apk" in text and "no AndroidManifest.xml" in text

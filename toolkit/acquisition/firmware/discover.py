@@ -90,6 +90,8 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                     info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
                 continue
             if head != b"PK\x03\x04":
+                if fn.endswith(".apk"):  # a damaged, encrypted or fake app file is said, not dropped
+                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason="not an APK: no zip signature"))
                 continue
             try:
                 with zipfile.ZipFile(p) as z:
@@ -99,7 +101,12 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                 if fn.endswith(".apk"):
                     info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
                 continue
-            if "AndroidManifest.xml" not in names or "apex_payload.img" in names or "original_apex" in names:
+            if "apex_payload.img" in names or "original_apex" in names:
+                continue
+            if "AndroidManifest.xml" not in names:
+                if fn.endswith(".apk"):
+                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
+                                                     reason="not an APK: the zip has no AndroidManifest.xml"))
                 continue
             info.apks.append(_apk_entry(p, names, out, roots))
     merged: dict[str, str] = {}

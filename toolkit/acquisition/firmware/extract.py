@@ -687,25 +687,35 @@ class Extractor:
             raise FirmwareError(name, f"damaged tar archive: {e}") from e
         self.roots[outdir] = Root(chain, "tar", None, None)
         members: list[Member] = []
-        for ti in tf:
-            if ti.isdir():
-                continue
-            try:
-                rel = safe_relpath(ti.name, name)
-            except OutputLimitError:
-                raise
-            except FirmwareError as e:
-                self.issue(chain + [ti.name], e.reason)
-                continue
-            if ti.issym() or ti.islnk():
-                self.symlinks.append(SymlinkInfo(chain=chain + [str(rel)], target=ti.linkname))
-                continue
-            if not ti.isfile():
-                continue
-            if ti.offset_data + ti.size > tar_size:
-                self.issue(chain + [str(rel)], "member claims more bytes than the archive holds (truncated)")
-                continue
-            members.append(_tar_member(tdev, ti, rel))
+        try:
+            for ti in tf:
+                if ti.isdir():
+                    continue
+                try:
+                    rel = safe_relpath(ti.name, name)
+                except OutputLimitError:
+                    raise
+                except FirmwareError as e:
+                    self.issue(chain + [ti.name], e.reason)
+                    continue
+                if ti.issym() or ti.islnk():
+                    self.symlinks.append(SymlinkInfo(chain=chain + [str(rel)], target=ti.linkname))
+                    continue
+                if not ti.isfile():
+                    continue
+                if ti.offset_data + ti.size > tar_size:
+                    self.issue(chain + [str(rel)], "member claims more bytes than the archive holds (truncated)")
+                    continue
+                members.append(_tar_member(tdev, ti, rel))
+        except (tarfile.TarError, EOFError, OSError) as e:
+            # A truncated download: keep the members read so far, say where the archive broke.
+            self.issue(chain, f"damaged tar archive after {len(members)} member(s): {e}")
+        else:
+            # tarfile ends quietly at a cut-off header: what follows the last member must be end-of-archive zeros.
+            rest = tdev.read(tf.offset, min(max(0, tar_size - tf.offset), 1 << 20)) if tf.offset < tar_size else b""
+            if rest.strip(b"\0"):
+                self.issue(chain, f"damaged tar archive: unreadable data after {len(members)} member(s) "
+                                  f"at offset {tf.offset} (truncated download?)")
         self.process_members(members, outdir, chain, depth + 1)
 
     def process_compressed(
