@@ -19,7 +19,8 @@ import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -139,6 +140,19 @@ class Extractor:
         self._erofs_version: str | None = None
 
     # -- helpers ------------------------------------------------------------------------------
+    @contextmanager
+    def recorded(self, chain: list[str]) -> Iterator[None]:
+        """A member that cannot be read becomes an issue on its chain and the walk goes on; only the output
+        limit stops the whole run."""
+        try:
+            yield
+        except OutputLimitError:
+            raise
+        except FirmwareError as e:
+            self.issue(chain, e.reason)
+        except READ_ERRORS as e:
+            self.issue(chain, f"unreadable: {e}")
+
     def issue(self, chain: list[str], reason: str) -> None:
         # Recorded in FirmwareInfo.issues, which the caller reports: logged at info so it is not said twice.
         log.info("%s: %s", " > ".join(chain), reason)
@@ -399,14 +413,8 @@ class Extractor:
             if part.dev is None:
                 self.containers.append(ContainerInfo(chain=pchain, kind="empty", size=0, detail="no extents (unused slot)"))
                 continue
-            try:
+            with self.recorded(pchain):
                 self.process(part.dev, part.name, pchain, outdir, depth + 1, on_disk=None, partition=part.name)
-            except OutputLimitError:
-                raise
-            except FirmwareError as e:
-                self.issue(pchain, e.reason)
-            except READ_ERRORS as e:
-                self.issue(pchain, f"unreadable: {e}")
 
     def process_payload(self, dev: Dev, chain: list[str], outdir: Path, depth: int, record: ContainerInfo) -> None:
         pl = payload.open_payload(dev)
@@ -550,14 +558,8 @@ class Extractor:
             if key in used:
                 continue
             mchain = chain + [key]
-            try:
+            with self.recorded(mchain):
                 self.process_member(m, outdir, mchain, depth, in_fs, partition)
-            except OutputLimitError:
-                raise
-            except FirmwareError as e:
-                self.issue(mchain, e.reason)
-            except READ_ERRORS as e:
-                self.issue(mchain, f"unreadable: {e}")
 
     def process_member(
         self, m: Member, outdir: Path, chain: list[str], depth: int, in_fs: bool, partition: str | None
@@ -778,7 +780,7 @@ class Extractor:
             if not ti.isfile():
                 continue
             label = " > ".join(mchain)
-            try:
+            with self.recorded(mchain):
                 produced += ti.size
                 self.budget.check_ratio(produced, counter.count, label)
                 f = tf.extractfile(ti)
@@ -797,12 +799,6 @@ class Extractor:
                         tdev.close()
                         if target.exists() and target.parent == self.tmp:
                             self.drop_tmp(target)
-            except OutputLimitError:
-                raise
-            except FirmwareError as e:
-                self.issue(mchain, e.reason)
-            except READ_ERRORS as e:
-                self.issue(mchain, f"unreadable: {e}")
 
 
 def apex_partition(name: str) -> str:
