@@ -14,9 +14,9 @@ from pathlib import Path
 from toolkit.analysis.androguard_backend import ApkParseError, open_apk
 from toolkit.analysis.catalogue import CatalogueError, load_catalogue
 from toolkit.analysis.container import check_container
+from toolkit.analysis.dataflow import find_leaks
 from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
-from toolkit.analysis.leaks import find_leaks
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.analysis.rules import evaluate, rule_infos, rules_version
 from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
@@ -116,9 +116,11 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
         problems.append(f"rules unusable: {exc}")
     report.stats.methods_total = leaks.methods_total
     report.stats.methods_analysed = leaks.methods_analysed
+    report.stats.limits = leaks.limits
     problems.extend(leaks.problems[:20])
     if leaks.partial_reason:
-        report.stats.budget_exhausted = True
+        # a limit cut the analysis: the flows found are real, but the app is not fully analysed
+        report.stats.budget_exhausted = any(lim.name == "time_budget" for lim in leaks.limits)
         report.status = Status.partial
         report.reason = leaks.partial_reason
     elif problems and len(dexes) < len(report.metadata.dex_files):
