@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,11 +49,17 @@ def run_one(apk: Path, code_root: Path, kill: float, budget: float) -> dict[str,
     time_bin = shutil.which("time") or "/usr/bin/time"
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as tf:
         start = time.monotonic()
+        # own process group: a kill must reach the interpreter under `time`, not only `time` itself
+        child = subprocess.Popen([time_bin, "-v", "-o", tf.name, sys.executable, "-c", ONE, str(apk), str(budget)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=code_root,
+                                 start_new_session=True)
         try:
-            proc = subprocess.run([time_bin, "-v", "-o", tf.name, sys.executable, "-c", ONE, str(apk), str(budget)],
-                                  capture_output=True, text=True, env=env, cwd=code_root, timeout=kill)
+            stdout, stderr = child.communicate(timeout=kill)
         except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
             return {"status": "killed", "wall": kill, "peak_mb": 0.0, "flows": 0, "limits": [f"killed>{kill:g}s"]}
+        proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
         wall = time.monotonic() - start
         peak = 0.0
         for line in Path(tf.name).read_text().splitlines():

@@ -190,6 +190,7 @@ class FamiliesSpec(PhModel):
     registration_prefixes: list[str]
     not_registration: list[str]
     to_string: str
+    not_streams: list[str]
 
 
 class LauncherSpec(PhModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from toolkit.analysis.dataflow.heap import HeapOps
 from toolkit.analysis.dataflow.program import Loc, param_types
 from toolkit.analysis.dataflow.semantics import apply_library
-from toolkit.analysis.dataflow.summary import IccSend, SinkHit, State, Substitution
+from toolkit.analysis.dataflow.summary import IccSend, SinkHit, State, Substitution, param_cell
 from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, Cell, FieldObject, Label, cap, is_tainted
 from toolkit.analysis.dex import INVOKE_KIND, Insn, MethodDef
 
@@ -165,6 +165,12 @@ class CallOps(HeapOps):
                                       hit.tag, cap(sub.apply(hit.endpoints)), (where, *hit.path)[:MAX_PATH]))
         for key, val in summ.writes:
             self._write_field(key, sub.apply(val))
+        for i in sorted(summ.param_cells):
+            if i < len(args):
+                self._write_field(param_cell(t.sig, i), args[i])
+        for key, i in summ.info_params:
+            if i < len(args):
+                self.e.record_field_info(key, args[i])
         for icc in summ.iccs:
             intent = sub.apply(icc.intent)
             if is_tainted(intent):

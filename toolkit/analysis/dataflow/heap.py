@@ -52,6 +52,7 @@ class HeapOps:
     relw: dict[tuple[int, object], frozenset[Label]]  # writes to fields of parameter objects
     relm: dict[tuple[int, object], frozenset[Label]]  # changes to objects held in those fields
     later: list[Later]
+    flushed: set[tuple[object, frozenset[Label]]]  # (state key, value) pairs already written out
 
     def _call_app(self, t: MethodDef, args: list[frozenset[Label]], arg_regs: list[int | None], st: State,
                   where: Loc, kind: str) -> frozenset[Label]:
@@ -183,10 +184,13 @@ class HeapOps:
 
     def _flush_fields(self, st: State, exit_: bool = False) -> None:
         """Fields written locally become global writes (before a call, which may read them, and at exit)."""
+        flushed = self.flushed
         for k, v in list(st.items()):
             if isinstance(k, tuple) and k[0] == "fld":
-                own = Cell(k[1])
-                self._write_field(k[1], frozenset(lab for lab in v if lab != own))
+                if (k, v) not in flushed:  # writing the same value again changes nothing
+                    flushed.add((k, v))
+                    own = Cell(k[1])
+                    self._write_field(k[1], frozenset(lab for lab in v if lab != own))
                 if exit_:
                     self.fld_out[k[1]] = cap(self.fld_out.get(k[1], EMPTY) | v)
 

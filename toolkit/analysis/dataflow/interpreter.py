@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from toolkit.analysis.dataflow.calls import CallOps
 from toolkit.analysis.dataflow.heap import Later
 from toolkit.analysis.dataflow.program import loc_of, param_types
-from toolkit.analysis.dataflow.summary import MethodResult, State, Summary
+from toolkit.analysis.dataflow.summary import MethodResult, SinkHit, State, Summary, to_param_cells
 from toolkit.analysis.dataflow.values import (
     DATA,
     EMPTY,
@@ -45,7 +45,13 @@ if TYPE_CHECKING:
 RESULT = -1  # state key of the last call's result (move-result)
 _EXITS = frozenset((0x0E, 0x0F, 0x10, 0x11, 0x27))  # return-void, return*, throw
 _GOTOS = frozenset((0x28, 0x29, 0x2A))
-MAX_SUMMARY_HITS = 48
+MAX_SUMMARY_HITS = 256
+MAX_CELLS_IN_SUMMARY = 8  # more Cell labels in a summary value: compacted into one bag cell
+WIDEN_AFTER = 3
+_BAGGED = frozenset(("G",))
+# once widened (a method analysed WIDEN_AFTER times), constants go to the bag too: strings built in a recursion
+# over a class family (protobuf) otherwise grow one round at a time
+_BAGGED_WIDENED = frozenset(("G", "C", "N", "I", "K", "O", "IT", "SCHEME", "UNIT", "PER"))  # analyses of a method after which changing strong-update facts are dropped
 _BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
 
 
@@ -67,6 +73,7 @@ class MethodInterpreter(CallOps):
         self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
         self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
         self.later: list[Later] = []
+        self.flushed: set[tuple[object, frozenset[Label]]] = set()
 
     # -- setup ------------------------------------------------------------------------------------------------
     def _initial_state(self, code_regs: int, ins: int) -> State:
@@ -195,23 +202,73 @@ class MethodInterpreter(CallOps):
     def _finish(self) -> MethodResult:
         """The summary keeps what depends on the parameters (callers substitute it); the rest is concrete."""
         res = self.res
-        sym_hits = sorted((h for h in res.hits if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv))),
-                          key=lambda h: (len(h.path), h.path))
+        # one hit per sink, data and receiver: the shortest path is the one a flow reports
+        shortest: dict[tuple[object, ...], SinkHit] = {}
+        for h in sorted(res.hits, key=lambda h: (len(h.path), h.path)):
+            if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv)):
+                shortest.setdefault((h.kind, h.api, h.path[-1], h.data, h.recv, h.tag, h.endpoints), h)
+        sym_hits = [self._compact_hit(h) for h in shortest.values()]
         if len(sym_hits) > MAX_SUMMARY_HITS:
             self.e.limits.hit("summary_hits", self.m.sig)
+        sym_writes: set[tuple[object, frozenset[Label]]] = set()
+        used: set[int] = set()
+        info: set[tuple[object, int]] = set()
+        for key, val in [w for w in res.writes if is_symbolic(w[1])]:
+            cells = to_param_cells(val, self.m.sig, used)
+            if cells is None:
+                sym_writes.add((key, val))  # completed by the caller's substitution
+                continue
+            res.writes.discard((key, val))
+            if cells:
+                res.writes.add((key, cells))
+            info.update((key, lab[1]) for lab in val if lab[0] == "P")
         res.summary = Summary(
-            ret=cap(self.ret),
-            mutations={k: cap(v) for k, v in self.mut.items()},
+            ret=self._compact(self.ret, "ret"),
+            mutations={k: self._compact(v, ("mut", k)) for k, v in self.mut.items()},
             hits=frozenset(sym_hits[:MAX_SUMMARY_HITS]),
-            writes=frozenset(w for w in res.writes if is_symbolic(w[1])),
+            writes=frozenset(sym_writes),
+            param_cells=frozenset(used),
+            info_params=tuple(sorted(info, key=repr)),
             iccs=frozenset(c for c in res.iccs if is_symbolic(c.intent)),
             facts=frozenset(f for f in res.facts if f[0] == "sym"),
-            thrown=cap(self.thrown),
-            relw=tuple(sorted(((k, cap(v)) for k, v in self.relw.items()), key=repr)),
-            relm=tuple(sorted(((k, cap(v)) for k, v in self.relm.items()), key=repr)),
-            fld_out=tuple(sorted(((k, v) for k, v in self.fld_out.items() if Cell(k) not in v), key=repr)),
+            thrown=self._compact(self.thrown, "thrown"),
+            relw=tuple(sorted(((k, self._compact(v, ("relw", k))) for k, v in self.relw.items()), key=repr)),
+            relm=tuple(sorted(((k, self._compact(v, ("relm", k))) for k, v in self.relm.items()), key=repr)),
+            fld_out=self._fields_always_set(),
         )
         return res
+
+    def _compact(self, value: frozenset[Label], slot: object) -> frozenset[Label]:
+        """A summary value reading many global cells reads one instead: a 'bag' cell of this method and slot,
+        written with those cells. Resolving through the bag gives the same labels, but the summary stops
+        changing when only the bag's content grows, so recursion over big class families (protobuf messages
+        summing each other's sizes) converges in a few rounds instead of one class per round."""
+        widened = self.e.analysis_count.get(self.m.sig, 0) >= WIDEN_AFTER
+        kinds = _BAGGED_WIDENED if widened else _BAGGED
+        cells = [lab for lab in value if lab[0] in kinds]
+        if len(cells) <= (0 if widened else MAX_CELLS_IN_SUMMARY):
+            return cap(value)
+        bag = ("bag", self.m.sig, slot)
+        self.res.writes.add((bag, frozenset(cells)))
+        return cap(frozenset(lab for lab in value if lab[0] not in kinds) | {Cell(bag)})
+
+    def _compact_hit(self, h: SinkHit) -> SinkHit:
+        """Once widened, a summary hit's receiver and endpoints keep their cells and constants in bags too."""
+        if self.e.analysis_count.get(self.m.sig, 0) < WIDEN_AFTER:
+            return h
+        where = h.path[-1]
+        recv = None if h.recv is None else self._compact(h.recv, ("hit_recv", h.kind, where))
+        return SinkHit(h.kind, h.api, self._compact(h.data, ("hit_data", h.kind, where)), recv, h.tag,
+                       self._compact(h.endpoints, ("hit_ends", h.kind, where)), h.path)
+
+    def _fields_always_set(self) -> tuple[tuple[object, frozenset[Label]], ...]:
+        """Fields the method always sets before returning (callers then drop what they held: a strong update).
+        Widening: once a method has been analysed WIDEN_AFTER times (recursion), it promises none, which only
+        costs callers the strong update and lets the fixpoint converge."""
+        if self.e.analysis_count.get(self.m.sig, 0) >= WIDEN_AFTER:
+            return ()
+        out = {k: v for k, v in self.fld_out.items() if Cell(k) not in v}
+        return tuple(sorted(out.items(), key=repr))
 
     @staticmethod
     def _merge_into(in_states: dict[int, State], blk: int, state: State) -> bool:

@@ -62,6 +62,7 @@ class Program:
         self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
         self._sub_cache: dict[tuple[str, int], list[str]] = {}
         self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
+        self._supers_cache: dict[str, list[str]] = {}
 
     def is_app(self, desc: str) -> bool:
         """A class defined in the APK outside the library packages of apk_rules/models.yml."""
@@ -112,6 +113,12 @@ class Program:
 
     def supers(self, desc: str) -> list[str]:
         """App superclasses and interfaces (transitively) plus the first library ones."""
+        cached = self._supers_cache.get(desc)
+        if cached is None:
+            cached = self._supers_cache[desc] = self._supers(desc)
+        return cached
+
+    def _supers(self, desc: str) -> list[str]:
         out: list[str] = []
         todo = [desc]
         while todo and len(out) < 60:

@@ -10,6 +10,7 @@ analysed again (`dependents`), until nothing changes. Recursion inside a compone
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -32,9 +33,10 @@ from toolkit.analysis.dex import DexError, MethodDef
 log = logging.getLogger(__name__)
 
 MAX_METHOD_UNITS = 65535  # code units; a larger method is summarised like a library call (recorded)
-MAX_ROUNDS = 12  # analyses of one method before its summary is taken as final (recorded)
+MAX_ROUNDS = 24  # analyses of one method before its summary is taken as final (recorded)
 _INFO_KINDS = frozenset(("O", "T", "U", "K"))
 _EMPTY_SUMMARY = Summary()
+_LATE = 1 << 40
 
 
 class Solver:
@@ -49,8 +51,11 @@ class Solver:
         self.dependents: dict[str, set[str]] = {}
         self.pending: deque[MethodDef] = deque()  # callees met before their summary existed
         self.queued: set[str] = set()
-        self.dirty: deque[str] = deque()
+        # methods to analyse again, callees first: ordered by when each was first analysed (bottom-up order), so
+        # a recursive component settles before the methods above it look again
+        self.dirty: list[tuple[int, str]] = []
         self.dirty_set: set[str] = set()
+        self.order: dict[str, int] = {}
         self.changed: set[str] = set()  # summaries (re)computed since the driver last looked
         self.occurrences: list[tuple[str, str, Loc]] = []
         self._occ_index: dict[tuple[str, str, Loc], int] = {}
@@ -82,7 +87,7 @@ class Solver:
                 if m.sig not in self.results:
                     self._bottom_up(m)
                 continue
-            sig = self.dirty.popleft()
+            _rank, sig = heapq.heappop(self.dirty)
             self.dirty_set.discard(sig)
             method = self.p.methods.get(sig)
             if method is None:
@@ -119,7 +124,7 @@ class Solver:
         """Objects, stream tags, URIs and classes stored in a field are known eagerly to every reader (a listener
         kept in a field and registered elsewhere, a stream opened in one method and written in another)."""
         info = frozenset(AppObject(lab[1]) if lab[0] == "O" else lab for lab in value
-                         if lab[0] in _INFO_KINDS or (lab[0] == "C" and str(lab[1]).startswith("content://")))
+                         if lab[0] in _INFO_KINDS or (lab[0] == "C" and lab[1][:10] == "content://"))
         if not info:
             return
         old = self.field_info.get(key, EMPTY)
@@ -161,10 +166,13 @@ class Solver:
                 self.limits.check_time()
                 self._analyse(m)
 
-    def _mark_dirty(self, sig: str) -> None:
+    def _mark_dirty(self, sig: str, late: bool = False) -> None:
+        """Queue sig for another analysis. `late`: because objects stored in a field it reads changed; such
+        changes come one class at a time, so readers wait until every summary change has settled."""
         if sig not in self.dirty_set:
             self.dirty_set.add(sig)
-            self.dirty.append(sig)
+            rank = self.order.get(sig, len(self.order)) + (_LATE if late else 0)
+            heapq.heappush(self.dirty, (rank, sig))
 
     def _analyse(self, m: MethodDef) -> None:
         self.analyses += 1
@@ -174,6 +182,7 @@ class Solver:
             self.errors.append(f"{m.sig}: {exc}")
             res = MethodResult(m, Summary())
         self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
+        self.order.setdefault(m.sig, len(self.order))
         old = self.results.get(m.sig)
         self.results[m.sig] = res
         self.changed.add(m.sig)

@@ -58,7 +58,9 @@ class Summary:
     ret: frozenset[Label] = EMPTY
     mutations: dict[int, frozenset[Label]] = field(default_factory=dict)  # parameter index -> what is added to it
     hits: frozenset[SinkHit] = frozenset()
-    writes: frozenset[tuple[CellKey, frozenset[Label]]] = frozenset()
+    writes: frozenset[tuple[CellKey, frozenset[Label]]] = frozenset()  # symbolic writes callers substitute
+    param_cells: frozenset[int] = frozenset()  # parameters whose values callers record in param_cell(sig, i)
+    info_params: tuple[tuple[CellKey, int], ...] = ()  # (field, parameter) stored directly: objects known eagerly
     iccs: frozenset[IccSend] = frozenset()
     facts: frozenset[Fact] = frozenset()
     thrown: frozenset[Label] = EMPTY
@@ -68,8 +70,8 @@ class Summary:
 
     def key(self) -> tuple[object, ...]:
         """Equal keys: equal summaries (a caller need not look again)."""
-        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown,
-                self.relw, self.relm, self.fld_out)
+        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.param_cells,
+                self.info_params, self.iccs, self.facts, self.thrown, self.relw, self.relm, self.fld_out)
 
 
 @dataclass
@@ -137,6 +139,39 @@ class Substitution:
             else:
                 out.add(lab)
         return frozenset(out)
+
+
+def param_cell(sig: str, index: int) -> CellKey:
+    """The global cell holding what any caller passes as parameter `index` of method `sig`."""
+    return ("param", sig, index)
+
+
+def to_param_cells(value: frozenset[Label], sig: str, used: set[int]) -> frozenset[Label] | None:
+    """A symbolic value written to a global cell, with its parameters replaced by the method's parameter cells
+    (None when it holds a concatenation with a parameter, which only a call site can complete). Writes to global
+    cells are field-based anyway, so resolving them through parameter cells loses nothing, and a summary no
+    longer carries the writes of its whole call tree to every caller."""
+    out: set[Label] = set()
+    for lab in value:
+        kind = lab[0]
+        if kind == "P":
+            used.add(lab[1])
+            out.add(Cell(param_cell(sig, lab[1])))
+        elif kind == "PK":
+            used.add(lab[1])
+            out.add(CellAt(param_cell(sig, lab[1]), lab[2]))
+        elif kind == "FR":
+            out.add(Cell(lab[2]))  # the field of a parameter object, field-based
+        elif kind == "KV":
+            inner = to_param_cells(frozenset((lab[2],)), sig, used)
+            if inner is None:
+                return None
+            out.update(Keyed(lab[1], x) for x in inner)
+        elif kind == "CAT":
+            return None
+        elif kind != "A":
+            out.add(lab)
+    return frozenset(out)
 
 
 def read_at_key(container: frozenset[Label], at: object) -> set[Label]:

@@ -16,7 +16,7 @@ def sink_and_icc(call: LibraryCall) -> frozenset[Label] | None:
         for spec in cat.sink_apis.get(key, ()):
             _hit(call, spec)
     for spec in cat.sink_names.get(call.name, ()):
-        if spec.receiver_tag and not call.static:
+        if spec.receiver_tag and not call.static and call.lib not in cat.families.not_streams:
             _hit(call, spec)
     for key in call.keys:
         icc = cat.icc.get(key)

@@ -1,0 +1,45 @@
+"""Global cells: taint spreading through cells as results arrive, and memoised expansion."""
+
+from __future__ import annotations
+
+from tests.analysis.dataflow.support import assemble
+
+from toolkit.analysis.catalogue import load_catalogue
+from toolkit.analysis.dataflow.app import App
+from toolkit.analysis.dataflow.cells import CellTables, IccRouting, TaintTracker, carries
+from toolkit.analysis.dataflow.summary import MethodResult, Summary
+from toolkit.analysis.dataflow.values import Cell, CellAt, Const, Keyed, Source
+from toolkit.models import ApkMetadata
+
+DEX = ".class public LX;\n.super Ljava/lang/Object;\n.method public static f()V\n.registers 0\nreturn-void\n.end method\n"
+
+
+def _result(writes: set) -> MethodResult:  # noqa: ANN001
+    dex = assemble(DEX)
+    res = MethodResult(next(iter(dex.classes["LX;"].methods.values())), Summary())
+    res.writes = writes
+    return res
+
+
+def test_taint_spreads_through_cells_whatever_the_order_results_arrive_in() -> None:
+    app = App([assemble(DEX)], ApkMetadata(package="x"), load_catalogue())
+    tracker = TaintTracker(IccRouting(app))
+    tracker.absorb(_result({(("LB;", "g"), frozenset({Cell(("LA;", "f"))}))}))  # g = f, before f is tainted
+    assert tracker.tainted == set()
+    tracker.absorb(_result({(("LA;", "f"), frozenset({Source(0)}))}))
+    assert tracker.tainted == {("LA;", "f"), ("LB;", "g")}
+    assert tracker.take_fresh() == [("LA;", "f"), ("LB;", "g")] and tracker.take_fresh() == []
+    assert carries({CellAt(("LB;", "g"), "k")}, tracker.tainted) and not carries({Cell(("LC;", "h"))}, tracker.tainted)
+
+
+def test_expansion_is_memoised_until_a_table_grows() -> None:
+    cells = CellTables()
+    cells.add("a", {Cell("b"), Const("x")})
+    cells.add("b", {Keyed("imei", Source(1))})
+    value = frozenset({Cell("a"), CellAt("b", "imei")})
+    first = cells.expand(value)
+    assert first == frozenset({Const("x"), Keyed("imei", Source(1)), Source(1)})
+    assert cells.expand(value) is first  # memoised
+    assert not cells.add("a", {Const("x")})  # nothing new: the memo stays
+    assert cells.add("b", {Source(2)})
+    assert Source(2) in cells.expand(value)

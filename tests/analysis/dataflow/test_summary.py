@@ -1,0 +1,44 @@
+"""Summaries applied at call sites: substitution of parameters, keyed reads, concatenations; parameter cells."""
+
+from __future__ import annotations
+
+from toolkit.analysis.dataflow.summary import Substitution, param_cell, to_param_cells
+from toolkit.analysis.dataflow.values import (
+    EMPTY,
+    AppObject,
+    Cell,
+    CellAt,
+    ConcatParam,
+    Const,
+    Keyed,
+    LibObject,
+    Param,
+    ParamAt,
+    ParamObject,
+    Source,
+)
+
+
+def test_parameters_take_the_callers_data_and_identity_separately() -> None:
+    args = [frozenset({ParamObject(0), AppObject("LMain;")}), frozenset({Source(7), LibObject(4)})]
+    sub = Substitution(args)
+    assert sub.apply(frozenset({Param(1)})) == frozenset({Source(7)})  # data, not the object's identity
+    assert sub.apply(frozenset({ParamObject(1)})) == frozenset({LibObject(4)})  # identity only
+    assert sub.apply(frozenset({Keyed("k", Param(1))})) == frozenset({Keyed("k", Source(7))})
+
+
+def test_keyed_reads_and_concatenations_complete_at_the_call_site() -> None:
+    args = [EMPTY, frozenset({Keyed("imei", Source(1)), Keyed("other", Source(2))}), frozenset({Const("/p")})]
+    sub = Substitution(args)
+    assert sub.apply(frozenset({ParamAt(1, "imei")})) == frozenset({Source(1)})
+    assert sub.apply(frozenset({ConcatParam("http://h", 2)})) == frozenset({Const("http://h/p")})
+    value = frozenset({Const("x")})
+    assert sub.apply(value) is value  # nothing symbolic: the same object back
+
+
+def test_writes_resolve_through_parameter_cells() -> None:
+    used: set[int] = set()
+    out = to_param_cells(frozenset({Param(2), ParamAt(1, "k"), Const("c"), ParamObject(1)}), "LA;->f(II)V", used)
+    assert out == frozenset({Cell(param_cell("LA;->f(II)V", 2)), CellAt(param_cell("LA;->f(II)V", 1), "k"), Const("c")})
+    assert used == {1, 2}
+    assert to_param_cells(frozenset({ConcatParam("http://", 1)}), "LA;->f(I)V", set()) is None  # call site completes it
