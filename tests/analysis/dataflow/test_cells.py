@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble
-
 from toolkit.analysis.catalogue import load_catalogue
 from toolkit.analysis.dataflow.app import App
 from toolkit.analysis.dataflow.cells import CellTables, IccRouting, TaintTracker, carries

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-
 from toolkit.analysis.dataflow.values import Param
 
 TM = "Landroid/telephony/TelephonyManager;"

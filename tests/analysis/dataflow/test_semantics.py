@@ -4,8 +4,7 @@ containers, constant folding of strings, sinks by receiver tag, and the registry
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-
-from toolkit.analysis.dataflow.semantics import HANDLERS, apply_library  # noqa: F401 - the registry is public
+from toolkit.analysis.dataflow.semantics import HANDLERS
 from toolkit.analysis.dataflow.values import Const
 
 TM = "Landroid/telephony/TelephonyManager;"

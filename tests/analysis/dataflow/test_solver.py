@@ -4,7 +4,6 @@ and oversized methods recorded as a limit."""
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-
 from toolkit.analysis.dataflow import solver as solver_module
 
 TM = "Landroid/telephony/TelephonyManager;"
