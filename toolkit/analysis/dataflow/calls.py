@@ -6,7 +6,7 @@ from __future__ import annotations
 from toolkit.analysis.dataflow.heap import HeapOps
 from toolkit.analysis.dataflow.program import Loc, param_types
 from toolkit.analysis.dataflow.semantics import apply_library
-from toolkit.analysis.dataflow.summary import IccSend, SinkHit, State, Substitution, param_cell
+from toolkit.analysis.dataflow.summary import IccSend, SinkHit, State, Substitution, param_cell, set_local_field
 from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, Cell, FieldObject, Label, cap, is_tainted
 from toolkit.analysis.dex import INVOKE_KIND, Insn, MethodDef
 
@@ -180,5 +180,5 @@ class CallOps(HeapOps):
             self._throw(sub.apply(summ.thrown))
         for key, val in summ.fld_out:
             # the callee always sets this field before returning: what we held locally is overwritten
-            st[("fld", key)] = frozenset(lab for lab in sub.apply(val) if lab[0] not in IDENTITY)
+            set_local_field(st, key, frozenset(lab for lab in sub.apply(val) if lab[0] not in IDENTITY))
         return sub.apply(summ.ret)

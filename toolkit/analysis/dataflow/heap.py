@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from toolkit.analysis.catalogue import Catalogue
 from toolkit.analysis.dataflow.program import Loc, Program, loc_of, param_types
-from toolkit.analysis.dataflow.summary import Fact, MethodResult, State
+from toolkit.analysis.dataflow.summary import FIELDS, Fact, MethodResult, State, set_local_field
 from toolkit.analysis.dataflow.values import (
     EMPTY,
     IDENTITY,
@@ -173,7 +173,7 @@ class HeapOps:
                 self.relw[(lab[1], key)] = cap(self.relw.get((lab[1], key), EMPTY) | val)
 
     def _store_local_field(self, st: State, key: CellKey, value: frozenset[Label]) -> None:
-        st[("fld", key)] = frozenset(lab for lab in value if lab[0] not in IDENTITY)
+        set_local_field(st, key, frozenset(lab for lab in value if lab[0] not in IDENTITY))
         self.e.record_field_info(key, value)
 
     def _read_local_field(self, st: State, key: CellKey) -> frozenset[Label]:
@@ -185,8 +185,9 @@ class HeapOps:
     def _flush_fields(self, st: State, exit_: bool = False) -> None:
         """Fields written locally become global writes (before a call, which may read them, and at exit)."""
         flushed = self.flushed
-        for k, v in list(st.items()):
-            if isinstance(k, tuple) and k[0] == "fld":
+        for k in st.get(FIELDS, ()):
+            v = st.get(k)
+            if v is not None:
                 if (k, v) not in flushed:  # writing the same value again changes nothing
                     flushed.add((k, v))
                     own = Cell(k[1])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from toolkit.analysis.dataflow.calls import CallOps
 from toolkit.analysis.dataflow.heap import Later
 from toolkit.analysis.dataflow.program import loc_of, param_types
-from toolkit.analysis.dataflow.summary import MethodResult, SinkHit, State, Summary, to_param_cells
+from toolkit.analysis.dataflow.summary import FIELDS, MethodResult, SinkHit, State, Summary, to_param_cells
 from toolkit.analysis.dataflow.values import (
     DATA,
     EMPTY,
@@ -292,7 +292,7 @@ class MethodInterpreter(CallOps):
                 cur[r] = v
                 changed = True
             elif not v <= old:
-                cur[r] = cap(old | v)
+                cur[r] = old | v if r == FIELDS else cap(old | v)
                 changed = True
         return changed
 

@@ -22,6 +22,16 @@ from toolkit.analysis.dataflow.values import (
 from toolkit.analysis.dex import MethodDef
 
 State = dict  # register (int), RESULT, ("fld", key), ("ofld", site, key), ("aidx", site, i) ... -> value
+FIELDS = "fields"  # state key: the ("fld", key) state keys present (flushing looks at these only)
+
+
+def set_local_field(st: State, key: object, value: frozenset[Label]) -> None:
+    """Hold field `key` = value in the state (until a call or the method's end writes it out)."""
+    slot = ("fld", key)
+    st[slot] = value
+    present = st.get(FIELDS, frozenset())
+    if slot not in present:
+        st[FIELDS] = present | {slot}
 
 
 @dataclass(frozen=True)
