@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from toolkit.analysis.dataflow.app import App
+from toolkit.analysis.dataflow.limits import Limits
 from toolkit.analysis.dataflow.summary import IccSend, MethodResult
 from toolkit.analysis.dataflow.values import Cell, CellKey, Keyed, Label
 
 _NOT_RESOLVED = frozenset(("P", "A", "F", "PK"))
+_KEYED_KEPT = frozenset(("S", "X"))
+MAX_EXPANSION = 50000  # labels in one resolved value (more: the rest is dropped and the limit recorded)
 
 
 def carries(value: Iterable[Label], tainted: set[CellKey]) -> bool:
@@ -166,9 +169,10 @@ class TaintTracker:
 class CellTables:
     """What each global cell holds (resolved labels), and memoised expansion of values through them."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits
         self.tables: dict[CellKey, set[Label]] = {}
-        self._memo: dict[frozenset[Label], frozenset[Label]] = {}
+        self._memo: dict[tuple[frozenset[Label], int], frozenset[Label]] = {}
 
     def add(self, key: CellKey, labels: Iterable[Label]) -> bool:
         """Add labels to a cell; True when it grew (memoised expansions are then dropped)."""
@@ -182,12 +186,16 @@ class CellTables:
 
     def expand(self, value: frozenset[Label]) -> frozenset[Label]:
         """Resolve cells (Cell), keyed reads of them (CellAt) and keyed contents (Keyed) into concrete labels."""
-        hit = self._memo.get(value)
+        return self._expand(value, 0)
+
+    def _expand(self, value: frozenset[Label], depth: int) -> frozenset[Label]:
+        key = (value, depth)
+        hit = self._memo.get(key)
         if hit is None:
-            hit = self._memo[value] = self._expand(value, 0)
+            hit = self._memo[key] = self._expand_uncached(value, depth)
         return hit
 
-    def _expand(self, value: Iterable[Label], depth: int) -> frozenset[Label]:
+    def _expand_uncached(self, value: frozenset[Label], depth: int) -> frozenset[Label]:
         out: set[Label] = set()
         stack = list(value)
         seen: set[CellKey] = set()
@@ -203,7 +211,7 @@ class CellTables:
             elif kind == "GK":
                 if depth > 6:
                     continue
-                for inner in self._expand((Cell(lab[1]),), depth + 1):
+                for inner in self._expand(frozenset((Cell(lab[1]),)), depth + 1):
                     if inner[0] == "KV":
                         if inner[1] == lab[2]:
                             stack.append(inner[2])
@@ -212,14 +220,27 @@ class CellTables:
             elif kind == "KV":
                 if depth > 6:
                     continue
-                for inner in self._expand((lab[2],), depth + 1):
-                    out.add(Keyed(lab[1], inner))
+                # what a keyed content is used for: a keyed read finding data under its key, and data reaching a
+                # sink or an intent; so only data (and nested keyed data) is kept under the key
+                # (a container inside a container keeps the outer key only: the nested keys multiplied the labels
+                # by every key of every level, and a read by the outer key still finds the data)
+                for inner in self._expand(frozenset((lab[2],)), depth + 1):
+                    if inner[0] == "KV":
+                        inner = inner[2]
+                    if inner[0] in _KEYED_KEPT:
+                        out.add(Keyed(lab[1], inner))
+                if len(out) > MAX_EXPANSION:
+                    break
             elif kind == "FR":
                 stack.append(Cell(lab[2]))  # a parameter object's field never resolved by a caller: field-based
             elif kind in _NOT_RESOLVED:
                 continue
             else:
                 out.add(lab)
+            if len(out) > MAX_EXPANSION:
+                if self.limits is not None:
+                    self.limits.hit("cell_expansion", None, f"a resolved value passed {MAX_EXPANSION} labels; the rest was dropped")
+                break
         return frozenset(out)
 
 

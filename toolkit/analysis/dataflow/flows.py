@@ -34,7 +34,7 @@ class FlowBuilder:
         self.routing = routing
         self.entries = entries
         self.limits = limits
-        self.cells = CellTables()
+        self.cells = CellTables(limits)
         self.edges: dict[str, set[tuple[str, str]]] = {}
         self.reach: set[str] = set()
 
@@ -102,24 +102,27 @@ class FlowBuilder:
                     continue
                 for key, val in res.writes:
                     cells.add(key, (lab for lab in val if lab[0] not in ("P", "A", "F")))
+            iccs = [(sig, icc) for sig in sorted(self.reach) if (res := results.get(sig)) is not None
+                    for icc in sorted(res.iccs, key=repr)]
             changed = True
             while changed:
+                # one pass expands every intent with the tables as they are (expansions stay memoised), then
+                # applies what the pass found: the tables change once per pass, not once per intent
                 changed = False
-                for sig in sorted(self.reach):
-                    res = results.get(sig)
-                    if res is None:
-                        continue
-                    for icc in res.iccs:
-                        exp = cells.expand(icc.intent)
-                        data = [lab for lab in exp if lab[0] in _CARRIED or (lab[0] == "KV" and lab[2][0] in _CARRIED)]
-                        for target in self.routing.result_targets(sig, icc) or []:
-                            changed |= cells.add(("result", target), data)
-                        for target in self.routing.internal_targets(icc, exp):
-                            changed |= cells.add(("icc", target), data)
-                            for m in component_entry_methods(self.app, target):
-                                if (m.sig, "icc") not in self.edges.setdefault(sig, set()):
-                                    self.edges[sig].add((m.sig, "icc"))
-                                    changed = True
+                adds: list[tuple[object, list[Label]]] = []
+                for sig, icc in iccs:
+                    self.limits.check_time()
+                    exp = cells.expand(icc.intent)
+                    data = [lab for lab in exp if lab[0] in _CARRIED or (lab[0] == "KV" and lab[2][0] in _CARRIED)]
+                    adds.extend((("result", target), data) for target in self.routing.result_targets(sig, icc) or [])
+                    for target in self.routing.internal_targets(icc, exp):
+                        adds.append((("icc", target), data))
+                        for m in component_entry_methods(self.app, target):
+                            if (m.sig, "icc") not in self.edges.setdefault(sig, set()):
+                                self.edges[sig].add((m.sig, "icc"))
+                                changed = True
+                for key, data in adds:
+                    changed |= cells.add(key, data)
             if self._reachable() == self.reach:
                 return
         self.limits.hit("cell_rounds", None, f"reachability still growing after {REACH_ROUNDS} rounds")

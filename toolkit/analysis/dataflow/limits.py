@@ -21,6 +21,7 @@ LIMIT_DETAILS = {
     "dispatch_fanout": "a virtual call with too many possible app targets and no known receiver was not followed",
     "value_size": "values with more labels than the bound were cut (constants dropped: an endpoint may be missing)",
     "caller_walk": "the walk from sinks up to the entry points stopped before reaching every caller",
+    "cell_expansion": "a value resolved through global cells was too large; part of it was dropped",
     "cell_rounds": "global cells (fields, intents between components) did not settle within the round bound",
     "summary_hits": "a method's summary kept only the shortest sink paths that depend on its parameters",
 }
