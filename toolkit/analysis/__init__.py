@@ -13,7 +13,7 @@ from pathlib import Path
 
 from toolkit.analysis.androguard_backend import ApkParseError, open_apk
 from toolkit.analysis.catalogue import CatalogueError, load_catalogue
-from toolkit.analysis.container import check_container
+from toolkit.analysis.container import ContainerCheck, check_container, duplicate_findings
 from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
 from toolkit.analysis.leaks import find_leaks
@@ -71,11 +71,38 @@ def analyse_apk(
         # Odexed system apps keep their code in oat/ next to the APK; manifest and signers are still evidence.
         report.status = Status.partial
         report.reason = "no classes.dex in the APK (odexed or resource-only): manifest and certificates analysed only"
+        _container_results(report, container, loaded.incomplete())
         report.stats.seconds = round(time.monotonic() - started, 3)
         return report
     _analyse_code(report, loaded, options, started)
+    for order in loaded.other_dex_orders():  # duplicate classes*.dex: every copy's code is analysed (issue 12)
+        _merge_flows(report, loaded.with_dex_order(order), options, started)
+    _container_results(report, container, loaded.incomplete())
     report.stats.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _merge_flows(report: ApkReport, loaded: object, options: AnalysisOptions, started: float) -> None:
+    """Analyse the code again in another DEX order and add the flows not found yet."""
+    other = report.model_copy(update={"flows": [], "findings": [], "status": Status.not_analysed, "reason": None})
+    _analyse_code(other, loaded, options, started)
+    known = {f.id for f in report.flows}
+    new = [f for f in other.flows if f.id not in known]
+    report.flows.extend(new)
+    if other.status is not Status.analysed and other.reason and other.reason not in (report.reason or ""):
+        report.status = Status.partial
+        report.reason = "; ".join([*([report.reason] if report.reason else []), other.reason])
+    if new:
+        report.findings = evaluate(report)
+
+
+def _container_results(report: ApkReport, container: ContainerCheck, incomplete: list[str]) -> None:
+    """Duplicate-entry findings, and what the container/manifest readers could not read or cut at a cap."""
+    report.findings.extend(duplicate_findings(container, report.package, report.sha256))
+    cut = [c for c in [*container.limits, *incomplete] if c not in (report.reason or "")]
+    if cut:
+        report.status = Status.partial if report.status is Status.analysed else report.status
+        report.reason = "; ".join([*([report.reason] if report.reason else []), *cut])
 
 
 def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, started: float) -> None:
