@@ -7,6 +7,7 @@ here, once, for the whole process.
 from __future__ import annotations
 
 import logging
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -16,7 +17,13 @@ from loguru import logger as _loguru_logger
 
 _loguru_logger.disable("androguard")
 
+# androguard calls colorama.init(), which replaces sys.stdout/sys.stderr with wrappers whenever they are not a
+# terminal; those wrappers crash on an OSC sequence in a logged file name ("'NoneType' object has no attribute
+# 'set_title'") and rewrite phonehome's output. The original streams are put back.
+_streams = (sys.stdout, sys.stderr)
 from androguard.core.apk import APK  # noqa: E402
+
+sys.stdout, sys.stderr = _streams
 
 from toolkit.analysis.axml import MAX_DEPTH, AxmlError, max_depth, read_axml  # noqa: E402
 from toolkit.analysis.container import (  # noqa: E402
