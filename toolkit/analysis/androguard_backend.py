@@ -28,6 +28,7 @@ sys.stdout, sys.stderr = _streams
 from toolkit.analysis.axml import MAX_DEPTH, AxmlError, max_depth, read_axml  # noqa: E402
 from toolkit.analysis.container import (  # noqa: E402
     MANIFEST,
+    MAX_AUX_ENTRY_BYTES,
     MAX_ENTRY_BYTES,
     MAX_MANIFEST_BYTES,
     ApkArchive,
@@ -170,8 +171,8 @@ class LoadedApk:
             raise ApkParseError(f"cannot read {name} from the APK: no such entry")
         try:
             data = self._archive.read(info, MAX_ENTRY_BYTES)
-        except InflateLimit as exc:
-            raise ApkParseError(str(exc)) from exc
+        except InflateLimit as exc:  # the caller prefixes the name
+            raise ApkParseError(str(exc).removeprefix(f"{info.filename}: ")) from exc
         except (zlib.error, ValueError, OSError) as exc:
             raise ApkParseError(f"cannot read {name} from the APK: {exc}") from exc
         if not data:
@@ -223,7 +224,8 @@ class LoadedApk:
             return b""
         essential = name == MANIFEST or name == "resources.arsc" or is_dex_entry(name)
         try:
-            return self._archive.read(info, MAX_ENTRY_BYTES, aux=not essential, truncate=True)
+            limit = MAX_ENTRY_BYTES if essential else MAX_AUX_ENTRY_BYTES
+            return self._archive.read(info, limit, aux=not essential, truncate=True)
         except (zlib.error, ValueError, OSError) as exc:
             self._problems.append(f"{name}: unreadable ({exc})")
             return b""

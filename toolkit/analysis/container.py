@@ -31,6 +31,8 @@ MAX_APK_BYTES = 1024 * 1024 * 1024
 # Entries the code analysis does not need (assets, native libraries, layouts ...) share a smaller pool, so that no
 # asset can use up the budget of classes.dex.
 MAX_AUX_BYTES = 256 * 1024 * 1024
+# An auxiliary entry is read up to here (endpoint extraction looks at the first 64 MiB of an entry anyway).
+MAX_AUX_ENTRY_BYTES = 64 * 1024 * 1024
 # The manifest is read whole by the XML parser; real ones are kilobytes.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 CHUNK = 1 << 20
@@ -255,15 +257,15 @@ class ApkArchive:
              truncate: bool = False) -> bytes:
         """The whole record, bounded. With `truncate`, a cap gives the bytes up to it (and is recorded in
         `limits`); otherwise InflateLimit propagates."""
-        parts: list[bytes] = []
+        out = bytearray()
         try:
             for chunk in self.stream(info, limit, "per-entry cap", aux):
-                parts.append(chunk)
+                out += chunk
         except InflateLimit as exc:
             self.limits.append(str(exc))
             if not truncate:
                 raise
-        return b"".join(parts)
+        return bytes(out)
 
     def _room(self, entry_room: int, aux: bool) -> int:
         room = min(entry_room, MAX_APK_BYTES - self.inflated)
