@@ -24,8 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LEAKY = REPO / "fixtures" / "apks" / "imei_http_post.apk"
-sys.path.insert(0, str(REPO / "tests" / "analysis"))
-from axml_writer import launcher_manifest, write_axml  # noqa: E402
+sys.path.insert(0, str(REPO))
+from tests.analysis.axml_writer import launcher_manifest, write_axml  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time

@@ -32,13 +32,13 @@ class SafeFormatter(logging.Formatter):
         return printable_lines(super().format(record))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (pytest and the CLI swap it), and copes with no stderr."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO | None:
         return sys.stderr
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.analysis.axml_writer import ANDROID, launcher_manifest, write_axml
 from toolkit.analysis import analyse_apk, container
 from toolkit.analysis.androguard_backend import open_apk
 from toolkit.analysis.axml import max_depth, read_axml
 from toolkit.analysis.container import ApkArchive, InflateLimit, check_container
 from toolkit.models import Severity, Status
-
-sys.path.insert(0, str(Path(__file__).parent))
-from axml_writer import ANDROID, write_axml, launcher_manifest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LEAKY = ROOT / "fixtures" / "apks" / "imei_http_post.apk"
