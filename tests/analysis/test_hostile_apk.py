@@ -207,3 +207,21 @@ def test_open_apk_reports_what_it_could_not_read(tmp_path: Path) -> None:
     manifest = write_axml(_leaky_manifest(), terminate=False)  # type: ignore[arg-type]
     loaded = open_apk(_with_manifest(tmp_path, "u.apk", manifest))
     assert any("androguard rejected it" in line for line in loaded.incomplete())
+
+
+def test_tolerant_reader_agrees_with_androguard_on_every_fixture() -> None:
+    """The fallback must say what androguard says wherever androguard can read the manifest."""
+    import toolkit.analysis.androguard_backend as backend
+
+    fields = ("package", "version_code", "version_name", "min_sdk", "target_sdk", "permissions", "components",
+              "application_class", "shared_user_id", "persistent", "debuggable")
+    apks = sorted((ROOT / "fixtures" / "apks").glob("*.apk"))
+    assert apks
+    for apk in apks:
+        loaded = open_apk(apk)
+        with zipfile.ZipFile(apk) as zf:
+            root = read_axml(zf.read("AndroidManifest.xml")).root
+        tolerant = backend._tolerant_metadata(loaded._apk, root, loaded.dex_names(), loaded.file_names())
+        reference = loaded.metadata()
+        for name in fields:
+            assert getattr(tolerant, name) == getattr(reference, name), f"{apk.name}: {name}"

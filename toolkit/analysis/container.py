@@ -55,6 +55,7 @@ DUPLICATE_RULE = RuleInfo(
     references=["CVE-2013-4787", "CWE-345", "OWASP MASVS-RESILIENCE-2"],
     tags=["tampering", "container"],
 )
+CONTAINER_RULES = [DUPLICATE_RULE]
 
 
 class InflateLimit(Exception):
