@@ -133,6 +133,7 @@ def test_asset_over_the_pool_is_cut_not_fatal(tmp_path: Path, monkeypatch: pytes
     assert _imei_flows(report)
     assert report.status is Status.partial
     assert report.reason and "assets/bomb.bin" in report.reason and "cap" in report.reason
+    assert [(lim.name, lim.where) for lim in report.stats.limits] == [("inflate_aux_bytes", "assets/bomb.bin")]
 
 
 def test_dex_over_the_entry_cap_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,6 +143,7 @@ def test_dex_over_the_entry_cap_is_named(tmp_path: Path, monkeypatch: pytest.Mon
     report = analyse_apk(_write(tmp_path / "dexbomb.apk", entries))
     assert report.status is Status.partial
     assert report.reason and "classes.dex" in report.reason and "per-entry cap" in report.reason
+    assert ("inflate_entry_bytes", "classes.dex") in [(lim.name, lim.where) for lim in report.stats.limits]
     assert report.package == PACKAGE
 
 
@@ -177,6 +179,7 @@ def test_deep_manifest_is_bounded_and_code_analysed(tmp_path: Path) -> None:
     assert _imei_flows(report)
     assert report.status is Status.partial
     assert report.reason and "nested more than 256 deep" in report.reason
+    assert [lim.name for lim in report.stats.limits] == ["manifest_depth"]
 
 
 def test_unterminated_strings_manifest_parsed_by_fallback(tmp_path: Path) -> None:

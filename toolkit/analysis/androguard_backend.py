@@ -35,6 +35,7 @@ from toolkit.analysis.container import (  # noqa: E402
     InflateLimit,
     is_dex_entry,
 )
+from toolkit.models import AnalysisLimit  # noqa: E402
 from toolkit.models.apk import ApkMetadata, Certificate, Component, ComponentKind, IntentFilter  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class LoadedApk:
         self.path = path
         self._problems: list[str] = []
         self._manifest_root: Any = None  # set when the tolerant reader replaced androguard's manifest parse
+        self._manifest_depth = 0
         try:
             self._archive = ApkArchive(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
@@ -92,7 +94,7 @@ class LoadedApk:
     def _androguard_manifest(self, manifest: bytes) -> str | None:
         """Let androguard parse the manifest; the reason it could not, or None."""
         try:
-            depth = max_depth(manifest)
+            depth = self._manifest_depth = max_depth(manifest)
         except AxmlError as exc:
             return str(exc)
         if depth > MAX_DEPTH:
@@ -121,6 +123,15 @@ class LoadedApk:
             f"AndroidManifest.xml: {why}; read with phonehome's tolerant reader"
             + (f" ({', '.join(cut)})" if cut else "")
         )
+
+    def limits(self) -> list[AnalysisLimit]:
+        """The caps that cut this APK's reading (inflation caps, manifest depth), as AnalysisStats.limits."""
+        out = [AnalysisLimit(name=hit.limit_name, where=hit.name, detail=f"inflation stopped at {hit.limit} bytes "
+                             f"({hit.cap})") for hit in self._archive.hits]
+        if self._manifest_depth > MAX_DEPTH:
+            out.append(AnalysisLimit(name="manifest_depth", where=MANIFEST,
+                                     detail=f"elements nested deeper than {MAX_DEPTH} were not read"))
+        return out
 
     def incomplete(self) -> list[str]:
         """What could not be read or was cut at a cap (manifest fallback, inflation caps), one line each."""

@@ -130,6 +130,7 @@ class ReflectionSpec(PhModel):
     for_name: list[str] = Field(default_factory=list)
     get_method: list[str] = Field(default_factory=list)
     invoke: list[str] = Field(default_factory=list)
+    new_instance: list[str] = Field(default_factory=list)
 
 
 class IntentsSpec(PhModel):
@@ -148,6 +149,75 @@ class KeyedSpec(PhModel):
     get: list[str] = Field(default_factory=list, description="method name prefixes that read (key[, default])")
 
 
+class CopySpec(PhModel):
+    api: str
+    source: int = Field(description="1-based parameter copied from (0 = the receiver)")
+    destination: int = Field(description="1-based parameter copied into")
+
+
+class FamiliesSpec(PhModel):
+    """API families with a semantics handler of their own (see the comments in models.yml)."""
+
+    string_builders: list[str]
+    string_class: str
+    string_concat: list[str]
+    builder_clear: list[str]
+    builder_append: list[str]
+    lists: list[str]
+    preferences: list[str]
+    preference_editors: list[str]
+    resource_holders: list[str]
+    resource_getters: list[str]
+    file_readers: list[str]
+    file_openers: list[str]
+    file_writes: list[str]
+    serializers: list[str]
+    to_string_calls: list[str]
+    copies: list[CopySpec]
+    object_extras: list[str]
+    intent_data_setters: list[str]
+    intent_data_getters: list[str]
+    tls_class_markers: list[str]
+    tls_socket_factories: list[str]
+    time_unit_class: str
+    time_unit_seconds: dict[str, float]
+    work_managers: list[str]
+    work_enqueue_prefix: str
+    worker_methods: list[str]
+    worker_input: list[str]
+    http_proxy_markers: list[str]
+    lambda_runners: list[str]
+    registration_prefixes: list[str]
+    not_registration: list[str]
+    to_string: str
+
+
+class LauncherSpec(PhModel):
+    action: str
+    category: str
+
+
+class ComponentsSpec(PhModel):
+    """The Android component model: entry points and what the framework hands them."""
+
+    intent_type: str
+    bundle_type: str
+    broadcast_receiver: str
+    entry_prefix: str
+    provider_entries: list[str]
+    application_entries: list[str]
+    saved_state_writer: str
+    saved_state_readers: list[str]
+    activity_result: str
+    result_setter: str
+    last_callback: str
+    fragments: list[str]
+    layout_callback_proto: str
+    boot_actions: list[str]
+    sms_actions: list[str]
+    launcher: LauncherSpec
+
+
 class ModelsFile(PhModel):
     version: int
     library_packages: list[str]
@@ -162,6 +232,8 @@ class ModelsFile(PhModel):
     wrapper_suffixes: list[str] = Field(default_factory=list)
     keyed: KeyedSpec = Field(default_factory=lambda: KeyedSpec())
     intents: IntentsSpec = Field(default_factory=IntentsSpec)
+    families: FamiliesSpec
+    components: ComponentsSpec
 
 
 def _load(path: Path, model: type[PhModel]) -> PhModel:
@@ -237,7 +309,13 @@ class Catalogue:
         self.for_name = frozenset(it.reflection.for_name)
         self.get_method = frozenset(it.reflection.get_method)
         self.reflect_invoke = frozenset(it.reflection.invoke)
+        self.new_instance = frozenset(it.reflection.new_instance)
         self.supertypes = m.supertypes
+        self.families = m.families
+        self.components = m.components
+        self.copies = {c.api: (c.source, c.destination) for c in m.families.copies}
+        self.serializers = frozenset(m.families.serializers)
+        self.file_openers = frozenset(m.families.file_openers)
         # Names of source APIs: an APK whose string table holds none of them (nor a provider URI/field) has no
         # source at all, so it gets no data-flow work.
         self.source_names = frozenset(api.split("->", 1)[1] for api in self.source_apis) | frozenset(

@@ -67,6 +67,13 @@ class InflateLimit(Exception):
         self.cap = cap
         self.limit = limit
 
+    @property
+    def limit_name(self) -> str:
+        """Stable name for AnalysisLimit.name."""
+        if self.cap == "per-entry cap":
+            return "inflate_entry_bytes"
+        return "inflate_apk_bytes" if self.cap == "per-APK cap" else "inflate_aux_bytes"
+
 
 @dataclass
 class DuplicateEntry:
@@ -192,6 +199,7 @@ class ApkArchive:
         self.inflated = 0
         self.aux_inflated = 0
         self.limits: list[str] = []  # every cap that cut something, once per entry
+        self.hits: list[InflateLimit] = []
 
     def __enter__(self) -> ApkArchive:
         return self
@@ -263,7 +271,9 @@ class ApkArchive:
             for chunk in self.stream(info, limit, "per-entry cap", aux):
                 out += chunk
         except InflateLimit as exc:
-            self.limits.append(str(exc))
+            if str(exc) not in self.limits:
+                self.limits.append(str(exc))
+                self.hits.append(exc)
             if not truncate:
                 raise
         return bytes(out)

@@ -7,6 +7,7 @@ from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.flow import CodeLocation, Endpoint, Flow, FlowPoint, Trigger
 from toolkit.models.scan import (
+    AnalysisLimit,
     AnalysisStats,
     ApkInput,
     ApkReport,
@@ -18,7 +19,7 @@ from toolkit.models.scan import (
 )
 
 __all__ = [
-    "AnalysisStats", "ApkInput", "ApkMetadata", "ApkReport", "Certificate", "CodeLocation", "Component",
+    "AnalysisLimit", "AnalysisStats", "ApkInput", "ApkMetadata", "ApkReport", "Certificate", "CodeLocation", "Component",
     "Confidence", "DeviceIdentity", "DeviceInventory", "Endpoint", "Finding", "FirmwareInfo", "Flow", "FlowPoint",
     "InputError", "IntentFilter", "PhModel", "Provenance", "RuleInfo", "ScanResult", "Severity", "Status", "Target",
     "ToolInfo", "Trigger",

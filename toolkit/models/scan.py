@@ -42,12 +42,25 @@ class ApkInput(PhModel):
     provenance: Provenance = Field(default_factory=Provenance)
 
 
+class AnalysisLimit(PhModel):
+    """A limit that cut the analysis short: which one, where it first applied, and how often.
+
+    Any entry here makes the APK's status `partial`: the flows reported are real, but some code was not followed
+    as far as the engine would have gone without the limit."""
+
+    name: str = Field(description="Stable name of the limit, e.g. time_budget, method_size, fixpoint_rounds")
+    where: str | None = Field(None, description="First place it applied: a method signature or a global cell")
+    detail: str | None = Field(None, description="What was cut, in words")
+    count: int = Field(1, description="How many times it applied in this APK")
+
+
 class AnalysisStats(PhModel):
     seconds: float = 0.0
     dex_files: int = 0
     methods_total: int = 0
     methods_analysed: int = 0
     budget_exhausted: bool = False
+    limits: list[AnalysisLimit] = Field(default_factory=list, description="Limits that cut the analysis (empty: none)")
 
 
 class ApkReport(PhModel):

@@ -1,0 +1,376 @@
+"""The intraprocedural interpreter: forward data flow over one method's registers, to a fixpoint over its
+control-flow graph, producing the method's summary and effects.
+
+Instructions other than calls are handled here; heap effects (fields, objects, exceptions) are in `heap.py`,
+calls in `calls.py`, library semantics in `semantics/`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from toolkit.analysis.dataflow.calls import CallOps
+from toolkit.analysis.dataflow.heap import Later
+from toolkit.analysis.dataflow.program import loc_of, param_types
+from toolkit.analysis.dataflow.summary import MethodResult, State, Summary
+from toolkit.analysis.dataflow.values import (
+    DATA,
+    EMPTY,
+    IDENTITY,
+    NOT_PROPAGATED,
+    AppObject,
+    Cell,
+    ClassConst,
+    Const,
+    FieldObject,
+    Label,
+    LibObject,
+    Num,
+    Param,
+    ParamObject,
+    ProviderUri,
+    SmallInt,
+    TimeUnitConst,
+    Transform,
+    cap,
+    is_symbolic,
+    is_tainted,
+)
+from toolkit.analysis.dex import INVOKE_OPS, IPUT_OPS, SPUT_OPS, Insn, MethodDef
+
+if TYPE_CHECKING:
+    from toolkit.analysis.dataflow.solver import Solver
+
+RESULT = -1  # state key of the last call's result (move-result)
+_EXITS = frozenset((0x0E, 0x0F, 0x10, 0x11, 0x27))  # return-void, return*, throw
+_GOTOS = frozenset((0x28, 0x29, 0x2A))
+MAX_SUMMARY_HITS = 48
+_BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
+
+
+class MethodInterpreter(CallOps):
+    """Analyses one method into a MethodResult (summary + concrete effects)."""
+
+    def __init__(self, solver: Solver, m: MethodDef) -> None:
+        self.e = solver
+        self.p = solver.p
+        self.cat = solver.cat
+        self.m = m
+        self.res = MethodResult(m, Summary())
+        self.ret: frozenset[Label] = EMPTY
+        self.mut: dict[int, frozenset[Label]] = {}
+        self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
+        self.caught: dict[int, frozenset[Label]] = {}  # handler offset -> data of the exceptions it catches
+        self.fld_out: dict[object, frozenset[Label]] = {}  # field values when the method returns
+        self.cur_handlers: list[int] = []
+        self.relw: dict[tuple[int, object], frozenset[Label]] = {}  # writes to fields of parameter objects
+        self.relm: dict[tuple[int, object], frozenset[Label]] = {}  # changes to objects held in those fields
+        self.later: list[Later] = []
+
+    # -- setup ------------------------------------------------------------------------------------------------
+    def _initial_state(self, code_regs: int, ins: int) -> State:
+        """Parameters are symbolic (Param/ParamObject); the framework adds what it hands to callbacks."""
+        m = self.m
+        comps = self.cat.components
+        state: State = {}
+        types = param_types(m.proto)
+        reg = code_regs - ins
+        if not m.is_static:
+            state[reg] = frozenset({Param(0), ParamObject(0), AppObject(m.class_desc)})
+            reg += 1
+        cb_src = self.cat.callback_sources.get(m.name + m.proto)
+        comp_intent = self._incoming_intent_label()
+        for pidx, t in enumerate(types, start=1):
+            val: set[Label] = {Param(pidx)}
+            if t.startswith(("L", "[")):
+                val.add(ParamObject(pidx))
+            if cb_src is not None and cb_src[1] == pidx:
+                val.add(self.e.occ(cb_src[0].kind, m.sig, loc_of(m, 0)))
+            if t == comps.intent_type and comp_intent is not None:
+                val.add(comp_intent)
+            if t == comps.intent_type and m.name == comps.activity_result:
+                val.add(Cell(("result", m.class_desc)))
+            if t == comps.bundle_type and not m.is_static:
+                # the state an activity saves in onSaveInstanceState comes back in onCreate/onRestoreInstanceState
+                state_key = ("saved_state", m.class_desc)
+                if m.name == comps.saved_state_writer:
+                    val.add(FieldObject(state_key))
+                elif m.name in comps.saved_state_readers:
+                    val.add(Cell(state_key))
+            state[reg] = frozenset(val)
+            reg += 2 if t in ("J", "D") else 1
+        return state
+
+    def _incoming_intent_label(self) -> Label | None:
+        """The extras arriving at this component (a global cell), when the method belongs to one."""
+        if self.m.is_static:
+            return None
+        for cls in (self.m.class_desc, *self.p.all_subtypes(self.m.class_desc, 20)):
+            if cls in self.e.components:
+                return Cell(("icc", cls))
+        if self.cat.components.broadcast_receiver in self.p.supers(self.m.class_desc):
+            return Cell(("icc", self.m.class_desc))  # receiver registered at run time
+        return None
+
+    # -- run --------------------------------------------------------------------------------------------------
+    def run(self) -> MethodResult:
+        """Iterate the transfer functions over the CFG to a fixpoint, then build the summary."""
+        m = self.m
+        code = m.dex.code(m)
+        if code is None or not code.insns:
+            return self.res
+        insns = code.insns
+        off2i = {ins.off: i for i, ins in enumerate(insns)}
+        n = len(insns)
+        leaders = {0}
+        for i, ins in enumerate(insns):
+            if ins.targets or ins.op in _EXITS:
+                leaders.update(off2i[t] for t in ins.targets if t in off2i)
+                if i + 1 < n:
+                    leaders.add(i + 1)
+        handlers: list[tuple[int, int, list[int]]] = []
+        for tb in code.tries:
+            hs = [off2i[a] for _t, a in tb.handlers if a in off2i]
+            leaders.update(hs)
+            if tb.start in off2i:
+                leaders.add(off2i[tb.start])
+            endi = next((i for i, ins in enumerate(insns) if ins.off >= tb.end), n)
+            if endi < n:
+                leaders.add(endi)
+            handlers.append((tb.start, tb.end, hs))
+        handler_offs = [(tb.start, tb.end, [a for _t, a in tb.handlers]) for tb in code.tries]
+        starts = sorted(leaders)
+        block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
+        in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
+        work = deque([0])
+        queued = {0}
+        visits = 0
+        max_visits = 4000 + 20 * len(starts)
+        while work:
+            b = work.popleft()
+            queued.discard(b)
+            visits += 1
+            if visits % _BUDGET_CHECK_EVERY == 0:
+                self.e.limits.check_time()
+            if visits > max_visits:
+                self.e.limits.hit("block_visits", m.sig)
+                break
+            state = dict(in_states[b])
+            entry_state = dict(state)
+            end = block_end[b]
+            succs: list[int] = []
+            falls = True
+            for i in range(b, end):
+                ins = insns[i]
+                if handler_offs:
+                    self.cur_handlers = [h for start, stop, hs in handler_offs if start <= ins.off < stop for h in hs]
+                self._step(ins, state)
+                op = ins.op
+                if op in _EXITS:
+                    falls = False
+                elif op in _GOTOS:
+                    falls = False
+                    succs.extend(off2i[t] for t in ins.targets if t in off2i)
+                elif ins.targets:
+                    succs.extend(off2i[t] for t in ins.targets if t in off2i)
+            if falls and end < n:
+                succs.append(end)
+            boff = insns[b].off
+            for start, stop, hs in handlers:
+                if start <= boff < stop:
+                    merged = dict(entry_state)
+                    for r, v in state.items():
+                        merged[r] = merged.get(r, EMPTY) | v
+                    for h in hs:
+                        if self._merge_into(in_states, h, merged) and h not in queued:
+                            work.append(h)
+                            queued.add(h)
+            for s in succs:
+                if self._merge_into(in_states, s, state) and s not in queued:
+                    work.append(s)
+                    queued.add(s)
+        return self._finish()
+
+    def _finish(self) -> MethodResult:
+        """The summary keeps what depends on the parameters (callers substitute it); the rest is concrete."""
+        res = self.res
+        sym_hits = sorted((h for h in res.hits if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv))),
+                          key=lambda h: (len(h.path), h.path))
+        if len(sym_hits) > MAX_SUMMARY_HITS:
+            self.e.limits.hit("summary_hits", self.m.sig)
+        res.summary = Summary(
+            ret=cap(self.ret),
+            mutations={k: cap(v) for k, v in self.mut.items()},
+            hits=frozenset(sym_hits[:MAX_SUMMARY_HITS]),
+            writes=frozenset(w for w in res.writes if is_symbolic(w[1])),
+            iccs=frozenset(c for c in res.iccs if is_symbolic(c.intent)),
+            facts=frozenset(f for f in res.facts if f[0] == "sym"),
+            thrown=cap(self.thrown),
+            relw=tuple(sorted(((k, cap(v)) for k, v in self.relw.items()), key=repr)),
+            relm=tuple(sorted(((k, cap(v)) for k, v in self.relm.items()), key=repr)),
+            fld_out=tuple(sorted(((k, v) for k, v in self.fld_out.items() if Cell(k) not in v), key=repr)),
+        )
+        return res
+
+    @staticmethod
+    def _merge_into(in_states: dict[int, State], blk: int, state: State) -> bool:
+        """Join `state` into the entry state of block `blk`; True when that changed it. A field written on one
+        path only may still hold its old (global) value on the other."""
+        cur = in_states.get(blk)
+        if cur is None:
+            in_states[blk] = dict(state)
+            return True
+        changed = False
+        for r in [r for r in cur if isinstance(r, tuple) and r[0] == "fld" and r not in state]:
+            glob = frozenset({Cell(r[1])})
+            if not glob <= cur[r]:
+                cur[r] = cur[r] | glob
+                changed = True
+        for r, v in state.items():
+            old = cur.get(r)
+            if old is None:
+                if isinstance(r, tuple) and r[0] == "fld":
+                    v = v | {Cell(r[1])}
+                cur[r] = v
+                changed = True
+            elif not v <= old:
+                cur[r] = cap(old | v)
+                changed = True
+        return changed
+
+    # -- transfer ---------------------------------------------------------------------------------------------
+    def _step(self, ins: Insn, st: State) -> None:  # noqa: C901 - one branch per opcode group, as the spec lists them
+        op = ins.op
+        get = st.get
+        if op == 0x00:
+            return
+        if 0x01 <= op <= 0x09:  # move*
+            st[ins.a] = get(ins.b, EMPTY)
+        elif 0x0A <= op <= 0x0C:  # move-result*
+            st[ins.a] = get(RESULT, EMPTY)
+        elif op == 0x0D:  # move-exception
+            st[ins.a] = self.caught.get(ins.off, EMPTY)
+        elif op == 0x0E or op == 0x27:  # return-void, throw
+            self._run_later(st)
+            self._flush_fields(st, exit_=op == 0x0E)
+            if op == 0x27:
+                self._throw(frozenset(lab for lab in get(ins.a, EMPTY) if lab[0] in DATA))
+        elif 0x0F <= op <= 0x11:  # return*
+            self._run_later(st)
+            self._flush_fields(st, exit_=True)
+            self.ret = cap(self.ret | get(ins.a, EMPTY))
+        elif 0x12 <= op <= 0x19:  # const*
+            lit = ins.lit
+            if abs(lit) >= 20 or (op >= 0x16 and lit):
+                st[ins.a] = frozenset({Num(lit)})
+            else:
+                st[ins.a] = frozenset({SmallInt(lit)})  # small int: array/list index, not data
+        elif op in (0x1A, 0x1B):  # const-string
+            st[ins.a] = frozenset({Const(self.m.dex.string(ins.idx))})
+        elif op == 0x1C:  # const-class
+            st[ins.a] = frozenset({ClassConst(self.m.dex.type(ins.idx))})
+        elif op == 0x1F:
+            return  # check-cast keeps the value
+        elif op in (0x20, 0x21):  # instance-of, array-length
+            st[ins.a] = EMPTY
+        elif op == 0x22:  # new-instance
+            desc = self.m.dex.type(ins.idx)
+            # app objects carry their class (dispatch, callbacks); library objects a site label, so that aliases
+            # of a fresh StringBuilder/stream are the same value object (see _mutate)
+            st[ins.a] = frozenset({AppObject(desc, ins.off)}) if self.p.is_app(desc) else frozenset({LibObject(ins.off)})
+        elif op == 0x23:  # new-array: its slots are tracked by constant index
+            st[ins.a] = frozenset({LibObject(ins.off)})
+        elif op in (0x24, 0x25):  # filled-new-array
+            v: frozenset[Label] = EMPTY
+            for r in ins.regs:
+                v |= get(r, EMPTY)
+            st[RESULT] = frozenset(lab for lab in v if lab[0] not in IDENTITY) | {Transform("array")} if v else EMPTY
+        elif 0x2D <= op <= 0x31:  # cmp*
+            st[ins.a] = EMPTY
+        elif 0x44 <= op <= 0x4A:  # aget
+            arr = get(ins.b, EMPTY)
+            slot = self._slot(arr, get(ins.c, EMPTY), "aidx")
+            if slot is not None and slot in st:
+                st[ins.a] = st[slot]
+            else:
+                st[ins.a] = frozenset(lab for lab in arr if lab[0] not in IDENTITY)
+        elif 0x4B <= op <= 0x51:  # aput
+            val = get(ins.a, EMPTY)
+            if val:
+                stored = val | {Transform("array")} if is_tainted(val) else val
+                slot = self._slot(get(ins.b, EMPTY), get(ins.c, EMPTY), "aidx")
+                if slot is not None:
+                    st[slot] = frozenset(lab for lab in stored if lab[0] not in IDENTITY)
+                self._mutate(st, ins.b, stored)
+        elif 0x52 <= op <= 0x58:  # iget
+            self._iget(ins, st)
+        elif op in IPUT_OPS:
+            self._iput(ins, st)
+        elif 0x60 <= op <= 0x66:  # sget
+            self._sget(ins, st)
+        elif op in SPUT_OPS:
+            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name = self.p.field_key(cls, name)
+            self._store_local_field(st, (cls, name), get(ins.a, EMPTY))
+        elif op in INVOKE_OPS:
+            st[RESULT] = self._invoke(ins, st)
+        elif 0x7B <= op <= 0x8F or 0xB0 <= op <= 0xE2:  # unops, conversions, binop/2addr, binop/lit
+            v = get(ins.b, EMPTY)
+            if 0xB0 <= op <= 0xCF:
+                v = v | get(ins.a, EMPTY)
+            st[ins.a] = frozenset(lab for lab in v if lab[0] in DATA)
+        elif 0x90 <= op <= 0xAF:  # binop
+            v = get(ins.b, EMPTY) | get(ins.c, EMPTY)
+            st[ins.a] = frozenset(lab for lab in v if lab[0] in DATA)
+        elif op in (0xFA, 0xFB, 0xFC, 0xFD):  # invoke-polymorphic/custom: data in, data out
+            v = EMPTY
+            for r in ins.regs:
+                v |= get(r, EMPTY)
+            st[RESULT] = frozenset(lab for lab in v if lab[0] in DATA)
+        elif op in (0xFE, 0xFF):  # const-method-handle/type
+            st[ins.a] = EMPTY
+
+    def _iget(self, ins: Insn, st: State) -> None:
+        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name = self.p.field_key(cls, name)
+        if self.p.is_app(cls) or not self.cat.is_library(cls):
+            base = st.get(ins.b, EMPTY)
+            base_x = frozenset(lab for lab in base if lab[0] == "X")
+            own = self._object_field(st, base, (cls, name))
+            st[ins.a] = (own if own is not None else self._read_local_field(st, (cls, name))) | base_x
+        elif f"{cls}->{name}" in self.cat.clean_fields:
+            st[ins.a] = EMPTY
+        else:
+            st[ins.a] = frozenset(lab for lab in st.get(ins.b, EMPTY) if lab[0] not in NOT_PROPAGATED)
+
+    def _iput(self, ins: Insn, st: State) -> None:
+        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name = self.p.field_key(cls, name)
+        val = st.get(ins.a, EMPTY)
+        if self.p.is_app(cls) or not self.cat.is_library(cls):
+            base = st.get(ins.b, EMPTY)
+            if (self.m.name == self.cat.components.last_callback and ParamObject(0) in base
+                    and self.m.class_desc in self.e.components):
+                # onDestroy is the last callback of this instance: what it stores in its own fields is
+                # never read by the instance's other lifecycle methods
+                st[("dead", (cls, name))] = val
+            else:
+                self._store_local_field(st, (cls, name), val)
+                self._store_object_field(st, base, (cls, name), val)
+        else:
+            self._mutate(st, ins.b, val)
+
+    def _sget(self, ins: Insn, st: State) -> None:
+        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name = self.p.field_key(cls, name)
+        self._class_init(cls)
+        kind = self.cat.provider_fields.get(f"{cls}->{name}")
+        if kind is not None:
+            st[ins.a] = frozenset({ProviderUri(kind)})
+        elif cls == self.cat.families.time_unit_class:
+            st[ins.a] = frozenset({TimeUnitConst(name)})
+        elif self.cat.is_library(cls) and cls not in self.p.classes:
+            st[ins.a] = EMPTY
+        else:
+            st[ins.a] = self._read_local_field(st, (cls, name))

@@ -1,0 +1,193 @@
+"""The program under analysis: every DEX of one APK, its class hierarchy, method and field resolution."""
+
+from __future__ import annotations
+
+from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dex import INVOKE_KIND, INVOKE_OPS, ClassDef, DexError, DexFile, MethodDef
+
+Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset in code units
+
+
+def loc_of(m: MethodDef, off: int) -> Loc:
+    """The code location of offset `off` in method m."""
+    return (m.class_desc, m.name, m.proto, off)
+
+
+def param_types(proto: str) -> list[str]:
+    """Parameter descriptors of a '(...)R' prototype."""
+    out: list[str] = []
+    i = 1
+    end = proto.index(")")
+    while i < end:
+        j = i
+        while proto[j] == "[":
+            j += 1
+        if proto[j] == "L":
+            j = proto.index(";", j)
+        out.append(proto[i : j + 1])
+        i = j + 1
+    return out
+
+
+def dotted_to_desc(name: str) -> str:
+    """com.a.B -> Lcom/a/B;"""
+    return "L" + name.replace(".", "/") + ";"
+
+
+def desc_to_dotted(desc: str) -> str:
+    """Lcom/a/B; -> com.a.B (other descriptors unchanged)"""
+    return desc[1:-1].replace("/", ".") if desc.startswith("L") and desc.endswith(";") else desc
+
+
+
+class Program:
+    """All DEX files of one APK, with the class hierarchy of the app's own code."""
+
+    def __init__(self, dexes: list[DexFile], catalogue: Catalogue) -> None:
+        self.dexes = dexes
+        self.cat = catalogue
+        self.classes: dict[str, ClassDef] = {}
+        for dex in dexes:
+            for desc, cdef in dex.classes.items():
+                self.classes.setdefault(desc, cdef)
+        self.subtypes: dict[str, set[str]] = {}
+        for desc, cdef in self.classes.items():
+            for sup in (cdef.superclass, *cdef.interfaces):
+                if sup:
+                    self.subtypes.setdefault(sup, set()).add(desc)
+        self.methods: dict[str, MethodDef] = {}
+        for cdef in self.classes.values():
+            for mdef in cdef.methods.values():
+                self.methods[mdef.sig] = mdef
+        self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
+        self._sub_cache: dict[tuple[str, int], list[str]] = {}
+        self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def is_app(self, desc: str) -> bool:
+        """A class defined in the APK outside the library packages of apk_rules/models.yml."""
+        return desc in self.classes and not self.cat.is_library(desc)
+
+    def resolve(self, cls: str, name_proto: str) -> tuple[MethodDef | None, str]:
+        """(app method found walking up from cls, first non-app class reached)."""
+        key = (cls, name_proto)
+        hit = self._resolve_cache.get(key)
+        if hit is not None:
+            return hit
+        cur: str | None = cls
+        seen = 0
+        result: tuple[MethodDef | None, str] = (None, cls)
+        while cur is not None and seen < 40:
+            seen += 1
+            cdef = self.classes.get(cur)
+            if cdef is None or self.cat.is_library(cur):
+                result = (None, cur)
+                break
+            mdef = cdef.methods.get(name_proto)
+            if mdef is not None:
+                result = (mdef, cur)
+                break
+            # default methods of app interfaces are rare; look at the superclass only
+            cur = cdef.superclass
+            result = (None, cur or "Ljava/lang/Object;")
+        self._resolve_cache[key] = result
+        return result
+
+    def field_key(self, cls: str, name: str) -> tuple[str, str]:
+        """(declaring class, name): a field referenced through a subclass is the superclass's field."""
+        key = (cls, name)
+        hit = self._field_cache.get(key)
+        if hit is None:
+            hit = key
+            cur: str | None = cls
+            for _ in range(30):
+                cdef = self.classes.get(cur) if cur else None
+                if cdef is None or self.cat.is_library(cdef.desc):
+                    break
+                if cdef.declares_field(name):
+                    hit = (cdef.desc, name)
+                    break
+                cur = cdef.superclass
+            self._field_cache[key] = hit
+        return hit
+
+    def supers(self, desc: str) -> list[str]:
+        """App superclasses and interfaces (transitively) plus the first library ones."""
+        out: list[str] = []
+        todo = [desc]
+        while todo and len(out) < 60:
+            cur = todo.pop()
+            cdef = self.classes.get(cur)
+            if cdef is None or self.cat.is_library(cur):
+                continue
+            for sup in (cdef.superclass, *cdef.interfaces):
+                if sup and sup not in out:
+                    out.append(sup)
+                    todo.append(sup)
+        return out
+
+    def all_subtypes(self, desc: str, limit: int = 200) -> list[str]:
+        """App subclasses and implementations of desc, transitively (at most `limit`)."""
+        key = (desc, limit)
+        cached = self._sub_cache.get(key)
+        if cached is None:
+            cached = self._sub_cache[key] = self._all_subtypes(desc, limit)
+        return cached
+
+    def _all_subtypes(self, desc: str, limit: int) -> list[str]:
+        out: list[str] = []
+        todo = [desc]
+        seen = {desc}
+        while todo and len(out) < limit:
+            cur = todo.pop()
+            for sub in self.subtypes.get(cur, ()):
+                if sub not in seen:
+                    seen.add(sub)
+                    out.append(sub)
+                    todo.append(sub)
+        return out
+
+    def methods_named(self, cls: str, name: str) -> list[MethodDef]:
+        """Methods called `name` in cls and its app superclasses (most specific wins per proto)."""
+        found: dict[str, MethodDef] = {}
+        cur: str | None = cls
+        depth = 0
+        while cur and depth < 30 and self.is_app(cur):
+            depth += 1
+            for key, mdef in self.classes[cur].methods.items():
+                if mdef.name == name and key not in found:
+                    found[key] = mdef
+            cur = self.classes[cur].superclass
+        return list(found.values())
+
+    def static_callees(self, m: MethodDef, fanout: int) -> list[MethodDef]:
+        """App methods m may call, from its invoke instructions and the class hierarchy alone (no receiver
+        information): the order in which the solver computes summaries bottom-up. A virtual call with more than
+        `fanout` app implementations contributes none (the interpreter still resolves it by its receiver)."""
+        try:
+            code = m.dex.code(m)
+        except DexError:
+            return []
+        if code is None:
+            return []
+        out: dict[str, MethodDef] = {}
+        dex = m.dex
+        for ins in code.insns:
+            if ins.op not in INVOKE_OPS:
+                continue
+            try:
+                cls, name, proto = dex.method_ref(ins.idx)
+            except DexError:
+                continue
+            if not (self.is_app(cls) or cls in self.subtypes):
+                continue
+            name_proto = name + proto
+            target, _lib = self.resolve(cls, name_proto)
+            if target is not None and target.code_off:
+                out.setdefault(target.sig, target)
+            if INVOKE_KIND[ins.op] in ("virtual", "interface"):
+                subs = [s for s in self.all_subtypes(cls, 100) if self.is_app(s)]
+                found = [mdef for s in subs if (mdef := self.classes[s].methods.get(name_proto)) is not None and mdef.code_off]
+                if len(found) <= fanout:
+                    for mdef in found:
+                        out.setdefault(mdef.sig, mdef)
+        return list(out.values())

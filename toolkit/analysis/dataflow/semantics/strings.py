@@ -1,0 +1,129 @@
+"""Strings: constants built by concatenation (endpoints are often BASE + "/path"; reflection targets are often
+"get" + "DeviceId"), reversed or cut with substring; StringBuilder.setLength(0); toString() of app objects
+appended to text; resource strings (getString(R.string.x))."""
+
+from __future__ import annotations
+
+from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.dataflow.values import (
+    EMPTY,
+    IDENTITY,
+    NOT_PROPAGATED,
+    ConcatParam,
+    Const,
+    Label,
+    NotConstant,
+    Transform,
+    cap,
+    is_tainted,
+)
+
+_OPEN = NotConstant()
+
+
+def clear_builder(call: LibraryCall) -> frozenset[Label] | None:
+    """sb.setLength(0): the builder is empty again (what it held is gone)."""
+    fam = call.cat.families
+    reg = call.arg_regs[0]
+    if call.lib not in fam.string_builders or call.name not in fam.builder_clear or reg is None:
+        return None
+    if len(call.args) < 2 or ("I", 0) not in call.args[1]:
+        return None
+    st = call.st
+    old_value = call.args[0]
+    cleared = frozenset(lab for lab in old_value if lab[0] in IDENTITY)
+    for r, v in list(st.items()):
+        if v is old_value:
+            st[r] = cleared
+    st[reg] = cleared
+    return EMPTY
+
+
+def resource_string(call: LibraryCall) -> frozenset[Label] | None:
+    """getString(R.string.x): the default value from resources.arsc, as a constant."""
+    fam = call.cat.families
+    if call.name not in fam.resource_getters or call.lib not in fam.resource_holders or len(call.args) < 2:
+        return None
+    texts = [call.it.e.resource_strings.get(int(lab[1])) for lab in call.args[1] if lab[0] == "N"]
+    found = frozenset(Const(t) for t in texts if t)
+    return found or None
+
+
+def to_string(call: LibraryCall) -> frozenset[Label] | None:
+    """"x " + obj calls obj.toString() (StringBuilder.append(Object), String.valueOf(Object), print(Object))."""
+    fam = call.cat.families
+    if call.name not in fam.to_string_calls or len(call.args) < 2:
+        return None
+    it = call.it
+    args = list(call.args)
+    for k in range(1, len(args)):
+        extra: frozenset[Label] = EMPTY
+        for lab in args[k]:
+            if lab[0] == "O" and it.p.is_app(lab[1]):
+                ts_m, _lib = it.p.resolve(lab[1], fam.to_string)
+                if ts_m is not None and ts_m.code_off:
+                    reg = call.arg_regs[k] if k < len(call.arg_regs) else None
+                    extra |= it._call_app(ts_m, [args[k]], [reg], call.st, call.where, "call")
+        if extra:
+            args[k] = args[k] | extra
+    call.args = args
+    return None
+
+
+def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
+    """append/<init> of a StringBuilder and String.concat: constants combine into constants; anything else
+    makes the result 'not constant' (its constants are then prefixes)."""
+    fam = call.cat.families
+    lib = call.lib
+    name = call.name
+    if not ((lib in fam.string_builders and name in fam.builder_append) or (lib == fam.string_class and name in fam.string_concat)):
+        return None
+    args = call.args
+    base = EMPTY if name == "<init>" else args[0]
+    arg = args[1] if len(args) > 1 else EMPTY
+    arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
+    base_consts = [lab[1] for lab in base if lab[0] == "C"]
+    arg_rest = frozenset(lab for lab in arg if lab[0] != "C" and lab[0] not in NOT_PROPAGATED)
+    constant_arg = bool(arg_consts) and not is_tainted(arg)
+    if name == "<init>":
+        consts = arg_consts if constant_arg else []
+        opened = not constant_arg and bool(arg)
+    elif _OPEN in base or not constant_arg:
+        consts = base_consts
+        opened = True
+        if _OPEN not in base and base_consts:
+            # BASE + parameter: the constant completes at the call site (see Substitution)
+            pidx = sorted({lab[1] for lab in arg if lab[0] == "P"})
+            if pidx and not any(lab[0] in ("S", "G", "FR", "GK", "KV") for lab in arg):
+                arg_rest = arg_rest | frozenset(ConcatParam(b, i) for b in base_consts[:4] for i in pidx[:2])
+    elif base_consts:
+        consts = [b + a for b in base_consts for a in arg_consts][:8]
+        opened = False
+    else:
+        consts = arg_consts
+        opened = False
+    rest = frozenset(lab for lab in base if lab[0] != "C") | arg_rest
+    if call.xform and is_tainted(arg_rest):
+        rest = rest | {Transform(call.xform)}
+    value = cap(rest | frozenset(Const(c) for c in consts) | ({_OPEN} if opened else set()))
+    if lib == fam.string_class:
+        return value
+    reg = call.arg_regs[0]
+    if reg is None:
+        return value
+    st = call.st
+    it = call.it
+    old = st.get(reg, EMPTY)
+    added = frozenset(lab for lab in value if lab not in old and lab[0] != "C")
+    if old:
+        for r, v in list(st.items()):
+            if v is old:
+                st[r] = value
+    st[reg] = value
+    if added:
+        for lab in old:
+            if lab[0] == "A":
+                it.mut[lab[1]] = cap(it.mut.get(lab[1], EMPTY) | added)
+            elif lab[0] == "F":
+                it._write_field(lab[1], added)
+    return value if name != "<init>" else EMPTY

@@ -1,0 +1,185 @@
+"""The interprocedural solver: method summaries computed bottom-up with a worklist, to a fixpoint.
+
+No recursion and no call-depth limit: `ensure(m)` orders m's not-yet-summarised callees (from the invoke
+instructions and the class hierarchy, an iterative depth-first walk, i.e. the strongly connected components of
+the call graph in reverse topological order) and analyses them callees first. A callee met during
+interpretation before its summary exists (dispatch by receiver object, callbacks, reflection) is queued and
+answered with an empty summary; when its summary appears, or any summary changes, the methods that used it are
+analysed again (`dependents`), until nothing changes. Recursion inside a component converges the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from toolkit.analysis.dataflow.calls import MAX_TARGETS
+from toolkit.analysis.dataflow.interpreter import MethodInterpreter
+from toolkit.analysis.dataflow.limits import Limits
+from toolkit.analysis.dataflow.program import Loc, Program
+from toolkit.analysis.dataflow.summary import DEFAULT_SUMMARY, EMPTY_SUMMARY_KEY, MethodResult, Summary
+from toolkit.analysis.dataflow.values import (
+    EMPTY,
+    AppObject,
+    CellKey,
+    Label,
+    Source,
+    cap,
+)
+from toolkit.analysis.dex import DexError, MethodDef
+
+log = logging.getLogger(__name__)
+
+MAX_METHOD_UNITS = 65535  # code units; a larger method is summarised like a library call (recorded)
+MAX_ROUNDS = 12  # analyses of one method before its summary is taken as final (recorded)
+_INFO_KINDS = frozenset(("O", "T", "U", "K"))
+_EMPTY_SUMMARY = Summary()
+
+
+class Solver:
+    """Analyses the methods of one program, on demand, into summaries and effects."""
+
+    def __init__(self, program: Program, component_classes: set[str], limits: Limits) -> None:
+        self.p = program
+        self.cat = program.cat
+        self.components = component_classes  # descriptors of manifest components (+ dynamic receivers)
+        self.limits = limits
+        self.results: dict[str, MethodResult] = {}
+        self.dependents: dict[str, set[str]] = {}
+        self.pending: deque[MethodDef] = deque()  # callees met before their summary existed
+        self.queued: set[str] = set()
+        self.dirty: deque[str] = deque()
+        self.dirty_set: set[str] = set()
+        self.changed: set[str] = set()  # summaries (re)computed since the driver last looked
+        self.occurrences: list[tuple[str, str, Loc]] = []
+        self._occ_index: dict[tuple[str, str, Loc], int] = {}
+        self.field_info: dict[CellKey, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
+        self.field_readers: dict[CellKey, set[str]] = {}
+        self.info_holders: dict[str, set[CellKey]] = {}  # app class -> fields holding one of its objects
+        self.analysis_count: dict[str, int] = {}
+        self.errors: list[str] = []
+        self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
+        self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
+        self.in_scope: Callable[[MethodDef], bool] = lambda m: True
+        self.analyses = 0
+
+    # --- public --------------------------------------------------------------------------------------------
+    def ensure(self, m: MethodDef) -> MethodResult | None:
+        """Analyse m (callees first) if not done yet, then settle every pending change."""
+        if m.sig not in self.results and self._analysable(m):
+            self._bottom_up(m)
+        self.drain()
+        return self.results.get(m.sig)
+
+    def drain(self) -> None:
+        """Analyse queued callees, then re-analyse methods whose callee summaries changed, to a fixpoint."""
+        while self.pending or self.dirty:
+            self.limits.check_time()
+            if self.pending:
+                m = self.pending.popleft()
+                self.queued.discard(m.sig)
+                if m.sig not in self.results:
+                    self._bottom_up(m)
+                continue
+            sig = self.dirty.popleft()
+            self.dirty_set.discard(sig)
+            method = self.p.methods.get(sig)
+            if method is None:
+                continue
+            if self.analysis_count.get(sig, 0) >= MAX_ROUNDS:
+                self.limits.hit("fixpoint_rounds", sig)
+                continue
+            self._analyse(method)
+
+    def summary_of(self, callee: MethodDef, caller: str) -> Summary:
+        """The callee's summary as known now; the caller is analysed again if it changes."""
+        self.dependents.setdefault(callee.sig, set()).add(caller)
+        res = self.results.get(callee.sig)
+        if res is not None:
+            return res.summary
+        if not self._analysable(callee):
+            return DEFAULT_SUMMARY
+        if callee.sig not in self.queued:
+            self.queued.add(callee.sig)
+            self.pending.append(callee)
+        return _EMPTY_SUMMARY
+
+    def occ(self, kind: str, api: str, where: Loc) -> Label:
+        """The Source label of the source read at `where` (one per kind, API and place)."""
+        key = (kind, api, where)
+        n = self._occ_index.get(key)
+        if n is None:
+            n = len(self.occurrences)
+            self.occurrences.append(key)
+            self._occ_index[key] = n
+        return Source(n)
+
+    def record_field_info(self, key: CellKey, value: frozenset[Label]) -> None:
+        """Objects, stream tags, URIs and classes stored in a field are known eagerly to every reader (a listener
+        kept in a field and registered elsewhere, a stream opened in one method and written in another)."""
+        info = frozenset(AppObject(lab[1]) if lab[0] == "O" else lab for lab in value
+                         if lab[0] in _INFO_KINDS or (lab[0] == "C" and str(lab[1]).startswith("content://")))
+        if not info:
+            return
+        old = self.field_info.get(key, EMPTY)
+        new = cap(old | info)
+        if new != old:
+            self.field_info[key] = new
+            for lab in new - old:
+                if lab[0] == "O":
+                    self.info_holders.setdefault(lab[1], set()).add(key)
+            for reader in sorted(self.field_readers.get(key, ())):
+                self._mark_dirty(reader)
+
+    # --- internals -----------------------------------------------------------------------------------------
+    def _analysable(self, m: MethodDef) -> bool:
+        if not m.code_off or not self.in_scope(m):
+            return False
+        if m.dex.insns_size(m) > MAX_METHOD_UNITS:
+            self.limits.hit("method_size", m.sig, f"{m.dex.insns_size(m)} code units; summarised like a library call")
+            return False
+        return True
+
+    def _bottom_up(self, root: MethodDef) -> None:
+        """Analyse root's unsummarised callees in post-order (callees before callers), then root."""
+        order: list[MethodDef] = []
+        seen = {root.sig}
+        stack: list[tuple[MethodDef, list[MethodDef]]] = [(root, self.p.static_callees(root, MAX_TARGETS))]
+        while stack:
+            m, todo = stack[-1]
+            if todo:
+                c = todo.pop()
+                if c.sig not in seen and c.sig not in self.results and self._analysable(c):
+                    seen.add(c.sig)
+                    stack.append((c, self.p.static_callees(c, MAX_TARGETS)))
+                continue
+            stack.pop()
+            order.append(m)
+        for m in order:
+            if m.sig not in self.results:
+                self.limits.check_time()
+                self._analyse(m)
+
+    def _mark_dirty(self, sig: str) -> None:
+        if sig not in self.dirty_set:
+            self.dirty_set.add(sig)
+            self.dirty.append(sig)
+
+    def _analyse(self, m: MethodDef) -> None:
+        self.analyses += 1
+        try:
+            res = MethodInterpreter(self, m).run()
+        except DexError as exc:
+            self.errors.append(f"{m.sig}: {exc}")
+            res = MethodResult(m, Summary())
+        self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
+        old = self.results.get(m.sig)
+        self.results[m.sig] = res
+        self.changed.add(m.sig)
+        old_key = old.summary.key() if old is not None else EMPTY_SUMMARY_KEY
+        if old_key != res.summary.key():
+            # callers that used the previous (or the empty) summary must look again
+            for dep in sorted(self.dependents.get(m.sig, ())):
+                if dep != m.sig or old is not None:
+                    self._mark_dirty(dep)

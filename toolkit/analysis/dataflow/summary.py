@@ -1,0 +1,160 @@
+"""Method summaries: what one method does with its parameters, and how a caller applies it (substitution)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from toolkit.analysis.dataflow.program import Loc
+from toolkit.analysis.dataflow.values import (
+    EMPTY,
+    IDENTITY,
+    Cell,
+    CellAt,
+    CellKey,
+    ConcatParam,
+    Const,
+    Keyed,
+    Label,
+    Param,
+    ParamAt,
+)
+from toolkit.analysis.dex import MethodDef
+
+State = dict  # register (int), RESULT, ("fld", key), ("ofld", site, key), ("aidx", site, i) ... -> value
+
+
+@dataclass(frozen=True)
+class SinkHit:
+    """A value reaching a sink call: its data, the receiver (when the sink depends on its tag), endpoints, path."""
+
+    kind: str
+    api: str
+    data: frozenset[Label]
+    recv: frozenset[Label] | None  # receiver, when the sink depends on its tag
+    tag: str | None
+    endpoints: frozenset[Label]
+    path: tuple[Loc, ...]  # call sites from the method holding the hit down to the sink call
+
+
+@dataclass(frozen=True)
+class IccSend:
+    """An Intent handed to the framework (startActivity, sendBroadcast, setResult ...)."""
+
+    api: str
+    intent: frozenset[Label]
+    path: tuple[Loc, ...]
+    always_external: bool = False
+    internal_only: bool = False
+
+
+Fact = tuple  # ("alarm", targets, period, loc) | ("job", ...) | ("periodic", sig, seconds, loc) | ("dynrecv", cls, actions, loc)
+
+
+@dataclass
+class Summary:
+    """What a caller needs to know about a method, in terms of its parameters (symbolic labels)."""
+
+    ret: frozenset[Label] = EMPTY
+    mutations: dict[int, frozenset[Label]] = field(default_factory=dict)  # parameter index -> what is added to it
+    hits: frozenset[SinkHit] = frozenset()
+    writes: frozenset[tuple[CellKey, frozenset[Label]]] = frozenset()
+    iccs: frozenset[IccSend] = frozenset()
+    facts: frozenset[Fact] = frozenset()
+    thrown: frozenset[Label] = EMPTY
+    relw: tuple[tuple[tuple[int, CellKey], frozenset[Label]], ...] = ()  # writes to fields of parameter objects
+    relm: tuple[tuple[tuple[int, CellKey], frozenset[Label]], ...] = ()  # changes to objects held in those fields
+    fld_out: tuple[tuple[CellKey, frozenset[Label]], ...] = ()  # fields the method always sets, and to what
+
+    def key(self) -> tuple[object, ...]:
+        """Equal keys: equal summaries (a caller need not look again)."""
+        return (self.ret, tuple(sorted(self.mutations.items())), self.hits, self.writes, self.iccs, self.facts, self.thrown,
+                self.relw, self.relm, self.fld_out)
+
+
+@dataclass
+class MethodResult:
+    """One analysed method: its summary plus everything it does concretely (hits, writes, edges, facts)."""
+
+    method: MethodDef
+    summary: Summary
+    hits: set[SinkHit] = field(default_factory=set)
+    writes: set[tuple[CellKey, frozenset[Label]]] = field(default_factory=set)
+    iccs: set[IccSend] = field(default_factory=set)
+    edges: set[tuple[str, str, int]] = field(default_factory=set)  # (callee sig, kind, offset)
+    facts: set[Fact] = field(default_factory=set)  # alarms, jobs, dynamic receivers
+
+
+# What an app method that is not analysed is assumed to do: its result carries its arguments (like a library call).
+DEFAULT_SUMMARY = Summary(ret=frozenset(Param(i) for i in range(0, 12)))
+EMPTY_SUMMARY_KEY = Summary().key()
+
+FieldResolver = Callable[[int, CellKey], frozenset[Label]]
+
+
+class Substitution:
+    """Replace a callee's symbolic labels by the caller's argument values."""
+
+    def __init__(self, args: list[frozenset[Label]], resolve: FieldResolver | None = None) -> None:
+        self.args = args
+        self.resolve = resolve  # (param index, field) -> value of that field of the caller's argument object
+
+    def apply(self, value: frozenset[Label]) -> frozenset[Label]:
+        if not any(lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER) for lab in value):
+            return value
+        out: set[Label] = set()
+        args = self.args
+        for lab in value:
+            kind = lab[0]
+            if kind == "P":
+                i = lab[1]
+                if i < len(args):
+                    out.update(x for x in args[i] if x[0] not in IDENTITY)
+            elif kind == "A":
+                i = lab[1]
+                if i < len(args):
+                    out.update(x for x in args[i] if x[0] in IDENTITY)
+            elif kind == "FR":
+                if self.resolve is not None:
+                    out.update(self.resolve(lab[1], lab[2]))
+                else:
+                    out.add(Cell(lab[2]))
+            elif kind == "KV":
+                for x in self.apply(frozenset({lab[2]})):
+                    out.add(Keyed(lab[1], x))
+            elif kind == "PK":
+                i = lab[1]
+                if i < len(args):
+                    out.update(read_at_key(args[i], lab[2]))
+            elif kind == "CAT":
+                i = lab[2]
+                if i < len(args):
+                    for x in args[i]:
+                        if x[0] == "C":
+                            out.add(Const(lab[1] + x[1]))
+                        elif x[0] == "P":
+                            out.add(ConcatParam(lab[1], x[1]))
+            else:
+                out.add(lab)
+        return frozenset(out)
+
+
+def read_at_key(container: frozenset[Label], at: object) -> set[Label]:
+    """What a container value holds under constant key `at` (its keyed contents, or symbolic reads)."""
+    out: set[Label] = set()
+    for x in container:
+        kind = x[0]
+        if kind == "KV":
+            if x[1] == at:
+                out.add(x[2])
+        elif kind == "G":
+            out.add(CellAt(x[1], at))
+        elif kind == "P":
+            out.add(ParamAt(x[1], at))
+        elif kind in ("S", "X"):
+            out.add(x)  # stored without a known key: may be any
+    return out
+
+
+_SUBSTITUTED = frozenset(("P", "A", "CAT", "PK", "FR"))
+_SUBSTITUTED_INNER = frozenset(("P", "A", "PK", "KV", "FR"))
