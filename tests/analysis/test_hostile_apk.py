@@ -228,3 +228,12 @@ def test_tolerant_reader_agrees_with_androguard_on_every_fixture() -> None:
         reference = loaded.metadata()
         for name in fields:
             assert getattr(tolerant, name) == getattr(reference, name), f"{apk.name}: {name}"
+
+
+def test_manifest_over_its_cap_is_read_up_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("toolkit.analysis.androguard_backend.MAX_MANIFEST_BYTES", 1 << 20)
+    manifest = write_axml(_leaky_manifest()) + bytes(8 << 20)  # type: ignore[arg-type]
+    report = analyse_apk(_with_manifest(tmp_path, "bigmanifest.apk", manifest))
+    assert report.package == PACKAGE and _imei_flows(report)
+    assert report.status is Status.partial
+    assert ("inflate_entry_bytes", "AndroidManifest.xml") in [(lim.name, lim.where) for lim in report.stats.limits]

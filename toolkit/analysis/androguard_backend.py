@@ -76,18 +76,19 @@ class LoadedApk:
         self._dex = _dex_table(self._archive.infos)
         if MANIFEST not in self._entries:
             raise ApkParseError("not a valid APK: AndroidManifest.xml missing")
-        try:
-            manifest = self._archive.read(self._entries[MANIFEST], MAX_MANIFEST_BYTES)
-        except InflateLimit as exc:
-            raise ApkParseError(f"not a valid APK: {exc}") from exc
+        try:  # a manifest past its cap is read up to it: the elements that matter come first
+            manifest = self._archive.read(self._entries[MANIFEST], MAX_MANIFEST_BYTES, truncate=True)
         except (zlib.error, ValueError, OSError) as exc:
             raise ApkParseError(f"not a valid APK: AndroidManifest.xml unreadable: {exc}") from exc
         try:
             self._apk = APK(str(path), skip_analysis=True)
+        except MemoryError:
+            raise  # the worker's memory cap: the pool says so and can retry under a larger one
         except Exception as exc:  # androguard raises many unrelated types on malformed input
             raise ApkParseError(f"cannot parse APK: {type(exc).__name__}: {exc}") from exc
         self._apk.zip = _BoundedZip(self._apk.zip, self)
-        why = self._androguard_manifest(manifest)
+        cut = any(hit.name == MANIFEST for hit in self._archive.hits)
+        why = f"larger than {MAX_MANIFEST_BYTES} bytes inflated" if cut else self._androguard_manifest(manifest)
         if why is not None:
             self._tolerant_manifest(manifest, why)
 
@@ -102,6 +103,8 @@ class LoadedApk:
             return f"elements nested more than {MAX_DEPTH} deep"
         try:
             self._apk._apk_analysis()
+        except MemoryError:
+            raise
         except Exception as exc:  # e.g. ResParserError: UTF-16 String is not null terminated
             return f"androguard rejected it ({type(exc).__name__}: {exc})"
         if not self._apk.is_valid_APK():
