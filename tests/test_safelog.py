@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -89,3 +90,27 @@ def test_library_warnings_become_one_line_or_nothing(capsys: pytest.CaptureFixtu
     lines = [line for line in err.splitlines() if "UserWarning" in line]
     assert lines == ["WARNING py.warnings: UserWarning: first line \\x1b]0;PWNED\\x07"]
     assert "second line" not in err
+
+
+def test_worker_log_lines_are_escaped(tmp_path: Path) -> None:
+    # A worker of the isolated pool logs a warning naming a hostile file; stderr is a file, not a terminal.
+    apk = tmp_path / f"x{OSC_TITLE}{CSI_CLEAR}logline.apk"
+    shutil.copy(REPO / "fixtures" / "apks" / "flashlight.apk", apk)
+    code = (
+        "from toolkit.batch.local import LocalPool\n"
+        "from toolkit.batch.task import ApkTask\n"
+        "from tests.batch.batch_support import hostile_task\n"
+        "if __name__ == '__main__':\n"
+        f"    out = list(LocalPool(1, None, 120, hostile_task).run([ApkTask(id='1', path={str(apk)!r})]))\n"
+        "    assert out[0].report.status.value == 'analysed', out[0].report.reason\n"
+    )
+    script = tmp_path / "run_pool.py"
+    script.write_text(code)
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as fh:
+        proc = subprocess.run([sys.executable, str(script)], stderr=fh, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                              cwd=REPO, timeout=300)
+    text = err.read_text(errors="replace")
+    assert proc.returncode == 0, text
+    assert "odd entry" in text and "\\x1b]0;PWNED\\x07" in text
+    assert "\x1b" not in text and "set_title" not in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import shutil
 import signal
@@ -47,7 +48,8 @@ def stored_giant(path: Path, mib: int) -> Path:
 
 
 def hostile_task(task: ApkTask) -> TaskOutcome:
-    """Per-APK function: file names containing crash/hang/hog/sigkill get that fate; the rest the real analysis."""
+    """Per-APK function: file names containing crash/hang/hog/sigkill get that fate, `logline` logs a warning
+    naming the file; the rest the real analysis."""
     name = Path(task.path).name
     if "crash" in name:
         ctypes.string_at(0)  # real SIGSEGV
@@ -55,6 +57,8 @@ def hostile_task(task: ApkTask) -> TaskOutcome:
         time.sleep(3600)
     if "sigkill" in name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if "logline" in name:  # a worker's log line naming the file (as analysis warnings and log.exception do)
+        logging.getLogger("toolkit.analysis").warning("%s: odd entry", name)
     if "hog" in name:
         hog = bytearray(1 << 40)  # 1 TiB: a real MemoryError under any memory cap (or without one)
         del hog
