@@ -237,3 +237,14 @@ def test_manifest_over_its_cap_is_read_up_to_it(tmp_path: Path, monkeypatch: pyt
     assert report.package == PACKAGE and _imei_flows(report)
     assert report.status is Status.partial
     assert ("inflate_entry_bytes", "AndroidManifest.xml") in [(lim.name, lim.where) for lim in report.stats.limits]
+
+
+def test_many_large_assets_give_one_line_per_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container, "MAX_AUX_BYTES", 1 << 20)
+    assets = [(f"assets/a{i}.bin", bytes(512 << 10)) for i in range(40)]
+    report = analyse_apk(_write(tmp_path / "many.apk", _entries() + assets))
+    assert _imei_flows(report) and report.status is Status.partial
+    assert report.reason and report.reason.count("inflation stopped") == 1
+    assert "more entries cut or not read" in report.reason
+    [limit] = report.stats.limits
+    assert limit.name == "inflate_aux_bytes" and limit.count > 30

@@ -131,6 +131,10 @@ class LoadedApk:
         """The caps that cut this APK's reading (inflation caps, manifest depth), as AnalysisStats.limits."""
         out = [AnalysisLimit(name=hit.limit_name, where=hit.name, detail=f"inflation stopped at {hit.limit} bytes "
                              f"({hit.cap})") for hit in self._archive.hits]
+        for lim in out:  # a pool cap applied to its first entry and to every one skipped after it
+            if lim.name != "inflate_entry_bytes":
+                lim.count += self._archive.pool_skipped
+                break
         if self._manifest_depth > MAX_DEPTH:
             out.append(AnalysisLimit(name="manifest_depth", where=MANIFEST,
                                      detail=f"elements nested deeper than {MAX_DEPTH} were not read"))
@@ -138,7 +142,9 @@ class LoadedApk:
 
     def incomplete(self) -> list[str]:
         """What could not be read or was cut at a cap (manifest fallback, inflation caps), one line each."""
-        return list(dict.fromkeys([*self._problems, *self._archive.limits]))
+        skipped = self._archive.pool_skipped
+        more = [f"{skipped} more entries cut or not read once a per-APK inflation cap was reached"] if skipped else []
+        return list(dict.fromkeys([*self._problems, *self._archive.limits, *more]))
 
     def close(self) -> None:
         self._archive.close()

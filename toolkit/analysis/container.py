@@ -200,6 +200,7 @@ class ApkArchive:
         self.aux_inflated = 0
         self.limits: list[str] = []  # every cap that cut something, once per entry
         self.hits: list[InflateLimit] = []
+        self.pool_skipped = 0  # entries not read (or cut) because a per-APK pool was already used up
 
     def __enter__(self) -> ApkArchive:
         return self
@@ -271,7 +272,9 @@ class ApkArchive:
             for chunk in self.stream(info, limit, "per-entry cap", aux):
                 out += chunk
         except InflateLimit as exc:
-            if str(exc) not in self.limits:
+            if exc.cap != "per-entry cap" and any(h.cap == exc.cap for h in self.hits):
+                self.pool_skipped += 1  # a pool already ran out: one line for it, not one per entry
+            elif str(exc) not in self.limits:
                 self.limits.append(str(exc))
                 self.hits.append(exc)
             if not truncate:
