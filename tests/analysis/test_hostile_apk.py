@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.analysis.axml_writer import ANDROID, launcher_manifest, write_axml
+from tests.analysis.axml_writer import ANDROID, El, launcher_manifest, write_axml
 from toolkit.analysis import analyse_apk, container
 from toolkit.analysis.androguard_backend import open_apk
 from toolkit.analysis.axml import max_depth, read_axml
@@ -105,6 +105,16 @@ def test_duplicate_manifest_is_a_finding(tmp_path: Path) -> None:
     dup = [f for f in report.findings if f.rule_id == "duplicate-zip-entry"]
     assert len(dup) == 1 and "AndroidManifest.xml" in dup[0].message
     assert hashlib.sha256(other).hexdigest() in " ".join(dup[0].evidence)
+
+
+def test_duplicate_manifest_every_copy_gives_entry_points(tmp_path: Path) -> None:
+    # The leaky manifest (declaring the launcher activity) first, an innocent one last: the last is the one
+    # androguard and Python's zipfile read, yet the leak reachable from the first copy's activity is reported.
+    innocent = write_axml(El("manifest", {"package": PACKAGE}, [El("application", {"android:label": "x"})]))
+    report = analyse_apk(_write(tmp_path / "twomanifests.apk", _entries() + [("AndroidManifest.xml", innocent)]))
+    assert report.metadata is not None and report.metadata.components == []
+    assert _imei_flows(report)
+    assert [f.rule_id for f in report.findings if f.rule_id == "duplicate-zip-entry"]
 
 
 def test_identical_duplicate_is_a_problem_not_a_finding(tmp_path: Path) -> None:

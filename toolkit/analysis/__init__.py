@@ -19,7 +19,7 @@ from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.analysis.rules import evaluate, rule_infos, rules_version
-from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
+from toolkit.models import AnalysisStats, ApkMetadata, ApkReport, Provenance, Status
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,20 @@ def analyse_apk(
     _analyse_code(report, loaded, options, started)
     for order in loaded.other_dex_orders():  # duplicate classes*.dex: every copy's code is analysed (issue 12)
         _merge_flows(report, loaded.with_dex_order(order), options, started)
+    for alt in loaded.other_manifests():  # duplicate AndroidManifest.xml: each copy's entry points (issue 12)
+        _merge_flows(report, loaded, options, started, alt)
     _container_results(report, container, loaded)
     report.stats.seconds = round(time.monotonic() - started, 3)
     return report
 
 
-def _merge_flows(report: ApkReport, loaded: object, options: AnalysisOptions, started: float) -> None:
-    """Analyse the code again in another DEX order and add the flows not found yet."""
+def _merge_flows(report: ApkReport, loaded: object, options: AnalysisOptions, started: float,
+                 metadata: ApkMetadata | None = None) -> None:
+    """Analyse the code again (in another DEX order, or with another manifest copy) and add the flows not found
+    yet."""
     other = report.model_copy(update={"flows": [], "findings": [], "status": Status.not_analysed, "reason": None,
-                                      "stats": report.stats.model_copy(deep=True)})
+                                      "stats": report.stats.model_copy(deep=True),
+                                      "metadata": metadata or report.metadata})
     _analyse_code(other, loaded, options, started)
     known = {f.id for f in report.flows}
     new = [f for f in other.flows if f.id not in known]

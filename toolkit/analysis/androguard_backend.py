@@ -181,6 +181,28 @@ class LoadedApk:
             orders.append(sorted(self._dex, key=key))
         return orders
 
+    def other_manifests(self) -> list[ApkMetadata]:
+        """Metadata read from every other copy of AndroidManifest.xml with different content (duplicate entries):
+        its components are entry points too, whichever copy a phone uses."""
+        copies = self._archive.copies(MANIFEST)
+        if len(copies) < 2:
+            return []
+        current = self._entries[MANIFEST]
+        seen = {self._archive.read(current, MAX_MANIFEST_BYTES, truncate=True)}
+        out: list[ApkMetadata] = []
+        for info in copies:
+            data = self._archive.read(info, MAX_MANIFEST_BYTES, truncate=True)
+            if info is current or data in seen:
+                continue
+            seen.add(data)
+            try:
+                result = read_axml(data)
+            except AxmlError:
+                continue
+            if result.root is not None and result.root.tag == "manifest":
+                out.append(_tolerant_metadata(self._apk, result.root, self.dex_names(), self.file_names()))
+        return out
+
     def with_dex_order(self, order: list[str]) -> _DexOrder:
         """This APK, with dex_names() in the given order (see other_dex_orders)."""
         return _DexOrder(self, order)
