@@ -391,8 +391,9 @@ def _rules_used(reports: Sequence[ApkReport]) -> list[RuleInfo]:
     if not used:
         return []
     from toolkit.analysis import rule_infos
+    from toolkit.analysis.container import CONTAINER_RULES  # findings of the zip check (duplicate entries)
 
-    return [info for info in rule_infos() if info.id in used]
+    return [info for info in [*rule_infos(), *CONTAINER_RULES] if info.id in used]
 
 
 def build_result(

@@ -52,11 +52,30 @@ def scan_evidence_folder(folder: Path, kind: Literal["device", "evidence"] = "ev
     reports = analyse(loaded.inputs) if loaded.inputs else []
     errors = list(loaded.errors) + [InputError(path=str(folder), reason=f"evidence integrity: {p}")
                                     for p in loaded.integrity_problems]
+    errors += package_mismatches(reports, loaded.inventory)
     target = Target(kind=kind, inputs=[str(folder)], identity=loaded.inventory.identity)
     result = build_result(target, reports, errors, started, inventory=loaded.inventory)
     result.acquisition = loaded.manifest  # its commands and pulls go into the CSV timeline
     add_device_findings(result)
     return EvidenceScan(result=result, integrity_problems=loaded.integrity_problems)
+
+
+def package_mismatches(reports: Sequence[ApkReport], inventory: DeviceInventory) -> list[InputError]:
+    """A pulled APK whose manifest names another package than the one the phone listed at that path: the phone's
+    package list and the bytes it handed over disagree (a lying phone, or an APK swapped during acquisition)."""
+    listed: dict[str, str] = {}
+    for record in inventory.packages:
+        for apk_path in record.apk_paths:
+            listed.setdefault(apk_path, record.name)
+    out: list[InputError] = []
+    for report in reports:
+        device_path = report.provenance.device_path
+        expected = listed.get(device_path) if device_path else None
+        if expected and report.package and report.package != expected:
+            out.append(InputError(path=device_path or report.path, level="warning", reason=(
+                f"package mismatch: the phone's package list has {expected!r} at this path, but the pulled APK's "
+                f"manifest names {report.package!r}")))
+    return out
 
 
 def _default_analyse(options: ScanOptions | None) -> Analyse:

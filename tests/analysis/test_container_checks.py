@@ -29,13 +29,13 @@ def test_good_apk_passes() -> None:
     assert check.has_manifest and check.dex_entries == ["classes.dex"]
 
 
-def test_compression_bomb_is_refused_without_inflating(tmp_path: Path) -> None:
+def test_compression_ratio_alone_is_not_fatal(tmp_path: Path) -> None:
+    # Real apps ship highly compressible entries; what is inflated is bounded instead (tests/analysis/
+    # test_hostile_apk.py), so the container check neither refuses nor inflates them.
     bomb = write_zip(tmp_path / "bomb.apk", [("AndroidManifest.xml", b"x"), ("classes.dex", b"\0" * (64 << 20))])
     assert bomb.stat().st_size < 1 << 20
     check = check_container(bomb)
-    assert check.fatal is not None and "compression bomb" in check.fatal
-    report = analyse_apk(bomb)
-    assert report.status is Status.not_analysed and "compression bomb" in (report.reason or "")
+    assert check.fatal is None and check.dex_entries == ["classes.dex"]
 
 
 def test_duplicate_and_traversal_names_are_recorded(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import shutil
 import signal
@@ -32,27 +33,23 @@ def copy_fixtures(folder: Path, count: int) -> list[Path]:
     return [Path(shutil.copy(src, folder / src.name)) for src in sources]
 
 
-def manifest_bomb(path: Path, inflated_mib: int = 250) -> Path:
-    """A real hostile APK: its AndroidManifest.xml inflates to `inflated_mib` MiB at a ratio of ~100:1, below the
-    container check's bomb threshold, so the parser really reads it all into memory."""
+def stored_giant(path: Path, mib: int) -> Path:
+    """A real APK padded with a `mib` MiB STORED asset: inflation caps do not apply to what androguard reads whole
+    (it keeps the APK file, and a copy of it, in memory), so analysing it really needs that much memory."""
     source = FIXTURE_APKS / "flashlight.apk"
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w") as out:
         for info in src.infolist():
-            if info.filename != "AndroidManifest.xml":
-                out.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
-        entry = zipfile.ZipInfo("AndroidManifest.xml", date_time=(1980, 1, 1, 0, 0, 0))
-        entry.compress_type = zipfile.ZIP_DEFLATED
-        noise, zeros = os.urandom(8192), bytes(1 << 20)
-        with out.open(entry, "w", force_zip64=True) as fh:
-            fh.write(src.read("AndroidManifest.xml"))
-            for _ in range(inflated_mib):
-                fh.write(noise)
-                fh.write(zeros)
+            out.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+        record = zipfile.ZipInfo("assets/padding.bin", date_time=(1980, 1, 1, 0, 0, 0))
+        with out.open(record, "w", force_zip64=True) as fh:
+            for _ in range(mib):
+                fh.write(os.urandom(1 << 20))
     return path
 
 
 def hostile_task(task: ApkTask) -> TaskOutcome:
-    """Per-APK function: file names containing crash/hang/hog/sigkill get that fate; the rest the real analysis."""
+    """Per-APK function: file names containing crash/hang/hog/sigkill get that fate, `logline` logs a warning
+    naming the file; the rest the real analysis."""
     name = Path(task.path).name
     if "crash" in name:
         ctypes.string_at(0)  # real SIGSEGV
@@ -60,6 +57,8 @@ def hostile_task(task: ApkTask) -> TaskOutcome:
         time.sleep(3600)
     if "sigkill" in name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if "logline" in name:  # a worker's log line naming the file (as analysis warnings and log.exception do)
+        logging.getLogger("toolkit.analysis").warning("%s: odd entry", name)
     if "hog" in name:
         hog = bytearray(1 << 40)  # 1 TiB: a real MemoryError under any memory cap (or without one)
         del hog

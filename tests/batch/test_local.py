@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.batch_support import FIXTURE_APKS, copy_fixtures, hostile_task, manifest_bomb
+from tests.batch.batch_support import FIXTURE_APKS, copy_fixtures, hostile_task, stored_giant
 from toolkit.acquisition.files import collect_apk_inputs
 from toolkit.batch.cache import CacheKey, ResultCache
 from toolkit.batch.local import LocalPool, auto_memory_limit, parse_size
@@ -74,7 +74,8 @@ def test_hang_is_stopped_at_the_hard_time_limit(tmp_path: Path) -> None:
 
 
 def test_real_hostile_apk_hits_the_memory_cap_and_a_larger_cap_retries_it(tmp_path: Path) -> None:
-    bomb = manifest_bomb(tmp_path / "manifest-bomb.apk", inflated_mib=200)
+    # Inflation is capped (tests/analysis/test_hostile_apk.py), but a large APK file is held in memory whole.
+    bomb = stored_giant(tmp_path / "giant.apk", mib=128)
     good = Path(shutil.copy(FIXTURE_APKS / "flashlight.apk", tmp_path / "good.apk"))
     inputs, _ = collect_apk_inputs([bomb, good])
     cache = tmp_path / "cache.sqlite3"

@@ -42,11 +42,15 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _env(code: Path, slow: float) -> dict[str, str]:
+def _env(code: Path, slow: float, gate: Path | None = None, allow: int = 0) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SITEHOOK), str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PHONEHOME_TEST_SLOW_SECONDS"] = str(slow)
     env["PHONEHOME_TEST_CRASH_NAME"] = "boom"
+    if gate is not None:  # only `allow` analyses may finish: the run cannot end before the test interrupts it
+        gate.mkdir(parents=True, exist_ok=True)
+        env["PHONEHOME_TEST_GATE"] = str(gate)
+        env["PHONEHOME_TEST_GATE_ALLOW"] = str(allow)
     return env
 
 
@@ -137,10 +141,13 @@ def _rows_written(cache: Path) -> dict[tuple[str, str], str]:
 
 
 def _interrupt(folder: Path, cache: Path, out: Path, how: signal.Signals, at_least: int, code: Path) -> int:
-    """Start the scan, wait until `at_least` results are in the cache, interrupt it; returns the rows then."""
+    """Start the scan, let only enough analyses through to reach `at_least` results (the others wait at the
+    sitehook's gate, so the run cannot finish first however loaded the machine is), interrupt it; returns the rows
+    then."""
+    allow = at_least - _rows(cache)
     proc = subprocess.Popen(
         _command(folder, cache, out),
-        env=_env(code, 0.3),
+        env=_env(code, 0.0, gate=out.parent / f"gate-{how.name}", allow=allow),
         cwd=code,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

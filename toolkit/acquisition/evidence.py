@@ -174,7 +174,12 @@ class EvidenceFolder:
                 problems.append(f"{rel}: SHA-256 differs from {HASHES}")
         for path in self.root.rglob("*"):
             rel = path.relative_to(self.root).as_posix()
-            if path.is_file() and rel != HASHES and rel not in listed and not rel.endswith((".part", ".tmp")):
+            if path.is_symlink():
+                # phonehome never writes links; one in the folder was put there afterwards (e.g. apks/x -> /) and
+                # would make a tool walking the folder read files that are not evidence. Not followed.
+                problems.append(f"{rel}: symbolic link to {os.readlink(path)!r} (phonehome writes no links; not "
+                                "followed)")
+            elif path.is_file() and rel != HASHES and rel not in listed and not rel.endswith((".part", ".tmp")):
                 problems.append(f"{rel}: not in {HASHES}")
         try:
             manifest = self.load_manifest()

@@ -11,15 +11,15 @@ import logging
 import time
 from pathlib import Path
 
-from toolkit.analysis.androguard_backend import ApkParseError, open_apk
+from toolkit.analysis.androguard_backend import ApkParseError, LoadedApk, open_apk
 from toolkit.analysis.catalogue import CatalogueError, load_catalogue
-from toolkit.analysis.container import check_container
+from toolkit.analysis.container import ContainerCheck, check_container, duplicate_findings
 from toolkit.analysis.dataflow import find_leaks
 from toolkit.analysis.dex import DexError, DexFile
 from toolkit.analysis.endpoints import endpoints_for_report
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.analysis.rules import evaluate, rule_infos, rules_version
-from toolkit.models import AnalysisStats, ApkReport, Provenance, Status
+from toolkit.models import AnalysisStats, ApkMetadata, ApkReport, Provenance, Status
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,46 @@ def analyse_apk(
         # Odexed system apps keep their code in oat/ next to the APK; manifest and signers are still evidence.
         report.status = Status.partial
         report.reason = "no classes.dex in the APK (odexed or resource-only): manifest and certificates analysed only"
+        _container_results(report, container, loaded)
         report.stats.seconds = round(time.monotonic() - started, 3)
         return report
     _analyse_code(report, loaded, options, started)
+    for order in loaded.other_dex_orders():  # duplicate classes*.dex: every copy's code is analysed (issue 12)
+        _merge_flows(report, loaded.with_dex_order(order), options, started)
+    for alt in loaded.other_manifests():  # duplicate AndroidManifest.xml: each copy's entry points (issue 12)
+        _merge_flows(report, loaded, options, started, alt)
+    _container_results(report, container, loaded)
     report.stats.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _merge_flows(report: ApkReport, loaded: object, options: AnalysisOptions, started: float,
+                 metadata: ApkMetadata | None = None) -> None:
+    """Analyse the code again (in another DEX order, or with another manifest copy) and add the flows not found
+    yet."""
+    other = report.model_copy(update={"flows": [], "findings": [], "status": Status.not_analysed, "reason": None,
+                                      "stats": report.stats.model_copy(deep=True),
+                                      "metadata": metadata or report.metadata})
+    _analyse_code(other, loaded, options, started)
+    known = {f.id for f in report.flows}
+    new = [f for f in other.flows if f.id not in known]
+    report.flows.extend(new)
+    report.stats.limits.extend(lim for lim in other.stats.limits if lim not in report.stats.limits)
+    if other.status is not Status.analysed and other.reason and other.reason not in (report.reason or ""):
+        report.status = Status.partial
+        report.reason = "; ".join([*([report.reason] if report.reason else []), other.reason])
+    if new:
+        report.findings = evaluate(report)
+
+
+def _container_results(report: ApkReport, container: ContainerCheck, loaded: LoadedApk) -> None:
+    """Duplicate-entry findings, and what the container/manifest readers could not read or cut at a cap."""
+    report.findings.extend(duplicate_findings(container, report.package, report.sha256))
+    report.stats.limits.extend(loaded.limits())
+    cut = [c for c in [*container.limits, *loaded.incomplete()] if c not in (report.reason or "")]
+    if cut:
+        report.status = Status.partial if report.status is Status.analysed else report.status
+        report.reason = "; ".join([*([report.reason] if report.reason else []), *cut])
 
 
 def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, started: float) -> None:

@@ -29,6 +29,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from toolkit import safelog
 from toolkit.batch.task import (
     ApkTask,
     FailureKind,
@@ -89,6 +90,7 @@ def _worker_main(conn: Connection, memory_limit: int | None, function: TaskFunct
     """Worker loop: receive a task, run it, send the outcome; exit on EOF, on None, or after a MemoryError."""
     # Ctrl-C goes to the whole process group; the parent decides what to do, workers just finish or get stopped.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    safelog.install()  # a worker's log lines reach the same terminal: escape control characters there too
     if memory_limit:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)

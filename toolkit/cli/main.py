@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from toolkit import __version__
+from toolkit import __version__, safelog
 from toolkit.cli import apk
 from toolkit.cli.doctor import run_checks
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
@@ -68,7 +68,7 @@ def main(
 ) -> None:
     """phonehome: Android data-leak forensics."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    safelog.install(level)  # control characters in log lines are escaped; library warnings become one line
 
 
 @app.command()
