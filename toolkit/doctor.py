@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
 import shutil
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ def run_checks() -> list[DoctorCheck]:
     except DataMissingError as exc:
         checks.append(DoctorCheck(name="rule data", ok=False, detail=str(exc)))
     try:
-        from toolkit.analysis import androguard_backend  # noqa: F401  (imports androguard for real)
-
+        # An installation check, not analysis: androguard's APK parser must import (analysis reaches it only
+        # through toolkit.analysis.androguard_backend). Importing the whole engine here would double the time.
+        importlib.import_module("androguard.core.apk")
         checks.append(DoctorCheck(name="androguard import", ok=True, detail="ok"))
     except Exception as exc:  # any import failure means the core is broken
         checks.append(DoctorCheck(name="androguard import", ok=False, detail=f"{type(exc).__name__}: {exc}"))

@@ -20,7 +20,7 @@ app = typer.Typer(help="Analyse APK files and folders for data leaks.", no_args_
 @app.command("scan")
 @options(REPORT, BATCH)
 def scan(
-    paths: list[Path] = typer.Argument(..., metavar="APK_OR_DIR...", show_default=False,
+    paths: list[Path] = typer.Argument(..., metavar="APK_OR_DIR", show_default=False,
                                        help="APK files or folders (searched recursively for *.apk)"),
     report: ReportRequest = ...,  # type: ignore[assignment]
     batch: ScanOptions = ...,  # type: ignore[assignment]

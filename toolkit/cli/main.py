@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from toolkit import __version__
+from toolkit.cli import CommandImportError
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
 
 app = typer.Typer(
@@ -30,10 +31,6 @@ app = typer.Typer(
 GROUPS = ("apk", "device", "evidence", "firmware", "store", "baseline", "report")
 OPTIONAL_GROUPS: tuple[str, ...] = ("traffic",)  # added by other work in progress: registered when present
 COMMANDS = ("demo", "doctor")
-
-
-class CommandImportError(Exception):
-    """A command module of this installation cannot be imported."""
 
 
 def _import(name: str) -> Any:
@@ -84,10 +81,17 @@ _register()
 
 def _tidy_help(command: Any) -> None:
     """Placeholders a person reads: an option or argument with a metavar shows only that (typer would add the
-    Python type, e.g. `<list[Path]>`, beside it), and flags such as --help show none."""
+    Python type, e.g. `<list[Path]>`, beside it), and flags such as --help show none.
+
+    Help is click's plain layout: typer's rich panels would import rich's markdown, syntax and traceback modules
+    (about 0.5 s) before printing a line of help.
+    """
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
     for param in getattr(command, "params", []):
         if param.metavar is not None or getattr(param, "is_flag", False):
-            shown = param.metavar or None
+            # An argument's name is its metavar already: no type beside it.
+            shown = None if param.param_type_name == "argument" else param.metavar or None
             param.display_type_rich = lambda ctx, shown=shown: shown
     for sub in getattr(command, "commands", {}).values():
         _tidy_help(sub)
@@ -103,11 +107,7 @@ def command() -> Any:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point. A usage error (unknown option, missing argument, bad value) is one line in
     phonehome's style, `error: ...`, with exit code 2 like every other error."""
-    try:
-        cmd = command()
-    except CommandImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_ERROR)
+    cmd = command()
     try:
         code = cmd.main(args=argv, prog_name="phonehome", standalone_mode=False)
     except typer.Abort:

@@ -54,7 +54,7 @@ def run_check(paths: list[Path], options: StoreCheckOptions, err: Console,
 @app.command("check")
 @options(REPORT, BATCH)
 def check(
-    paths: list[Path] = typer.Argument(..., metavar="APK_OR_DIR...", show_default=False,
+    paths: list[Path] = typer.Argument(..., metavar="APK_OR_DIR", show_default=False,
                                        help="APK files, folders of APKs, or an evidence folder (acquisition.json)"),
     reference: list[Path] = typer.Option(
         [], "--reference", "-r", metavar="APK_OR_DIR", show_default=False,
