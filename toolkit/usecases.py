@@ -13,7 +13,9 @@ The library never prints: problems come back as text lines for the caller to sho
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +46,7 @@ TERMINAL = "terminal"
 __all__ = [
     "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "DataMissingError", "Outcome", "OutputError", "ReportRequest",
     "check_installed_data", "exit_code", "finish", "load_report", "output_targets", "post_process", "problem_lines",
-    "write_reports",
+    "relative_to_root", "write_reports",
 ]
 
 
@@ -170,6 +172,26 @@ def finish(result: ScanResult, request: ReportRequest) -> Outcome:
     if outcome.problems:
         outcome.code = EXIT_ERROR
     return outcome
+
+
+def relative_to_root(result: ScanResult, root: Path) -> ScanResult:
+    """The result with every path under `root` (the scanned folder, the evidence folder) written relative to it.
+
+    The root itself stays once, in the report's target: reports of the same evidence come out the same wherever
+    the folder lies, and no path of the analyst's machine (a temporary folder, a home folder) leaks into the
+    findings' text. Both the absolute form and the form the user typed are rewritten.
+    """
+    text = result.model_dump_json()
+    forms = {str(root.resolve()), str(root.absolute()), str(root)} - {"", "."}
+    changed = text
+    for form in sorted(forms, key=len, reverse=True):  # the longest first: /tmp/x/evidence before evidence
+        prefix = json.dumps(form.rstrip(os.sep) + os.sep)[1:-1]
+        changed = changed.replace(f'"{prefix}', '"').replace(f" {prefix}", " ").replace(f"({prefix}", "(")
+    if changed == text:
+        return result
+    relative = ScanResult.model_validate_json(changed)
+    relative.target = result.target  # the root, once, as the user named it
+    return relative
 
 
 def problem_lines(result: ScanResult) -> list[str]:

@@ -4,6 +4,7 @@ the command it prints re-runs the same analysis offline from its output folder; 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     rerun = next(line for line in text.splitlines() if line.startswith("re-run the analysis offline: phonehome "))
     args = rerun.split("phonehome ", 1)[1].split() + ["-f", "json", "-o", str(tmp_path / "re.json"), "--no-cache"]
     again = runner.invoke(app, args)
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
     # The scanning commands keep the normal exit codes: 1 for the same findings the demo exits 0 with.
     assert again.exit_code == 1, again.output
     rescan = json.loads((tmp_path / "re.json").read_text())
@@ -83,3 +85,19 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert "analysing the 6 APKs of the evidence folder (6 kept from the earlier run)" in second.output
     assert "0 APKs analysed now, 7 results taken from the cache" in second.output
     assert _apks(json.loads((out / "phonehome-report.json").read_text())) == apks
+    # Reports of the same evidence are the same wherever the folder lies: paths relative to it, the root once.
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(evidence, moved)
+    reports = []
+    for folder, name in ((evidence, "a.json"), (moved, "b.json")):
+        done = runner.invoke(app, ["evidence", "scan", str(folder), "-f", "json", "-o", str(tmp_path / name),
+                                   "-j", "1", "--cache", str(tmp_path / "cache.sqlite3")])
+        assert done.exit_code == 1, done.output
+        text = (tmp_path / name).read_text()
+        assert text.count(str(tmp_path)) == 1  # the target, nothing else
+        reports.append(json.loads(text))
+    first, second = reports
+    assert first["target"]["inputs"] == [str(evidence)] and second["target"]["inputs"] == [str(moved)]
+    for key in ("apks", "device_findings", "inventory", "input_errors"):
+        assert first[key] == second[key], key
+    assert any(a["path"].startswith("apks/") for a in first["apks"])

@@ -3,7 +3,6 @@ machine): apt waits for a busy lock, pip's configuration warnings are not shown,
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path

@@ -32,6 +32,7 @@ def scan(
     from toolkit.cli.progress import analyse_with_progress
     from toolkit.models import Target
     from toolkit.pipeline import build_result
+    from toolkit.usecases import relative_to_root
 
     console, err = consoles()
     require_installed_data(err)
@@ -39,4 +40,6 @@ def scan(
     inputs, errors = collect_apk_inputs(paths)
     reports = analyse_with_progress(inputs, batch, err) if inputs else []
     result = build_result(Target(kind="apk_files", inputs=[str(p) for p in paths]), reports, errors, started)
+    if len(paths) == 1 and paths[0].is_dir():
+        result = relative_to_root(result, paths[0])
     finish_scan(result, report, console, err)

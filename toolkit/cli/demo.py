@@ -45,7 +45,7 @@ def demo(
     from toolkit.report.story import story_lines
     from toolkit.simulator import DeviceSimulator, ProfileError
     from toolkit.store import StoreCheckOptions
-    from toolkit.usecases import ReportRequest
+    from toolkit.usecases import ReportRequest, relative_to_root
 
     console, err = consoles()
     require_installed_data(err)
@@ -88,6 +88,7 @@ def demo(
     cached = _CacheCount()
     result = run_check([evidence], options, err, on_progress=cached)
     result.target.kind = "device"  # a phone scan: acquired just now, analysed from its evidence folder
+    result = relative_to_root(result, evidence)  # as `evidence scan` and `store check` of the folder write them
     say(console, f"  {cached.analysed} APKs analysed now, {cached.from_cache} results taken from the cache {cache} "
                  "(the evidence's APKs and the genuine reference)")
     print_parse_problems(result.inventory, err)

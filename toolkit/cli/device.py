@@ -186,10 +186,12 @@ def scan_cmd(
     """Acquire the phone, then analyse the evidence. Exit code: 0 nothing found, 1 findings, 2 error."""
     from datetime import UTC, datetime
 
+    from toolkit.usecases import relative_to_root
+
     console, err = consoles()
     require_installed_data(err)
     out = out or Path(f"phonehome-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     run_acquisition(out, phone.connector(), phone.acquire_options(), err)
     result = scan_evidence(out, "device", batch, err).result
     print_device_facts(result.inventory, err)
-    finish_scan(result, report, console, err)
+    finish_scan(relative_to_root(result, out), report, console, err)

@@ -27,6 +27,7 @@ def scan(
 ) -> None:
     """Analyse an evidence folder (no phone needed). Exit 0 nothing found, 1 findings, 2 error or tampered folder."""
     from toolkit.cli.device import print_device_facts, scan_evidence
+    from toolkit.usecases import relative_to_root
 
     console, err = consoles()
     if not folder.is_dir():  # say what is wrong with the path itself before talking about acquisition.json
@@ -35,7 +36,7 @@ def scan(
     scan = scan_evidence(folder, "evidence", batch, err)
     print_device_facts(scan.result.inventory, err)
     try:
-        finish_scan(scan.result, report, console, err)
+        finish_scan(relative_to_root(scan.result, folder), report, console, err)
     except typer.Exit as done:
         # A folder that does not match its hash list is an error whatever was found in it.
         raise typer.Exit(done.exit_code if scan.intact else EXIT_ERROR) from None

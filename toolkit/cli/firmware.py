@@ -113,6 +113,7 @@ def scan(
     from toolkit.cli.progress import analyse_with_progress
     from toolkit.models import InputError
     from toolkit.scans import scan_unpacked_firmware
+    from toolkit.usecases import relative_to_root
 
     console, err = consoles()
     _check_input(file, err)
@@ -136,4 +137,4 @@ def scan(
         result.input_errors.append(InputError(
             path=str(file), reason="no APK could be extracted (every part that was found is damaged): nothing analysed",
         ))
-    finish_scan(result, report, console, err)
+    finish_scan(relative_to_root(result, keep) if keep is not None else result, report, console, err)

@@ -69,9 +69,12 @@ def check(
     """Signers, pinning, reference diff, SDKs and endpoints of every APK. Exit 0 clean, 1 findings, 2 error."""
     from toolkit.cli.report import store_summary
     from toolkit.store import StoreCheckOptions
+    from toolkit.usecases import relative_to_root
 
     console, err = consoles()
     require_installed_data(err)
     options = StoreCheckOptions(references=reference, pin_files=pins, tracker_files=trackers, scan=batch)
     result = run_check(paths, options, err)
+    if len(paths) == 1 and paths[0].is_dir():
+        result = relative_to_root(result, paths[0])
     finish_scan(result, report, console, err, extra_summary=store_summary)
