@@ -123,3 +123,7 @@ def run(argv: list[str] | None = None) -> None:
         print(f"error: {where}{message}{hint}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", EXIT_ERROR) or EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+if __name__ == "__main__":
+    run()
