@@ -60,7 +60,7 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                  help="Show the version and exit"),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="",
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="", show_default=False,
                                 help="More log output on stderr (-v, -vv)"),
 ) -> None:
     """phonehome: Android data-leak forensics."""
