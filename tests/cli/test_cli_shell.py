@@ -89,3 +89,11 @@ def test_broken_command_module_is_an_error_not_a_missing_command() -> None:
 def test_cli_choices_match_the_library() -> None:
     assert [s.value for s in SeverityChoice] == [s.value for s in Severity]
     assert set(FORMATS) >= {"terminal", "json", "sarif", "html", "csv"}
+
+
+def test_several_formats_without_a_folder_stop_before_the_scan() -> None:
+    done = phonehome("apk", "scan", str(ROOT / "fixtures" / "apks" / "clean_notes.apk"), "-f", "json,html")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: phonehome apk scan: Invalid value for '--format': 2 formats (json, html) need an output folder: "
+        "add --output DIR (see phonehome apk scan --help)"]

@@ -146,6 +146,10 @@ def _report_request(formats: list[str], output: Path | None, iocs: list[Path], b
     from toolkit.models import Severity
     from toolkit.usecases import ReportRequest
 
+    files = [f for f in dict.fromkeys(check_formats(formats)) if f != "terminal"]
+    if output is None and len(files) > 1:  # said before the scan, not after it
+        raise typer.BadParameter(f"{len(files)} formats ({', '.join(files)}) need an output folder: add --output DIR",
+                                 param_hint="'--format'")
     return ReportRequest(formats=formats, output=output, iocs=iocs, baseline=baseline, fail_on=Severity(fail_on.value))
 
 
