@@ -25,7 +25,7 @@ for p in "${APT_PKGS[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ] && [ "${SKIP_APT:-0}" != 1 ]; then
   echo "installing: ${missing[*]}"
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  $SUDO apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends "${missing[@]}"
 fi
 
 DX_JAR="$CACHE/dx/usr/share/java/com.android.dx-10.0.0.jar"

@@ -27,8 +27,11 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt/dpkg process (unattended upgrades, a second setup) may hold the lock: wait for it, bounded.
+  apt_wait=(-o DPkg::Lock::Timeout=120)
+  $SUDO apt-get "${apt_wait[@]}" update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 if [ "$want_tests" = 1 ]; then
   # The fixture APKs are committed; the toolchain lets one test rebuild them from source and compare.
@@ -37,7 +40,16 @@ fi
 
 extras="cluster"
 [ "$want_tests" = 1 ] && extras="dev,cluster"
-python3 -m pip install -q --disable-pip-version-check -e ".[${extras}]" 2>&1 | grep -v "Running pip as the 'root' user" || true
+# pip stays quiet unless it fails: its warnings about the machine's own configuration (index locations that do not
+# exist, running as root) say nothing about phonehome. On failure everything it said is shown.
+pip_log=$(mktemp)
+if ! python3 -m pip install -q --disable-pip-version-check -e ".[${extras}]" >"$pip_log" 2>&1; then
+  cat "$pip_log" >&2
+  rm -f "$pip_log"
+  echo "setup: pip install failed (see above)" >&2
+  exit 1
+fi
+rm -f "$pip_log"
 # pyenv keeps console scripts behind shims that must be refreshed after an install.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 echo "setup: done ($(phonehome --version))"

@@ -1,5 +1,5 @@
 """`python -m toolkit` is the `phonehome` command."""
 
-from toolkit.cli.main import run
+from toolkit.cli import run
 
 run()

@@ -9,8 +9,9 @@ import typer
 from typer.testing import CliRunner
 
 from tests.batch.batch_support import FIXTURE_APKS
-from toolkit.cli.batch_options import scan_options, summary_line
 from toolkit.cli.main import app
+from toolkit.cli.options import scan_options
+from toolkit.cli.progress import summary_line
 from toolkit.pipeline import BatchStats, ScanOptions
 
 

@@ -163,7 +163,9 @@ def test_cli_scan_on_the_cluster(cluster: object, inputs: list[ApkInput], tmp_pa
     )
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(out.read_text())
-    assert [a["path"] for a in report["apks"]] == [i.path for i in inputs]
+    # Paths relative to the scanned folder (recorded once in the target).
+    assert [a["path"] for a in report["apks"]] == [Path(i.path).relative_to(folder).as_posix() for i in inputs]
+    assert report["target"]["inputs"] == [str(folder)]
     assert {a["status"] for a in report["apks"]} == {"analysed"}
     assert f"batch: {len(inputs)} APKs" in proc.stderr
 

@@ -1,9 +1,10 @@
-"""`phonehome demo` end to end: simulator + real ADB protocol + acquisition + analysis + reports, then
-`phonehome evidence scan` on its evidence folder reproduces the same result offline."""
+"""`phonehome demo` end to end: simulator + real ADB protocol + acquisition + analysis + signer check + reports;
+the command it prints re-runs the same analysis offline from its output folder; a second run uses the cache."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,14 +54,50 @@ def test_demo_runs_the_whole_phone_scan_and_evidence_scan_reproduces_it(tmp_path
     assert "live-connection-to-hardcoded-endpoint" in [r["id"] for r in report["rules"]]
     sockets = {s["remote_address"]: s for s in report["inventory"]["sockets"]}
     assert sockets["47.88.10.20"]["remote_country"] == "US"
-    # Offline: the folder alone gives the same APKs, hashes and findings.
-    again = runner.invoke(app, ["evidence", "scan", str(evidence), "-f", "json", "-o", str(tmp_path / "re.json"),
-                                "--workers", "1", "--no-cache"])
-    findings = sum(len(a["findings"]) for a in report["apks"]) + len(report["device_findings"])
-    # `evidence scan` keeps the normal exit codes: 1 findings; without any, the unreadable FmRadio makes it 2.
-    assert again.exit_code == (1 if findings else 2), again.output
+    # The tampered copy is caught: the signer pin and the genuine APK shipped with the demo.
+    flashlight = next(a for a in report["apks"] if a["package"] == "com.brightlight.flashlight")
+    rules = {f["rule_id"] for f in flashlight["findings"]}
+    assert {"signer-pinning-mismatch", "store-copy-modified"} <= rules, rules
+    verdicts = {c["package"]: c["verdict"]["verdict"] for c in report["store"]["signer_checks"]}
+    assert verdicts["com.brightlight.flashlight"] == "tampered"
+    # The three-line story at the end, and the exit-code rule stated in the help.
+    story = text[text.index("In short:"):].splitlines()[1:4]
+    assert story[0].strip().startswith("The phone: com.vendor.cloudmsg sends contacts, imei")
+    assert "com.brightlight.flashlight is a tampered copy" in story[1]
+    assert f"open {out / 'phonehome-report.html'}" in story[2]
+    help_text = " ".join(runner.invoke(app, ["demo", "--help"]).output.replace("│", " ").split())
+    assert "0 when the demo ran as designed" in help_text
+    # Offline: the command the demo prints re-runs the analysis from the output folder alone, same result.
+    rerun = next(line for line in text.splitlines() if line.startswith("re-run the analysis offline: phonehome "))
+    args = rerun.split("phonehome ", 1)[1].split() + ["-f", "json", "-o", str(tmp_path / "re.json"), "--no-cache"]
+    again = runner.invoke(app, args)
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    # The scanning commands keep the normal exit codes: 1 for the same findings the demo exits 0 with.
+    assert again.exit_code == 1, again.output
     rescan = json.loads((tmp_path / "re.json").read_text())
-    assert rescan["target"]["kind"] == "evidence"
     assert _apks(rescan) == apks
     assert rescan["inventory"] == report["inventory"]
     assert rescan["device_findings"] == report["device_findings"]
+    # A second run resumes the acquisition and takes every analysis from the demo's result cache; it says so.
+    second = runner.invoke(app, ["demo", "--out", str(out), "--workers", "1"])
+    assert second.exit_code == 0, second.output
+    assert "0 APKs pulled, 6 already complete" in second.output
+    assert "analysing the 6 APKs of the evidence folder (6 kept from the earlier run)" in second.output
+    assert "0 APKs analysed now, 7 results taken from the cache" in second.output
+    assert _apks(json.loads((out / "phonehome-report.json").read_text())) == apks
+    # Reports of the same evidence are the same wherever the folder lies: paths relative to it, the root once.
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(evidence, moved)
+    reports = []
+    for folder, name in ((evidence, "a.json"), (moved, "b.json")):
+        done = runner.invoke(app, ["evidence", "scan", str(folder), "-f", "json", "-o", str(tmp_path / name),
+                                   "-j", "1", "--cache", str(tmp_path / "cache.sqlite3")])
+        assert done.exit_code == 1, done.output
+        text = (tmp_path / name).read_text()
+        assert text.count(str(tmp_path)) == 1  # the target, nothing else
+        reports.append(json.loads(text))
+    first, second = reports
+    assert first["target"]["inputs"] == [str(evidence)] and second["target"]["inputs"] == [str(moved)]
+    for key in ("apks", "device_findings", "inventory", "input_errors"):
+        assert first[key] == second[key], key
+    assert any(a["path"].startswith("apks/") for a in first["apks"])

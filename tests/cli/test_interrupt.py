@@ -9,7 +9,7 @@ import pytest
 import typer
 from rich.console import Console
 
-import toolkit.cli.batch_options as batch_options
+import toolkit.cli.progress as progress
 from toolkit.pipeline import ScanOptions
 
 
@@ -19,12 +19,12 @@ def _interrupt(*_args: object, **_kwargs: object) -> None:
 
 @pytest.mark.parametrize("no_cache", [True, False])
 def test_interrupt_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_cache: bool) -> None:
-    monkeypatch.setattr(batch_options, "run_batch", _interrupt)
+    monkeypatch.setattr("toolkit.pipeline.run_batch", _interrupt)  # imported by the CLI when it runs
     out = io.StringIO()
     err = Console(file=out, width=200, force_terminal=False)
     options = ScanOptions(no_cache=no_cache, cache_path=tmp_path / "c.sqlite")
     with pytest.raises(typer.Exit) as done:
-        batch_options.analyse_with_progress([], options, err)
+        progress.analyse_with_progress([], options, err)
     assert done.value.exit_code == 2
     text = out.getvalue()
     if no_cache:
@@ -36,10 +36,9 @@ def test_interrupt_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_c
 def test_store_check_interrupt_is_a_message_not_a_silent_130(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import toolkit.cli.store as store_cli
     from toolkit.cli.main import app
 
-    monkeypatch.setattr(store_cli, "run_store_check", _interrupt)
+    monkeypatch.setattr("toolkit.store.run_store_check", _interrupt)
     result = CliRunner().invoke(app, ["store", "check", str(tmp_path), "--no-cache"])
     assert result.exit_code == 2
     assert "interrupted: no results kept (--no-cache)" in result.output

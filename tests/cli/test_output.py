@@ -8,24 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
-from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import FIXTURE_APKS
 from toolkit.cli.main import app
-from toolkit.cli.output import (
+from toolkit.models import InputError, ScanResult, Severity
+from toolkit.usecases import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
     OutputError,
-    OutputFormat,
-    ReportArgs,
+    ReportRequest,
     exit_code,
+    finish,
     output_targets,
     post_process,
 )
-from toolkit.models import InputError, ScanResult, Severity
 
 CLEAN_APK = FIXTURE_APKS / "flashlight.apk"  # genuine app, no leaks; signed with fixtures/keys/dev
 BUNDLE = Path(__file__).parent.parent / "findings" / "data" / "vendor_cloud.stix2"
@@ -129,7 +127,7 @@ def test_baseline_create_then_suppress(tmp_path: Path) -> None:
     code, _, _ = scan("--iocs", str(BUNDLE), "-f", "json", "-o", str(first))
     assert code == EXIT_FINDINGS
     baseline = tmp_path / "accepted.json"
-    created = runner.invoke(app, ["baseline", "create", str(first), "--out", str(baseline)])
+    created = runner.invoke(app, ["baseline", "create", str(first), "--output", str(baseline)])
     assert created.exit_code == EXIT_CLEAN, created.stderr
     assert "findings accepted" in created.stderr
     entries = json.loads(baseline.read_text(encoding="utf-8"))["entries"]
@@ -151,7 +149,7 @@ def test_malformed_baseline_and_report(tmp_path: Path) -> None:
     assert "unsupported baseline version 3" in " ".join(stderr.replace("│", " ").split())
     not_report = tmp_path / "notes.json"
     not_report.write_text('{"hello": 1}', encoding="utf-8")
-    created = runner.invoke(app, ["baseline", "create", str(not_report), "--out", str(tmp_path / "b.json")])
+    created = runner.invoke(app, ["baseline", "create", str(not_report), "--output", str(tmp_path / "b.json")])
     assert created.exit_code == EXIT_ERROR
     assert str(not_report) in created.stderr and "not a phonehome JSON report" in created.stderr
     assert not (tmp_path / "b.json").exists()
@@ -161,7 +159,7 @@ def test_baseline_create_as_a_process(tmp_path: Path, fixed: ScanResult) -> None
     report = tmp_path / "report.json"
     report.write_text(fixed.model_dump_json(), encoding="utf-8")
     out = tmp_path / "b.json"
-    done = subprocess.run([sys.executable, "-m", "toolkit", "baseline", "create", str(report), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "toolkit", "baseline", "create", str(report), "--output", str(out)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text(encoding="utf-8"))["entries"]) == 9
@@ -192,7 +190,7 @@ def test_exit_code_thresholds(fixed: ScanResult) -> None:
 def test_post_process_reports_bad_files_and_keeps_the_result(fixed: ScanResult, tmp_path: Path) -> None:
     bad = tmp_path / "x.stix2"
     bad.write_text("nope", encoding="utf-8")
-    out, problems = post_process(fixed, ReportArgs(iocs=[bad, BUNDLE], baseline=tmp_path / "missing.json"))
+    out, problems = post_process(fixed, ReportRequest(iocs=[bad, BUNDLE], baseline=tmp_path / "missing.json"))
     assert len(problems) == 2
     assert str(bad) in problems[0] and "indicators were not matched" in problems[0]
     assert "missing.json" in problems[1] and "nothing suppressed" in problems[1]
@@ -201,35 +199,40 @@ def test_post_process_reports_bad_files_and_keeps_the_result(fixed: ScanResult, 
 
 
 def test_output_targets(tmp_path: Path) -> None:
-    fmts = [OutputFormat.terminal, OutputFormat.json]
-    assert output_targets(fmts, None) == {OutputFormat.json: None}
-    assert output_targets(fmts, tmp_path / "r.json") == {OutputFormat.json: tmp_path / "r.json"}
-    assert output_targets(fmts, tmp_path) == {OutputFormat.json: tmp_path / "phonehome-report.json"}
-    assert output_targets([OutputFormat.terminal], tmp_path / "s.txt") == {OutputFormat.terminal: tmp_path / "s.txt"}
-    assert output_targets([OutputFormat.terminal], None) == {}
+    fmts = ["terminal", "json"]
+    assert output_targets(fmts, None) == {"json": None}
+    assert output_targets(fmts, tmp_path / "r.json") == {"json": tmp_path / "r.json"}
+    assert output_targets(fmts, tmp_path) == {"json": tmp_path / "phonehome-report.json"}
+    assert output_targets(["terminal"], tmp_path / "s.txt") == {"terminal": tmp_path / "s.txt"}
+    assert output_targets(["terminal"], None) == {}
     with pytest.raises(OutputError):
-        output_targets([OutputFormat.csv, OutputFormat.html], None)
+        output_targets(["csv", "html"], None)
 
 
 def test_unwritable_output_is_an_error(tmp_path: Path, fixed: ScanResult) -> None:
-    from toolkit.cli.output import emit
-
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")
-    with pytest.raises(OutputError, match="cannot write json report"):
-        emit(fixed, ["json"], blocker / "sub" / "r.json", Console(), Console(stderr=True))
+    outcome = finish(fixed, ReportRequest(formats=["json"], output=blocker / "sub" / "r.json"))
+    assert outcome.code == EXIT_ERROR
+    assert len(outcome.problems) == 1 and "cannot write json report" in outcome.problems[0]
 
 
 def test_one_unwritable_format_does_not_lose_the_others(tmp_path: Path, fixed: ScanResult) -> None:
-    from toolkit.cli.output import emit
-
     out = tmp_path / "out"
     (out / "phonehome-report.json").mkdir(parents=True)  # something in the way of the JSON file only
-    err = Console(stderr=True, record=True, width=300)
-    with pytest.raises(OutputError, match="phonehome-report.json: cannot write json report"):
-        emit(fixed, ["json", "sarif", "html"], out, Console(), err)
+    outcome = finish(fixed, ReportRequest(formats=["json", "sarif", "html"], output=out))
+    assert outcome.code == EXIT_ERROR
+    assert [p for p in outcome.problems if "phonehome-report.json: cannot write json report" in p]
     assert (out / "phonehome-report.sarif").is_file() and (out / "phonehome-report.html").is_file()
-    assert "wrote html report" in err.export_text()
+    assert [fmt for fmt, _ in outcome.written] == ["sarif", "html"]
+
+
+def test_library_callers_get_the_same_policy(tmp_path: Path, fixed: ScanResult) -> None:
+    """A script that scans and calls finish() gets IOC matching, the exit code and the report files."""
+    outcome = finish(fixed, ReportRequest(formats=["json"], output=tmp_path / "r.json", iocs=[BUNDLE]))
+    assert outcome.code == EXIT_FINDINGS and outcome.result.ioc_matches and not outcome.problems
+    assert outcome.written == [("json", tmp_path / "r.json")]
+    assert ScanResult.model_validate_json((tmp_path / "r.json").read_text(encoding="utf-8")).ioc_matches
 
 
 def test_unwritable_output_stops_before_the_scan(tmp_path: Path) -> None:
@@ -244,24 +247,19 @@ def test_unwritable_output_stops_before_the_scan(tmp_path: Path) -> None:
 
 
 def test_rerender_a_saved_report_with_indicators(tmp_path: Path, fixed: ScanResult) -> None:
-    from toolkit.cli.output import rerender_report
-
     saved = tmp_path / "saved.json"
     saved.write_text(fixed.model_dump_json(), encoding="utf-8")
     out = tmp_path / "again"
-    err = Console(stderr=True, record=True, width=300)
-    with pytest.raises(typer.Exit) as done:
-        rerender_report(saved, ReportArgs(formats=["json", "html"], output=out, iocs=[BUNDLE]), Console(), err)
-    assert done.value.exit_code == EXIT_FINDINGS
+    done = runner.invoke(app, ["report", "render", str(saved), "-f", "json,html", "-o", str(out), "--iocs", str(BUNDLE)])
+    assert done.exit_code == EXIT_FINDINGS, done.output
     again = ScanResult.model_validate_json((out / "phonehome-report.json").read_text(encoding="utf-8"))
     assert again.ioc_matches and again.apks == [a for a in again.apks]
     assert len(again.all_findings()) > len(fixed.all_findings())
     broken = tmp_path / "broken.json"
     broken.write_text("{}", encoding="utf-8")
-    with pytest.raises(typer.Exit) as done:
-        rerender_report(broken, ReportArgs(), Console(), err)
-    assert done.value.exit_code == EXIT_ERROR
-    assert f"error: {broken}: not a phonehome JSON report" in err.export_text()
+    done = runner.invoke(app, ["report", "render", str(broken)])
+    assert done.exit_code == EXIT_ERROR
+    assert done.stderr.startswith(f"error: {broken}: not a phonehome JSON report")
 
 
 def test_indicator_folder(tmp_path: Path) -> None:

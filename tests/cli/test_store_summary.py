@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console, Group
 
-from toolkit.cli.store import render_store_summary
 from toolkit.models.store import StoreCheckResult
+from toolkit.report.store_summary import render_store_summary
 
 
 def test_unused_references_are_listed() -> None:

@@ -116,9 +116,9 @@ def test_summary_shows_app_strings_verbatim_without_markup_or_escapes() -> None:
 
     from rich.console import Console, Group
 
-    from toolkit.cli.store import render_store_summary
     from toolkit.models import Endpoint
     from toolkit.models.store import AppEndpoints, EndpointUse, StoreCheckResult
+    from toolkit.report.store_summary import render_store_summary
 
     hostile = "http://evil.example/[/][bold]x\x1b]0;owned\x07"
     store = StoreCheckResult(endpoints=[AppEndpoints(apk_path="a.apk", package="com.x[/]", endpoints=[

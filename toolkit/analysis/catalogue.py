@@ -15,8 +15,9 @@ import yaml
 from pydantic import Field, ValidationError
 
 from toolkit.models.common import PhModel
+from toolkit.resources import rules_dir
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "apk_rules"
+RULES_DIR = rules_dir()  # importlib.resources: a checkout and an installed wheel alike
 
 ArgRef = int | Literal["this"]
 

@@ -24,6 +24,7 @@ from toolkit import analysis
 from toolkit.analysis.options import AnalysisOptions
 from toolkit.models import ApkReport, Provenance, Status
 from toolkit.models.common import PhModel
+from toolkit.resources import rules_dir
 
 # Why an outcome is not the APK's own verdict but an accident of the run:
 #   memory  - the per-worker memory cap was hit (a larger cap may analyse it)
@@ -72,11 +73,13 @@ def code_digest() -> str:
     files = [f for package in ("analysis", "models") for f in sorted((root / package).rglob("*.py"))]
     # The rules data (a source checkout keeps it beside the package): covered by rules_version once the engine
     # exposes it, and by this digest in any case.
-    rules = root.parent / "apk_rules"
+    named = [(f.relative_to(root.parent).as_posix(), f) for f in files]
+    rules = rules_dir()
     if rules.is_dir():
-        files += sorted(f for f in rules.rglob("*") if f.is_file() and f.suffix in (".yml", ".yaml", ".json"))
-    for file in files:
-        digest.update(file.relative_to(root.parent).as_posix().encode() + b"\0")
+        named += [("apk_rules/" + f.relative_to(rules).as_posix(), f) for f in sorted(rules.rglob("*"))
+                  if f.is_file() and f.suffix in (".yml", ".yaml", ".json")]
+    for name, file in named:
+        digest.update(name.encode() + b"\0")
         digest.update(file.read_bytes())
     # Libraries whose data changes results: androguard (manifests, signatures) and the offline geo database
     # (countries on endpoints are part of a cached report).

@@ -5,32 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, load_report
-from toolkit.findings import create_baseline, write_baseline
+from toolkit.cli.output import EXIT_CLEAN, consoles, fail, say
 
 app = typer.Typer(help="Manage baselines of reviewed findings.", no_args_is_help=True)
 
 
 @app.command("create")
 def create(
-    report: Path = typer.Argument(..., help="A phonehome JSON report (--format json)"),
-    out: Path = typer.Option(..., "--out", "-o", help="Baseline file to write"),
+    saved: Path = typer.Argument(..., metavar="REPORT", show_default=False,
+                                 help="A phonehome JSON report (--format json)"),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
+                                help="Baseline file to write"),
 ) -> None:
     """Write a baseline accepting every finding of REPORT; pass it later with --baseline to suppress them."""
-    err = Console(stderr=True)
+    from toolkit.findings import create_baseline, write_baseline
+    from toolkit.usecases import load_report
+
+    _, err = consoles()
     try:
-        result = load_report(report)
-        baseline = create_baseline(result, source_report=str(report))
+        baseline = create_baseline(load_report(saved), source_report=str(saved))
     except ValueError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(err, str(exc))
     try:
-        write_baseline(baseline, out)
+        write_baseline(baseline, output)
     except OSError as exc:
-        err.print(f"error: {out}: cannot write baseline: {exc.strerror or exc}", markup=False, highlight=False,
-                  soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR) from None
-    err.print(f"wrote baseline {out} ({len(baseline.entries)} findings accepted)", markup=False, highlight=False)
+        fail(err, f"{output}: cannot write baseline: {exc.strerror or exc}")
+    say(err, f"wrote baseline {output} ({len(baseline.entries)} findings accepted)")
     raise typer.Exit(EXIT_CLEAN)

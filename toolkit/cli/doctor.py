@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import platform
-import shutil
-from importlib import metadata
+import typer
 
-from pydantic import Field
-
-from toolkit.models.common import PhModel
-
-OPTIONAL_TOOLS = {
-    "adb": "Debian adb: adb-server path and interoperability checks",
-    "fsck.erofs": "erofs-utils: EROFS firmware partitions",
-    "simg2img": "android-sdk-libsparse-utils: cross-checks of sparse images",
-    "debugfs": "e2fsprogs: ext4 fallback reader",
-    "chromium": "headless checks of the HTML report",
-}
-CORE_PACKAGES = ("androguard", "adb-shell", "typer", "pydantic", "rich", "PyYAML")
+from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
 
 
-class DoctorCheck(PhModel):
-    name: str
-    ok: bool
-    detail: str
-    required: bool = Field(True)
+def doctor() -> None:
+    """Show versions, the rule data and which optional tools are present. Exit 0 when the core works, else 2."""
+    from rich.console import Console
+    from rich.table import Table
 
+    from toolkit.doctor import run_checks
 
-def run_checks() -> list[DoctorCheck]:
-    """Versions of the core packages and presence of the optional Debian tools."""
-    checks = [DoctorCheck(name="python", ok=True, detail=platform.python_version())]
-    for package in CORE_PACKAGES:
-        try:
-            checks.append(DoctorCheck(name=package, ok=True, detail=metadata.version(package)))
-        except metadata.PackageNotFoundError:
-            checks.append(DoctorCheck(name=package, ok=False, detail="not installed"))
-    try:
-        from toolkit.analysis import androguard_backend  # noqa: F401  (imports androguard for real)
-
-        checks.append(DoctorCheck(name="androguard import", ok=True, detail="ok"))
-    except Exception as exc:  # any import failure means the core is broken
-        checks.append(DoctorCheck(name="androguard import", ok=False, detail=f"{type(exc).__name__}: {exc}"))
-    for tool, purpose in OPTIONAL_TOOLS.items():
-        found = shutil.which(tool)
-        checks.append(
-            DoctorCheck(name=tool, ok=found is not None, detail=found or f"missing ({purpose})", required=False)
-        )
-    return checks
+    checks = run_checks()
+    table = Table(title="phonehome doctor")
+    for column in ("check", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        status = "ok" if check.ok else ("MISSING" if check.required else "optional, missing")
+        table.add_row(check.name, status, check.detail)
+    Console().print(table)
+    raise typer.Exit(EXIT_CLEAN if all(c.ok for c in checks if c.required) else EXIT_ERROR)

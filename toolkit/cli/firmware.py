@@ -1,55 +1,46 @@
-"""`phonehome firmware ...`: unpack vendor firmware offline, and analyse every preinstalled APK in it."""
+"""`phonehome firmware ...`: unpack vendor firmware offline, and analyse every preinstalled APK in it.
+
+Options mean one thing across commands: `--out DIR` is the folder the files are unpacked into (extract: required;
+scan: kept there instead of a temporary folder), `--output/-o` is where the report goes.
+"""
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from toolkit.acquisition.firmware import Limits, unpack
-from toolkit.cli.batch_options import (
-    CACHE_OPTION,
-    MEMORY_LIMIT_OPTION,
-    NO_CACHE_OPTION,
-    SCHEDULER_OPTION,
-    WORKERS_OPTION,
-    analyse_with_progress,
-    scan_options,
-)
-from toolkit.cli.output import (
-    BASELINE_OPTION,
-    EXIT_CLEAN,
-    EXIT_ERROR,
-    FAIL_ON_OPTION,
-    FORMAT_OPTION,
-    IOCS_OPTION,
-    OUTPUT_OPTION,
-    ReportArgs,
-    finish_scan,
-)
-from toolkit.inventory import printable
-from toolkit.models import InputError, Severity
-from toolkit.models.firmware import FirmwareInfo
-from toolkit.scans import scan_unpacked_firmware
+from toolkit.cli.options import BATCH, REPORT, options
+from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, consoles, fail, finish_scan, require_installed_data, say
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from toolkit.models.firmware import FirmwareInfo
+    from toolkit.pipeline import ScanOptions
+    from toolkit.usecases import ReportRequest
 
 app = typer.Typer(help="Unpack and analyse vendor firmware images offline.", no_args_is_help=True)
 
 SUMMARY = "firmware.json"
-MAX_OUTPUT_OPTION = typer.Option("64G", "--max-output", help="Most bytes unpacking may write in all (e.g. 20G)")
+FIRMWARE_ARG = typer.Argument(..., metavar="FIRMWARE", show_default=False,
+                              help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder")
+MAX_OUTPUT_OPTION = typer.Option("64G", "--max-output", metavar="SIZE", help="Most bytes unpacking may write in all (e.g. 20G)")
 
 
-def parse_size(text: str) -> int:
-    """'64G', '512M', '1000000' -> bytes."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
-    if not m:
-        raise typer.BadParameter(f"not a size: {text!r} (use e.g. 20G or 512M)")
-    mult = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
-    return int(float(m.group(1)) * mult)
+def _size(text: str, err: Console) -> int:
+    from toolkit.batch.local import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        fail(err, f"--max-output: {exc}")
+
+
+def _check_input(file: Path, err: Console) -> None:
+    if not file.exists():
+        fail(err, f"{file}: no such file or directory")
 
 
 def _check_out_folder(out: Path, err: Console) -> None:
@@ -65,8 +56,7 @@ def _check_out_folder(out: Path, err: Console) -> None:
         except OSError as exc:
             problem = f"cannot create the output folder: {exc.strerror or exc}"
     if problem:
-        err.print(printable(f"error: {out}: {problem}"), highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR)
+        fail(err, f"{out}: {problem}")
 
 
 def _count(n: int, noun: str) -> str:
@@ -74,64 +64,70 @@ def _count(n: int, noun: str) -> str:
 
 
 def _summary(info: FirmwareInfo, err: Console, issues: bool = True) -> None:
-    # Partition and member names come from the image: shown with control characters escaped.
-    err.print(
-        printable(f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
-                  f"{_count(len(info.apks), 'APK')}, {_count(len(info.build_props), 'build.prop file')}, "
-                  f"{_count(len(info.issues), 'problem')}"),
-        highlight=False, markup=False, soft_wrap=True,
-    )
+    # Partition and member names come from the image: `say` shows control characters escaped.
+    say(err, f"{info.file}: {info.kind}, partitions: {', '.join(info.partitions) or 'none'}; "
+             f"{_count(len(info.apks), 'APK')}, {_count(len(info.build_props), 'build.prop file')}, "
+             f"{_count(len(info.issues), 'problem')}")
     for issue in info.issues if issues else []:
-        err.print(printable(f"error: {' > '.join(issue.chain)}: {issue.reason}"), highlight=False, markup=False,
-                  soft_wrap=True)
+        say(err, f"error: {' > '.join(issue.chain)}: {issue.reason}")
 
 
 @app.command("extract")
 def extract(
-    file: Path = typer.Argument(..., exists=True, help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; must be empty if it exists)"),
+    file: Path = FIRMWARE_ARG,
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder to unpack into (created; must be empty if it exists)"),
     max_output: str = MAX_OUTPUT_OPTION,
 ) -> None:
     """Unpack a firmware file to every file system, APK and build.prop in it; write firmware.json.
 
     Exit code: 0 everything read, 2 something could not be read (see the errors and firmware.json).
     """
-    err = Console(stderr=True)
+    from toolkit.acquisition.firmware import Limits, unpack
+
+    _, err = consoles()
+    _check_input(file, err)
+    limit = _size(max_output, err)
     _check_out_folder(out, err)
-    info = unpack(file, out, Limits(max_output_bytes=parse_size(max_output)))
+    info = unpack(file, out, Limits(max_output_bytes=limit))
     (out / SUMMARY).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
     _summary(info, err)
     raise typer.Exit(EXIT_ERROR if info.issues or not info.partitions and not info.apks else EXIT_CLEAN)
 
 
 @app.command("scan")
+@options(REPORT, BATCH)
 def scan(
-    file: Path = typer.Argument(..., exists=True, help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder"),
-    keep: Path | None = typer.Option(None, "--out", help="Keep the unpacked files in this folder (default: temporary)"),
-    formats: list[str] = FORMAT_OPTION,
-    output: Path | None = OUTPUT_OPTION,
-    iocs: list[Path] = IOCS_OPTION,
-    baseline: Path | None = BASELINE_OPTION,
-    fail_on: Severity = FAIL_ON_OPTION,
-    workers: int = WORKERS_OPTION,
-    cache: Path | None = CACHE_OPTION,
-    no_cache: bool = NO_CACHE_OPTION,
-    scheduler: str | None = SCHEDULER_OPTION,
-    memory_limit: str = MEMORY_LIMIT_OPTION,
+    file: Path = FIRMWARE_ARG,
+    keep: Path | None = typer.Option(None, "--out", metavar="DIR", show_default=False,
+                                     help="Keep the unpacked files in this folder (default: a temporary folder)"),
     max_output: str = MAX_OUTPUT_OPTION,
+    report: ReportRequest = ...,  # type: ignore[assignment]
+    batch: ScanOptions = ...,  # type: ignore[assignment]
 ) -> None:
     """Unpack a firmware file and analyse every preinstalled APK. Exit code: 0 nothing found, 1 findings, 2 error."""
-    console, err = Console(), Console(stderr=True)
-    options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
+    import shutil
+    import tempfile
+    from datetime import UTC, datetime
+
+    from toolkit.acquisition.firmware import Limits, unpack
+    from toolkit.cli.progress import analyse_with_progress
+    from toolkit.models import InputError
+    from toolkit.scans import scan_unpacked_firmware
+    from toolkit.usecases import relative_to_root
+
+    console, err = consoles()
+    _check_input(file, err)
+    limit = _size(max_output, err)
+    require_installed_data(err)
     started = datetime.now(UTC)
     if keep is not None:
         _check_out_folder(keep, err)
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
-        info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output)))
+        info = unpack(file, workdir, Limits(max_output_bytes=limit))
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
-        result = scan_unpacked_firmware(info, workdir, options, keep_files=keep is not None, started=started,
-                                        analyse=lambda inputs: analyse_with_progress(inputs, options, err))
+        result = scan_unpacked_firmware(info, workdir, batch, keep_files=keep is not None, started=started,
+                                        analyse=lambda inputs: analyse_with_progress(inputs, batch, err))
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -141,4 +137,4 @@ def scan(
         result.input_errors.append(InputError(
             path=str(file), reason="no APK could be extracted (every part that was found is damaged): nothing analysed",
         ))
-    finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
+    finish_scan(relative_to_root(result, keep) if keep is not None else result, report, console, err)

@@ -1,19 +1,22 @@
-"""The `phonehome` command."""
+"""The `phonehome` command.
+
+Start-up is kept short (`phonehome --help` in well under a second, figures in bench/startup.py): command modules
+import only typer and toolkit.cli.options at module level; the library (pydantic models, androguard, rich
+reporters) is imported inside the command that runs.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from toolkit import __version__, safelog
-from toolkit.cli import apk
-from toolkit.cli.doctor import run_checks
+from toolkit.cli import CommandImportError
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
-from toolkit.report.json_report import result_schema
 
 app = typer.Typer(
     name="phonehome",
@@ -21,38 +24,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(apk.app, name="apk")
 
-# Sub-commands that live in their own modules (phone, firmware, store ...). Each module exposes `app` (a typer
-# group) or a command function named after the module.
-_GROUPS = {
-    "device": "Acquire and analyse a phone over ADB (read-only).",
-    "evidence": "Re-analyse an evidence folder offline.",
-    "firmware": "Unpack and analyse vendor firmware images offline.",
-    "store": "Check the APKs of an app store for tampering and leaks.",
-    "baseline": "Manage baselines of reviewed findings.",
-    "report": "Render a saved JSON report again.",
-}
-_COMMANDS = {"demo": "demo"}
+# Sub-command groups, each in its own module exposing `app` (a typer group), and single commands (a function
+# named after the module). Every one is imported at start-up: a module that fails to import is an error of the
+# installation, reported as such, never a command silently missing from --help.
+GROUPS = ("apk", "device", "evidence", "firmware", "store", "baseline", "report")
+OPTIONAL_GROUPS: tuple[str, ...] = ("traffic",)  # added by other work in progress: registered when present
+COMMANDS = ("demo", "doctor")
+
+
+def _import(name: str) -> Any:
+    try:
+        return importlib.import_module(f"toolkit.cli.{name}")
+    except Exception as exc:
+        raise CommandImportError(f"command {name!r} is broken in this installation: {type(exc).__name__}: {exc}") from exc
 
 
 def _register() -> None:
-    for name in _GROUPS:
-        try:
-            module = importlib.import_module(f"toolkit.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"toolkit.cli.{name}":
-                raise
-            continue
-        app.add_typer(module.app, name=name)
-    for module_name, function in _COMMANDS.items():
-        try:
-            module = importlib.import_module(f"toolkit.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"toolkit.cli.{module_name}":
-                raise
-            continue
-        app.command(module_name)(getattr(module, function))
+    for name in GROUPS:
+        app.add_typer(_import(name).app, name=name)
+    for name in OPTIONAL_GROUPS:
+        if importlib.util.find_spec(f"toolkit.cli.{name}") is not None:
+            app.add_typer(_import(name).app, name=name)
+    for name in COMMANDS:
+        app.command(name)(getattr(_import(name), name))
 
 
 def _version(value: bool) -> None:
@@ -63,8 +58,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version"),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-v, -vv)"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
+                                 help="Show the version and exit"),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="", show_default=False,
+                                help="More log output on stderr (-v, -vv)"),
 ) -> None:
     """phonehome: Android data-leak forensics."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
@@ -72,28 +69,61 @@ def main(
 
 
 @app.command()
-def doctor() -> None:
-    """Show versions and which optional tools are present. Exit 0 when the core works."""
-    checks = run_checks()
-    table = Table(title="phonehome doctor")
-    for column in ("check", "status", "detail"):
-        table.add_column(column)
-    for check in checks:
-        status = "ok" if check.ok else ("MISSING" if check.required else "optional, missing")
-        table.add_row(check.name, status, check.detail)
-    Console().print(table)
-    raise typer.Exit(EXIT_CLEAN if all(c.ok for c in checks if c.required) else EXIT_ERROR)
-
-
-@app.command()
 def schema() -> None:
     """Print the JSON schema of the scan result (the JSON report format)."""
+    from toolkit.report.json_report import result_schema
+
     typer.echo(result_schema(), nl=False)
 
 
 _register()
 
 
-def run() -> None:
-    """Console-script entry point: usage errors exit 2 (click's convention, kept)."""
-    app()
+def _tidy_help(command: Any) -> None:
+    """Placeholders a person reads: an option or argument with a metavar shows only that (typer would add the
+    Python type, e.g. `<list[Path]>`, beside it), and flags such as --help show none.
+
+    Help is click's plain layout: typer's rich panels would import rich's markdown, syntax and traceback modules
+    (about 0.5 s) before printing a line of help.
+    """
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for param in getattr(command, "params", []):
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            # An argument's name is its metavar already: no type beside it.
+            shown = None if param.param_type_name == "argument" else param.metavar or None
+            param.display_type_rich = lambda ctx, shown=shown: shown
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
+
+
+def command() -> Any:
+    """The click command behind `app`, with the help placeholders tidied."""
+    cmd = typer.main.get_command(app)
+    _tidy_help(cmd)
+    return cmd
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point. A usage error (unknown option, missing argument, bad value) is one line in
+    phonehome's style, `error: ...`, with exit code 2 like every other error."""
+    cmd = command()
+    try:
+        code = cmd.main(args=argv, prog_name="phonehome", standalone_mode=False)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as exc:  # click's usage errors, under typer's name
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"error: {where}{message}{hint}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", EXIT_ERROR) or EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+if __name__ == "__main__":
+    run()

@@ -3,49 +3,49 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, Group
 
-from toolkit.cli.device import print_device_facts
-from toolkit.cli.output import (
-    BASELINE_OPTION,
-    EXIT_ERROR,
-    FAIL_ON_OPTION,
-    FORMAT_OPTION,
-    IOCS_OPTION,
-    OUTPUT_OPTION,
-    OutputFormat,
-    ReportArgs,
-    finish_scan,
-    load_report,
-)
-from toolkit.cli.store import render_store_summary
-from toolkit.models import Severity
-from toolkit.text import printable
+from toolkit.cli.options import REPORT, options
+from toolkit.cli.output import consoles, fail, finish_scan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from toolkit.models import ScanResult
+    from toolkit.usecases import ReportRequest
 
 app = typer.Typer(help="Render a saved JSON report again (other formats, new indicators, a baseline).",
                   no_args_is_help=True)
 
 
+def store_summary(result: ScanResult, console: Console) -> None:
+    """The store check's tables (terminal only), when the result is a store check's."""
+    if result.store is not None:
+        from rich.console import Group
+
+        from toolkit.report.store_summary import render_store_summary
+
+        console.print(Group(*render_store_summary(result.store)))
+
+
 @app.command("render")
+@options(REPORT)
 def render(
-    report: Path = typer.Argument(..., help="A phonehome JSON report (--format json)"),
-    formats: list[str] = FORMAT_OPTION,
-    output: Path | None = OUTPUT_OPTION,
-    iocs: list[Path] = IOCS_OPTION,
-    baseline: Path | None = BASELINE_OPTION,
-    fail_on: Severity = FAIL_ON_OPTION,
+    saved: Path = typer.Argument(..., metavar="REPORT", show_default=False,
+                                 help="A phonehome JSON report (--format json)"),
+    report: ReportRequest = ...,  # type: ignore[assignment]
 ) -> None:
     """Re-render REPORT; indicators and baselines are applied again. Same exit codes as a scan."""
-    console, err = Console(), Console(stderr=True)
+    from toolkit.cli.device import print_device_facts
+    from toolkit.usecases import load_report
+
+    console, err = consoles()
     try:
-        result = load_report(report)
+        result = load_report(saved)
     except ValueError as exc:
-        err.print(printable(f"error: {exc}"), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(err, str(exc))
     # What the scanning command showed beside the summary is in the report too: show it again the same way.
     print_device_facts(result.inventory, err)
-    if result.store is not None and OutputFormat.terminal.value in formats and output is None:
-        console.print(Group(*render_store_summary(result.store)))
-    finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
+    finish_scan(result, report, console, err, extra_summary=store_summary)

@@ -16,9 +16,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from toolkit.resources import profiles_dir
+
 log = logging.getLogger(__name__)
 _EMPTY_ZIP = b"PK\x05\x06" + bytes(18)
-BUILTIN_PROFILES = Path(__file__).parent / "profiles"
+BUILTIN_PROFILES = profiles_dir()
 
 
 def fixture_apk_dir() -> Path:

@@ -21,6 +21,7 @@ from toolkit.analysis import rule_infos
 from toolkit.analysis.geo import annotate_endpoints, database_info
 from toolkit.correlate import add_device_findings
 from toolkit.models import ApkInput, ApkReport, Endpoint, Flow, InputError, Provenance, RuleInfo, ScanResult, Target
+from toolkit.models.acquisition import AcquisitionManifest
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity, DeviceInventory
 from toolkit.models.store import AppEndpoints, EndpointUse, ReferenceDiff, StoreCheckResult
@@ -50,6 +51,7 @@ class StoreInputs(PhModel):
     kind: str = "store"
     identity: DeviceIdentity | None = None
     inventory: DeviceInventory | None = Field(None, description="Parsed inventory of an evidence folder")
+    acquisition: AcquisitionManifest | None = Field(None, description="Manifest of an evidence folder")
 
 
 def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
@@ -58,6 +60,7 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
     errors: list[InputError] = []
     identity: DeviceIdentity | None = None
     inventory: DeviceInventory | None = None
+    acquisition: AcquisitionManifest | None = None
     kind = "store"
     plain: list[Path] = []
     for path in paths:
@@ -72,6 +75,7 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
             kind = "evidence"
             identity = loaded.manifest.device
             inventory = loaded.inventory
+            acquisition = loaded.manifest
             inputs.extend(loaded.inputs)
             errors.extend(loaded.errors)
             errors.extend(InputError(path=str(path), reason=f"evidence integrity: {p}") for p in loaded.integrity_problems)
@@ -82,7 +86,8 @@ def collect_store_inputs(paths: Sequence[Path]) -> StoreInputs:
         for item in found:
             inputs.append(item.model_copy(update={"provenance": Provenance(origin="store", chain=item.provenance.chain)}))
         errors.extend(problems)
-    return StoreInputs(inputs=inputs, errors=errors, kind=kind, identity=identity, inventory=inventory)
+    return StoreInputs(inputs=inputs, errors=errors, kind=kind, identity=identity, inventory=inventory,
+                       acquisition=acquisition)
 
 
 def link_endpoints(report: ApkReport) -> AppEndpoints:
@@ -187,6 +192,7 @@ def run_store_check(
     result = build_result(target, reports, [*collected.errors, *reference_errors, *class_errors], started,
                           inventory=collected.inventory, rules=rule_list)
     result.store = store
+    result.acquisition = collected.acquisition  # its commands and pulls go into the CSV timeline
     add_device_findings(result)  # an evidence folder: socket countries, live connections to the apps' endpoints
     return result
 

@@ -15,8 +15,9 @@ from pydantic import Field, ValidationError, field_validator
 
 from toolkit.models import RuleInfo
 from toolkit.models.common import PhModel
+from toolkit.resources import rules_dir
 
-RULES_ROOT = Path(__file__).resolve().parent.parent.parent / "apk_rules"
+RULES_ROOT = rules_dir()
 SIGNERS_DIR = RULES_ROOT / "signers"
 TRACKERS_DIR = RULES_ROOT / "trackers"
 
