@@ -497,7 +497,8 @@ def build_story(result: ScanResult) -> Story:
         app.sentences = _app_sentences(app)
     apps = [a for a in apps if a.flows or a.findings]
     apps.sort(key=lambda a: (-(a.severity.rank if a.severity else -1), a.package))
-    device = _device_state(result, flow_anchor) if inventory else None
+    phone = inventory is not None and result.target.kind in ("device", "evidence")  # a firmware has no live state
+    device = _device_state(result, flow_anchor) if phone else None
     sentences = [s for a in apps for s in a.sentences] + _device_sentences(device, device_findings)
     return Story(_examined(result), _headline(apps), sentences, apps, device_findings, suppressed, device,
                  _timeline(result), _verdicts(result), flow_anchor)
@@ -672,7 +673,7 @@ _TIMELINE_WORDS = {
 
 def _timeline(result: ScanResult) -> list[TimelineEvent]:
     """Dated events of a phone scan (installs and updates, certificates, acquisition), from the CSV timeline."""
-    if result.inventory is None:
+    if result.inventory is None or result.target.kind not in ("device", "evidence"):
         return []
     from toolkit.report.csv_report import timeline_events
 
