@@ -42,7 +42,7 @@ header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c9d1d9}
 main{padding:18px 28px;max-width:1400px}section{margin:0 0 26px}h2{font-size:18px;margin:0 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
 h3{font-size:16px;margin:0 0 4px}h4{font-size:14px;margin:0 0 4px}
 #summary{background:var(--card);border:1px solid var(--line);border-left:6px solid #1d232a;padding:12px 18px}
-#summary h2{border:0;font-size:20px}#summary .examined{margin:0 0 8px}#summary .headline{font-size:16px;font-weight:600;margin:0 0 8px}
+#summary h2{border:0;font-size:20px}#summary .glossary{font-size:12.5px;color:#333;margin:10px 0 4px}#summary .examined{margin:0 0 8px}#summary .headline{font-size:16px;font-weight:600;margin:0 0 8px}
 ul.story{margin:0;padding-left:0;list-style:none}ul.story li{margin:0 0 8px;padding-left:16px;border-left:4px solid var(--line);font-size:15px}
 ul.story li.critical{border-left-color:var(--crit)}ul.story li.high{border-left-color:var(--high)}ul.story li.medium{border-left-color:var(--med)}
 ul.story li.low{border-left-color:var(--low)}
@@ -212,9 +212,18 @@ def _summary(story: Story) -> str:
         "<section id=\"summary\"><h2>What phonehome found</h2>"
         f"<p class=\"examined\">{escape(story.examined.text)}{_links(story.examined.links)}</p>{headline}"
         + (f"<ul class=\"story\">{items}</ul>" if items else "")
+        + _glossary(story)
         + "<p class=\"muted\">Every sentence is generated from the findings below; the links lead to the evidence "
         "(the data flow in the app's code, or the phone's records).</p></section>"
     )
+
+
+def _glossary(story: Story) -> str:
+    words = story.glossary
+    if not words:
+        return ""
+    return ("<p class=\"glossary\"><b>Words used:</b> "
+            + "; ".join(f"<i>{escape(term)}</i>: {escape(meaning)}" for term, meaning in words) + ".</p>")
 
 
 def _verdicts(story: Story, result: ScanResult) -> str:

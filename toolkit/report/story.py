@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePath
 
 from toolkit.models import ApkReport, CodeLocation, Endpoint, Finding, Flow, RuleInfo, ScanResult, Severity, Status
 from toolkit.models.device import PackageRecord, ScheduledAlarm, ScheduledJob, SocketRecord
@@ -33,6 +34,23 @@ SINK_VERBS = {
     "network": "sends {them} over the internet", "sms": "sends {them} by SMS", "log": "writes {them} to the system log",
     "file": "writes {them} to a file", "icc": "hands {them} to another app", "intent": "hands {them} to another app",
 }
+# Words of the sentences a reader may not know, explained under the summary when a sentence uses them.
+GLOSSARY = [
+    ("IMEI", "the phone's unique serial number: it identifies the handset for life, even after a factory reset"),
+    ("IMSI", "the SIM card's subscriber identity: the mobile network knows the subscriber by it"),
+    ("SIM serial number", "the serial number (ICCID) of the SIM card"),
+    ("Android ID", "an identifier of the phone and its user that stays until a factory reset"),
+    ("preinstalled", "put on the phone by its maker, in the firmware: the user cannot uninstall it, and a factory "
+                     "reset brings it back"),
+    ("privileged", "a system app with powers that ordinary apps cannot be granted"),
+    ("system user", "the identity of Android itself: the app can do what the operating system can"),
+    ("hard-coded IP address", "an internet address written into the app, not looked up by name"),
+    ("registered in", "the country where the block of internet addresses is registered (offline registry data); "
+                      "the server may stand elsewhere"),
+    ("encrypted", "the app encrypts the data before sending it, so that it cannot be read on the way"),
+    ("hashed", "the app sends a fingerprint (hash) of the value; a known value, such as an IMEI, can be recognised "
+               "from it"),
+]
 _PLURAL_KINDS = {"contacts", "sms", "accounts"}
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
@@ -205,9 +223,18 @@ class FlowStory:
     def destination(self) -> str:
         return _destination(self.endpoints)
 
+    @property
+    def short_destination(self) -> str:
+        """'47.88.10.20 (hard-coded IP, US)': the destination for a line or a table cell."""
+        places: dict[str, str] = {}
+        for e in self.endpoints:
+            notes = ", ".join((["hard-coded IP"] if e.hard_coded_ip else []) + ([e.country] if e.country else []))
+            places.setdefault(e.place, notes)
+        return ", ".join(f"{p} ({n})" if n else p for p, n in places.items())
+
     def line(self) -> str:
-        """One line: 'IMEI -> 47.88.10.20 (a hard-coded IP address, registered in US), every 30 minutes, encrypted'."""
-        where = self.destination or _sink_phrase(self.sink_kind)
+        """One line: 'IMEI -> 47.88.10.20 (hard-coded IP, US), every 30 minutes, encrypted'."""
+        where = self.short_destination or _sink_phrase(self.sink_kind)
         return ", ".join(x for x in (f"{self.data} -> {where}", self.when, self.how) if x)
 
 
@@ -293,6 +320,12 @@ class Story:
     timeline: list[TimelineEvent]
     verdicts: list[VerdictCount]
     anchors: dict[tuple[str, str], str]  # (apk sha256 or path, flow id) -> anchor of its card
+
+    @property
+    def glossary(self) -> list[tuple[str, str]]:
+        """The GLOSSARY entries whose term the summary's sentences use."""
+        text = " ".join(s.text for s in [self.examined, *self.sentences])
+        return [(term, meaning) for term, meaning in GLOSSARY if re.search(rf"\b{re.escape(term)}\b", text)]
 
     def flow_anchor(self, apk_key: str | None, flow_id: str) -> str | None:
         return self.anchors.get((apk_key or "", flow_id))
@@ -572,7 +605,7 @@ def _examined(result: ScanResult) -> Sentence:
         how = " over ADB, without changing anything on it," if kind == "device" and result.acquisition else ""
         text = f"On {day} phonehome examined {what}{how} and analysed {analysed} of its apps"
     elif kind == "firmware" and result.firmware:
-        what = f"the firmware file {result.firmware.file}" + (f" of a {name} phone{extra}" if name else "")
+        what = f"the firmware file {PurePath(result.firmware.file).name}" + (f" of a {name} phone{extra}" if name else "")
         text = f"On {day} phonehome examined {what} and analysed {analysed} of the apps preinstalled in it"
     elif kind == "store":
         text = f"On {day} phonehome examined {plural(len(result.apks), 'app')} served by an app store and " \
