@@ -12,7 +12,7 @@ from rich.table import Table
 from toolkit import __version__
 from toolkit.cli import apk
 from toolkit.cli.doctor import run_checks
-from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
+from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, SUMMARY
 from toolkit.report.json_report import result_schema
 
 app = typer.Typer(
@@ -64,9 +64,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version"),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-v, -vv)"),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="More log output on stderr (-v, -vv); -v also adds call paths to the summary"),
 ) -> None:
     """phonehome: Android data-leak forensics."""
+    SUMMARY["verbose"] = verbose > 0
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

@@ -35,6 +35,7 @@ from toolkit.models import ScanResult, Severity, Status
 from toolkit.report.csv_report import render_csv
 from toolkit.report.html import render_html
 from toolkit.report.json_report import render_json
+from toolkit.report.markdown import render_markdown
 from toolkit.report.sarif import render_sarif
 from toolkit.report.terminal import render_terminal, render_text
 from toolkit.text import printable
@@ -52,6 +53,7 @@ class OutputFormat(str, Enum):
     sarif = "sarif"
     html = "html"
     csv = "csv"
+    markdown = "markdown"
 
 
 # File name of each format when several are written into an output folder.
@@ -61,6 +63,7 @@ FILE_NAMES = {
     OutputFormat.sarif: "phonehome-report.sarif",
     OutputFormat.html: "phonehome-report.html",
     OutputFormat.csv: "phonehome-timeline.csv",
+    OutputFormat.markdown: "phonehome-report.md",
 }
 RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
     OutputFormat.terminal: render_text,
@@ -68,6 +71,7 @@ RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
     OutputFormat.sarif: render_sarif,
     OutputFormat.html: render_html,
     OutputFormat.csv: render_csv,
+    OutputFormat.markdown: render_markdown,
 }
 
 
@@ -122,7 +126,7 @@ FORMAT_OPTION = typer.Option(
     "--format",
     "-f",
     callback=_check_formats,
-    help="Report format: terminal, json, sarif, html, csv (timeline); repeat or comma-separate for several "
+    help="Report format: terminal, json, sarif, html, csv (timeline), markdown; repeat or comma-separate for several "
     "(written into the --output folder)",
 )
 OUTPUT_OPTION = typer.Option(
@@ -233,7 +237,7 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
     stdout_taken = any(path is None for path in targets.values())
     if (OutputFormat.terminal in chosen and OutputFormat.terminal not in targets) or not targets:
         # The summary never mixes with a machine-readable format on stdout.
-        render_terminal(result, err if stdout_taken else console)
+        render_terminal(result, err if stdout_taken else console, verbose=_verbose())
     failed: list[str] = []
     for fmt, path in targets.items():
         text = RENDERERS[fmt](result)
@@ -250,6 +254,15 @@ def emit(result: ScanResult, formats: list[str], output: Path | None, console: C
         _line(err, f"wrote {fmt.value} report {path}")
     if failed:
         raise OutputError("; ".join(failed))
+
+
+# `phonehome -v ...` (set by the root callback, toolkit/cli/main.py): the terminal summary adds each flow's rules
+# and call path.
+SUMMARY = {"verbose": False}
+
+
+def _verbose() -> bool:
+    return SUMMARY["verbose"]
 
 
 def report_problems(result: ScanResult, err: Console) -> None:

@@ -104,7 +104,7 @@ def readable_api(signature: str) -> str:
 
 def readable_method(location: CodeLocation) -> str:
     """`com.vendor.cloudmsg.ReportService.buildPayload` -> `ReportService.buildPayload` (the class without package)."""
-    cls = location.class_name.rsplit(".", 1)[-1].replace("$", ".")
+    cls = location.class_name.rsplit(".", 1)[-1]
     return f"{cls}.{location.method}"
 
 
