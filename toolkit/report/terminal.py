@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit.models import ApkReport, ScanResult, Severity, Status
-from toolkit.report.story import Sentence, Story, build_story, duration, readable_method
+from toolkit.report.story import Sentence, Story, build_story, duration, readable_method, remote_ip
 from toolkit.text import printable_lines
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -59,10 +59,10 @@ def summary(result: ScanResult, verbose: bool = False) -> list[RenderableType]:
     parts: list[RenderableType] = [_identity(result), _counts(result)]
     parts.append(_severity_line(result))
     parts.extend(_story(story))
+    if not result.all_findings():
+        parts.append(Text("No findings.", style="green"))
     if story.apps or story.device_findings:
         parts.extend(_flows(story, verbose))
-    else:
-        parts.append(Text("No findings.", style="green"))
     parts.extend(_device(story))
     if result.apks:
         parts.append(_apps(result))
@@ -103,7 +103,7 @@ def _sentence(sentence: Sentence) -> Padding:
     style = SEVERITY_STYLE.get(sentence.severity.value, "") if sentence.severity else ""
     text = Text("• ", style=style)
     text.append(printable_lines(sentence.text))
-    ids = [label[:8] for label, _ in sentence.links if label not in ("connections", "settings", "problems")]
+    ids = [label for label, anchor in sentence.links if anchor.startswith("flow-")]  # flow ids, as in json/html
     if ids:
         text.append(f" [{', '.join(ids)}]", style="dim")
     return _indent(text, 2)
@@ -183,7 +183,7 @@ def _device(story: Story) -> list[RenderableType]:
     for c in state.connections:
         s = c.socket
         who = ", ".join(c.apps) or "-"
-        lines.append(f"connection {s.protocol} {s.state} {who} (uid {s.uid}) -> {s.remote_address}:{s.remote_port}"
+        lines.append(f"connection {s.protocol} {s.state} {who} (uid {s.uid}) -> {remote_ip(s)}:{s.remote_port}"
                      + (f" ({s.remote_country})" if s.remote_country else "")
                      + (f"; in its code: {', '.join(c.in_code)}" if c.in_code else "; not in its code"))
     for a in state.alarms:
