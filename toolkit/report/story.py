@@ -70,7 +70,8 @@ def _type_name(descriptor: str) -> str:
 
 
 def _split_params(params: str) -> list[str]:
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while i < len(params):
         j = i
         while j < len(params) and params[j] == "[":
@@ -524,8 +525,8 @@ def build_story(result: ScanResult) -> Story:
                               suppressed_note=s.note or f"baseline {s.baseline_file}") for s in result.suppressed]
     for app in apps:
         app.flows.sort(key=lambda f: (-(f.severity.rank if f.severity else -1), f.when, f.destination, f.data))
-        for flow in app.flows:
-            flow.labels.sort(key=lambda lab: (-lab.severity.rank, lab.rule_id))
+        for told in app.flows:
+            told.labels.sort(key=lambda lab: (-lab.severity.rank, lab.rule_id))
         app.findings.sort(key=lambda v: (-v.finding.severity.rank, v.finding.rule_id))
         app.sentences = _app_sentences(app)
     apps = [a for a in apps if a.flows or a.findings]
@@ -662,7 +663,7 @@ def _device_state(result: ScanResult, flow_anchor: dict[tuple[str, str], str]) -
                             if anchor and (flow.id, anchor) not in links:
                                 links.append((flow.id, anchor))
         connections.append(Connection(s, list(s.packages), in_code, links))
-    opt_in = [(st.namespace, st.key, st.value) for st in inv.settings
+    opt_in: list[tuple[str, str, str | None]] = [(st.namespace, st.key, st.value) for st in inv.settings
               if any(w in st.key.lower() for w in ("optin", "opt_in", "consent"))]
     return DeviceState(connections, list(inv.alarms), list(inv.jobs), opt_in,
                        [p for p in inv.packages if p.is_updated_system])
@@ -710,7 +711,8 @@ def _timeline(result: ScanResult) -> list[TimelineEvent]:
         return []
     from toolkit.report.csv_report import timeline_events
 
-    events, seen = [], set()
+    events: list[TimelineEvent] = []
+    seen: set[tuple[str, datetime]] = set()
     for event in timeline_events(result):
         if event.event not in _TIMELINE_WORDS:
             continue

@@ -94,7 +94,7 @@ def summary(result: ScanResult, verbose: bool = False) -> list[RenderableType]:
     return parts
 
 
-def _indent(text: Text, left: int) -> Padding:
+def _indent(text: RenderableType, left: int) -> Padding:
     """Wrapped lines stay under their first (rich wraps inside the padding)."""
     return Padding(text, (0, 0, 0, left))
 
