@@ -99,9 +99,9 @@ def test_one_card_per_flow_with_its_rules_as_labels(fixed_result: ScanResult) ->
 def test_summary_sentences_link_to_their_evidence(fixed_result: ScanResult) -> None:
     html = render_html(fixed_result)
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
-    assert "com.brightlight.flashlight, a preinstalled system app, reads the IMEI every 30 minutes and sends it " \
-        "encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG)." in summary
-    assert "reads the IMEI, phone number and contacts when the phone starts and sends them to " \
+    assert "com.brightlight.flashlight is a preinstalled system app. Every 30 minutes, it reads the IMEI and sends " \
+        "it encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG)." in summary
+    assert "When the phone starts, it reads the IMEI, the phone number and the contacts and sends them to " \
         "push.vendor-cloud.example" in summary
     assert 'href="#flow-f-a07c93e1"' in summary and 'href="#flow-f-51a9e6d3"' in summary
     for apk in fixed_result.apks:  # every app with a critical or high finding is named on page 1

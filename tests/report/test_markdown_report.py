@@ -15,8 +15,8 @@ def test_golden(fixed_result: ScanResult, golden: Callable[[str, str], None]) ->
 def test_summary_first_then_one_table_row_per_flow(fixed_result: ScanResult) -> None:
     text = render_markdown(fixed_result)
     assert text.index("## What phonehome found") < text.index("## Apps and their data flows")
-    assert ("- com.brightlight.flashlight, a preinstalled system app, reads the IMEI every 30 minutes and sends it "
-            "encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG). (flows `f-a07c93e1`)") in text
+    assert ("- com.brightlight.flashlight is a preinstalled system app. Every 30 minutes, it reads the IMEI and sends "
+            "it encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG). (flows `f-a07c93e1`)") in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and line.endswith("` |")
             and "`f-" in line.rsplit("|", 2)[-2]]
     assert sorted(r.rsplit("`", 2)[-2] for r in rows) == ["f-3c1e0b7a", "f-51a9e6d3", "f-8d22f4c0", "f-a07c93e1"]

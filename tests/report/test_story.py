@@ -48,12 +48,13 @@ def test_flows_are_grouped_by_app_and_told_once(fixed_result: ScanResult) -> Non
 def test_sentences_say_what_to_where_how_often_and_who(fixed_result: ScanResult) -> None:
     story = build_story(fixed_result)
     texts = [s.text for s in story.sentences]
-    assert texts[0] == ("com.brightlight.flashlight, a preinstalled system app, reads the IMEI every 30 minutes and "
-                        "sends it encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG).")
+    assert texts[0] == ("com.brightlight.flashlight is a preinstalled system app. Every 30 minutes, it reads the IMEI "
+                        "and sends it encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG).")
     assert story.sentences[0].links == [("f-a07c93e1", "flow-f-a07c93e1")]
     assert story.sentences[0].severity is Severity.critical
-    assert ("com.vendor.cloudmsg, a preinstalled privileged system app, running as the system user, reads the IMEI, "
-            "phone number and contacts when the phone starts and sends them to push.vendor-cloud.example.") in texts
+    assert ("com.vendor.cloudmsg is a preinstalled privileged system app, running as the system user. When the phone "
+            "starts, it reads the IMEI, the phone number and the contacts and sends them to push.vendor-cloud.example."
+            ) in texts
     assert story.headline is not None
     assert story.headline.text == "2 apps send personal data away: com.brightlight.flashlight and com.vendor.cloudmsg."
     assert [t for t, _ in story.glossary][:2] == ["IMEI", "preinstalled"]
@@ -65,7 +66,7 @@ def test_a_flow_no_rule_judged_is_a_card_but_no_claim(fixed_result: ScanResult) 
     story = build_story(result)
     cloud = next(a for a in story.apps if a.package == "com.vendor.cloudmsg")
     assert len(cloud.flows) == 3 and all(f.severity is None for f in cloud.flows)
-    assert not any("com.vendor.cloudmsg, a preinstalled" in s.text for s in story.sentences)
+    assert not any("com.vendor.cloudmsg is a preinstalled" in s.text for s in story.sentences)
 
 
 def test_hostile_ids_make_safe_unique_anchors(fixed_result: ScanResult) -> None:

@@ -42,8 +42,8 @@ def test_summary_sentences_come_first_and_each_flow_is_one_entry(fixed_result: S
     story = text.split("What phonehome found")[1].split("Apps and flows")[0]
     assert "On 2026-11-21 phonehome examined a Norvo N1 Lite phone (Android 4.4.2, serial NV0N1L0042)" in story
     assert "2 apps send personal data away: com.brightlight.flashlight and com.vendor.cloudmsg." in story
-    assert ("• com.brightlight.flashlight, a preinstalled system app, reads the IMEI every 30 minutes and sends it "
-            "encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG). [f-a07c93e1]") in story
+    assert ("• com.brightlight.flashlight is a preinstalled system app. Every 30 minutes, it reads the IMEI and "
+            "sends it encrypted to 203.0.113.45 (a hard-coded IP address, registered in SG). [f-a07c93e1]") in story
     flows = text.split("Apps and flows")[1].split("The phone's state")[0]
     # grouped by app, then one entry per flow, its rules counted instead of repeating the flow under each rule
     assert flows.index("CRITICAL com.brightlight.flashlight") < flows.index("CRITICAL com.vendor.cloudmsg")

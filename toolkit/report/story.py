@@ -562,7 +562,7 @@ def _app_sentences(app: AppStory) -> list[Sentence]:
     out = []
     first = True
     for (when, sink, where, how), flows in groups.items():
-        data = join_words(f.data for f in flows)
+        data = join_words(f"the {f.data}" for f in flows)
         kinds = {f.source_kind for f in flows}
         them = "it" if len(kinds) == 1 and not kinds & _PLURAL_KINDS else "them"
         verb = SINK_VERBS.get(sink, "passes {them} to " + sink.replace("_", " ")).format(them=them)
@@ -572,9 +572,10 @@ def _app_sentences(app: AppStory) -> list[Sentence]:
             verb += f" {how}"
         if where:
             verb += f" to {where}"
-        subject = f"{app.package}, {app.who}," if first else "It"
+        # The app is introduced once ("X is a preinstalled ... app."), then each clause starts with when it happens.
+        lead = f"{app.package} is {app.who}. " if first else ""
         first = False
-        text = f"{subject} reads the {data} {when} and {verb}."
+        text = f"{lead}{when[0].upper()}{when[1:]}, it reads {data} and {verb}."
         worst = max((f.severity for f in flows if f.severity), key=lambda s: s.rank, default=None)
         out.append(Sentence(text, [(f.id, f.anchor) for f in flows], worst))
     for view in app.findings:
@@ -684,7 +685,8 @@ def _device_sentences(device: DeviceState | None, findings: list[FindingView]) -
                                 c.flow_anchors or [("connections", "device")],
                                 Severity.high if c.in_code else None))
         for namespace, key, value in device.opt_in_settings:
-            out.append(Sentence(f"The phone's setting {key} ({namespace}) is {value}.", [("settings", "device")]))
+            out.append(Sentence(f"The phone has a setting named {key} ({namespace} settings) set to {value}; its name "
+                                "suggests a consent (opt-in) switch.", [("settings", "device")]))
     for view in findings:
         if view.finding.severity.rank >= Severity.high.rank:
             out.append(Sentence(f"Device: {view.finding.title.rstrip('.')}.", [(view.finding.rule_id, view.anchor)],
