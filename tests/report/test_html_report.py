@@ -213,6 +213,8 @@ def test_iocs_and_suppressed_sections(fixed_result: ScanResult, tmp_path: Path) 
     html = render_html(out)
     assert 'id="iocs"' in html and "VendorCloud" in html and "BrightStats" in html
     assert "process:name: not collected by phonehome" in html
+    # the flow an indicator matched is named by its id, and the id is a link to the flow's card
+    assert 'flow <a href="#flow-f-a07c93e1">f-a07c93e1</a>' in html.split('id="ioc-table"')[1]
     suppressed = [a for t, a in _tags(html) if t == "article" and a.get("data-suppressed") == "true"]
     assert [a["data-rule"] for a in suppressed] == ["install-packages"]
     assert "show suppressed (1)" in html

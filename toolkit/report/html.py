@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from toolkit.models import ApkReport, Finding, ScanResult, Severity, Status
+from toolkit.models.indicators import IocMatch
 from toolkit.report import svg
 from toolkit.report.story import (
     AppStory,
@@ -173,7 +174,7 @@ def render_html(result: ScanResult) -> str:
         _apps_and_flows(story, result),
         _apps_table(result),
         _overview(result),
-        _ioc_section(result),
+        _ioc_section(result, story),
         _not_analysed(result),
         "</main>",
         f"<footer>{escape(result.tool.name)} {escape(result.tool.version)} (engine {escape(result.tool.engine_version or '-')}, "
@@ -586,14 +587,22 @@ def _apps_table(result: ScanResult) -> str:
     )
 
 
-def _ioc_section(result: ScanResult) -> str:
+def _ioc_where(m: IocMatch, story: Story) -> str:
+    """Where an indicator matched; a flow endpoint's flow id is a link to its card."""
+    anchor = story.flow_anchor(m.apk_sha256, m.location or "") if m.target == "flow_endpoint" else None
+    if anchor:
+        return f"flow <a href=\"#{escape(anchor)}\">{escape(m.location or '')}</a>"
+    return escape(m.location or "")
+
+
+def _ioc_section(result: ScanResult, story: Story) -> str:
     if not result.indicator_sources:
         return ""
     rows = "".join(
         "<tr>"
         f"<td>{escape(m.campaign or '-')}</td><td class=\"mono\">{escape(m.kind)} {escape(m.indicator_value)}</td>"
         f"<td>{escape(m.target)}</td><td class=\"mono\">{escape(m.observed)}</td>"
-        f"<td class=\"mono\">{escape(m.package or '-')}</td><td class=\"mono\">{escape(m.location or '')}</td>"
+        f"<td class=\"mono\">{escape(m.package or '-')}</td><td class=\"mono\">{_ioc_where(m, story)}</td>"
         f"<td class=\"mono\">{escape(m.source_file)}</td></tr>"
         for m in result.ioc_matches
     )

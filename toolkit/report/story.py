@@ -337,13 +337,18 @@ class _Anchors:
 
     def __init__(self) -> None:
         self.used: set[str] = set()
+        self.next: dict[str, int] = {}  # base -> next suffix to try (the same flow id in 400 apps stays linear)
 
     def make(self, prefix: str, name: str) -> str:
         base = f"{prefix}-" + (re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "x")
-        anchor, n = base, 1
-        while anchor in self.used:
+        anchor, n = base, self.next.get(base, 1)
+        if anchor in self.used:
             n += 1
             anchor = f"{base}-{n}"
+            while anchor in self.used:
+                n += 1
+                anchor = f"{base}-{n}"
+        self.next[base] = n
         self.used.add(anchor)
         return anchor
 
