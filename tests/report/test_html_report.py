@@ -91,9 +91,13 @@ def test_one_card_per_flow_with_its_rules_as_labels(fixed_result: ScanResult) ->
     ids = [a["data-flow-id"] for a in _flow_cards(html)]
     assert len(ids) == len(set(ids))  # no flow card twice, whatever the number of rules that matched it
     card = html.split('data-flow-id="f-3c1e0b7a"')[1].split("</article>")[0]
-    labels = re.findall(r'<span class="rule sev-([a-z]+)" title="([^:"]+):', card)
+    labels = re.findall(r'<a class="rule sev-([a-z]+)" href="#rule-[^"]+" title="([^:"]+):', card)
     assert labels == [("critical", "imei-to-network"), ("medium", "cleartext-endpoint")]  # worst first
     assert html.count('data-flow-id="f-3c1e0b7a"') == 1
+    # a rule is explained once, in its own section, however many flows it labels
+    rules = html.split('<section id="rules">')[1].split("</section>")[0]
+    assert rules.count('id="rule-cleartext-endpoint"') == 1 and html.count("id=\"rule-cleartext-endpoint\"") == 1
+    assert html.count("Anyone on the path (Wi-Fi, operator) can read it.") == 1  # three flows, one explanation
 
 
 def test_summary_sentences_link_to_their_evidence(fixed_result: ScanResult) -> None:

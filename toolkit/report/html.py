@@ -24,6 +24,7 @@ from toolkit.report.story import (
     DeviceState,
     FindingView,
     FlowStory,
+    RuleLabel,
     Sentence,
     Story,
     build_story,
@@ -66,7 +67,9 @@ section.app>p{margin:2px 0 6px}ul.copies{margin:0 0 8px;padding-left:18px;font-s
 .card.none{border-left-color:#9e9e9e}
 .card.critical{border-left-color:var(--crit)}.card.high{border-left-color:var(--high)}.card.medium{border-left-color:var(--med)}.card.low{border-left-color:var(--low)}
 .card .meta{color:var(--muted);font-size:12px;margin-bottom:6px}.card .why{background:#fff8e1;padding:6px 8px;margin:6px 0}
-.rule{display:inline-block;border-radius:10px;padding:0 8px;margin:1px 4px 1px 0;font-size:12px;color:#fff}
+.rule{display:inline-block;border-radius:10px;padding:0 8px;margin:1px 4px 1px 0;font-size:12px;color:#fff;text-decoration:none}
+.rule-def{background:var(--card);border:1px solid var(--line);padding:8px 12px;margin:0 0 8px}
+td.mono{word-break:normal;overflow-wrap:break-word}.figure{break-inside:avoid}
 svg.diagram{width:100%;max-width:1000px;height:auto;margin:6px 0;display:block}
 svg.timeline,svg.schedule,svg.verdicts{width:100%;max-width:1000px;height:auto;display:block;background:var(--card);border:1px solid var(--line);margin:6px 0}
 .path{margin:4px 0;padding-left:18px}.path li{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
@@ -81,7 +84,7 @@ footer{color:var(--muted);padding:10px 28px 30px;font-size:12px}
  body{background:#fff;font-size:10.5pt}header{background:#fff;color:#000;padding:0 0 6px;border-bottom:2px solid #000}
  header p{color:#333}header nav,.controls,.no-print{display:none}main{padding:8px 0;max-width:none}
  #summary{border:1px solid #000;border-left:6px solid #000}
- .card,svg,tr,ul.story li,section.app>h3,dl.kv{break-inside:avoid}h2,h3,h4{break-after:avoid}
+ .card,svg,tr,ul.story li,section.app>h3,dl.kv,.rule-def,.figure{break-inside:avoid}h2,h3,h4{break-after:avoid}
  .card.hidden:not([data-suppressed=true]),section.app.hidden{display:block}
  details::details-content{content-visibility:visible;display:contents}details>summary{list-style:none;color:#000;font-weight:600}
  a{color:#000;text-decoration:none}.scroll{overflow:visible}
@@ -156,7 +159,7 @@ def render_html(result: ScanResult) -> str:
     nav = [("summary", "Summary")]
     if story.device:
         nav.append(("device", "Phone state"))
-    nav += [("findings", "Apps and flows"), ("apps", "All apps"), ("overview", "Examination")]
+    nav += [("findings", "Apps and flows"), ("rules", "Rules"), ("apps", "All apps"), ("overview", "Examination")]
     if result.indicator_sources:
         nav.append(("iocs", "Indicators"))
     if _has_problems(result):
@@ -172,6 +175,7 @@ def render_html(result: ScanResult) -> str:
         _verdicts(story, result),
         _device(story),
         _apps_and_flows(story, result),
+        _rules(story, result),
         _apps_table(result),
         _overview(result),
         _ioc_section(result, story),
@@ -269,8 +273,8 @@ def _device(story: Story) -> str:
         for j in state.jobs
     )
     if rows:
-        parts.append("<h3>Scheduled tasks (alarms and jobs)</h3>" + svg.schedule(schedule)
-                     + "<div class=\"scroll\"><table id=\"schedule-table\"><thead><tr><th>App</th><th>Kind</th><th>Runs</th>"
+        parts.append("<div class=\"figure\"><h3>Scheduled tasks (alarms and jobs)</h3>" + svg.schedule(schedule)
+                     + "</div><div class=\"scroll\"><table id=\"schedule-table\"><thead><tr><th>App</th><th>Kind</th><th>Runs</th>"
                      f"<th>Action / service</th><th>Next / notes</th></tr></thead><tbody>{rows}</tbody></table></div>")
     facts = [f"<li>setting <span class=\"mono\">{escape(ns)} {escape(key)}</span> = "
              f"<b class=\"mono\">{escape(value if value is not None else 'null')}</b></li>"
@@ -284,9 +288,9 @@ def _device(story: Story) -> str:
     if facts:
         parts.append(f"<h3>Settings and updates</h3><ul>{''.join(facts)}</ul>")
     if story.timeline:
-        parts.append("<h3>Timeline</h3><p class=\"muted\">Installs and updates (phone's local time, as it reports "
+        parts.append("<div class=\"figure\"><h3>Timeline</h3><p class=\"muted\">Installs and updates (phone's local time, as it reports "
                      "them), signing certificates, and this examination. Blue: install, orange: update, purple: "
-                     "certificate, green: acquisition and analysis.</p>" + svg.timeline(story.timeline))
+                     "certificate, green: acquisition and analysis.</p>" + svg.timeline(story.timeline) + "</div>")
     return "".join(parts) + "</section>"
 
 
@@ -328,7 +332,7 @@ def _apps_and_flows(story: Story, result: ScanResult) -> str:
         f"<label><input type=\"checkbox\" id=\"show-suppressed\"> show suppressed ({len(result.suppressed)})</label>"
         f"<span id=\"finding-count\">{cards} cards</span></div>"
     )
-    sections = "".join(_app_section(app) for app in story.apps)
+    sections = "".join(_app_section(app, story) for app in story.apps)
     device = ""
     if story.device_findings:
         device = ("<section class=\"app\" data-package=\"\" id=\"device-findings\"><h3>The device</h3>"
@@ -345,6 +349,22 @@ def _apps_and_flows(story: Story, result: ScanResult) -> str:
             f"{controls}{empty}{sections}{device}{suppressed}</section>")
 
 
+def _rules(story: Story, result: ScanResult) -> str:
+    """Each rule that matched, explained once (flow cards carry only its label and its words for that flow)."""
+    if not result.rules:
+        return ""
+    items = "".join(
+        f"<div class=\"rule-def\" id=\"{escape(story.rule_anchors.get(r.id, ''))}\"><span class=\"sev sev-{r.severity.value}\">"
+        f"{r.severity.value}</span> <b>{escape(r.title)}</b> <span class=\"mono muted\">{escape(r.id)}</span> "
+        f"<span class=\"muted\">(confidence {r.confidence.value})</span><div>{escape(r.description)}</div>"
+        + (f"<div class=\"why\"><b>Why it matters:</b> {escape(r.why)}</div>" if r.why else "")
+        + (f"<div class=\"muted\">References: {escape(', '.join(r.references))}</div>" if r.references else "")
+        + "</div>"
+        for r in sorted(result.rules, key=lambda r: (-r.severity.rank, r.id))
+    )
+    return f"<section id=\"rules\"><h2>What the rules mean</h2>{items}</section>"
+
+
 def _copy(copy: CopyView) -> str:
     status = "" if copy.status is Status.analysed else f" &middot; {escape(copy.status.value)}: {escape(copy.reason or '')}"
     role = f" <b>{escape(copy.role)}</b>" if copy.role else ""
@@ -354,7 +374,7 @@ def _copy(copy: CopyView) -> str:
             f"&middot; SHA-256 <span class=\"mono\">{escape(copy.sha256 or 'unknown')}</span>{status}</li>")
 
 
-def _app_section(app: AppStory) -> str:
+def _app_section(app: AppStory, story: Story) -> str:
     sev = app.severity.value if app.severity else "none"
     label = f" <span class=\"muted\">({escape(app.label)})</span>" if app.label else ""
     return (
@@ -362,7 +382,7 @@ def _app_section(app: AppStory) -> str:
         f"<h3><span class=\"sev sev-{sev}\">{sev}</span> <span class=\"mono\">{escape(app.package)}</span>{label}</h3>"
         f"<p>{escape(app.who[0].upper() + app.who[1:])}; {plural(len(app.copies), 'distinct APK')}"
         f" (by SHA-256):</p><ul class=\"copies\">{''.join(_copy(c) for c in app.copies)}</ul>"
-        + "".join(_flow_card(f, app) for f in app.flows)
+        + "".join(_flow_card(f, app, story) for f in app.flows)
         + "".join(_finding_card(v) for v in app.findings)
         + "</section>"
     )
@@ -372,13 +392,17 @@ def _api(name: str, raw: str) -> str:
     return f"<abbr class=\"mono\" title=\"{escape(raw)}\">{escape(name)}</abbr>"
 
 
-def _flow_card(flow: FlowStory, app: AppStory) -> str:
+def _label(lab: RuleLabel, anchor: str | None) -> str:
+    """A rule on a flow card: a link to the rule's explanation (when the result carries the rule), the finding's
+    words for this flow in the tooltip."""
+    tag, href = ("a", f" href=\"#{escape(anchor)}\"") if anchor else ("span", "")
+    return (f"<{tag} class=\"rule sev-{lab.severity.value}\"{href} title=\"{escape(lab.rule_id)}: "
+            f"{escape(' / '.join(lab.messages))}\">{escape(lab.title)}</{tag}>")
+
+
+def _flow_card(flow: FlowStory, app: AppStory, story: Story) -> str:
     sev = flow.severity.value if flow.severity else "none"
-    labels = "".join(
-        f"<span class=\"rule sev-{lab.severity.value}\" title=\"{escape(lab.rule_id)}: {escape(' / '.join(lab.messages))}\">"
-        f"{escape(lab.title)}</span>"
-        for lab in flow.labels
-    ) or "<span class=\"muted\">no rule matched this flow</span>"
+    labels = "".join(_label(lab, story.rule_anchors.get(lab.rule_id)) for lab in flow.labels) or "<span class=\"muted\">no rule matched this flow</span>"
     endpoints = "".join(
         f"<span class=\"tag mono\">{escape(e.value)}</span>"
         + (f"<span class=\"tag\">registered in {escape(e.country)}</span>" if e.country else "")
@@ -392,12 +416,9 @@ def _flow_card(flow: FlowStory, app: AppStory) -> str:
     )
     steps = "".join(f"<li>{escape(str(step))}</li>" for step in flow.path)
     rules = "".join(
-        f"<div><span class=\"sev sev-{lab.severity.value}\">{lab.severity.value}</span> <b>{escape(lab.title)}</b> "
-        f"<span class=\"mono muted\">{escape(lab.rule_id)}</span>"
-        + "".join(f"<div>{escape(m)}</div>" for m in lab.messages)
-        + (f"<div class=\"why\"><b>Why it matters:</b> {escape(lab.why)}</div>" if lab.why else "")
-        + (f"<div class=\"muted\">References: {escape(', '.join(lab.references))}</div>" if lab.references else "")
-        + f"<div class=\"muted\">fingerprint <span class=\"mono\">{escape(', '.join(lab.fingerprints))}</span></div></div>"
+        f"<li><span class=\"sev sev-{lab.severity.value}\">{lab.severity.value}</span> <b>{escape(lab.title)}</b> "
+        f"<span class=\"mono muted\">{escape(lab.rule_id)}</span>: " + " / ".join(escape(m) for m in lab.messages)
+        + f" <span class=\"muted\">(fingerprint <span class=\"mono\">{escape(', '.join(lab.fingerprints))}</span>)</span></li>"
         for lab in flow.labels
     )
     facts = [
@@ -423,7 +444,8 @@ def _flow_card(flow: FlowStory, app: AppStory) -> str:
         f"<div class=\"muted mono\">source {escape(flow.source_raw)}</div><ol class=\"path\">{steps}</ol>"
         f"<div class=\"muted mono\">sink {escape(flow.sink_raw)}</div>"
         f"<div class=\"muted\">entry point {escape(flow.entry or '-')}</div></details>"
-        + (f"<details><summary>What the {len(flow.labels)} matching rules say</summary>{rules}</details>" if rules else "")
+        + (f"<details><summary>What the {len(flow.labels)} matching rules say about it</summary><ul>{rules}</ul>"
+           "</details>" if rules else "")
         + "</article>"
     )
 

@@ -321,6 +321,7 @@ class Story:
     timeline: list[TimelineEvent]
     verdicts: list[VerdictCount]
     anchors: dict[tuple[str, str], str]  # (apk sha256 or path, flow id) -> anchor of its card
+    rule_anchors: dict[str, str] = field(default_factory=dict)  # rule id -> anchor of its explanation
 
     @property
     def glossary(self) -> list[tuple[str, str]]:
@@ -539,8 +540,9 @@ def build_story(result: ScanResult) -> Story:
     phone = inventory is not None and result.target.kind in ("device", "evidence")  # a firmware has no live state
     device = _device_state(result, flow_anchor) if phone else None
     sentences = [s for a in apps for s in a.sentences] + _device_sentences(device, device_findings)
+    rule_anchors = {rule_id: anchors.make("rule", rule_id) for rule_id in dict.fromkeys(r.id for r in result.rules)}
     return Story(_examined(result), _headline(apps), sentences, apps, device_findings, suppressed, device,
-                 _timeline(result), _verdicts(result), flow_anchor)
+                 _timeline(result), _verdicts(result), flow_anchor, rule_anchors)
 
 
 def _flow_story(flow: Flow, package: str, anchor: str, countries: dict[str, str]) -> FlowStory:
