@@ -404,7 +404,7 @@ def test_demo_report_in_chromium_screen_and_print(demo_result: ScanResult, tmp_p
     assert "What phonehome found" in first and "examined a Kestrel K7 Lite phone" in first
     for package in _serious_apps(demo_result):
         assert package in first, package
-    assert "every 30 minutes" in first and "47.88.10.20" in first
+    assert "Every 30 minutes, it reads the IMEI" in first and "47.88.10.20" in first
     assert "Apps and their data flows" not in first  # the summary has page 1 to itself
     everything = subprocess.run([PDFTOTEXT or "pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Call path" in everything and "Why it matters" in everything  # collapsed details are printed open
