@@ -51,6 +51,7 @@ GLOSSARY = [
     ("hashed", "the app sends a fingerprint (hash) of the value; a known value, such as an IMEI, can be recognised "
                "from it"),
 ]
+_HEADLINE_NAMES = 10  # the headline names the worst apps; every one of them has its own sentence below
 _PLURAL_KINDS = {"contacts", "sms", "accounts"}
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
@@ -539,9 +540,19 @@ def build_story(result: ScanResult) -> Story:
     apps.sort(key=lambda a: (-(a.severity.rank if a.severity else -1), a.package))
     phone = inventory is not None and result.target.kind in ("device", "evidence")  # a firmware has no live state
     device = _device_state(result, flow_anchor) if phone else None
-    sentences = [s for a in apps for s in a.sentences] + _device_sentences(device, device_findings)
+    # Page 1 tells the medium-and-worse apps in full; the others are named in one sentence (a firmware of 400 apps
+    # must not push the summary off the page with informational findings).
+    told = [a for a in apps if a.severity and a.severity.rank >= Severity.medium.rank]
+    minor = [a for a in apps if a not in told]
+    sentences = [s for a in told for s in a.sentences]
+    if minor:
+        names = [a.package for a in minor[:20]] + ([f"{len(minor) - 20} more"] if len(minor) > 20 else [])
+        sentences.append(Sentence(
+            f"{plural(len(minor), 'other app has', 'other apps have')} only low-severity or informational findings: "
+            f"{join_words(names)}.", [(a.package, a.anchor) for a in minor[:20]], Severity.low))
+    sentences += _device_sentences(device, device_findings)
     rule_anchors = {rule_id: anchors.make("rule", rule_id) for rule_id in dict.fromkeys(r.id for r in result.rules)}
-    return Story(_examined(result), _headline(apps), sentences, apps, device_findings, suppressed, device,
+    return Story(_examined(result), _headline(apps, result), sentences, apps, device_findings, suppressed, device,
                  _timeline(result), _verdicts(result), flow_anchor, rule_anchors)
 
 
@@ -574,11 +585,11 @@ def _app_sentences(app: AppStory) -> list[Sentence]:
         them = "it" if len(kinds) == 1 and not kinds & _PLURAL_KINDS else "them"
         verb = SINK_VERBS.get(sink, "passes {them} to " + sink.replace("_", " ")).format(them=them)
         if where:
-            verb = verb.replace(" over the internet", "")
+            verb = verb.replace(" over the internet", "").replace(" to a file", "")
         if how:
             verb += f" {how}"
         if where:
-            verb += f" to {where}"
+            verb += f" to the file {where}" if sink == "file" else f" to {where}"
         # The app is introduced once ("X is a preinstalled ... app."), then each clause starts with when it happens.
         lead = f"{app.package} is {app.who}. " if first else ""
         first = False
@@ -629,16 +640,23 @@ def _examined(result: ScanResult) -> Sentence:
     return Sentence(text + ".", [("problems", "not-analysed")] if missing else [])
 
 
-def _headline(apps: list[AppStory]) -> Sentence | None:
+def _headline(apps: list[AppStory], result: ScanResult) -> Sentence | None:
     leaking = [a for a in apps if any(f.severity and f.sink_kind not in ("log", "file") for f in a.flows)]
+    if not any(a.status is not Status.not_analysed for a in result.apks) and not result.device_findings:
+        # nothing was checked: no claim either way (the exit code says the same)
+        return Sentence("No app could be analysed, so this report cannot say whether personal data leaves.",
+                        [("problems", "not-analysed")] if result.apks or result.input_errors else [])
     if not apps:
-        return Sentence("No rule matched: phonehome found no personal data leaving the device in the code it could "
-                        "read.")
+        return Sentence("No rule matched: in the code phonehome could read, no personal data is sent away.")
+    named = leaking or apps
+    names = [a.package for a in named[:_HEADLINE_NAMES]] + (
+        [f"{len(named) - _HEADLINE_NAMES} more (below)"] if len(named) > _HEADLINE_NAMES else [])
+    links = [(a.package, a.anchor) for a in named[:_HEADLINE_NAMES]]
     if leaking:
-        return Sentence(f"{plural(len(leaking), 'app sends', 'apps send')} personal data away: "
-                        f"{join_words(a.package for a in leaking)}.", [(a.package, a.anchor) for a in leaking])
+        return Sentence(f"{plural(len(leaking), 'app sends', 'apps send')} personal data away: {join_words(names)}.",
+                        links)
     return Sentence(f"{plural(len(apps), 'app has', 'apps have')} findings, none of them a data flow off the device: "
-                    f"{join_words(a.package for a in apps)}.", [(a.package, a.anchor) for a in apps])
+                    f"{join_words(names)}.", links)
 
 
 def remote_ip(socket: SocketRecord) -> str:
