@@ -47,7 +47,7 @@ h3{font-size:16px;margin:0 0 4px}h4{font-size:14px;margin:0 0 4px}
 #summary h2{border:0;font-size:20px}#summary .glossary{font-size:12.5px;color:#333;margin:10px 0 4px}#summary .examined{margin:0 0 8px}#summary .headline{font-size:16px;font-weight:600;margin:0 0 8px}
 ul.story{margin:0;padding-left:0;list-style:none}ul.story li{margin:0 0 8px;padding-left:16px;border-left:4px solid var(--line);font-size:15px}
 ul.story li.critical{border-left-color:var(--crit)}ul.story li.high{border-left-color:var(--high)}ul.story li.medium{border-left-color:var(--med)}
-ul.story li.low{border-left-color:var(--low)}
+ul.story li.low{border-left-color:var(--low)}ul.story li.cont{margin-left:24px}
 .evidence{font-size:12px;color:var(--muted);white-space:nowrap}.evidence a{font-family:ui-monospace,Menlo,Consolas,monospace}
 table{border-collapse:collapse;width:100%;background:var(--card)}th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5}th.sortable{cursor:pointer;user-select:none}th.sortable:after{content:" \\2195";color:var(--muted)}
@@ -205,8 +205,8 @@ def _links(links: list[tuple[str, str]]) -> str:
 
 
 def _sentence(sentence: Sentence) -> str:
-    css = sentence.severity.value if sentence.severity else ""
-    return f"<li class=\"{css}\">{escape(sentence.text)}{_links(sentence.links)}</li>"
+    css = (sentence.severity.value if sentence.severity else "") + (" cont" if sentence.continues else "")
+    return f"<li class=\"{css.strip()}\">{escape(sentence.text)}{_links(sentence.links)}</li>"
 
 
 def _summary(story: Story) -> str:

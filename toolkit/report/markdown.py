@@ -76,7 +76,7 @@ def _title(result: ScanResult) -> str:
 def _sentence(sentence: Sentence) -> str:
     flows = [label for label, anchor in sentence.links if anchor.startswith("flow-")]
     tail = f" (flows {', '.join(code(f) for f in flows)})" if flows else ""
-    return f"- {md(sentence.text)}{tail}"
+    return f"{'  ' if sentence.continues else ''}- {md(sentence.text)}{tail}"
 
 
 def _flow_row(flow: FlowStory) -> str:

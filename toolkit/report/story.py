@@ -258,6 +258,7 @@ class Sentence:
     text: str
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, anchor)
     severity: Severity | None = None
+    continues: bool = False  # goes on telling the app of the sentence before ("It ...", "When the phone starts, ...")
 
 
 @dataclass
@@ -595,7 +596,7 @@ def _app_sentences(app: AppStory) -> list[Sentence]:
         first = False
         text = f"{lead}{when[0].upper()}{when[1:]}, it reads {data} and {verb}."
         worst = max((f.severity for f in flows if f.severity), key=lambda s: s.rank, default=None)
-        out.append(Sentence(text, [(f.id, f.anchor) for f in flows], worst))
+        out.append(Sentence(text, [(f.id, f.anchor) for f in flows], worst, continues=not lead))
     for view in app.findings:
         if view.finding.severity.rank >= Severity.high.rank and view.suppressed_note is None:
             subject = f"{app.package}, {app.who}" if first else app.package

@@ -106,7 +106,7 @@ def _sentence(sentence: Sentence) -> Padding:
     ids = [label for label, anchor in sentence.links if anchor.startswith("flow-")]  # flow ids, as in json/html
     if ids:
         text.append(f" [{', '.join(ids)}]", style="dim")
-    return _indent(text, 2)
+    return _indent(text, 4 if sentence.continues else 2)
 
 
 def _story(story: Story) -> list[RenderableType]:
