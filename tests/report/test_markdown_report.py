@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from toolkit.models import ScanResult
 from toolkit.report.markdown import code, md, render_markdown
@@ -41,3 +42,23 @@ def test_hostile_package_stays_in_its_cell(fixed_result: ScanResult) -> None:
     row = next(line for line in text.splitlines() if "f-a07c93e1` |" in line)
     assert row.count(" | ") == 8  # nine cells, none added by the host name
     assert "\\[a\\](http://b)" in row and "[a](" not in row
+
+
+def test_cli_writes_markdown_and_verbose_adds_call_paths(tmp_path: Path) -> None:
+    """`report render -f markdown` (the format choice of every command) and `-v` for the terminal summary."""
+    from typer.testing import CliRunner
+
+    from tests.report.conftest import SCAN_RESULT
+    from toolkit.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "r.md"
+    done = runner.invoke(app, ["report", "render", str(SCAN_RESULT), "-f", "markdown", "-o", str(out)])
+    assert done.exit_code == 1, done.output  # findings
+    assert out.read_text(encoding="utf-8").startswith("# phonehome report: Norvo N1 Lite\n\n## What phonehome found")
+    folder = runner.invoke(app, ["report", "render", str(SCAN_RESULT), "-f", "json,markdown", "-o", str(tmp_path / "d")])
+    assert folder.exit_code == 1 and (tmp_path / "d" / "phonehome-report.md").is_file()
+    plain = runner.invoke(app, ["report", "render", str(SCAN_RESULT)]).stdout
+    verbose = runner.invoke(app, ["-v", "report", "render", str(SCAN_RESULT)]).stdout
+    assert "path: TelephonyManager.getDeviceId() in Collector.collect" in " ".join(verbose.split())
+    assert "path:" not in plain and "IMEI -> 203.0.113.45" in " ".join(plain.split())
