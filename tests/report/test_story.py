@@ -81,3 +81,18 @@ def test_hostile_ids_make_safe_unique_anchors(fixed_result: ScanResult) -> None:
     assert all(c.isalnum() or c in "_.-" for a in anchors for c in a)
     flow = next(f for a in story.apps for f in a.flows if f.id.startswith('"'))
     assert [lab.rule_id for lab in flow.labels] == ["imei-to-network", "cleartext-endpoint"]
+
+
+def test_a_tampered_store_copy_is_said_on_page_one(fixed_result: ScanResult) -> None:
+    from toolkit.models.store import SignerCheck, StoreCheckResult, TamperVerdict
+
+    flash = fixed_result.apks[1]
+    result = fixed_result.model_copy(update={"store": StoreCheckResult(signer_checks=[
+        SignerCheck(apk_path=flash.path, package=flash.package, verdict=TamperVerdict(
+            verdict="tampered", reasons=["differs from reference ref/Flashlight.apk", "other"])),
+        SignerCheck(apk_path="x.apk", package="com.x", verdict=TamperVerdict(verdict="genuine")),
+    ])})
+    texts = [s.text for s in build_story(result).sentences]
+    assert ("The store copy of com.brightlight.flashlight is tampered (differs from reference "
+            "ref/Flashlight.apk).") in texts
+    assert not any("com.x" in t for t in texts)  # a genuine copy is no news

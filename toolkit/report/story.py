@@ -533,8 +533,8 @@ def build_story(result: ScanResult) -> Story:
                               suppressed_note=s.note or f"baseline {s.baseline_file}") for s in result.suppressed]
     for app in apps:
         app.flows.sort(key=lambda f: (-(f.severity.rank if f.severity else -1), f.when, f.destination, f.data))
-        for told in app.flows:
-            told.labels.sort(key=lambda lab: (-lab.severity.rank, lab.rule_id))
+        for card in app.flows:
+            card.labels.sort(key=lambda lab: (-lab.severity.rank, lab.rule_id))
         app.findings.sort(key=lambda v: (-v.finding.severity.rank, v.finding.rule_id))
         app.sentences = _app_sentences(app)
     apps = [a for a in apps if a.flows or a.findings]
@@ -551,7 +551,7 @@ def build_story(result: ScanResult) -> Story:
         sentences.append(Sentence(
             f"{plural(len(minor), 'other app has', 'other apps have')} only low-severity or informational findings: "
             f"{join_words(names)}.", [(a.package, a.anchor) for a in minor[:20]], Severity.low))
-    sentences += _device_sentences(device, device_findings)
+    sentences += _device_sentences(device, device_findings) + _store_sentences(result)
     rule_anchors = {rule_id: anchors.make("rule", rule_id) for rule_id in dict.fromkeys(r.id for r in result.rules)}
     return Story(_examined(result), _headline(apps, result), sentences, apps, device_findings, suppressed, device,
                  _timeline(result), _verdicts(result), flow_anchor, rule_anchors)
@@ -603,6 +603,18 @@ def _app_sentences(app: AppStory) -> list[Sentence]:
             first = False
             out.append(Sentence(f"{subject}: {view.finding.title.rstrip('.')}.", [(view.finding.rule_id, view.anchor)],
                                 view.finding.severity))
+    return out
+
+
+def _store_sentences(result: ScanResult) -> list[Sentence]:
+    """A store copy that is not the genuine app (tampered, suspicious): said on page 1 with the first reason."""
+    out = []
+    for check in result.store.signer_checks if result.store else []:
+        if check.verdict.verdict in ("tampered", "suspicious"):
+            reason = f" ({check.verdict.reasons[0].rstrip('.')})" if check.verdict.reasons else ""
+            who = check.package or PurePath(check.apk_path).name
+            out.append(Sentence(f"The store copy of {who} is {check.verdict.verdict}{reason}.", [("apps", "apps")],
+                                Severity.high))
     return out
 
 

@@ -28,6 +28,10 @@ def _fit(text: str, width: int) -> list[str]:
     return [first, rest if len(rest) <= width else rest[: width - 1] + "…"]
 
 
+def _one_line(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _box(x: int, y: int, w: int, h: int, heading: str, body: str, colour: str, tooltip: str) -> str:
     lines = _fit(body, w // 7 + 1)
     text = "".join(
@@ -38,7 +42,7 @@ def _box(x: int, y: int, w: int, h: int, heading: str, body: str, colour: str, t
         f"<g><title>{escape(tooltip)}</title><rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"6\" "
         f"fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"1.5\"/>"
         f"<text x=\"{x + w // 2}\" y=\"{y + 16}\" text-anchor=\"middle\" font-size=\"10.5\" fill=\"#5f6b7a\" "
-        f"font-weight=\"600\">{escape(heading.upper())}</text>{text}</g>"
+        f"font-weight=\"600\">{escape(_one_line(heading.upper(), w // 7))}</text>{text}</g>"
     )
 
 
