@@ -203,10 +203,20 @@ def test_untrusted_text_is_escaped(fixed_result: ScanResult) -> None:
     evil = fixed_result.model_copy(deep=True)
     evil.apks[0].package = '<img src=x onerror="alert(1)">'
     evil.apks[0].findings[0].message = "</article><script>alert(2)</script>"
+    flow = evil.apks[1].flows[0]
+    flow.id = '"><script>alert(3)</script>'
+    evil.apks[1].findings[0].flow_ids = [flow.id]
+    flow.source.api = "Lx/</text><script>alert(4)</script>;->m()V"  # drawn in the SVG diagram too
+    flow.endpoints[0].host = '"><svg onload=alert(5)>'
     html = render_html(evil)
     assert "<img src=x" not in html and "<script>alert(2)" not in html
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "<script>alert(3)" not in html and "<script>alert(4)" not in html and "<svg onload" not in html
     assert [t for t, _ in _tags(html)].count("script") == 1
+    assert not [a for _, a in _tags(html) if any(k.startswith("on") for k in a)]  # no event handler attribute
+    card = next(a for a in _flow_cards(html) if (a["data-flow-id"] or "").startswith('"'))
+    assert re.fullmatch(r"flow-[A-Za-z0-9_.-]+", card["id"] or "")  # a safe anchor, and links to it resolve
+    assert f'href="#{card["id"]}"' in html
 
 
 def test_iocs_and_suppressed_sections(fixed_result: ScanResult, tmp_path: Path) -> None:
