@@ -29,7 +29,10 @@ from toolkit.models import ScanResult  # noqa: E402
 from toolkit.report.csv_report import render_csv  # noqa: E402
 from toolkit.report.html import render_html  # noqa: E402
 from toolkit.report.json_report import render_json  # noqa: E402
+from toolkit.report.markdown import render_markdown  # noqa: E402
 from toolkit.report.sarif import render_sarif  # noqa: E402
+from toolkit.report.story import build_story  # noqa: E402
+from toolkit.report.terminal import render_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "report" / "data" / "scan_result.json"
 
@@ -101,7 +104,9 @@ def main() -> None:
         print(f"{'':<28} {len(matched.ioc_matches)} matches")
         baseline = create_baseline(matched)
         timed("apply baseline", args.runs, lambda: apply_baseline(matched, baseline, "baseline.json"))
+    timed("build story (html/md/terminal)", args.runs, lambda: build_story(matched))  # type: ignore[arg-type]
     for label, render in (("render json", render_json), ("render sarif", render_sarif), ("render html", render_html),
+                          ("render markdown", render_markdown), ("render terminal (text)", render_text),
                           ("render csv", render_csv)):
         timed(label, args.runs, lambda render=render: render(matched))
 

@@ -42,7 +42,7 @@ def demo(
     from toolkit.findings.facts import device_facts
     from toolkit.models import Status
     from toolkit.pipeline import ScanOptions
-    from toolkit.report.story import story_lines
+    from toolkit.report.demo_story import story_lines
     from toolkit.simulator import DeviceSimulator, ProfileError
     from toolkit.store import StoreCheckOptions
     from toolkit.usecases import ReportRequest, relative_to_root

@@ -16,7 +16,7 @@ import typer
 
 from toolkit import __version__, safelog
 from toolkit.cli import CommandImportError
-from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR
+from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, SUMMARY
 
 app = typer.Typer(
     name="phonehome",
@@ -61,9 +61,10 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                  help="Show the version and exit"),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="", show_default=False,
-                                help="More log output on stderr (-v, -vv)"),
+                                help="More log output on stderr (-v, -vv); -v also adds call paths to the summary"),
 ) -> None:
     """phonehome: Android data-leak forensics."""
+    SUMMARY["verbose"] = verbose > 0
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     safelog.install(level)  # control characters in log lines are escaped; library warnings become one line
 

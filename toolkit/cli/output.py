@@ -22,6 +22,10 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
+# `phonehome -v ...` (set by the root callback, toolkit/cli/main.py): the terminal summary adds each flow's rules
+# and call path.
+SUMMARY = {"verbose": False}
+
 
 def consoles() -> tuple[Console, Console]:
     """(stdout, stderr) consoles of a command."""
@@ -75,7 +79,7 @@ def finish_scan(result: ScanResult, request: ReportRequest, console: Console, er
         summary_console = err if outcome.summary_to_stderr else console
         if extra_summary is not None:
             extra_summary(outcome.result, summary_console)
-        render_terminal(outcome.result, summary_console)
+        render_terminal(outcome.result, summary_console, verbose=SUMMARY["verbose"])
     for _fmt, text in outcome.stdout:
         console.file.write(text)
         console.file.flush()

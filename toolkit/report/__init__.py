@@ -39,12 +39,13 @@ FORMATS: dict[str, ReportFormat] = {
     "sarif": ReportFormat("phonehome-report.sarif", "toolkit.report.sarif:render_sarif", "SARIF 2.1.0"),
     "html": ReportFormat("phonehome-report.html", "toolkit.report.html:render_html", "one self-contained page"),
     "csv": ReportFormat("phonehome-timeline.csv", "toolkit.report.csv_report:render_csv", "timeline"),
+    "markdown": ReportFormat("phonehome-report.md", "toolkit.report.markdown:render_markdown", "summary and flow tables"),
 }
 
 _EXPORTS = {
     "render_csv": "csv_report", "timeline_events": "csv_report", "render_html": "html", "render_json": "json_report",
     "result_schema": "json_report", "render_sarif": "sarif", "sarif_log": "sarif", "render_terminal": "terminal",
-    "render_text": "terminal", "render_store_summary": "store_summary",
+    "render_text": "terminal", "render_store_summary": "store_summary", "render_markdown": "markdown",
 }
 
 __all__ = ["FORMATS", "ReportFormat", *_EXPORTS]

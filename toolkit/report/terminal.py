@@ -1,8 +1,10 @@
-"""Terminal reporter: a readable summary rendered with rich.
+"""Terminal reporter: a readable summary rendered with rich, in 80 columns.
 
 What was scanned (device or image identity), how many apps were analysed and which were not (with the reason),
-findings by severity, the findings themselves, the top flows as source -> sink -> endpoint, indicator matches and
-what a baseline suppressed. Progress bars belong to the CLI, not here.
+findings by severity, then the story of the scan (toolkit.report.story, the same as the HTML and Markdown
+reports): the summary sentences, and per app one line per flow with its rules (`verbose` adds the call path) and
+one line per finding that rests on no flow; then the apps table, indicator matches, what a baseline suppressed and
+the problems. Progress bars belong to the CLI, not here.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import io
 from collections import Counter
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.models import ApkReport, Flow, ScanResult, Severity, Status
+from toolkit.models import ApkReport, ScanResult, Severity, Status
+from toolkit.report.story import Sentence, Story, build_story, duration, readable_method, remote_ip
 from toolkit.text import printable_lines
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-TOP_FLOWS = 10
 MAX_PROBLEM_LINES = 30  # a folder of 1,000 damaged files would bury the summary; stderr and the reports list all
-MAX_FINDING_ROWS = 40  # beyond this the terminal is the wrong place: the JSON/HTML reports hold them all
+MAX_FLOW_LINES = 60  # flows and findings; beyond this the terminal is the wrong place: the JSON/HTML reports hold all
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
 
@@ -38,32 +41,31 @@ def _stacked(first: str, second: str, first_style: str = "") -> Text:
     return text
 
 
-def render_terminal(result: ScanResult, console: Console) -> None:
-    """Print a summary of `result` on `console` (the CLI owns the console)."""
-    console.print(Group(*summary(result)))
+def render_terminal(result: ScanResult, console: Console, verbose: bool = False) -> None:
+    """Print a summary of `result` on `console` (the CLI owns the console); `verbose` adds each flow's call path."""
+    console.print(Group(*summary(result, verbose)))
 
 
-def render_text(result: ScanResult, width: int = 120) -> str:
+def render_text(result: ScanResult, width: int = 120, verbose: bool = False) -> str:
     """The same summary as plain text (no colours), e.g. for a file."""
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, record=True)
-    render_terminal(result, console)
+    render_terminal(result, console, verbose)
     return console.export_text()
 
 
-def summary(result: ScanResult) -> list[RenderableType]:
+def summary(result: ScanResult, verbose: bool = False) -> list[RenderableType]:
     """The renderables of the summary, in order (usable by other rich layouts)."""
+    story = build_story(result)
     parts: list[RenderableType] = [_identity(result), _counts(result)]
     parts.append(_severity_line(result))
+    parts.extend(_story(story))
+    if not result.all_findings():
+        parts.append(Text("No findings.", style="green"))
+    if story.apps or story.device_findings:
+        parts.extend(_flows(story, verbose))
+    parts.extend(_device(story))
     if result.apks:
         parts.append(_apps(result))
-    findings = result.all_findings()
-    if findings:
-        parts.append(_findings(result))
-    else:
-        parts.append(Text("No findings.", style="green"))
-    flows = _top_flows(result)
-    if flows is not None:
-        parts.append(flows)
     if result.indicator_sources:
         parts.append(_iocs(result))
     if result.suppressed:
@@ -90,6 +92,114 @@ def summary(result: ScanResult) -> list[RenderableType]:
         parts.append(Text(f"… and {len(problems) - MAX_PROBLEM_LINES} more problems: see stderr or the json/html "
                           "report for all", style="yellow"))
     return parts
+
+
+def _indent(text: RenderableType, left: int) -> Padding:
+    """Wrapped lines stay under their first (rich wraps inside the padding)."""
+    return Padding(text, (0, 0, 0, left))
+
+
+def _sentence(sentence: Sentence) -> Padding:
+    style = SEVERITY_STYLE.get(sentence.severity.value, "") if sentence.severity else ""
+    text = Text("• ", style=style)
+    text.append(printable_lines(sentence.text))
+    ids = [label for label, anchor in sentence.links if anchor.startswith("flow-")]  # flow ids, as in json/html
+    if ids:
+        text.append(f" [{', '.join(ids)}]", style="dim")
+    return _indent(text, 4 if sentence.continues else 2)
+
+
+def _story(story: Story) -> list[RenderableType]:
+    out: list[RenderableType] = [Text("\nWhat phonehome found", style="bold"), _indent(Text(printable_lines(
+        story.examined.text)), 2)]
+    if story.headline:
+        out.append(_indent(Text(printable_lines(story.headline.text), style="bold"), 2))
+    out.extend(_sentence(s) for s in story.sentences)
+    return out
+
+
+def _flows(story: Story, verbose: bool) -> list[RenderableType]:
+    """Per app: one line per flow (data -> where, when, how, [flow id] and its rules), one per other finding."""
+    total = sum(len(a.flows) + len(a.findings) for a in story.apps) + len(story.device_findings)
+    out: list[RenderableType] = [Text(f"\nApps and flows ({total}; -v adds rules and call paths)", style="bold")]
+    shown = 0
+    for app in story.apps:
+        if shown >= MAX_FLOW_LINES:
+            break
+        sev = app.severity.value if app.severity else "none"
+        head = Text(f"{sev.upper()} ", style=SEVERITY_STYLE.get(sev, ""))
+        head.append(printable_lines(app.package), style="bold")
+        copies = len(app.copies)
+        places = sum(len(c.locations) for c in app.copies)
+        head.append(printable_lines(f": {app.who}; {copies} distinct APK{'s' if copies != 1 else ''}"
+                                    + (f" in {places} places" if places != copies else "")), style="dim")
+        out.append(head)
+        # Two columns: the severity, and the flow's line; wrapped text stays in its column (hanging indent).
+        table = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
+        table.add_column(no_wrap=True, min_width=8)
+        table.add_column(overflow="fold", ratio=1)
+        for flow in app.flows:
+            if shown >= MAX_FLOW_LINES:
+                break
+            shown += 1
+            fsev = flow.severity.value if flow.severity else "none"
+            rules = len(flow.labels)
+            text = Text(printable_lines(flow.line()))
+            text.append(printable_lines(f" [{flow.id}, {rules} rule{'' if rules == 1 else 's'}]"),
+                        style="dim")
+            if verbose:  # the rules by name, the call path with readable names, the triggers
+                steps = [readable_method(step) for step in flow.path] or [flow.entry or "-"]
+                text.append(printable_lines(
+                    f"\nrules: {', '.join(lab.rule_id for lab in flow.labels) or 'none'}"
+                    f"\npath: {flow.source_api} in {steps[0]} -> " + " -> ".join(steps[1:] + [flow.sink_api])
+                    + (f"\ntriggers: {'; '.join(flow.triggers)}" if flow.triggers else "")), style="dim")
+            table.add_row(Text(fsev, style=SEVERITY_STYLE.get(fsev, "dim")), text)
+        for view in app.findings:
+            if shown >= MAX_FLOW_LINES:
+                break
+            shown += 1
+            f = view.finding
+            table.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity.value]),
+                          Text(printable_lines(f"{f.rule_id}: {f.message}")))
+        if table.row_count:
+            out.append(_indent(table, 2))
+    for view in story.device_findings if shown < MAX_FLOW_LINES else []:
+        f = view.finding
+        line = Text(f"{f.severity.value:<8} ", style=SEVERITY_STYLE[f.severity.value])
+        line.append(printable_lines(f"device: {f.rule_id}: {f.message}"))
+        out.append(_indent(line, 2))
+        shown += 1
+    if shown < total:
+        out.append(Text(f"… and {total - shown} more flows and findings: see the json or html report for all",
+                        style="yellow"))
+    return out
+
+
+def _device(story: Story) -> list[RenderableType]:
+    state = story.device
+    if state is None:
+        return []
+    lines: list[str] = []
+    for c in state.connections:
+        s = c.socket
+        who = ", ".join(c.apps) or "-"
+        lines.append(f"connection {s.protocol} {s.state} {who} (uid {s.uid}) -> {remote_ip(s)}:{s.remote_port}"
+                     + (f" ({s.remote_country})" if s.remote_country else "")
+                     + (f"; in its code: {', '.join(c.in_code)}" if c.in_code else "; not in its code"))
+    for a in state.alarms:
+        if a.interval_seconds:
+            lines.append(f"alarm of {a.package} every {duration(a.interval_seconds)} ({a.type}"
+                         + (f", {a.action}" if a.action else "") + ")")
+    for j in state.jobs:
+        if j.periodic and j.interval_seconds:
+            lines.append(f"job {j.service} every {duration(j.interval_seconds)}")
+    lines += [f"setting {ns} {key}={value}" for ns, key, value in state.opt_in_settings]
+    lines += [f"{p.name} is an updated system app (factory copy in {p.factory_code_path})"
+              for p in state.updated_system_apps]
+    if not lines:
+        return []
+    return [Text("\nThe phone's state when it was examined", style="bold"),
+            *(_indent(Text(printable_lines("- " + line)), 2) for line in lines)]
 
 
 def _identity(result: ScanResult) -> Text:
@@ -185,49 +295,6 @@ def _verdict(apk: ApkReport) -> Text:
     if apk.status is Status.not_analysed:
         return Text("not analysed", style="yellow")
     return Text("clean" if apk.status is Status.analysed else "clean (partial)", style="green")
-
-
-def _findings(result: ScanResult) -> Table:
-    findings = sorted(result.all_findings(), key=lambda f: (-f.severity.rank, f.package or "", f.rule_id))
-    shown = findings[:MAX_FINDING_ROWS]
-    title = "Findings" if len(shown) == len(findings) else f"Findings (most severe {len(shown)} of {len(findings)}: see the json or html report for all)"
-    table = Table(title=title, title_justify="left")
-    table.add_column("severity", no_wrap=True)
-    table.add_column("rule / package", overflow="fold", ratio=2)
-    table.add_column("message", overflow="fold", ratio=5)
-    for finding in shown:
-        _row(
-            table,
-            Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity.value]),
-            _stacked(finding.rule_id, finding.package or "device"),
-            finding.message,
-        )
-    return table
-
-
-def _flow_rank(apk: ApkReport, flow: Flow) -> int:
-    ranks = [f.severity.rank for f in apk.findings if flow.id in f.flow_ids]
-    return max(ranks, default=-1)
-
-
-def _top_flows(result: ScanResult) -> Table | None:
-    flows = [(apk, flow) for apk in result.apks for flow in apk.flows]
-    if not flows:
-        return None
-    flows.sort(key=lambda pair: (-_flow_rank(*pair), pair[0].package or "", pair[1].id))
-    table = Table(title=f"Top flows ({min(TOP_FLOWS, len(flows))} of {len(flows)})", title_justify="left")
-    table.add_column("flow: app, source -> sink, methods", overflow="fold", ratio=3)
-    table.add_column("endpoint / trigger", overflow="fold", ratio=2)
-    for apk, flow in flows[:TOP_FLOWS]:
-        _row(
-            table,
-            _stacked(
-                f"{apk.package or apk.path}: {flow.source.kind} -> {flow.sink.kind}",
-                f"{flow.source.location.qualified_method} ->\n{flow.sink.location.qualified_method}",
-            ),
-            _stacked("\n".join(e.value for e in flow.endpoints) or "-", ", ".join(t.kind for t in flow.triggers) or "-"),
-        )
-    return table
 
 
 def _short(value: str, limit: int = 40) -> str:
