@@ -3,6 +3,7 @@
 from toolkit.models.apk import ApkMetadata, Certificate, Component, IntentFilter
 from toolkit.models.common import Confidence, PhModel, Severity, Status
 from toolkit.models.device import DeviceIdentity, DeviceInventory
+from toolkit.models.usage import UsageRecords  # noqa: I001 (after device: completes DeviceInventory)
 from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.flow import CodeLocation, Endpoint, Flow, FlowPoint, Trigger
@@ -21,5 +22,5 @@ __all__ = [
     "AnalysisStats", "ApkInput", "ApkMetadata", "ApkReport", "Certificate", "CodeLocation", "Component",
     "Confidence", "DeviceIdentity", "DeviceInventory", "Endpoint", "Finding", "FirmwareInfo", "Flow", "FlowPoint",
     "InputError", "IntentFilter", "PhModel", "Provenance", "RuleInfo", "ScanResult", "Severity", "Status", "Target",
-    "ToolInfo", "Trigger",
+    "ToolInfo", "Trigger", "UsageRecords",
 ]
