@@ -104,17 +104,18 @@ def parse_batterystats_checkin(text: str, problems: list[ParseProblem] | None = 
         uid = int(uid_text)
         try:
             if section == "wl" and len(fields) >= 5:
-                rec = stats.setdefault(uid, BatteryUidStats(uid=uid))
                 count = int(fields[fields.index("p", 5) + 1]) if "p" in fields[5:] else 0
+                rec = stats.setdefault(uid, BatteryUidStats(uid=uid))
                 rec.wakelocks += count
                 if fields[4] not in rec.wakelock_names and len(rec.wakelock_names) < 50:
                     rec.wakelock_names.append(fields[4])
             elif section == "wua" and len(fields) >= 6:
-                stats.setdefault(uid, BatteryUidStats(uid=uid)).alarms += int(fields[-1])
+                fired = int(fields[-1])
+                stats.setdefault(uid, BatteryUidStats(uid=uid)).alarms += fired
             elif section == "nt" and len(fields) >= 8:
+                values = [int(v) for v in fields[4:8]]
                 rec = stats.setdefault(uid, BatteryUidStats(uid=uid))
-                rec.mobile_rx_bytes, rec.mobile_tx_bytes, rec.wifi_rx_bytes, rec.wifi_tx_bytes = (
-                    int(fields[4]), int(fields[5]), int(fields[6]), int(fields[7]))
+                rec.mobile_rx_bytes, rec.mobile_tx_bytes, rec.wifi_rx_bytes, rec.wifi_tx_bytes = values
         except (ValueError, IndexError):
             probs.add(f"{section} line with a non-numeric field", n, line)
     if text.strip() and not seen:
