@@ -15,8 +15,10 @@ from __future__ import annotations
 from toolkit.behaviour.findings import UidPeriod, record_findings, uid_periods
 from toolkit.behaviour.periodic import describe_period
 from toolkit.models import ApkReport, Finding, RuleInfo, ScanResult
+from toolkit.models.common import Severity
 from toolkit.models.device import DeviceInventory
 from toolkit.models.flow import Flow, Observation
+from toolkit.models.traffic import ObservedFlow, TrafficReport
 from toolkit.models.usage import UsageRecords
 
 # Source kinds (apk_rules/sources.yml) -> the app ops that guard them.
@@ -134,3 +136,62 @@ def apply_records(result: ScanResult) -> list[Finding]:
 def _add_rules(result: ScanResult, infos: list[RuleInfo]) -> None:
     have = {r.id for r in result.rules}
     result.rules.extend(r for r in infos if r.id not in have)
+
+
+# Identifier kinds found in captures -> the flow source kinds they are the value of.
+IDENTIFIER_SOURCES: dict[str, tuple[str, ...]] = {
+    "imei": ("imei",), "imsi": ("imsi",), "iccid": ("sim_serial",), "phone_number": ("phone_number",),
+    "android_id": ("android_id",), "serial": ("serial",), "wifi_mac": ("mac_address", "wifi_mac"),
+}
+
+
+def _flow_hits(flow: Flow, endpoint: str | None, destination: str) -> bool:
+    """Does the flow send to this endpoint (host name or IP) or destination IP?"""
+    ip = destination.rsplit(":", 1)[0].split("/")[0]
+    for e in flow.endpoints:
+        host = (e.host or e.value).lower()
+        if host in (ip, (endpoint or "").lower()) or (endpoint and host.endswith("." + endpoint.lower())):
+            return True
+    return False
+
+
+def mark_from_capture(result: ScanResult, traffic: TrafficReport) -> list[ObservedFlow]:
+    """Mark the flows a capture confirms; an identifier seen leaving makes the flow's findings critical."""
+    by_pkg: dict[str, list[ApkReport]] = {}
+    for r in result.apks:  # an updated system app has two APKs (the update and the factory copy)
+        if r.package:
+            by_pkg.setdefault(r.package, []).append(r)
+    out: list[ObservedFlow] = []
+
+    def note(report: ApkReport, flow: Flow, obs: Observation) -> None:
+        if _add(flow, obs):
+            out.append(ObservedFlow(package=report.package or "", flow_id=flow.id, source=flow.source.kind,
+                                    sink=flow.sink.kind, kind=obs.kind, summary=obs.summary))
+
+    for a in traffic.attributions:
+        for report, flow in ((r, f) for r in by_pkg.get(a.package, []) for f in r.flows):
+            if flow.sink.kind in NETWORK_SINKS and _flow_hits(flow, a.endpoint, a.destination):
+                note(report, flow, Observation(
+                    kind="capture_endpoint", summary=f"capture: traffic to {a.destination} ({', '.join(a.via)})",
+                    evidence=[f"{traffic.capture.path} (sha256 {traffic.capture.sha256})"] + a.evidence))
+    for m in traffic.identifier_matches:
+        for pkg in m.packages:
+            for report, flow in ((r, f) for r in by_pkg.get(pkg, []) for f in r.flows):
+                if flow.source.kind not in IDENTIFIER_SOURCES.get(m.kind, ()) or flow.sink.kind not in NETWORK_SINKS:
+                    continue
+                if flow.endpoints and not _flow_hits(flow, m.host, m.destination):
+                    continue
+                note(report, flow, Observation(
+                    kind="capture_identifier", summary=f"capture: {m.kind} seen leaving ({m.encoding}) to "
+                    f"{m.destination}" + (f" ({m.host})" if m.host else ""),
+                    evidence=[f"{traffic.capture.path} (sha256 {traffic.capture.sha256}): packet {m.source} -> "
+                              f"{m.destination} at {m.time.isoformat()}"]))
+                # An observed identifier leak is always critical.
+                for finding in report.findings:
+                    if flow.id in finding.flow_ids and finding.severity is not Severity.critical:
+                        finding.evidence.append(f"observed: {m.kind} seen leaving to {m.destination} in "
+                                                f"{traffic.capture.path}; severity raised to critical "
+                                                f"(was {finding.severity.value})")
+                        finding.severity = Severity.critical
+    traffic.observed_flows = out
+    return out

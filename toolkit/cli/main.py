@@ -32,6 +32,7 @@ _GROUPS = {
     "store": "Check the APKs of an app store for tampering and leaks.",
     "baseline": "Manage baselines of reviewed findings.",
     "report": "Render a saved JSON report again.",
+    "traffic": "Read network captures of the phone and tie them to its apps.",
 }
 _COMMANDS = {"demo": "demo"}
 

@@ -69,6 +69,7 @@ class IdentifierMatch(PhModel):
     kind: str
     value: str
     encoding: Encoding
+    matched: str = Field("", description="The text found (the value in that encoding)")
     time: datetime
     source: str = Field(description="ip:port of the sender")
     destination: str = Field(description="ip:port of the receiver")

@@ -218,7 +218,7 @@ class _Analysis:
         outgoing = True
         if conn is None:
             conn = self.conns.get(rkey)
-            outgoing = False
+            outgoing = conn is None
         if conn is not None and p.proto == "udp" and p.ts - conn.last > UDP_IDLE:
             self.conns.pop(key if outgoing else rkey, None)
             conn = None
@@ -285,6 +285,7 @@ class _Analysis:
             self.match_keys.add(k)
             self.matches.append(IdentifierMatch(
                 kind=needle.kind, value=needle.value, encoding=needle.encoding,  # type: ignore[arg-type]
+                matched=needle.text.decode("latin-1"),
                 time=datetime.fromtimestamp(p.ts, UTC), source=f"{p.src}:{p.sport}",
                 destination=f"{p.dst}:{p.dport}", country=country_for_ip(p.dst),
                 context=context(p.payload, start, end)))
@@ -344,9 +345,10 @@ def _size(n: float) -> str:
 
 def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
                  reports: Iterable[ApkReport] = (), usage: UsageRecords | None = None,
-                 max_seconds: float | None = 600.0) -> TrafficReport:
+                 max_seconds: float | None = 600.0, show_identifiers: bool = False) -> TrafficReport:
     """Analyse one capture. `identifiers` come from the evidence (and the examiner); `reports` give the apps'
-    hard-coded endpoints; `usage` gives netstats for attribution by volume. Raises CaptureError only when the
+    hard-coded endpoints; `usage` gives netstats for attribution by volume. Finding texts mask the identifiers
+    unless `show_identifiers` (the matches themselves keep them: the JSON is the evidence). Raises CaptureError only when the
     file is not a readable capture at all."""
     started = datetime.now(UTC)
     reports = list(reports)
@@ -400,7 +402,7 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
                          bytes=n, entropy=round(e, 3), hard_coded=bool(by_dest.get(f"{d.ip}:{d.port}")),
                          packages=sorted(by_dest.get(f"{d.ip}:{d.port}", set())))
         for d in analysis.dests.values() for t, n, e in d.encrypted[:20]]
-    report.findings = _findings(report)
+    report.findings = _findings(report, show_identifiers)
     ids = {f.rule_id for f in report.findings}
     report.rules = [r for r in RULES if r.id in ids]
     if not state.decoded:
@@ -505,17 +507,27 @@ def _beacons(analysis: _Analysis, by_dest: dict[str, set[str]]) -> list[Beacon]:
     return out
 
 
-def _findings(report: TrafficReport) -> list[Finding]:
+def masked_context(m: IdentifierMatch) -> str:
+    """The match's context with the identifier (in the form found, and raw) masked."""
+    text = m.context
+    for found in {m.matched, m.value} - {""}:
+        text = text.replace(found, mask(found))
+    return text
+
+
+def _findings(report: TrafficReport, show_identifiers: bool) -> list[Finding]:
     out: list[Finding] = []
     for m in report.identifier_matches:
+        shown = m.value if show_identifiers else mask(m.value)
+        ctx = m.context if show_identifiers else masked_context(m)
         where = f"{m.destination}" + (f" ({m.host})" if m.host else "") + (f" [{m.country}]" if m.country else "")
         out.append(Finding(
             rule_id=IDENTIFIER_RULE.id, title=IDENTIFIER_RULE.title, severity=Severity.critical,
             confidence=Confidence.high if m.encoding in ("raw", "url") else Confidence.medium,
-            message=f"{m.kind} ({mask(m.value)}, {m.encoding}) sent to {where} at {m.time.isoformat()}"
+            message=f"{m.kind} ({shown}, {m.encoding}) sent to {where} at {m.time.isoformat()}"
                     + (f"; destination attributed to {', '.join(m.packages)}" if m.packages else ""),
             package=m.packages[0] if len(m.packages) == 1 else None,
-            evidence=[f"packet {m.source} -> {m.destination} at {m.time.isoformat()}: …{m.context}…",
+            evidence=[f"packet {m.source} -> {m.destination} at {m.time.isoformat()}: …{ctx}…",
                       f"{m.kind} from the evidence; searched raw, URL-encoded, Base64, MD5/SHA-1/SHA-256"],
             fingerprint=finding_fingerprint(IDENTIFIER_RULE.id, m.kind, m.encoding, m.destination)))
     for b in report.beacons:

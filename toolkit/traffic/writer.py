@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import socket
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,7 +58,7 @@ class CaptureBuilder:
 
     def dns(self, ts: float, name: str, ips: list[str], cname: str | None = None) -> None:
         """A query from the phone and its answer (optionally through a CNAME)."""
-        qid = hash((ts, name)) & 0xFFFF
+        qid = zlib.crc32(f"{ts}/{name}".encode()) & 0xFFFF  # stable: the same scenario gives the same file
         q = dpkt.dns.DNS(id=qid, qd=[dpkt.dns.DNS.Q(name=name, type=dpkt.dns.DNS_A)])
         port = self.next_port()
         self.udp(ts, self.phone_ip, port, self.dns_ip, 53, bytes(q))
