@@ -21,11 +21,28 @@ from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ReportArgs
 from toolkit.inventory import printable
 from toolkit.models import DeviceInventory, Status
 from toolkit.pipeline import ScanOptions
+from toolkit.models import ScanResult
 from toolkit.simulator import DeviceSimulator, ProfileError
+from toolkit.traffic import traffic_scan
+from toolkit.traffic.writer import demo_capture
 
 
 def _say(console: Console, text: str, style: str | None = None) -> None:
     console.print(printable(text), markup=False, highlight=False, soft_wrap=True, style=style)
+
+
+def _confirm_with_capture(sim: DeviceSimulator, scan: ScanResult, out: Path, console: Console) -> None:
+    """Write the demo capture (from the simulated phone's scenario), scan it, and say which static flows the
+    phone's records and the capture confirm (`observed`)."""
+    capture = demo_capture(sim.profile, out / "capture.pcapng")
+    _say(console, f"step 3/3: reading the network capture {capture} (DNS, TLS SNI, an HTTP POST, 30-minute reports)")
+    report = traffic_scan(capture, scan).report
+    (out / "traffic-report.json").write_text(report.model_dump_json(indent=2) + "\n")
+    confirmed = [(a.package, f) for a in scan.apks for f in a.flows if f.observed]
+    _say(console, f"static flows confirmed by the phone's records or the capture: {len(confirmed)}", style="bold")
+    for package, flow in confirmed:
+        kinds = ", ".join(sorted({o.kind for o in flow.observed}))
+        _say(console, f"  - {package}: {flow.source.kind} -> {flow.sink.kind} observed ({kinds})")
 
 
 def demo(
@@ -50,16 +67,17 @@ def demo(
                       f"{sim.profile.prop('ro.product.model')} (Android {sim.profile.prop('ro.build.version.release')}) "
                       f"speaking ADB on {sim.serial}", style="bold")
         _say(console, f"  {sim.profile.spec.description}")
-        _say(console, f"step 1/2: read-only acquisition over the ADB wire protocol into {evidence}")
+        _say(console, f"step 1/3: read-only acquisition over the ADB wire protocol into {evidence}")
 
         def connect() -> adb.AdbConnection:
             return adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=10)
 
         result = run_acquisition(evidence, connect, AcquireOptions(apks="all"), console)
     pulled = sum(1 for f in result.manifest.files if f.status == "pulled")
-    _say(console, f"step 2/2: analysing the {pulled} pulled APKs and the device state, offline from the evidence")
+    _say(console, f"step 2/3: analysing the {pulled} pulled APKs and the device state, offline from the evidence")
     options = ScanOptions(no_cache=True) if workers <= 0 else ScanOptions(no_cache=True, workers=workers)
     scan = scan_evidence(evidence, "device", options, err).result
+    _confirm_with_capture(sim, scan, out, console)
     facts = device_facts(scan.inventory or DeviceInventory())
     if facts:
         _say(console, "what the phone shows right now:", style="bold")

@@ -507,19 +507,22 @@ def _beacons(analysis: _Analysis, by_dest: dict[str, set[str]]) -> list[Beacon]:
     return out
 
 
-def masked_context(m: IdentifierMatch) -> str:
-    """The match's context with the identifier (in the form found, and raw) masked."""
+def masked_context(m: IdentifierMatch, others: Iterable[str] = ()) -> str:
+    """The match's context with the identifier (in the form found, and raw) and every other known identifier
+    text masked (a payload often carries several)."""
     text = m.context
-    for found in {m.matched, m.value} - {""}:
+    for found in sorted({m.matched, m.value, *others} - {""}, key=len, reverse=True):
         text = text.replace(found, mask(found))
     return text
 
 
 def _findings(report: TrafficReport, show_identifiers: bool) -> list[Finding]:
     out: list[Finding] = []
+    known = {i.value for i in report.identifiers} | {i.value.lstrip("+") for i in report.identifiers} | {
+        m.matched for m in report.identifier_matches}
     for m in report.identifier_matches:
         shown = m.value if show_identifiers else mask(m.value)
-        ctx = m.context if show_identifiers else masked_context(m)
+        ctx = m.context if show_identifiers else masked_context(m, known)
         where = f"{m.destination}" + (f" ({m.host})" if m.host else "") + (f" [{m.country}]" if m.country else "")
         out.append(Finding(
             rule_id=IDENTIFIER_RULE.id, title=IDENTIFIER_RULE.title, severity=Severity.critical,
