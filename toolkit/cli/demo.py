@@ -19,9 +19,8 @@ from toolkit.acquisition.device import AcquireOptions
 from toolkit.cli.device import device_facts, run_acquisition, scan_evidence
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ReportArgs, finish_scan
 from toolkit.inventory import printable
-from toolkit.models import DeviceInventory, Status
+from toolkit.models import DeviceInventory, ScanResult, Status
 from toolkit.pipeline import ScanOptions
-from toolkit.models import ScanResult
 from toolkit.simulator import DeviceSimulator, ProfileError
 from toolkit.traffic import traffic_scan
 from toolkit.traffic.writer import demo_capture

@@ -86,9 +86,8 @@ def parse_dumpsys_device_policy(text: str, problems: list[ParseProblem] | None =
                 comp = a["comp"]
                 out.append(GrantedPower(kind="device_admin", package=comp.split("/", 1)[0], component=comp,
                                         source=f"{source}: Enabled Device Admins", detail=f"user {user}"))
-            elif line.strip() and not line.startswith("      ") and not line.strip().startswith(("uid=", "policies")):
-                if not re.match(r"^\s{4,}", line):
-                    block = None
+            elif line.strip() and not re.match(r"^\s{4,}", line):
+                block = None  # a line back at section level: the admin list is over
     if text.strip() and "Device Policy" not in text:
         probs.add("no 'Device Policy Manager' header: not a device_policy dump, or the service refused")
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from toolkit.inventory.activity import (
@@ -26,7 +27,7 @@ from toolkit.inventory.powers import (
     powers_from_settings,
 )
 from toolkit.models.device import PackageRecord, ParseProblem, Setting
-from toolkit.models.usage import DeviceIdentifier, GrantedPower, UsageRecords
+from toolkit.models.usage import AppOpRecord, DeviceIdentifier, GrantedPower, UsageRecords
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def build_usage(outputs: Mapping[str, str], packages: list[PackageRecord], setti
     uids = uid_map(packages)
     text = outputs.get("dumpsys_appops")
     if text is not None:
-        rec.appops, rec.dumped_at = _run(problems, "dumpsys_appops", ([], None), parse_dumpsys_appops, text, problems)
+        no_ops: tuple[list[AppOpRecord], datetime | None] = ([], None)
+        rec.appops, rec.dumped_at = _run(problems, "dumpsys_appops", no_ops, parse_dumpsys_appops, text, problems)
     text = outputs.get("dumpsys_netstats")
     if text is not None:
         rec.netstats = _run(problems, "dumpsys_netstats", [], parse_dumpsys_netstats, text, problems)

@@ -3,7 +3,6 @@
 from toolkit.models.apk import ApkMetadata, Certificate, Component, IntentFilter
 from toolkit.models.common import Confidence, PhModel, Severity, Status
 from toolkit.models.device import DeviceIdentity, DeviceInventory
-from toolkit.models.usage import UsageRecords  # noqa: I001 (after device: completes DeviceInventory)
 from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.flow import CodeLocation, Endpoint, Flow, FlowPoint, Trigger
@@ -17,6 +16,7 @@ from toolkit.models.scan import (
     Target,
     ToolInfo,
 )
+from toolkit.models.usage import UsageRecords  # completes DeviceInventory.usage
 
 __all__ = [
     "AnalysisStats", "ApkInput", "ApkMetadata", "ApkReport", "Certificate", "CodeLocation", "Component",

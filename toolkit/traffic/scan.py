@@ -284,7 +284,7 @@ class _Analysis:
                 continue
             self.match_keys.add(k)
             self.matches.append(IdentifierMatch(
-                kind=needle.kind, value=needle.value, encoding=needle.encoding,  # type: ignore[arg-type]
+                kind=needle.kind, value=needle.value, encoding=needle.encoding,
                 matched=needle.text.decode("latin-1"),
                 time=datetime.fromtimestamp(p.ts, UTC), source=f"{p.src}:{p.sport}",
                 destination=f"{p.dst}:{p.dport}", country=country_for_ip(p.dst),
@@ -360,7 +360,7 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
     for packet in read_packets(path, state, max_seconds):
         analysis.packet(packet)
     analysis.finish_connections()
-    info = CaptureInfo(path=str(path), size=path.stat().st_size, format=state.format,  # type: ignore[arg-type]
+    info = CaptureInfo(path=str(path), size=path.stat().st_size, format=state.format,
                        link_type=state.link_type, packets=state.packets, decoded=state.decoded,
                        bytes_read=state.bytes_read, first_time=_ts(state.first_ts), last_time=_ts(state.last_ts),
                        sha256=_sha256(path))
@@ -382,7 +382,7 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
         for name in analysis.dns.get(d.ip, ()):
             d.names.setdefault(name, set()).add("dns")
         dest_models[key] = Destination(
-            ip=d.ip, port=d.port, protocol=d.proto, country=country_for_ip(d.ip),  # type: ignore[arg-type]
+            ip=d.ip, port=d.port, protocol=d.proto, country=country_for_ip(d.ip),
             names=sorted(d.names), connections=len(d.conn_times), packets_out=d.packets_out, bytes_out=d.bytes_out,
             bytes_in=d.bytes_in, first_seen=_ts(d.first), last_seen=_ts(d.last), tls=d.tls, http=d.http)
     report.destinations = sorted(dest_models.values(), key=lambda x: -x.bytes_out)
@@ -392,9 +392,10 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
         by_dest[a.destination.rsplit("/", 1)[0]].add(a.package)
     for m in analysis.matches:
         m.packages = sorted(by_dest.get(m.destination, set()))
-        d = analysis.dests.get((m.destination.rsplit(":", 1)[0], int(m.destination.rsplit(":", 1)[1]), "tcp")) or \
-            analysis.dests.get((m.destination.rsplit(":", 1)[0], int(m.destination.rsplit(":", 1)[1]), "udp"))
-        m.host = sorted(d.names)[0] if d is not None and d.names else None
+        ip, port = m.destination.rsplit(":", 1)
+        target = analysis.dests.get((ip, int(port), "tcp")) or analysis.dests.get((ip, int(port), "udp"))
+        if target is not None and target.names:  # prefer the name the connection itself gave (SNI, Host)
+            m.host = sorted(target.names, key=lambda n: ("dns" in target.names[n], n))[0]
     report.identifier_matches = analysis.matches
     report.beacons = _beacons(analysis, by_dest)
     report.encrypted_payloads = [
@@ -441,7 +442,7 @@ def _attribute(analysis: _Analysis, endpoints: AppEndpoints) -> list[Attribution
                 for via in sorted(vias):
                     entry[2].append(f"{label[via]} names {name} for {d.ip}; {pkg} hard-codes {host}")
         for pkg, (vias, endpoint, evidence) in sorted(hits.items()):
-            out.append(Attribution(destination=dest, package=pkg, via=sorted(vias), endpoint=endpoint,  # type: ignore[arg-type]
+            out.append(Attribution(destination=dest, package=pkg, via=sorted(vias), endpoint=endpoint,
                                    evidence=evidence))
     return out
 
@@ -460,7 +461,7 @@ def _merge(items: list[Attribution]) -> list[Attribution]:
     return list(out.values())
 
 
-def _attribute_netstats(analysis: _Analysis, netstats: list) -> list[Attribution]:  # type: ignore[type-arg]
+def _attribute_netstats(analysis: _Analysis, netstats: list) -> list[Attribution]:
     """Match a destination's bytes per netstats bucket to the one UID whose sent bytes cover them in every bucket
     where the destination was active (at least two buckets, capture and netstats overlapping in time)."""
     if not netstats:
