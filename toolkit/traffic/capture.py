@@ -112,8 +112,11 @@ def _decode(link: int, buf: bytes) -> dpkt.Packet | None:
 
 
 def sniff_format(path: Path) -> str:
-    with path.open("rb") as f:
-        magic = f.read(4)
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CaptureError(f"{path}: cannot be read: {e.strerror or e}") from e
     if magic == _PCAPNG_MAGIC:
         return "pcapng"
     if magic in _PCAP_MAGICS:
