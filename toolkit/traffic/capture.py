@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+import struct
 from struct import error as struct_error  # dpkt raises struct.error on some short headers
 from typing import BinaryIO
 
@@ -124,6 +125,22 @@ def sniff_format(path: Path) -> str:
     raise CaptureError(f"{path}: not a pcap or pcapng capture (starts with {magic.hex() or 'nothing'})")
 
 
+def _pcap_records(guard: _Guard, path: Path) -> Iterator[tuple[float, bytes]]:
+    """Classic pcap records after the file header dpkt has read: the 16-byte record header is read with one
+    struct call (dpkt's reader builds an object per record, which halves the throughput)."""
+    with path.open("rb") as f:
+        magic = f.read(4)
+    little = magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+    divisor = 1e9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e6
+    header = struct.Struct("<IIII" if little else ">IIII")
+    while True:
+        raw = guard.read(16)
+        if len(raw) < 16:
+            return  # end of file (a partial header is noticed by the guard)
+        sec, frac, caplen, _ = header.unpack(raw)
+        yield sec + frac / divisor, guard.read(caplen)
+
+
 def read_packets(path: Path, state: ReadState, max_seconds: float | None = None) -> Iterator[Packet]:
     """Yield the capture's IP packets in file order. Problems end the stream and are recorded in `state`;
     CaptureError only when the file cannot be read as a capture at all."""
@@ -140,8 +157,9 @@ def read_packets(path: Path, state: ReadState, max_seconds: float | None = None)
         except (ValueError, dpkt.UnpackError, _Damaged, struct_error) as e:
             raise CaptureError(f"{path}: damaged {state.format} header: {e}") from e
         state.link_type = reader.datalink()
+        records = reader if state.format == "pcapng" else _pcap_records(guard, path)
         try:
-            for ts, buf in reader:
+            for ts, buf in records:
                 if guard.short is not None:
                     off, wanted, got = guard.short
                     state.truncated = (f"the file ends inside a packet at byte {off} ({got} of {wanted} bytes): "
@@ -170,7 +188,52 @@ def read_packets(path: Path, state: ReadState, max_seconds: float | None = None)
         state.bytes_read = guard.offset
 
 
+_IPV4 = struct.Struct("!BxH2xHxB2x4s4s")  # version/IHL, total length, fragment field, protocol, source, destination
+_PORTS_TCP = struct.Struct("!HH8xBB")  # ports, data offset, flags
+_PORTS = struct.Struct("!HH")
+_ADDRS: dict[bytes, str] = {}
+
+
+def _addr(raw: bytes) -> str:
+    text = _ADDRS.get(raw)
+    if text is None:
+        if len(_ADDRS) > 65536:
+            _ADDRS.clear()
+        text = _ADDRS[raw] = socket.inet_ntoa(raw)
+    return text
+
+
+def _fast_ipv4(ts: float, buf: bytes) -> Packet | None:
+    """Ethernet + IPv4 + TCP/UDP, the bulk of any phone capture, read straight from the header fields.
+
+    dpkt builds an object per layer (several µs each); reading the few fields needed here with one struct call
+    per layer is what makes a high throughput possible. Anything else (VLAN, IPv6, damaged lengths, other link
+    types) goes through dpkt."""
+    vihl, total, frag, proto, src_raw, dst_raw = _IPV4.unpack_from(buf, 14)
+    ihl = (vihl & 0x0F) * 4
+    if vihl >> 4 != 4 or ihl < 20 or len(buf) < 14 + ihl:
+        return None
+    end = min(len(buf), 14 + total) if total >= ihl else len(buf)
+    src, dst = _addr(src_raw), _addr(dst_raw)
+    l4 = 14 + ihl
+    if frag & 0x1FFF:  # a later fragment: no transport header
+        return Packet(ts, src, dst, 0, 0, "other", b"", total)
+    if proto == 6 and end >= l4 + 20:
+        sport, dport, off, f = _PORTS_TCP.unpack_from(buf, l4)
+        off = (off >> 4) * 4
+        return Packet(ts, src, dst, sport, dport, "tcp", buf[l4 + off:end] if off >= 20 else b"", total,
+                      bool(f & 0x02), bool(f & 0x10), bool(f & 0x05))
+    if proto == 17 and end >= l4 + 8:
+        sport, dport = _PORTS.unpack_from(buf, l4)
+        return Packet(ts, src, dst, sport, dport, "udp", buf[l4 + 8:end], total)
+    return Packet(ts, src, dst, 0, 0, "other", b"", total)
+
+
 def _to_packet(link: int, ts: float, buf: bytes) -> Packet | None:
+    if link == DLT_EN10MB and buf[12:14] == b"\x08\x00" and len(buf) >= 34:
+        fast = _fast_ipv4(ts, buf)
+        if fast is not None:
+            return fast
     try:
         ip = _decode(link, buf)
     except (dpkt.UnpackError, IndexError, ValueError):

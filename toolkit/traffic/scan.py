@@ -47,7 +47,8 @@ MAX_CONNECTIONS = 200_000
 MAX_DESTINATIONS = 50_000
 MAX_MATCHES = 1000
 UDP_IDLE = 60.0  # a UDP exchange after this much silence counts as a new "connection"
-ENTROPY_SAMPLE = 4096
+ENTROPY_SAMPLE = 1024
+MAX_SEARCH_PER_CONNECTION = 1 << 20  # identifiers leave in the first requests; bulk uploads are not searched further
 MIN_ENTROPY_BYTES = 128
 _MAX_NAME = 253
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ")
@@ -78,11 +79,17 @@ ENCRYPTED_RULE = RuleInfo(
 RULES = (IDENTIFIER_RULE, BEACON_RULE, ENCRYPTED_RULE)
 
 
+_CLOG = [0.0] + [c * math.log2(c) for c in range(1, 1 << 16)]  # c·log2(c), for the entropy sum in C
+
+
 def entropy(data: bytes) -> float:
-    if not data:
-        return 0.0
+    """Shannon entropy in bits per byte: log2(n) - Σ c·log2(c) / n over the byte counts c."""
     n = len(data)
-    return -sum(c / n * math.log2(c / n) for c in Counter(data).values())
+    if not n:
+        return 0.0
+    if n >= len(_CLOG):
+        data, n = data[:len(_CLOG) - 1], len(_CLOG) - 1
+    return math.log2(n) - sum(map(_CLOG.__getitem__, Counter(data).values())) / n
 
 
 def looks_encrypted(data: bytes) -> bool:
@@ -138,6 +145,8 @@ class _Conn:
     bytes_out: int = 0
     sample: bytearray = field(default_factory=bytearray)
     first_payload: bool = True
+    tls: bool = False
+    searched: int = 0
 
 
 @dataclass
@@ -266,18 +275,25 @@ class _Analysis:
             if name:
                 dest.names.setdefault(name, set()).add("sni")
             if is_tls(p.payload):
-                dest.tls = True
+                dest.tls = conn.tls = True
             host = http_host(p.payload)
             if host:
                 dest.http = True
                 dest.names.setdefault(host[:_MAX_NAME], set()).add("http_host")
-        if len(conn.sample) < ENTROPY_SAMPLE and not dest.tls:
+        if conn.tls:
+            return  # TLS application data is encrypted: no identifier can be read in it without interception
+        if len(conn.sample) < ENTROPY_SAMPLE:
             conn.sample += http_body(p.payload) if not conn.sample else p.payload
             if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and p.proto == "udp"):
                 sample = bytes(conn.sample[:ENTROPY_SAMPLE])
                 if looks_encrypted(sample):
                     dest.encrypted.append((p.ts, len(sample), entropy(sample)))
-                conn.sample = bytearray(b"x" * ENTROPY_SAMPLE)  # judged once per connection
+                conn.sample = bytearray(ENTROPY_SAMPLE)  # judged once per connection
+        if conn.searched >= MAX_SEARCH_PER_CONNECTION:
+            self._limit(f"identifier search: only the first {MAX_SEARCH_PER_CONNECTION} bytes a connection sends "
+                        "are searched")
+            return
+        conn.searched += len(p.payload)
         for needle, start, end in self.matcher.find(p.payload):
             k = (needle.kind, needle.encoding, f"{conn.server}:{server_port}")
             if k in self.match_keys or len(self.matches) >= MAX_MATCHES:

@@ -97,9 +97,11 @@ class CaptureBuilder:
             seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, chunk)
             seq += len(chunk)
         t += rtt
-        if back:
-            seg(dst, dport, src, sport, ack, seq, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, back[:MSS])
-            ack += len(back[:MSS])
+        for i in range(0, len(back), MSS):
+            chunk = back[i:i + MSS]
+            seg(dst, dport, src, sport, ack, seq, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, chunk)
+            ack += len(chunk)
+            t += 0.002
         if close:
             t += 0.01
             seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
