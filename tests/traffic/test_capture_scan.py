@@ -100,7 +100,7 @@ def test_beacon_and_encrypted_payload(tmp_path: Path) -> None:
     sizes = [920, 30100, 2210, 14800, 5400, 1020, 22000, 3300, 9000]
     for i, n in enumerate(sizes):
         b.tcp_session(T0 + i * 1800 + rnd.uniform(-20, 20), "47.88.10.20", 8080, rnd.randbytes(n))
-    for i in range(9):  # a compressed download to another host, irregularly: neither beacon nor encrypted
+    for _ in range(9):  # a compressed download to another host, irregularly: neither beacon nor encrypted
         b.tcp_session(T0 + rnd.uniform(0, 16000), "198.51.100.3", 80, b"\x1f\x8b\x08" + rnd.randbytes(2000))
     apps = [ApkReport(path="a.apk", package="com.vendor.cloudmsg", status=Status.analysed,
                       endpoints=[Endpoint(kind="ip", value="47.88.10.20", host="47.88.10.20")])]

@@ -14,11 +14,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-import struct
 from struct import error as struct_error  # dpkt raises struct.error on some short headers
 from typing import BinaryIO
 
