@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from toolkit.models import ApkReport, Finding, Flow, RuleInfo, ScanResult, Severity, Status
+from toolkit.report.observed_html import observed_section
 
 _SEVERITIES = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
 
@@ -114,6 +115,7 @@ def render_html(result: ScanResult) -> str:
         _apps_table(result),
         _findings(result, rules),
         _flows_section(result),
+        observed_section(result),  # issue 16: static and observed evidence side by side (empty if none)
         _ioc_section(result),
         _not_analysed(result),
         "</main>",
