@@ -135,7 +135,7 @@ def http_body(data: bytes) -> bytes:
     return data[i + 4:] if i >= 0 and data.startswith(_HTTP_METHODS) else data
 
 
-@dataclass
+@dataclass(slots=True)
 class _Conn:
     client: str
     server: str
@@ -147,6 +147,7 @@ class _Conn:
     first_payload: bool = True
     tls: bool = False
     searched: int = 0
+    judged: bool = False
 
 
 @dataclass
@@ -282,13 +283,14 @@ class _Analysis:
                 dest.names.setdefault(host[:_MAX_NAME], set()).add("http_host")
         if conn.tls:
             return  # TLS application data is encrypted: no identifier can be read in it without interception
-        if len(conn.sample) < ENTROPY_SAMPLE:
+        if not conn.judged and len(conn.sample) < ENTROPY_SAMPLE:
             conn.sample += http_body(p.payload) if not conn.sample else p.payload
             if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and p.proto == "udp"):
                 sample = bytes(conn.sample[:ENTROPY_SAMPLE])
                 if looks_encrypted(sample):
                     dest.encrypted.append((p.ts, len(sample), entropy(sample)))
-                conn.sample = bytearray(ENTROPY_SAMPLE)  # judged once per connection
+                conn.sample = bytearray()  # judged once per connection; the memory goes back
+                conn.judged = True
         if conn.searched >= MAX_SEARCH_PER_CONNECTION:
             self._limit(f"identifier search: only the first {MAX_SEARCH_PER_CONNECTION} bytes a connection sends "
                         "are searched")
