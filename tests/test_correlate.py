@@ -76,7 +76,11 @@ def test_add_device_findings_completes_the_result(demo_inventory: DeviceInventor
                         target=Target(kind="device"), apks=[cloudmsg_v2],
                         inventory=demo_inventory.model_copy(deep=True))
     added = add_device_findings(result)
-    assert [f.rule_id for f in result.device_findings] == [LIVE_ENDPOINT_RULE.id] and added == result.device_findings
+    # The live connection first, then the findings from the demo phone's usage records (issue 16).
+    assert [f.rule_id for f in result.device_findings][0] == LIVE_ENDPOINT_RULE.id and added == result.device_findings
+    assert {f.rule_id for f in result.device_findings[1:]} == {
+        "appops-source-access-by-preinstalled-app", "periodic-background-network-use", "power-not-chosen-by-user"}
+    count = len(result.device_findings)
     [info] = [r for r in result.rules if r.id == LIVE_ENDPOINT_RULE.id]
     assert "CWE-359" in info.references and info.severity.value == "high"
     assert result.inventory is not None
@@ -86,7 +90,7 @@ def test_add_device_findings_completes_the_result(demo_inventory: DeviceInventor
     assert any(e.startswith("country of 47.88.10.20 from iptocc ") for e in result.device_findings[0].evidence)
     # Idempotent: completing twice does not duplicate the finding or its rule.
     assert add_device_findings(result) == []
-    assert len(result.device_findings) == 1 and [r.id for r in result.rules].count(LIVE_ENDPOINT_RULE.id) == 1
+    assert len(result.device_findings) == count and [r.id for r in result.rules].count(LIVE_ENDPOINT_RULE.id) == 1
 
 
 def test_nothing_without_an_inventory(cloudmsg_v2: ApkReport, tmp_path: Path) -> None:

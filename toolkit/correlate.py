@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from toolkit.analysis.geo import annotate_sockets, database_info
+from toolkit.behaviour.observed import apply_records
 from toolkit.models import ApkReport, Endpoint, Finding, RuleInfo, ScanResult
 from toolkit.models.common import Confidence, Severity
 from toolkit.models.device import DeviceInventory, SocketRecord
@@ -149,6 +150,8 @@ def add_device_findings(result: ScanResult) -> list[Finding]:
     added = [f for f in live_endpoint_findings(result.inventory, result.apks) if f.fingerprint not in known]
     result.device_findings.extend(added)
     _add_rules(result, [LIVE_ENDPOINT_RULE] if added else [])
+    # What the phone recorded (app ops, netstats, powers): findings, and `observed` marks on the static flows.
+    added += apply_records(result)
     return added
 
 

@@ -62,3 +62,36 @@ def test_refused_commands_never_reach_the_phone(tmp_path: Path) -> None:
             device.close()
     # Only the allowed command (plus the SDK probe) reached the phone.
     assert sim.commands == ["getprop ro.build.version.sdk", "getprop ro.serialno"]
+
+
+# --- usage-record collectors (issue 16): each new command is read-only, and its state-changing relatives are not
+USAGE_REFUSED = [
+    "dumpsys batterystats --checkin",  # a "real check-in": deletes the saved check-in file after printing it
+    "dumpsys batterystats --reset", "dumpsys batterystats --write", "dumpsys batterystats enable full-history",
+    "dumpsys netstats --poll", "dumpsys netstats poll", "dumpsys netstats --full --poll",
+    "logcat -c", "logcat -d -c", "logcat -G 16M", "logcat -d -b all -t 100", "logcat -d -f /sdcard/x -t 10",
+    "logcat", "logcat -d -b main -t 20000 > /sdcard/log",
+    "cmd role add-role-holder android.app.role.SMS com.x", "cmd role remove-role-holder android.app.role.SMS com.x",
+    "cmd role get-role-holders android.app.role.HOME", "cmd appops set com.x READ_SMS allow", "cmd appops reset",
+    "dumpsys appops --reset", "dumpsys usagestats flush", "dumpsys device_policy; reboot",
+    "cat /sys/class/net/wlan0/../../x", "settings put secure enabled_notification_listeners x",
+]
+
+
+@pytest.mark.parametrize("command", USAGE_REFUSED)
+def test_state_changing_usage_commands_are_refused(command: str) -> None:
+    with pytest.raises(NotAllowedError):
+        check_read_only(command)
+
+
+def test_each_usage_collector_command_is_on_the_allow_list() -> None:
+    from toolkit.acquisition.usage import USAGE_COMMANDS
+
+    keys = {c.key for c in COLLECTORS}
+    for key, commands in USAGE_COMMANDS:
+        assert key in keys  # wired into the collectors
+        for command in commands:
+            check_read_only(command)  # and each command (fallbacks included) is allowed
+            words = set(command.split())
+            assert not words & {"--checkin", "--poll", "poll", "-G", "--reset", "add-role-holder", "set", ">"}
+            assert "-c" not in words or command == "dumpsys batterystats -c"  # logcat -c clears the log

@@ -30,6 +30,7 @@ from toolkit.acquisition.evidence import (
     apk_local_path,
     sha256_file,
 )
+from toolkit.acquisition.usage import USAGE_COMMANDS
 from toolkit.inventory import build_inventory
 from toolkit.inventory.packages import parse_pm_list_users
 from toolkit.models import ApkInput, InputError, Provenance
@@ -58,6 +59,14 @@ ALLOWED_COMMANDS: tuple[str, ...] = (
     r"ps(?: -A)?(?: -o [A-Z]+(?:,[A-Z]+)*)?",
     r"cat /proc/net/(?:tcp|tcp6|udp|udp6)",
     r"sha256sum " + _PATH,
+    # Usage records (toolkit/acquisition/usage.py says why each is read-only; --checkin, --poll, logcat -c are not).
+    r"dumpsys (?:appops|usagestats|accessibility|device_policy|iphonesubinfo)",
+    r"dumpsys activity services",
+    r"dumpsys netstats(?: (?:--full|--uid|detail))+",
+    r"dumpsys batterystats -c",
+    r"cmd role get-role-holders android\.app\.role\.(?:SMS|DIALER)",
+    r"logcat -d(?: -b (?:main|system|crash|events)(?:,(?:main|system|crash|events))*)* -t \d{1,6}",
+    r"cat /sys/class/net/wlan0/address",
 )
 _ALLOWED_RE = [re.compile(rf"\A{p}\Z") for p in ALLOWED_COMMANDS]
 
@@ -162,7 +171,7 @@ COLLECTORS: tuple[Collector, ...] = (
     Collector("proc_net_tcp6", ("cat /proc/net/tcp6",)),
     Collector("proc_net_udp", ("cat /proc/net/udp",)),
     Collector("proc_net_udp6", ("cat /proc/net/udp6",)),
-)
+) + tuple(Collector(key, commands) for key, commands in USAGE_COMMANDS)  # app ops, netstats, usage, powers, logcat
 
 
 class AcquireOptions(PhModel):

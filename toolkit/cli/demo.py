@@ -12,16 +12,40 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from toolkit.cli.options import WORKERS
 from toolkit.cli.output import EXIT_CLEAN, EXIT_ERROR, consoles, fail, finish_scan, require_installed_data, say
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from toolkit.models import ScanResult
+    from toolkit.simulator import DeviceSimulator
+
 # What ships with the demo handset to show the tampering: the genuine app's signer pin and the genuine APK. They are
 # copied next to the evidence so that the analysis can be re-run from the demo's output folder alone.
 DEMO_PINS = "pins.yml"
 DEMO_REFERENCE = "flashlight.apk"
+
+
+def _confirm_with_capture(sim: DeviceSimulator, scan: ScanResult, out: Path, console: Console) -> None:
+    """Write the demo capture (from the simulated phone's scenario), scan it, and say which static flows the
+    phone's records and the capture confirm (`observed`)."""
+    from toolkit.traffic import traffic_scan
+    from toolkit.traffic.writer import demo_capture
+
+    capture = demo_capture(sim.profile, out / "capture.pcapng")
+    say(console, f"step 3/3: reading the network capture {capture} (DNS, TLS SNI, an HTTP POST, 30-minute reports)")
+    report = traffic_scan(capture, scan).report
+    (out / "traffic-report.json").write_text(report.model_dump_json(indent=2) + "\n")
+    confirmed = [(a.package, f) for a in scan.apks for f in a.flows if f.observed]
+    say(console, f"static flows confirmed by the phone's records or the capture: {len(confirmed)}", style="bold")
+    for package, flow in confirmed:
+        kinds = ", ".join(sorted({o.kind for o in flow.observed}))
+        say(console, f"  - {package}: {flow.source.kind} -> {flow.sink.kind} observed ({kinds})")
 
 
 def demo(
@@ -65,7 +89,7 @@ def demo(
                      f"{sim.profile.prop('ro.product.model')} (Android {sim.profile.prop('ro.build.version.release')}) "
                      f"speaking ADB on {sim.serial}", style="bold")
         say(console, f"  {sim.profile.spec.description}")
-        say(console, f"step 1/2: read-only acquisition over the ADB wire protocol into {evidence}")
+        say(console, f"step 1/3: read-only acquisition over the ADB wire protocol into {evidence}")
 
         def connect() -> adb.AdbConnection:
             return adb.connect_tcp("127.0.0.1", sim.port, key_path=key, auth_timeout=10)
@@ -81,7 +105,7 @@ def demo(
     in_evidence = sum(1 for f in acquired.manifest.files if f.status == "pulled")
     run = acquired.manifest.runs[-1]
     kept = f" ({run.reused} kept from the earlier run)" if run.reused else ""
-    say(console, f"step 2/2: analysing the {in_evidence} APKs of the evidence folder{kept} and the device state, "
+    say(console, f"step 2/3: analysing the {in_evidence} APKs of the evidence folder{kept} and the device state, "
                  f"offline; the signers are checked against the genuine app ({reference})")
     options = StoreCheckOptions(references=[reference / DEMO_REFERENCE], pin_files=[reference / DEMO_PINS],
                                 scan=ScanOptions(cache_path=cache, **({"workers": workers} if workers > 0 else {})))
@@ -92,6 +116,7 @@ def demo(
     say(console, f"  {cached.analysed} APKs analysed now, {cached.from_cache} results taken from the cache {cache} "
                  "(the evidence's APKs and the genuine reference)")
     print_parse_problems(result.inventory, err)
+    _confirm_with_capture(sim, result, out, console)
     facts = device_facts(result.inventory)
     if facts:
         say(console, "what the phone shows right now:", style="bold")

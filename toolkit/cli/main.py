@@ -28,8 +28,8 @@ app = typer.Typer(
 # Sub-command groups, each in its own module exposing `app` (a typer group), and single commands (a function
 # named after the module). Every one is imported at start-up: a module that fails to import is an error of the
 # installation, reported as such, never a command silently missing from --help.
-GROUPS = ("apk", "device", "evidence", "firmware", "store", "baseline", "report")
-OPTIONAL_GROUPS: tuple[str, ...] = ("traffic",)  # added by other work in progress: registered when present
+GROUPS = ("apk", "device", "evidence", "firmware", "store", "baseline", "report", "traffic")
+OPTIONAL_GROUPS: tuple[str, ...] = ()  # groups registered only when their module exists
 COMMANDS = ("demo", "doctor")
 
 

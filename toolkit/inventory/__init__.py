@@ -25,6 +25,7 @@ from toolkit.inventory.props import identity_from_props, parse_props
 from toolkit.inventory.schedules import parse_dumpsys_alarm, parse_dumpsys_jobscheduler
 from toolkit.inventory.settings import NAMESPACES, parse_settings
 from toolkit.inventory.sockets import PROTOCOLS, map_socket_owners, parse_proc_net
+from toolkit.inventory.usage import USAGE_KEYS, build_usage
 from toolkit.models.device import DeviceInventory, PackageRecord, ParseProblem
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def build_inventory(outputs: Mapping[str, str]) -> DeviceInventory:
             problems.append(ParseProblem(source=key, reason="output missing: not collected or not found in evidence"))
         return text
 
-    unknown = sorted(set(outputs) - set(OUTPUT_KEYS))
+    unknown = sorted(set(outputs) - set(OUTPUT_KEYS) - set(USAGE_KEYS))
     if unknown:
         log.debug("outputs not used by the inventory: %s", ", ".join(unknown))
 
@@ -131,6 +132,8 @@ def build_inventory(outputs: Mapping[str, str]) -> DeviceInventory:
         if text is not None:
             inv.sockets += _run(problems, key, [], parse_proc_net, text, proto, problems, key)
     _run(problems, "sockets", None, map_socket_owners, inv.sockets, inv.packages)
+    # App ops, traffic history, usage, powers, logcat (absent from acquisitions made before they were collected).
+    inv.usage = _run(problems, "usage", None, build_usage, outputs, inv.packages, inv.settings, inv.properties)
 
     inv.parse_problems = problems
     return inv

@@ -17,10 +17,11 @@ from toolkit.models.scan import (
     Target,
     ToolInfo,
 )
+from toolkit.models.usage import UsageRecords  # completes DeviceInventory.usage
 
 __all__ = [
     "AnalysisLimit", "AnalysisStats", "ApkInput", "ApkMetadata", "ApkReport", "Certificate", "CodeLocation", "Component",
     "Confidence", "DeviceIdentity", "DeviceInventory", "Endpoint", "Finding", "FirmwareInfo", "Flow", "FlowPoint",
     "InputError", "IntentFilter", "PhModel", "Provenance", "RuleInfo", "ScanResult", "Severity", "Status", "Target",
-    "ToolInfo", "Trigger",
+    "ToolInfo", "Trigger", "UsageRecords",
 ]

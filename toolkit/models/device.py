@@ -6,11 +6,14 @@ Owned by the inventory parsers (toolkit/inventory/); the phone and firmware sour
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from toolkit.models.common import PhModel
+
+if TYPE_CHECKING:  # resolved by toolkit.models.usage (which needs ParseProblem from here) at import
+    from toolkit.models.usage import UsageRecords
 
 
 class DeviceIdentity(PhModel):
@@ -213,6 +216,8 @@ class DeviceInventory(PhModel):
     jobs: list[ScheduledJob] = Field(default_factory=list)
     processes: list[ProcessRecord] = Field(default_factory=list)
     sockets: list[SocketRecord] = Field(default_factory=list)
+    usage: UsageRecords | None = Field(None, description="What the phone recorded about its apps' behaviour "
+                                       "(app ops, traffic, usage, powers); None when not collected")
     parse_problems: list[ParseProblem] = Field(default_factory=list)
 
     def package(self, name: str) -> PackageRecord | None:

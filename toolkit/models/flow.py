@@ -64,6 +64,21 @@ class Trigger(PhModel):
     detail: str | None = None
 
 
+ObservationKind = Literal["appops", "netstats", "socket", "capture_endpoint", "capture_identifier"]
+
+
+class Observation(PhModel):
+    """A record from the phone or a network capture that shows a static flow happening (see docs/observed.md:
+    what `observed` means and what it does not prove)."""
+
+    kind: ObservationKind = Field(description="appops: the source op was accessed; netstats: the UID sent at the "
+                                  "period the code sets; socket: a live connection to the hard-coded endpoint; "
+                                  "capture_endpoint / capture_identifier: a capture shows the connection / the "
+                                  "identifier leaving")
+    summary: str
+    evidence: list[str] = Field(default_factory=list, description="The supporting records, one per line")
+
+
 class Flow(PhModel):
     """Evidence that a sensitive value reaches a sink."""
 
@@ -75,3 +90,5 @@ class Flow(PhModel):
     endpoints: list[Endpoint] = Field(default_factory=list, description="Constant endpoints that reach the sink")
     triggers: list[Trigger] = Field(default_factory=list)
     permissions: list[str] = Field(default_factory=list)
+    observed: list[Observation] = Field(default_factory=list, description="Records that show this flow happening "
+                                        "on the phone (empty: static evidence only)")

@@ -18,6 +18,7 @@ from html import escape
 from toolkit.models import ApkReport, Finding, ScanResult, Severity, Status
 from toolkit.models.indicators import IocMatch
 from toolkit.report import svg
+from toolkit.report.observed_html import observed_section
 from toolkit.report.story import (
     AppStory,
     CopyView,
@@ -178,6 +179,7 @@ def render_html(result: ScanResult) -> str:
         _rules(story, result),
         _apps_table(result),
         _overview(result),
+        observed_section(result),  # static and observed evidence side by side (empty if none)
         _ioc_section(result, story),
         _not_analysed(result),
         "</main>",

@@ -120,6 +120,51 @@ class UserSpec(_M):
     flags: int = 0x13
 
 
+class AppOpSpec(_M):
+    """One app-op record: `minutes_ago` is the last access before the profile's `now` (None: never accessed)."""
+
+    package: str
+    op: str
+    mode: str = "allow"
+    minutes_ago: float | None = None
+    state: str = "pers"
+
+
+class TrafficSpec(_M):
+    """A UID's traffic for netstats/batterystats: a transmission every `period_seconds` (with `tx_bytes` cycling
+    through the list), or `random_per_day` irregular ones; `set` DEFAULT is background."""
+
+    uid: int
+    set: Literal["DEFAULT", "FOREGROUND"] = "DEFAULT"
+    period_seconds: int | None = None
+    offset_seconds: int = 0
+    random_per_day: int = 0
+    tx_bytes: list[int] = Field(default_factory=lambda: [1500])
+    rx_ratio: float = 0.3
+    network: Literal["WIFI", "MOBILE"] = "WIFI"
+
+
+class UsageSpec(_M):
+    """What the simulated phone recorded about its apps (rendered in Android 10 formats)."""
+
+    now: str = Field("2020-09-20 14:31:02", description="The phone's local time when dumped")
+    utc_offset_minutes: int = 0
+    bucket_seconds: int = Field(7200, description="netstats UID bucket (Settings.Global netstats_uid_bucket_duration)")
+    history_hours: int = 24
+    appops: list[AppOpSpec] = Field(default_factory=list)
+    traffic: list[TrafficSpec] = Field(default_factory=list)
+    last_used: dict[str, float] = Field(default_factory=dict, description="package -> minutes before now it was "
+                                        "last in the foreground")
+    services: list[str] = Field(default_factory=list, description="Running started services (pkg/.Cls)")
+    accessibility: list[str] = Field(default_factory=list, description="Enabled accessibility components")
+    device_admins: list[str] = Field(default_factory=list)
+    role_sms: str | None = None
+    role_dialer: str | None = None
+    subscriber_info: dict[str, str] = Field(default_factory=dict, description="dumpsys iphonesubinfo lines "
+                                            "(Device ID, Line 1 Number ...); empty: prints nothing, as Android 10+")
+    logcat: list[str] = Field(default_factory=list, description="main-buffer messages 'Tag: text'")
+
+
 class ProfileSpec(_M):
     """The YAML contents of a profile."""
 
@@ -139,6 +184,8 @@ class ProfileSpec(_M):
     files: dict[str, str] = Field(default_factory=dict, description="Extra device path -> text content")
     command_outputs: dict[str, CommandOutputSpec] = Field(
         default_factory=dict, description="Exact command line -> captured answer, instead of rendering")
+    usage: UsageSpec | None = Field(None, description="Usage records (app ops, netstats ...); None: the services "
+                                    "answer empty")
     quirks: list[Literal["pm_list_needs_user", "ps_no_columns", "no_show_versioncode"]] = Field(
         default_factory=list, description="Behaviours of some real phones the collectors must cope with")
 
@@ -189,6 +236,13 @@ class DeviceProfile:
         spec.packages = kept
         for path, text in spec.files.items():
             self.add_file(path, VFile(content=text.encode()))
+        # Every handset has a Wi-Fi interface; its MAC is derived from the serial unless the profile gives one.
+        if "/sys/class/net/wlan0/address" not in self.files:
+            import hashlib
+
+            seed = hashlib.sha256(spec.props.get("ro.serialno", spec.name).encode()).digest()
+            mac = ":".join(f"{b:02x}" for b in (bytes([0xa4, 0x50, 0x46]) + seed[:3]))
+            self.add_file("/sys/class/net/wlan0/address", VFile(content=(mac + "\n").encode()))
         build_prop = "".join(f"{k}={v}\n" for k, v in sorted(spec.props.items()) if k.startswith("ro.build"))
         self.files.setdefault("/system/build.prop", VFile(content=build_prop.encode()))
         self._add_parents("/system/build.prop")

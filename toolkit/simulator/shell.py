@@ -11,7 +11,7 @@ import shlex
 import stat
 from dataclasses import dataclass
 
-from toolkit.simulator import render
+from toolkit.simulator import render, usage_render
 from toolkit.simulator.profile import DeviceProfile
 
 SH = "/system/bin/sh"
@@ -123,6 +123,9 @@ class Shell:
             return self._cmd_pm(args[1:])
         if args[:1] == ["settings"]:
             return self._cmd_settings(args[1:])
+        if args[:2] == ["role", "get-role-holders"] and len(args) >= 3:
+            holders = usage_render.role_holders(self.profile, args[-1])
+            return _ok(holders) if holders is not None else _err("Can't find service: role\n", 20)
         return _err(f"Can't find service: {args[0] if args else ''}\n", 20)
 
     def _cmd_dumpsys(self, args: list[str]) -> ShellResult:
@@ -135,6 +138,15 @@ class Shell:
             return _ok(render.dumpsys_alarm(self.profile))
         if service == "jobscheduler":
             return _ok(render.dumpsys_jobscheduler(self.profile))
+        usage = {"appops": usage_render.dumpsys_appops, "netstats": usage_render.dumpsys_netstats,
+                 "usagestats": usage_render.dumpsys_usagestats, "batterystats": usage_render.dumpsys_batterystats,
+                 "accessibility": usage_render.dumpsys_accessibility,
+                 "device_policy": usage_render.dumpsys_device_policy,
+                 "iphonesubinfo": usage_render.dumpsys_iphonesubinfo}
+        if service in usage:
+            return _ok(usage[service](self.profile))
+        if service == "activity" and rest[:1] == ["services"]:
+            return _ok(usage_render.dumpsys_activity_services(self.profile))
         return _err(f"Can't find service: {service}\n", 0)
 
     def _cmd_settings(self, args: list[str]) -> ShellResult:
@@ -145,6 +157,15 @@ class Shell:
         if args and args[0] in ("put", "delete", "reset"):
             return _err("simulator refuses to change settings\n", 1)
         return _err("Invalid command: " + " ".join(args) + "\n", 255)
+
+    def _cmd_logcat(self, args: list[str]) -> ShellResult:
+        if "-d" not in args and "-t" not in args:
+            return _err("simulator: only dumps (-d / -t) are modelled\n", 1)
+        if "-c" in args or "-G" in args:
+            return _err("simulator refuses to clear or resize the log\n", 1)
+        count = int(args[args.index("-t") + 1]) if "-t" in args and args.index("-t") + 1 < len(args) and \
+            args[args.index("-t") + 1].isdigit() else None
+        return _ok(usage_render.logcat(self.profile, count))
 
     def _cmd_ps(self, args: list[str]) -> ShellResult:
         columns = None

@@ -1,0 +1,106 @@
+"""Search captured payloads for the phone's identifiers: raw, URL-encoded, Base64, and as MD5/SHA-1/SHA-256 hex.
+
+All forms of all identifiers are compiled into one regular expression over bytes, so a payload is scanned once
+(in C) whatever the number of identifiers. Base64 depends on where the value sits in the encoded string: for each
+of the three alignments the characters that depend only on the value are searched (at least 8 of them).
+A value split across two TCP segments is not found (payloads are searched one packet at a time).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from toolkit.models.usage import DeviceIdentifier
+
+MIN_LENGTH = 6  # shorter values (a 4-digit PIN-like serial) would match everywhere
+
+
+@dataclass(frozen=True)
+class Needle:
+    kind: str
+    value: str
+    encoding: str  # raw / url / base64 / md5 / sha1 / sha256
+    text: bytes
+
+
+def _b64_cores(value: bytes) -> list[bytes]:
+    cores = []
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + value)
+        start = 4 if shift else 0
+        end = len(enc) if (shift + len(value)) % 3 == 0 else len(enc) - 4
+        core = enc[start:end]
+        if len(core) >= 8:
+            cores.append(core)
+    return cores
+
+
+def _forms(value: str) -> list[str]:
+    forms = [value]
+    if value.startswith("+"):
+        forms.append(value[1:])  # numbers are often sent without the plus
+    return forms
+
+
+def needles(identifiers: list[DeviceIdentifier]) -> list[Needle]:
+    out: list[Needle] = []
+    seen: set[bytes] = set()
+
+    def add(ident: DeviceIdentifier, encoding: str, text: bytes) -> None:
+        if len(text) >= MIN_LENGTH and text not in seen:
+            seen.add(text)
+            out.append(Needle(ident.kind, ident.value, encoding, text))
+
+    for ident in identifiers:
+        if len(ident.value) < MIN_LENGTH:
+            continue
+        for form in _forms(ident.value):
+            raw = form.encode()
+            add(ident, "raw", raw)
+            if ident.kind == "wifi_mac":
+                add(ident, "raw", form.upper().encode())
+                add(ident, "raw", form.replace(":", "").encode())
+                add(ident, "raw", form.replace(":", "").upper().encode())
+            url = quote(form, safe="").encode()
+            if url != raw:
+                add(ident, "url", url)
+                add(ident, "url", url.replace(b"%3A", b"%3a").replace(b"%2B", b"%2b"))
+            for core in _b64_cores(raw):
+                add(ident, "base64", core)
+            for name in ("md5", "sha1", "sha256"):
+                digest = hashlib.new(name, raw).hexdigest()
+                add(ident, name, digest.encode())
+                add(ident, name, digest.upper().encode())
+    return out
+
+
+class Matcher:
+    """One compiled pattern for every needle; `find` returns (needle, start, end) for each hit in a payload."""
+
+    def __init__(self, identifiers: list[DeviceIdentifier]) -> None:
+        self.needles = needles(identifiers)
+        self._by_text = {n.text: n for n in self.needles}
+        texts = sorted(self._by_text, key=len, reverse=True)  # longest first: a digest before a raw prefix
+        self._re = re.compile(b"|".join(re.escape(t) for t in texts)) if texts else None
+
+    def find(self, payload: bytes) -> list[tuple[Needle, int, int]]:
+        if self._re is None or not payload:
+            return []
+        return [(self._by_text[m.group()], m.start(), m.end()) for m in self._re.finditer(payload)]
+
+
+def mask(value: str) -> str:
+    """Keep the first two and last two characters: 358240051111110 -> 35***********10."""
+    if len(value) <= 6:
+        return "*" * len(value)
+    return value[:2] + "*" * (len(value) - 4) + value[-2:]
+
+
+def context(payload: bytes, start: int, end: int, width: int = 32) -> str:
+    """The bytes around a match, printable ASCII kept and the rest escaped as \\xNN."""
+    chunk = payload[max(0, start - width):end + width]
+    return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in chunk)

@@ -1,0 +1,582 @@
+"""Analyse a network capture of the phone: destinations and the names the capture gives them (DNS answers, TLS SNI,
+HTTP Host), attribution to apps through their hard-coded endpoints and the phone's netstats, identifiers leaving in
+clear text (or URL-encoded, Base64, hashed), beacons, and high-entropy payloads that are not TLS.
+
+One pass over the packets; per-connection and per-destination state is bounded (MAX_CONNECTIONS, MAX_DESTINATIONS)
+and the time is bounded by `max_seconds`: a limit that cuts the analysis is named in the capture's warnings and
+makes it incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dpkt
+
+from toolkit import __version__
+from toolkit.analysis.geo import country_for_ip
+from toolkit.behaviour.periodic import describe_period, detect_period
+from toolkit.models import ApkReport, Finding
+from toolkit.models.common import Confidence, Severity
+from toolkit.models.finding import RuleInfo, finding_fingerprint
+from toolkit.models.traffic import (
+    Attribution,
+    Beacon,
+    CaptureInfo,
+    Destination,
+    EncryptedPayload,
+    IdentifierMatch,
+    TrafficReport,
+)
+from toolkit.models.usage import DeviceIdentifier, UsageRecords
+from toolkit.traffic.capture import Packet, ReadState, is_private, read_packets
+from toolkit.traffic.identifiers import Matcher, context, mask
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 200_000
+MAX_DESTINATIONS = 50_000
+MAX_MATCHES = 1000
+UDP_IDLE = 60.0  # a UDP exchange after this much silence counts as a new "connection"
+ENTROPY_SAMPLE = 1024
+MAX_SEARCH_PER_CONNECTION = 1 << 20  # identifiers leave in the first requests; bulk uploads are not searched further
+MIN_ENTROPY_BYTES = 128
+_MAX_NAME = 253
+_HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ")
+_HOST_RE = re.compile(rb"\r\nHost:[ \t]*([^\r\n]{1,253})", re.I)
+# Compressed or media formats are high-entropy without being encrypted.
+_COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"BZh", b"\x28\xb5\x2f\xfd", b"GIF8",
+               b"RIFF", b"\x00\x00\x00\x18ftyp", b"\x00\x00\x00\x20ftyp", b"OggS")
+
+IDENTIFIER_RULE = RuleInfo(
+    id="identifier-seen-leaving", title="Phone identifier seen leaving in captured traffic",
+    description="An identifier of this phone (IMEI, IMSI, ICCID, phone number, Android ID, serial, Wi-Fi MAC) was "
+                "found in a captured payload: in clear, URL-encoded, Base64, or as its MD5/SHA-1/SHA-256 hex.",
+    why="This is the leak itself, seen on the wire: the value left the phone for that destination.",
+    severity=Severity.critical, confidence=Confidence.high, references=["CWE-359", "CWE-319"],
+    tags=["capture", "identifier"])
+BEACON_RULE = RuleInfo(
+    id="capture-beacon", title="Regular connections to one destination (beacon)",
+    description="Connections to the same destination at a regular period (median gap, at least six matching gaps, "
+                "regularity >= 80%).",
+    why="A fixed period is a scheduled report, not a person using an app.",
+    severity=Severity.medium, confidence=Confidence.medium, references=["CWE-359"], tags=["capture", "beacon"])
+ENCRYPTED_RULE = RuleInfo(
+    id="capture-encrypted-payload", title="Encrypted payload to a hard-coded endpoint",
+    description="A high-entropy payload that is not TLS (and not a known compressed format) was sent to an endpoint "
+                "an app hard-codes.",
+    why="Home-made encryption to a fixed address hides what is sent from the person and from inspection.",
+    severity=Severity.medium, confidence=Confidence.medium, references=["CWE-359"], tags=["capture", "encrypted"])
+RULES = (IDENTIFIER_RULE, BEACON_RULE, ENCRYPTED_RULE)
+
+
+_CLOG = [0.0] + [c * math.log2(c) for c in range(1, 1 << 16)]  # c·log2(c), for the entropy sum in C
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte: log2(n) - Σ c·log2(c) / n over the byte counts c."""
+    n = len(data)
+    if not n:
+        return 0.0
+    if n >= len(_CLOG):
+        data, n = data[:len(_CLOG) - 1], len(_CLOG) - 1
+    return math.log2(n) - sum(map(_CLOG.__getitem__, Counter(data).values())) / n
+
+
+def looks_encrypted(data: bytes) -> bool:
+    """High entropy for its length, not TLS, not a known compressed format."""
+    if len(data) < MIN_ENTROPY_BYTES or data.startswith(_COMPRESSED) or is_tls(data):
+        return False
+    return entropy(data) >= 0.9 * min(8.0, math.log2(len(data)))
+
+
+def is_tls(data: bytes) -> bool:
+    return len(data) >= 5 and data[0] in (20, 21, 22, 23) and data[1] == 3 and data[2] <= 4
+
+
+def sni_of(data: bytes) -> str | None:
+    """Server name from a TLS ClientHello (dpkt's TLS decoder), or None."""
+    if len(data) < 6 or data[0] != 22 or data[5] != 1:
+        return None
+    try:
+        record = dpkt.ssl.TLSRecord(data)
+        hello = dpkt.ssl.TLSHandshake(record.data).data
+        for ext_type, ext in getattr(hello, "extensions", []):
+            if ext_type == 0 and len(ext) > 5:
+                length = int.from_bytes(ext[3:5], "big")
+                name = ext[5:5 + length].decode("ascii", "replace")
+                return name[:_MAX_NAME].lower() if name else None
+    except (dpkt.UnpackError, ValueError, IndexError, KeyError, TypeError):
+        return None
+    return None
+
+
+def http_host(data: bytes) -> str | None:
+    if not data.startswith(_HTTP_METHODS):
+        return None
+    m = _HOST_RE.search(data[:4096])
+    if m is None:
+        return None
+    host = m.group(1).decode("latin-1").strip().lower()
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def http_body(data: bytes) -> bytes:
+    i = data.find(b"\r\n\r\n")
+    return data[i + 4:] if i >= 0 and data.startswith(_HTTP_METHODS) else data
+
+
+@dataclass(slots=True)
+class _Conn:
+    client: str
+    server: str
+    started: float
+    last: float
+    proto: str
+    bytes_out: int = 0
+    sample: bytearray = field(default_factory=bytearray)
+    first_payload: bool = True
+    tls: bool = False
+    searched: int = 0
+    judged: bool = False
+
+
+@dataclass
+class _Dest:
+    ip: str
+    port: int
+    proto: str
+    names: dict[str, set[str]] = field(default_factory=dict)  # name -> {"dns", "sni", "http_host"}
+    conn_times: list[float] = field(default_factory=list)
+    conn_bytes: list[int] = field(default_factory=list)
+    packets_out: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    first: float | None = None
+    last: float | None = None
+    tls: bool = False
+    http: bool = False
+    encrypted: list[tuple[float, int, float]] = field(default_factory=list)  # (time, bytes, entropy)
+    buckets: dict[int, int] = field(default_factory=dict)  # netstats bucket start -> bytes out
+
+
+@dataclass
+class AppEndpoints:
+    """The hard-coded endpoints of the apps, by IP and by host name."""
+
+    by_ip: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    by_host: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def of(cls, reports: Iterable[ApkReport]) -> AppEndpoints:
+        out = cls()
+        for r in reports:
+            if not r.package:
+                continue
+            for e in list(r.endpoints) + [e for f in r.flows for e in f.endpoints]:
+                host = (e.host or (e.value if e.kind in ("host", "ip") else "") or "").lower().strip("[]")
+                if not host:
+                    continue
+                if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", host):
+                    out.by_ip[host].add(r.package)
+                else:
+                    out.by_host[host].add(r.package)
+        return out
+
+    def for_name(self, name: str) -> tuple[str, set[str]] | None:
+        name = name.lower().rstrip(".")
+        for host, pkgs in self.by_host.items():
+            if name == host or name.endswith("." + host):
+                return host, pkgs
+        return None
+
+
+class _Analysis:
+    def __init__(self, identifiers: list[DeviceIdentifier], bucket_seconds: int | None) -> None:
+        self.matcher = Matcher(identifiers)
+        self.conns: dict[tuple[str, int, str, int, str], _Conn] = {}
+        self.dests: dict[tuple[str, int, str], _Dest] = {}
+        self.dns: dict[str, set[str]] = defaultdict(set)  # ip -> names answered for it
+        self.matches: list[IdentifierMatch] = []
+        self.match_keys: set[tuple[str, str, str]] = set()
+        self.limits: list[str] = []
+        self.bucket = bucket_seconds
+
+    def _limit(self, text: str) -> None:
+        if text not in self.limits:
+            self.limits.append(text)
+            log.warning("traffic scan: %s", text)
+
+    def packet(self, p: Packet) -> None:
+        if p.proto == "udp" and (p.sport == 53 or p.sport == 5353) and p.payload:
+            self._dns(p.payload)
+            return
+        if p.proto not in ("tcp", "udp"):
+            return
+        key = (p.src, p.sport, p.dst, p.dport, p.proto)
+        rkey = (p.dst, p.dport, p.src, p.sport, p.proto)
+        conn = self.conns.get(key)
+        outgoing = True
+        if conn is None:
+            conn = self.conns.get(rkey)
+            outgoing = conn is None
+        if conn is not None and p.proto == "udp" and p.ts - conn.last > UDP_IDLE:
+            self.conns.pop(key if outgoing else rkey, None)
+            conn = None
+        if conn is None:
+            if p.proto == "tcp" and p.syn and p.ack:
+                key, outgoing = rkey, False  # a SYN-ACK: the other side started it
+            elif p.proto == "tcp" and not p.syn:
+                # Started before the capture: the phone is the private side, or the side with the higher port.
+                if (is_private(p.dst) and not is_private(p.src)) or (
+                        is_private(p.dst) == is_private(p.src) and p.dport > p.sport):
+                    key, outgoing = rkey, False
+            elif p.proto == "udp" and is_private(p.dst) and not is_private(p.src):
+                key, outgoing = rkey, False
+            if len(self.conns) >= MAX_CONNECTIONS:
+                self._limit(f"connection table full ({MAX_CONNECTIONS}): later connections counted, not decoded")
+                conn = _Conn(key[0], key[2], p.ts, p.ts, p.proto)
+            else:
+                conn = self.conns.setdefault(key, _Conn(key[0], key[2], p.ts, p.ts, p.proto))
+            dest = self._dest(key[2], key[3], p.proto)
+            if dest is not None:
+                dest.conn_times.append(p.ts)
+                dest.conn_bytes.append(0)
+        conn.last = p.ts
+        server_port = key[3] if conn.client == key[0] else key[1]
+        dest = self._dest(conn.server, server_port, p.proto)
+        if dest is None:
+            return
+        dest.first = p.ts if dest.first is None else dest.first
+        dest.last = p.ts
+        if not outgoing:
+            dest.bytes_in += p.ip_len
+            return
+        dest.packets_out += 1
+        dest.bytes_out += p.ip_len
+        if dest.conn_bytes:
+            dest.conn_bytes[-1] += len(p.payload)
+        if self.bucket:
+            st = int(p.ts) - int(p.ts) % self.bucket
+            dest.buckets[st] = dest.buckets.get(st, 0) + p.ip_len
+        if not p.payload:
+            return
+        if conn.first_payload:
+            conn.first_payload = False
+            name = sni_of(p.payload)
+            if name:
+                dest.names.setdefault(name, set()).add("sni")
+            if is_tls(p.payload):
+                dest.tls = conn.tls = True
+            host = http_host(p.payload)
+            if host:
+                dest.http = True
+                dest.names.setdefault(host[:_MAX_NAME], set()).add("http_host")
+        if conn.tls:
+            return  # TLS application data is encrypted: no identifier can be read in it without interception
+        if not conn.judged and len(conn.sample) < ENTROPY_SAMPLE:
+            conn.sample += http_body(p.payload) if not conn.sample else p.payload
+            if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and p.proto == "udp"):
+                sample = bytes(conn.sample[:ENTROPY_SAMPLE])
+                if looks_encrypted(sample):
+                    dest.encrypted.append((p.ts, len(sample), entropy(sample)))
+                conn.sample = bytearray()  # judged once per connection; the memory goes back
+                conn.judged = True
+        if conn.searched >= MAX_SEARCH_PER_CONNECTION:
+            self._limit(f"identifier search: only the first {MAX_SEARCH_PER_CONNECTION} bytes a connection sends "
+                        "are searched")
+            return
+        conn.searched += len(p.payload)
+        for needle, start, end in self.matcher.find(p.payload):
+            k = (needle.kind, needle.encoding, f"{conn.server}:{server_port}")
+            if k in self.match_keys or len(self.matches) >= MAX_MATCHES:
+                continue
+            self.match_keys.add(k)
+            self.matches.append(IdentifierMatch(
+                kind=needle.kind, value=needle.value, encoding=needle.encoding,
+                matched=needle.text.decode("latin-1"),
+                time=datetime.fromtimestamp(p.ts, UTC), source=f"{p.src}:{p.sport}",
+                destination=f"{p.dst}:{p.dport}", country=country_for_ip(p.dst),
+                context=context(p.payload, start, end)))
+
+    def finish_connections(self) -> None:
+        """Judge the entropy of connections that ended with fewer than ENTROPY_SAMPLE bytes."""
+        for (_, _, server, sport, proto), conn in self.conns.items():
+            sample = bytes(conn.sample)
+            if MIN_ENTROPY_BYTES <= len(sample) < ENTROPY_SAMPLE:
+                dest = self.dests.get((server, sport, proto))
+                if dest is not None and not dest.tls and looks_encrypted(sample):
+                    dest.encrypted.append((conn.started, len(sample), entropy(sample)))
+
+    def _dest(self, ip: str, port: int, proto: str) -> _Dest | None:
+        d = self.dests.get((ip, port, proto))
+        if d is None:
+            if len(self.dests) >= MAX_DESTINATIONS:
+                self._limit(f"destination table full ({MAX_DESTINATIONS}): later destinations not analysed")
+                return None
+            d = self.dests[(ip, port, proto)] = _Dest(ip, port, proto)
+        return d
+
+    def _dns(self, payload: bytes) -> None:
+        try:
+            msg = dpkt.dns.DNS(payload)
+        except (dpkt.UnpackError, ValueError, IndexError, KeyError, TypeError, RecursionError):
+            return
+        if msg.qr != dpkt.dns.DNS_R:
+            return
+        cnames: dict[str, str] = {}
+        for rr in msg.an:
+            name = str(getattr(rr, "name", ""))[:_MAX_NAME].lower()
+            if rr.type == dpkt.dns.DNS_CNAME:
+                cnames[str(getattr(rr, "cname", ""))[:_MAX_NAME].lower()] = name
+            elif rr.type in (dpkt.dns.DNS_A, dpkt.dns.DNS_AAAA):
+                ip = getattr(rr, "ip", None) or getattr(rr, "ip6", None)
+                if not ip:
+                    continue
+                try:
+                    text = str(ipaddress.ip_address(ip))
+                except ValueError:
+                    continue
+                names = {name}
+                while name in cnames and len(names) < 10:  # the name that was asked, through CNAMEs
+                    name = cnames[name]
+                    names.add(name)
+                self.dns[text] |= names
+
+
+def _ts(t: float | None) -> datetime | None:
+    return datetime.fromtimestamp(t, UTC) if t is not None else None
+
+
+def _size(n: float) -> str:
+    return f"{n / 1000:.1f} KB" if n >= 1000 else f"{n:.0f} B"
+
+
+def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
+                 reports: Iterable[ApkReport] = (), usage: UsageRecords | None = None,
+                 max_seconds: float | None = 600.0, show_identifiers: bool = False) -> TrafficReport:
+    """Analyse one capture. `identifiers` come from the evidence (and the examiner); `reports` give the apps'
+    hard-coded endpoints; `usage` gives netstats for attribution by volume. Finding texts mask the identifiers
+    unless `show_identifiers` (the matches themselves keep them: the JSON is the evidence). Raises CaptureError only when the
+    file is not a readable capture at all."""
+    started = datetime.now(UTC)
+    reports = list(reports)
+    identifiers = identifiers or []
+    netstats = [h for h in (usage.netstats if usage else []) if h.buckets]
+    bucket = min((h.bucket_seconds for h in netstats), default=None)
+    state = ReadState()
+    analysis = _Analysis(identifiers, bucket)
+    for packet in read_packets(path, state, max_seconds):
+        analysis.packet(packet)
+    analysis.finish_connections()
+    info = CaptureInfo(path=str(path), size=path.stat().st_size, format=state.format,
+                       link_type=state.link_type, packets=state.packets, decoded=state.decoded,
+                       bytes_read=state.bytes_read, first_time=_ts(state.first_ts), last_time=_ts(state.last_ts),
+                       sha256=_sha256(path))
+    for problem in (state.truncated, state.stopped_by):
+        if problem:
+            info.warnings.append(f"{path}: {problem}")
+            info.complete = False
+    if state.stopped_by:
+        info.limits.append(f"max_seconds={max_seconds}")
+    for limit in analysis.limits:
+        info.warnings.append(f"{path}: {limit}")
+        info.limits.append(limit)
+        info.complete = False
+    endpoints = AppEndpoints.of(reports)
+    report = TrafficReport(tool_version=__version__, started_at=started, finished_at=started, capture=info,
+                           identifiers=identifiers)
+    dest_models: dict[tuple[str, int, str], Destination] = {}
+    for key, d in analysis.dests.items():
+        for name in analysis.dns.get(d.ip, ()):
+            d.names.setdefault(name, set()).add("dns")
+        dest_models[key] = Destination(
+            ip=d.ip, port=d.port, protocol=d.proto, country=country_for_ip(d.ip),
+            names=sorted(d.names), connections=len(d.conn_times), packets_out=d.packets_out, bytes_out=d.bytes_out,
+            bytes_in=d.bytes_in, first_seen=_ts(d.first), last_seen=_ts(d.last), tls=d.tls, http=d.http)
+    report.destinations = sorted(dest_models.values(), key=lambda x: -x.bytes_out)
+    report.attributions = _merge(_attribute(analysis, endpoints) + _attribute_netstats(analysis, netstats))
+    by_dest: dict[str, set[str]] = defaultdict(set)
+    for a in report.attributions:
+        by_dest[a.destination.rsplit("/", 1)[0]].add(a.package)
+    for m in analysis.matches:
+        m.packages = sorted(by_dest.get(m.destination, set()))
+        ip, port = m.destination.rsplit(":", 1)
+        target = analysis.dests.get((ip, int(port), "tcp")) or analysis.dests.get((ip, int(port), "udp"))
+        if target is not None and target.names:  # prefer the name the connection itself gave (SNI, Host)
+            m.host = sorted(target.names, key=lambda n: ("dns" in target.names[n], n))[0]
+    report.identifier_matches = analysis.matches
+    report.beacons = _beacons(analysis, by_dest)
+    report.encrypted_payloads = [
+        EncryptedPayload(destination=f"{d.ip}:{d.port}", names=sorted(d.names), time=datetime.fromtimestamp(t, UTC),
+                         bytes=n, entropy=round(e, 3), hard_coded=bool(by_dest.get(f"{d.ip}:{d.port}")),
+                         packages=sorted(by_dest.get(f"{d.ip}:{d.port}", set())))
+        for d in analysis.dests.values() for t, n, e in d.encrypted[:20]]
+    report.findings = _findings(report, show_identifiers)
+    ids = {f.rule_id for f in report.findings}
+    report.rules = [r for r in RULES if r.id in ids]
+    if not state.decoded:
+        report.notes.append("no IP packet could be decoded: nothing in this capture was checked")
+    report.finished_at = datetime.now(UTC)
+    return report
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _attribute(analysis: _Analysis, endpoints: AppEndpoints) -> list[Attribution]:
+    out: list[Attribution] = []
+    for d in analysis.dests.values():
+        dest = f"{d.ip}:{d.port}/{d.proto}"
+        hits: dict[str, tuple[set[str], str, list[str]]] = {}
+        for pkg in endpoints.by_ip.get(d.ip, ()):
+            hits.setdefault(pkg, (set(), d.ip, []))
+            hits[pkg][0].add("ip")
+            hits[pkg][2].append(f"destination IP {d.ip} is hard-coded in {pkg}")
+        for name, vias in d.names.items():
+            found = endpoints.for_name(name)
+            if found is None:
+                continue
+            host, pkgs = found
+            for pkg in pkgs:
+                entry = hits.setdefault(pkg, (set(), host, []))
+                entry[0].update(vias)
+                label = {"dns": "a DNS answer in the capture", "sni": "the TLS SNI",
+                         "http_host": "the HTTP Host header"}
+                for via in sorted(vias):
+                    entry[2].append(f"{label[via]} names {name} for {d.ip}; {pkg} hard-codes {host}")
+        for pkg, (vias, endpoint, evidence) in sorted(hits.items()):
+            out.append(Attribution(destination=dest, package=pkg, via=sorted(vias), endpoint=endpoint,
+                                   evidence=evidence))
+    return out
+
+
+def _merge(items: list[Attribution]) -> list[Attribution]:
+    """One attribution per (destination, package), with every way and every piece of evidence that supports it."""
+    out: dict[tuple[str, str], Attribution] = {}
+    for a in items:
+        have = out.get((a.destination, a.package))
+        if have is None:
+            out[(a.destination, a.package)] = a
+            continue
+        have.via = sorted(set(have.via) | set(a.via))
+        have.endpoint = have.endpoint or a.endpoint
+        have.evidence += [e for e in a.evidence if e not in have.evidence]
+    return list(out.values())
+
+
+def _attribute_netstats(analysis: _Analysis, netstats: list) -> list[Attribution]:
+    """Match a destination's bytes per netstats bucket to the one UID whose sent bytes cover them in every bucket
+    where the destination was active (at least two buckets, capture and netstats overlapping in time)."""
+    if not netstats:
+        return []
+    uid_tx: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    uid_pkgs: dict[int, list[str]] = {}
+    for h in netstats:
+        for b in h.buckets:
+            uid_tx[h.uid][b.start - b.start % (analysis.bucket or 1)] += b.tx_bytes
+        uid_pkgs[h.uid] = h.packages
+    out: list[Attribution] = []
+    for d in analysis.dests.values():
+        active = {st: n for st, n in d.buckets.items() if n > 0}
+        if len(active) < 2:
+            continue
+        covered = [uid for uid, tx in uid_tx.items()
+                   if all(st in tx for st in active) and all(tx[st] >= 0.8 * n for st, n in active.items())]
+        if len(covered) != 1:
+            continue
+        uid = covered[0]
+        for pkg in uid_pkgs.get(uid) or [f"uid:{uid}"]:
+            out.append(Attribution(
+                destination=f"{d.ip}:{d.port}/{d.proto}", package=pkg, via=["netstats"],
+                evidence=[f"in {len(active)} netstats buckets of {analysis.bucket} s the bytes sent to {d.ip} "
+                          f"({', '.join(f'st={st}: {n}' for st, n in sorted(active.items())[:6])}) are covered by "
+                          f"uid {uid}'s sent bytes, and by no other uid's"]))
+    return out
+
+
+def _beacons(analysis: _Analysis, by_dest: dict[str, set[str]]) -> list[Beacon]:
+    out: list[Beacon] = []
+    for d in analysis.dests.values():
+        if len(d.conn_times) < 7:
+            continue
+        v = detect_period(d.conn_times)
+        if not v.periodic or v.period_seconds is None:
+            continue
+        sizes = [n for n in d.conn_bytes if n > 0] or [0]
+        out.append(Beacon(destination=f"{d.ip}:{d.port}/{d.proto}", names=sorted(d.names), country=country_for_ip(d.ip),
+                          period_seconds=round(v.period_seconds, 1), jitter_seconds=round(v.jitter_seconds or 0, 1),
+                          regularity=round(v.regularity, 3), connections=len(d.conn_times), bytes_min=min(sizes),
+                          bytes_max=max(sizes), encrypted=d.tls or bool(d.encrypted),
+                          packages=sorted(by_dest.get(f"{d.ip}:{d.port}", set()))))
+    return out
+
+
+def masked_context(m: IdentifierMatch, others: Iterable[str] = ()) -> str:
+    """The match's context with the identifier (in the form found, and raw) and every other known identifier
+    text masked (a payload often carries several)."""
+    text = m.context
+    for found in sorted({m.matched, m.value, *others} - {""}, key=len, reverse=True):
+        text = text.replace(found, mask(found))
+    return text
+
+
+def _findings(report: TrafficReport, show_identifiers: bool) -> list[Finding]:
+    out: list[Finding] = []
+    known = {i.value for i in report.identifiers} | {i.value.lstrip("+") for i in report.identifiers} | {
+        m.matched for m in report.identifier_matches}
+    for m in report.identifier_matches:
+        shown = m.value if show_identifiers else mask(m.value)
+        ctx = m.context if show_identifiers else masked_context(m, known)
+        where = f"{m.destination}" + (f" ({m.host})" if m.host else "") + (f" [{m.country}]" if m.country else "")
+        out.append(Finding(
+            rule_id=IDENTIFIER_RULE.id, title=IDENTIFIER_RULE.title, severity=Severity.critical,
+            confidence=Confidence.high if m.encoding in ("raw", "url") else Confidence.medium,
+            message=f"{m.kind} ({shown}, {m.encoding}) sent to {where} at {m.time.isoformat()}"
+                    + (f"; destination attributed to {', '.join(m.packages)}" if m.packages else ""),
+            package=m.packages[0] if len(m.packages) == 1 else None,
+            evidence=[f"packet {m.source} -> {m.destination} at {m.time.isoformat()}: …{ctx}…",
+                      f"{m.kind} from the evidence; searched raw, URL-encoded, Base64, MD5/SHA-1/SHA-256"],
+            fingerprint=finding_fingerprint(IDENTIFIER_RULE.id, m.kind, m.encoding, m.destination)))
+    for b in report.beacons:
+        hard = bool(b.packages)
+        where = b.destination + (f" ({', '.join(b.names[:2])})" if b.names else "") + (f" [{b.country}]" if b.country else "")
+        out.append(Finding(
+            rule_id=BEACON_RULE.id, title=BEACON_RULE.title, severity=Severity.high if hard else Severity.medium,
+            confidence=BEACON_RULE.confidence,
+            message=f"{describe_period(b.period_seconds)} (jitter {b.jitter_seconds or 0:.0f} s, {b.connections} "
+                    f"connections), {_size(b.bytes_min)}–{_size(b.bytes_max)}"
+                    f"{', encrypted' if b.encrypted else ''}, to {where}"
+                    + (f"; hard-coded in {', '.join(b.packages)}" if hard else ""),
+            package=b.packages[0] if len(b.packages) == 1 else None,
+            evidence=[f"{b.connections} connections to {b.destination}, regularity {b.regularity:.0%}"],
+            fingerprint=finding_fingerprint(BEACON_RULE.id, b.destination)))
+    seen: set[str] = set()
+    for e in report.encrypted_payloads:
+        if not e.hard_coded or e.destination in seen:
+            continue
+        seen.add(e.destination)
+        count = sum(1 for x in report.encrypted_payloads if x.destination == e.destination)
+        out.append(Finding(
+            rule_id=ENCRYPTED_RULE.id, title=ENCRYPTED_RULE.title, severity=ENCRYPTED_RULE.severity,
+            confidence=ENCRYPTED_RULE.confidence,
+            message=f"{count} high-entropy non-TLS payload(s) (entropy {e.entropy:.2f} bits/byte over {e.bytes} bytes) "
+                    f"to {e.destination}, hard-coded in {', '.join(e.packages)}",
+            package=e.packages[0] if len(e.packages) == 1 else None,
+            evidence=[f"first at {e.time.isoformat()}; not a TLS record, not gzip/zip/image"],
+            fingerprint=finding_fingerprint(ENCRYPTED_RULE.id, e.destination)))
+    return out
