@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from toolkit.acquisition.files import remove_tree
 from toolkit.acquisition.firmware import Limits, unpack
 from toolkit.cli.batch_options import (
     CACHE_OPTION,
@@ -41,6 +41,10 @@ app = typer.Typer(help="Unpack and analyse vendor firmware images offline.", no_
 
 SUMMARY = "firmware.json"
 MAX_OUTPUT_OPTION = typer.Option("64G", "--max-output", help="Most bytes unpacking may write in all (e.g. 20G)")
+MAX_EXPANSION_OPTION = typer.Option(
+    20.0, "--max-expansion", min=1.0,
+    help="Most bytes unpacking may write, as a multiple of the firmware file's size (never below 256M)",
+)
 
 
 def parse_size(text: str) -> int:
@@ -91,6 +95,7 @@ def extract(
     file: Path = typer.Argument(..., exists=True, help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder"),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; must be empty if it exists)"),
     max_output: str = MAX_OUTPUT_OPTION,
+    max_expansion: float = MAX_EXPANSION_OPTION,
 ) -> None:
     """Unpack a firmware file to every file system, APK and build.prop in it; write firmware.json.
 
@@ -98,7 +103,7 @@ def extract(
     """
     err = Console(stderr=True)
     _check_out_folder(out, err)
-    info = unpack(file, out, Limits(max_output_bytes=parse_size(max_output)))
+    info = unpack(file, out, Limits(max_output_bytes=parse_size(max_output), max_expansion=max_expansion))
     (out / SUMMARY).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
     _summary(info, err)
     raise typer.Exit(EXIT_ERROR if info.issues or not info.partitions and not info.apks else EXIT_CLEAN)
@@ -119,6 +124,7 @@ def scan(
     scheduler: str | None = SCHEDULER_OPTION,
     memory_limit: str = MEMORY_LIMIT_OPTION,
     max_output: str = MAX_OUTPUT_OPTION,
+    max_expansion: float = MAX_EXPANSION_OPTION,
 ) -> None:
     """Unpack a firmware file and analyse every preinstalled APK. Exit code: 0 nothing found, 1 findings, 2 error."""
     console, err = Console(), Console(stderr=True)
@@ -128,13 +134,15 @@ def scan(
         _check_out_folder(keep, err)
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
-        info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output)))
+        # Only what the analysis reads is written (APKs, images, build.prop): not every file of every partition.
+        info = unpack(file, workdir, Limits(max_output_bytes=parse_size(max_output), max_expansion=max_expansion),
+                      only_needed=True)
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
         result = scan_unpacked_firmware(info, workdir, options, keep_files=keep is not None, started=started,
                                         analyse=lambda inputs: analyse_with_progress(inputs, options, err))
     finally:
         if keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)  # without recursion: an image may nest thousands of folders
     if not result.apks and result.input_errors and all(e.level == "warning" for e in result.input_errors):
         # Damaged parts are warnings only beside good ones: when nothing at all could be taken out of the file,
         # the firmware was not usable and "nothing found" (exit 0) would claim a check that never happened.
