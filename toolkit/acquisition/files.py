@@ -3,6 +3,7 @@ walk and a removal of folder trees that never recurse (a hostile image can nest 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -90,6 +91,24 @@ def walk(top: str | os.PathLike[str], onerror: Callable[[OSError], None] | None 
         stack.extend(os.path.join(current, d) for d in reversed(dirnames))
 
 
+def make_dirs(path: str | os.PathLike[str]) -> None:
+    """os.makedirs(path, exist_ok=True) without recursion (Path.mkdir(parents=True) recurses once per level)."""
+    path = os.path.abspath(os.fspath(path))
+    missing: list[str] = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+
+
 def remove_tree(top: str | os.PathLike[str]) -> bool:
     """Delete a folder tree without recursion and without following symlinks; True when nothing is left.
 
@@ -112,13 +131,9 @@ def remove_tree(top: str | os.PathLike[str]) -> bool:
     for dirpath, _dirnames, filenames in walk(top):
         folders.append(dirpath)
         for name in filenames:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(os.path.join(dirpath, name))
-            except OSError:
-                pass
     for folder in reversed(folders):  # children were listed after their parents: remove them first
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(folder)
-        except OSError:
-            pass
     return not os.path.lexists(top)

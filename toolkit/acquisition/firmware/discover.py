@@ -6,7 +6,7 @@ import logging
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from toolkit.acquisition.files import sha256_file, walk
+from toolkit.acquisition.files import make_dirs, sha256_file, walk
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
 from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
@@ -151,7 +151,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
             notes.append(f"{where}: {e}")
             continue
         target = out / RECOVERED_DIR / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent)
         if target.exists():
             target.unlink()
         try:

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from toolkit.acquisition.files import remove_tree, walk
+from toolkit.acquisition.files import make_dirs, remove_tree, walk
 from toolkit.acquisition.firmware.dev import Dev, u16, u32
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.fsresult import FsResult
@@ -107,7 +107,7 @@ def extract_erofs(dev: Dev, image_path: str, dest: Path, workdir: Path,
     tmp = workdir / (dest.name + ".erofs-tmp")
     if tmp.exists():
         remove_tree(tmp)
-    tmp.mkdir(parents=True)
+    make_dirs(tmp)
     cmd = ["fsck.erofs", f"--extract={tmp}", "--no-preserve", image_path]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
@@ -143,7 +143,7 @@ def extract_erofs(dev: Dev, image_path: str, dest: Path, workdir: Path,
             else:
                 res.special += 1
                 p.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     if dest.exists():
         for child in tmp.iterdir():
             shutil.move(str(child), str(dest / child.name))

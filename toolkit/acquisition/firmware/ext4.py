@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.acquisition.files import make_dirs
 from toolkit.acquisition.firmware.dev import Dev, u16, u32
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.fsresult import FsResult
@@ -316,7 +317,7 @@ def extract_ext4(dev: Dev, dest: Path, budget: Budget, name: str,
     """
     fs = Ext4(dev, name)
     res = FsResult(detail=f"ext4 block size {fs.block_size}" + (", shared_blocks" if fs.shared_blocks else ""))
-    dest.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest)
     seen: set[int] = set()
     stack: list[tuple[int, str, Path]] = [(2, "", dest)]
     while stack:

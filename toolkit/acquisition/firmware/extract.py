@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from toolkit import __version__
-from toolkit.acquisition.files import remove_tree, sha256_file, walk
+from toolkit.acquisition.files import make_dirs, remove_tree, sha256_file, walk
 from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
@@ -191,7 +191,7 @@ class Extractor:
         self.issues.append(FirmwareIssue(chain=list(chain), reason=reason))
 
     def tmp_path(self, hint: str) -> Path:
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.tmp)
         self._tmp_counter += 1
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", hint)[-80:]
         return self.tmp / f"{self._tmp_counter:05d}-{safe}"
@@ -215,7 +215,7 @@ class Extractor:
 
     def write_leaf(self, dev: Dev, dest: Path, label: str) -> None:
         """Copy a byte source into the output as a plain file."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         self.budget.check_file_size(dev.size, label)
         self.budget.take(dev.size, label)
         self.budget.count_entry(label)
@@ -229,7 +229,7 @@ class Extractor:
     # -- the walk -----------------------------------------------------------------------------
     def run(self, path: Path) -> FirmwareInfo:
         """Unpack path (a file, or a folder of firmware files) into self.out."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.out)
         name = path.name
         info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.base), tool=f"phonehome {__version__}",
                             extracted_at=datetime.now(UTC))
@@ -302,7 +302,7 @@ class Extractor:
             if on_disk is None and (top or not self.unneeded(name, dev.read(0, min(dev.size, HEAD)), dev.size)):
                 target = dest / name
                 if owned_tmp is not None:
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    make_dirs(target.parent)
                     os.replace(owned_tmp, target)
                 else:
                     self.write_leaf(dev, target, " > ".join(chain))
@@ -441,7 +441,7 @@ class Extractor:
         record.detail = f"liblp metadata {meta.major}.{meta.minor}, {meta.slot_count} slot(s), " + (
             f"{len(meta.partitions)} partitions"
         )
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         for part in meta.partitions:
             pchain = chain + [part.name]
             if safe_component(part.name) is None:
@@ -460,7 +460,7 @@ class Extractor:
         pl = payload.open_payload(dev)
         ops = sorted({payload.OP_NAMES[o.type] for p in pl.partitions for o in p.ops})
         record.detail = f"payload v{pl.version}, {len(pl.partitions)} partitions, operations: {', '.join(ops)}"
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         for pu in pl.partitions:
             pchain = chain + [pu.name]
             if safe_component(pu.name) is None:
@@ -567,7 +567,7 @@ class Extractor:
         partition: str | None = None,
     ) -> None:
         """Unpack archive members (or folder files): grouped formats first, then one by one."""
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         by_name: dict[str, Member] = {}
         copies: list[tuple[str, Member]] = []  # later members with a name already taken
         for m in members:
@@ -640,7 +640,7 @@ class Extractor:
         if m.compressed_size is not None:
             self.budget.check_ratio(m.size, m.compressed_size, label)
         dest = inside(outdir, m.rel.parent) if m.rel.parent.parts else outdir
-        dest.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest)
         name = m.rel.name
         dev = m.open_dev()
         if dev is not None:
@@ -833,7 +833,7 @@ class Extractor:
     ) -> None:
         """A compressed tar (Xiaomi .tgz): members streamed one by one, nothing held whole."""
         self.roots[outdir] = Root(chain, "tar", None, None)
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         produced = 0
         tf = tarfile.open(fileobj=_Prefixed(head, reader), mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
         for ti in tf:
@@ -863,7 +863,7 @@ class Extractor:
                 if kind is None and self.unneeded(rel.name, mhead, ti.size):
                     continue
                 dest = inside(outdir, rel.parent) if rel.parent.parts else outdir
-                dest.mkdir(parents=True, exist_ok=True)
+                make_dirs(dest)
                 target = dest / rel.name if kind is None else self.tmp_path(rel.name)
                 _write_stream(mhead, f, target, self.budget, label, ti.size, 0)
                 if kind is not None:
