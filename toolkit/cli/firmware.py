@@ -143,10 +143,10 @@ def scan(
     finally:
         if keep is None:
             remove_tree(workdir)  # without recursion: an image may nest thousands of folders
-    if not result.apks and result.input_errors and all(e.level == "warning" for e in result.input_errors):
+    if not result.apks and all(e.level == "warning" for e in result.input_errors):
         # Damaged parts are warnings only beside good ones: when nothing at all could be taken out of the file,
         # the firmware was not usable and "nothing found" (exit 0) would claim a check that never happened.
-        result.input_errors.append(InputError(
-            path=str(file), reason="no APK could be extracted (every part that was found is damaged): nothing analysed",
-        ))
+        reason = ("no APK could be extracted (every part that was found is damaged): nothing analysed"
+                  if result.input_errors else "no APK found in the firmware: nothing analysed")
+        result.input_errors.append(InputError(path=str(file), reason=reason))
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)

@@ -242,3 +242,10 @@ def test_payload_operation_giving_more_than_its_extents_is_refused(tmp_path: Pat
     pl.partitions[0].ops[0].dst = [(0, 1)]  # the manifest now says one block: the data gives 2048
     with pytest.raises(FirmwareError, match="more than the 4096 bytes"):
         pl_mod.extract_partition(pl, pl.partitions[0], tmp_path / "p.img", Budget(Limits()))
+
+
+def test_firmware_scan_with_no_apk_at_all_is_not_clean(tmp_path: Path) -> None:
+    fw = _zeros_zip(tmp_path / "amp.zip", 4, 1 << 20)
+    res = runner.invoke(app, ["firmware", "scan", str(fw), "-j", "1", "--no-cache"])
+    assert res.exit_code == 2, res.output
+    assert "no APK found in the firmware: nothing analysed" in res.output

@@ -53,7 +53,7 @@ CONTENT_DIR = "files"  # everything taken out of the firmware lives under <out>/
 # What an APK scan needs from a file system besides APKs and containers: build properties, and the files that
 # stripped code is recovered from.
 NEEDED_NAMES = {"build.prop", "default.prop", "prop.default"}
-NEEDED_SUFFIXES = (".apk", ".apex", ".capex", ".jar", ".vdex", ".odex", ".oat", ".dex", ".prop", *IMAGE_SUFFIXES)
+NEEDED_SUFFIXES = (".apk", ".apex", ".capex", ".jar", ".vdex", ".odex", ".oat", ".art", ".dex", ".prop")
 # What a damaged input can raise from the standard library while being read: recorded, never fatal.
 READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError, zlib.error, *streams.DECOMPRESS_ERRORS,
