@@ -15,7 +15,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -145,7 +145,7 @@ class _OpData(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, b) -> int:
         n = min(len(b), self.left, 1 << 20)
         if n <= 0:
             return 0
@@ -164,13 +164,14 @@ class _OpData(io.RawIOBase):
 
 def _reader(kind: int, raw: _OpData) -> BinaryIO:
     """A streaming reader of one operation's output: nothing is ever held whole in memory."""
+    src = cast(BinaryIO, raw)
     if kind == REPLACE_BZ:
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
+        return cast(BinaryIO, bz2.BZ2File(src))
     if kind == REPLACE_XZ:
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+        return cast(BinaryIO, lzma.LZMAFile(src))
     if kind == ZSTD:
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
-    return raw  # type: ignore[return-value]
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True))
+    return src
 
 
 def _write_op(kind: int, raw: _OpData, fd: int, dst: list[tuple[int, int]], bs: int, budget: Budget, label: str) -> None:
