@@ -64,6 +64,8 @@ AUTH_TIMEOUT_OPTION = typer.Option(30.0, "--auth-timeout", help="Seconds to wait
 KEY_OPTION = typer.Option(None, "--key", help="adb private key; when not given: ~/.android/adbkey, created if missing")
 APKS_OPTION = typer.Option(ApkChoice.all, "--apks", help="Which APKs to pull: system, user, all or none")
 RETRIES_OPTION = typer.Option(3, "--retries", help="Extra attempts after a transient failure (disconnect, timeout)")
+MAX_PACKAGES_OPTION = typer.Option(20_000, "--max-packages", min=0,
+                                   help="Most APK files pulled in one run (a phone listing more is acquired partially)")
 DEVICE_HASH_OPTION = typer.Option(False, "--device-hash",
                                   help="Also hash each APK on the phone (sha256sum) and check the copy against it")
 
@@ -239,11 +241,12 @@ def acquire_cmd(
     key: Path | None = KEY_OPTION,
     retries: int = RETRIES_OPTION,
     device_hash: bool = DEVICE_HASH_OPTION,
+    max_packages: int = MAX_PACKAGES_OPTION,
 ) -> None:
     """Collect device state and APKs into an evidence folder. Never changes the phone. Exit 0 complete, 2 error."""
     err = Console(stderr=True)
     result = run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
-                             AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash), err)
+                             AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash, max_packages=max_packages), err)
     raise typer.Exit(EXIT_CLEAN if result.manifest.complete else EXIT_ERROR)
 
 
@@ -259,6 +262,7 @@ def scan_cmd(
     key: Path | None = KEY_OPTION,
     retries: int = RETRIES_OPTION,
     device_hash: bool = DEVICE_HASH_OPTION,
+    max_packages: int = MAX_PACKAGES_OPTION,
     formats: list[str] = FORMAT_OPTION,
     output: Path | None = OUTPUT_OPTION,
     iocs: list[Path] = IOCS_OPTION,
@@ -275,7 +279,7 @@ def scan_cmd(
     options = scan_options(workers, cache, no_cache, scheduler, memory_limit)
     out = out or Path(f"phonehome-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     run_acquisition(out, connector(serial, tcp, use_server, server_port, auth_timeout, key),
-                    AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash), err)
+                    AcquireOptions(apks=apks.value, retries=retries, device_hash=device_hash, max_packages=max_packages), err)
     result = scan_evidence(out, "device", options, err).result
     print_device_facts(result.inventory, err)
     finish_scan(result, ReportArgs(formats, output, iocs, baseline, fail_on), console, err)
