@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 
 import typer
 from rich.console import Console
@@ -94,6 +95,21 @@ def schema() -> None:
 _register()
 
 
+def _stop_like_ctrl_c(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP (a closed terminal, `kill`, a service manager) stop a scan the way Ctrl-C does: the worker
+    pool is stopped, finished results stay in the cache and an acquisition keeps what it pulled, for the resume.
+    A second signal of the same kind ends the process at once."""
+    signal.signal(signum, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop_like_ctrl_c)
+
+
 def run() -> None:
     """Console-script entry point: usage errors exit 2 (click's convention, kept)."""
+    install_stop_signals()
     app()
