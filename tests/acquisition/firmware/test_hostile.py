@@ -249,3 +249,18 @@ def test_firmware_scan_with_no_apk_at_all_is_not_clean(tmp_path: Path) -> None:
     res = runner.invoke(app, ["firmware", "scan", str(fw), "-j", "1", "--no-cache"])
     assert res.exit_code == 2, res.output
     assert "no APK found in the firmware: nothing analysed" in res.output
+
+
+def test_content_folder_named_like_phonehome_output_is_still_searched(tmp_path: Path) -> None:
+    # Output folders phonehome makes are named X.extracted; a folder of the image named so must not be skipped.
+    need("mke2fs")
+    inner_src = tmp_path / "inner"
+    (inner_src / "app" / "Hidden").mkdir(parents=True)
+    shutil.copy(LEAKY, inner_src / "app" / "Hidden" / "Hidden.apk")
+    outer_src = tmp_path / "outer"
+    (outer_src / "odm.extracted").mkdir(parents=True)
+    writers.make_ext4(inner_src, outer_src / "odm.extracted" / "odm.img", size_mb=2)
+    img = writers.make_ext4(outer_src, tmp_path / "vendor.img", size_mb=6)
+    info = run(img, tmp_path / "out")
+    assert [a.chain for a in info.apks] == [["vendor.img", "ext4:/odm.extracted/odm.img", "ext4:/app/Hidden/Hidden.apk"]], \
+        issues_text(info)
