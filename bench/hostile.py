@@ -8,8 +8,10 @@ from /proc/<pid>/io `wchar`, the largest size the output folder reached from pol
   payload-ratio the same with --max-expansion lifted, so the operation itself is decompressed until the
                 per-operation ratio check stops it (streaming: memory stays flat)
   apk-asset     an APK (a fixture that leaks the IMEI) with a 1 GiB asset of zeros (`apk scan`)
+  flood         `device acquire` of a simulated phone listing --flood N user packages (time bomb: the cost
+                per file must stay flat as N grows); run with --cases flood
 
-    python bench/hostile.py [--cases zip-amplify,payload-zstd] [--code /work/main]
+    python bench/hostile.py [--cases zip-amplify,payload-zstd] [--code /work/main] [--flood 3000]
 
 --code runs the same cases against another checkout (e.g. main, for the "before" figures).
 """
@@ -29,10 +31,8 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from tests.acquisition.firmware.writers import write_zstd_bomb_payload  # noqa: E402
-
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))  # for tests/ (the writers, the simulator profile); the code measured comes first
 CACHE = REPO / "bench" / "cache" / "hostile"
 
 
@@ -47,6 +47,8 @@ def zip_amplify() -> Path:
 
 
 def payload_zstd() -> Path:
+    from tests.acquisition.firmware.writers import write_zstd_bomb_payload
+
     out = CACHE / "payload-8g.bin"
     if not out.exists():
         write_zstd_bomb_payload(out, 8 << 30)
@@ -101,11 +103,44 @@ def run_case(name: str, argv: list[str], code: Path, work: Path) -> dict[str, ob
             "written_mib": wchar >> 20, "peak_disk_mib": peak_disk >> 20, "said": last}
 
 
+def flood_child(n: int) -> None:
+    """In a process whose PYTHONPATH puts the measured checkout first: acquire a phone with n user packages."""
+    import yaml
+
+    from tests.simulator.support import make_host_key, simulator, write_profile
+    from toolkit.acquisition import adb
+    from toolkit.acquisition.device import AcquireOptions, acquire
+    from toolkit.simulator import load_profile
+
+    with tempfile.TemporaryDirectory(prefix="phonehome-flood-") as tmp:
+        root = write_profile(Path(tmp) / "profile")
+        spec = yaml.safe_load((root / "profile.yml").read_text())
+        spec["packages"] += [{"name": f"com.flood.p{i}", "path": f"/data/app/com.flood.p{i}-1/base.apk",
+                              "uid": 20000 + i} for i in range(n)]
+        (root / "profile.yml").write_text(yaml.safe_dump(spec))
+        key = make_host_key(Path(tmp))
+        with simulator(load_profile(root), key) as sim:
+            start = time.monotonic()
+            result = acquire(Path(tmp) / "ev", lambda: adb.connect_tcp("127.0.0.1", sim.port, key_path=key,
+                                                                       auth_timeout=3, io_timeout=5),
+                             AcquireOptions(retries=0, apks="user"))
+            took = time.monotonic() - start
+    import toolkit
+
+    print(json.dumps({"case": "flood", "code": str(Path(toolkit.__file__).parents[1]), "packages": n, "files": len(result.manifest.files), "seconds": round(took, 1),
+                      "ms_per_file": round(1000 * took / max(1, len(result.manifest.files)), 2)}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", default="zip-amplify,zip-scan,payload-zstd,payload-ratio,apk-asset")
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose toolkit/ is measured")
+    parser.add_argument("--flood", type=int, default=3000, help="packages of the flood case")
+    parser.add_argument("--flood-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.flood_child is not None:
+        flood_child(args.flood_child)
+        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     cases = {
         "zip-amplify": lambda: ["firmware", "extract", str(zip_amplify()), "--out", "out"],
@@ -119,6 +154,11 @@ def main() -> int:
     }
     print(f"code: {args.code}")
     for name in args.cases.split(","):
+        if name == "flood":  # in-process acquisition with the measured code first on the path
+            env = dict(os.environ, PYTHONPATH=f"{args.code}{os.pathsep}{REPO}")
+            subprocess.run([sys.executable, __file__, "--code", str(args.code), "--flood-child", str(args.flood)],
+                           env=env, check=False)
+            continue
         argv = cases[name]()
         with tempfile.TemporaryDirectory(prefix="phonehome-hostile-") as tmp:
             res = run_case(name, argv, args.code, Path(tmp))
