@@ -53,6 +53,11 @@ def scan_evidence_folder(folder: Path, kind: Literal["device", "evidence"] = "ev
     errors = list(loaded.errors) + [InputError(path=str(folder), reason=f"evidence integrity: {p}")
                                     for p in loaded.integrity_problems]
     errors += package_mismatches(reports, loaded.inventory)
+    if not loaded.inputs and loaded.manifest.apk_selection != "none":
+        # Every pull dropped, stalled or refused: nothing checked must never read as "nothing found" (exit 0).
+        failed = len(loaded.manifest.unreadable)
+        errors.append(InputError(path=str(folder), reason=f"no APK could be analysed ({failed} could not be pulled, "
+                                 "0 pulled): nothing was checked"))
     target = Target(kind=kind, inputs=[str(folder)], identity=loaded.inventory.identity)
     result = build_result(target, reports, errors, started, inventory=loaded.inventory)
     result.acquisition = loaded.manifest  # its commands and pulls go into the CSV timeline

@@ -12,6 +12,7 @@ already does not ask again.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
@@ -43,11 +44,34 @@ class AdbError(Exception):
 class PullError(Exception):
     """A file could not be pulled; `reason` is what the phone said (e.g. "Permission denied")."""
 
-    def __init__(self, path: str, reason: str, *, transient: bool) -> None:
+    def __init__(self, path: str, reason: str, *, transient: bool, integrity: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
         self.transient = transient
+        self.integrity = integrity  # the phone sent something other than what it announced: never retried
+
+
+# What a file may grow by between its STAT and its transfer before the copy is stopped (one sync DATA packet).
+PULL_MARGIN = 64 * 1024
+
+
+def bounded_progress(path: str, progress: Progress | None, max_bytes: int | None) -> Progress:
+    """A progress callback that stops a transfer once more than max_bytes arrived (a phone that announces 1,000
+    bytes and sends a gigabyte): raised from inside the transfer, so nothing past the bound is written."""
+    received = 0
+
+    def cb(chunk: int) -> None:
+        nonlocal received
+        received += chunk
+        if max_bytes is not None and received > max_bytes:
+            raise PullError(path, f"the phone sent more than the {max_bytes - PULL_MARGIN} bytes it announced "
+                            f"(stopped after {received} bytes): the copy cannot be trusted", transient=False,
+                            integrity=True)
+        if progress:
+            progress(chunk)
+
+    return cb
 
 
 class ShellOutput(BaseModel):
@@ -154,7 +178,8 @@ class AdbConnection:
     def stat(self, path: str) -> RemoteStat:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:  # pragma: no cover
+    def pull(self, path: str, dest: Path, progress: Progress | None = None,
+             max_bytes: int | None = None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def listdir(self, path: str) -> list[str]:  # pragma: no cover - abstract
@@ -188,6 +213,24 @@ def _classify_pull_error(exc: Exception) -> tuple[str, bool]:
         if reason in text:
             return reason, False
     return (text or type(exc).__name__), True
+
+
+class _BoundedSink(io.BytesIO):
+    """What adb-shell's pull writes to (it accepts a BytesIO): each chunk checked, then appended to the file."""
+
+    def __init__(self, dest: Path, check: Progress) -> None:
+        super().__init__()
+        self.dest = dest
+        self.check = check
+        self.fh = open(dest, "wb")  # noqa: SIM115 - closed by close(), called by the pull
+
+    def write(self, data) -> int:
+        self.check(len(data))
+        return self.fh.write(data)
+
+    def close(self) -> None:
+        self.fh.close()
+        super().close()
 
 
 class AdbShellConnection(AdbConnection):
@@ -243,16 +286,19 @@ class AdbShellConnection(AdbConnection):
         return sorted(e.filename.decode(errors="replace") for e in entries
                       if e.filename not in (b".", b"..") and e.mode)
 
-    def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:
-        def cb(_path: str, chunk: int, _total: int) -> None:
-            if progress:  # adb-shell reports the size of each DATA chunk
-                progress(chunk)
-
+    def pull(self, path: str, dest: Path, progress: Progress | None = None, max_bytes: int | None = None) -> None:
+        # adb-shell swallows exceptions from its progress callback, but not from the stream it writes to: the
+        # bound is enforced by a sink that writes each DATA chunk to the file only once it is within the bound.
+        sink = _BoundedSink(dest, bounded_progress(path, progress, max_bytes))
         try:
-            self._dev.pull(path, str(dest), progress_callback=cb, read_timeout_s=self.io_timeout)
+            self._dev.pull(path, sink, read_timeout_s=self.io_timeout)
+        except PullError:
+            raise
         except Exception as e:  # adb-shell raises many types; classify by the phone's message
             reason, transient = _classify_pull_error(e)
             raise PullError(path, reason, transient=transient) from e
+        finally:
+            sink.close()
 
     def close(self) -> None:
         try:
@@ -403,13 +449,15 @@ class AdbServerConnection(AdbConnection):
         info = self._dev.sync.stat(path)
         return RemoteStat(mode=info.mode, size=info.size, mtime=int(info.mtime.timestamp()) if info.mtime else 0)
 
-    def pull(self, path: str, dest: Path, progress: Progress | None = None) -> None:
+    def pull(self, path: str, dest: Path, progress: Progress | None = None, max_bytes: int | None = None) -> None:
+        bounded = bounded_progress(path, progress, max_bytes)
         try:
             with open(dest, "wb") as fh:
                 for chunk in self._dev.sync.iter_content(path):
+                    bounded(len(chunk))  # before writing: nothing past the bound reaches the disk
                     fh.write(chunk)
-                    if progress:
-                        progress(len(chunk))
+        except PullError:
+            raise
         except Exception as e:
             reason, transient = _classify_pull_error(e)
             raise PullError(path, reason, transient=transient) from e

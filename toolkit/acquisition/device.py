@@ -7,8 +7,10 @@ push/install/root call at all; file transfer is pull-only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from toolkit.acquisition.adb import AdbConnection, AdbError, PullError, RemoteStat, ShellOutput
+from toolkit.acquisition.adb import PULL_MARGIN, AdbConnection, AdbError, PullError, RemoteStat, ShellOutput
 from toolkit.acquisition.evidence import (
     MANIFEST,
     AcquisitionManifest,
@@ -120,8 +122,9 @@ class ReadOnlyDevice:
     def listdir(self, path: str) -> list[str]:
         return self._conn.listdir(path)
 
-    def pull(self, path: str, dest: Path, progress: Callable[[int], None] | None = None) -> None:
-        self._conn.pull(path, dest, progress)
+    def pull(self, path: str, dest: Path, progress: Callable[[int], None] | None = None,
+             max_bytes: int | None = None) -> None:
+        self._conn.pull(path, dest, progress, max_bytes)
 
     def close(self) -> None:
         self._conn.close()
@@ -153,6 +156,8 @@ class Collector:
 
 
 PM_LIST = "pm list packages -f -U -i --show-versioncode"
+SAVE_INTERVAL = 1.0  # seconds between two saves of acquisition.json while files are pulled
+WAITING_NOTICE = 10.0  # seconds before the user is told which collector is waiting
 COLLECTORS: tuple[Collector, ...] = (
     Collector("getprop", ("getprop",)),
     Collector("getenforce", ("getenforce",)),
@@ -178,7 +183,10 @@ class AcquireOptions(PhModel):
     apks: ApkSelection = "all"
     retries: int = Field(3, ge=0, description="Extra attempts for a transient failure (disconnect, timeout)")
     retry_delay: float = Field(0.5, ge=0)
-    command_timeout: float = 120.0
+    command_timeout: float = Field(120.0, description="Overall deadline of one collector (all its commands, "
+                                   "fallbacks and reconnects together), in seconds")
+    max_packages: int = Field(20_000, ge=0, description="Most APK files pulled in one run: a phone listing more "
+                              "(a flooded package list) is acquired up to this many, the rest said, not pulled")
     device_hash: bool = Field(False, description="Also hash each APK on the phone (toybox sha256sum) and compare: "
                               "proves the copy end to end, costs a read of every file on the phone")
 
@@ -214,6 +222,7 @@ def parse_inventory(outputs: dict[str, str]) -> DeviceInventory:
     return build_inventory(outputs)
 
 
+BY_PATH_DIR = "apks-by-path"  # pulled files whose mirrored name is taken (see Acquirer._store_name)
 _SYSTEM_PREFIXES = ("/system/", "/vendor/", "/product/", "/system_ext/", "/odm/", "/apex/", "/oem/")
 
 
@@ -239,6 +248,9 @@ class Acquirer:
         self.progress = progress
         self.device: ReadOnlyDevice | None = None
         self.sent_log: list[str] = []
+        self._manifest: AcquisitionManifest | None = None
+        self._saved_at = 0.0
+        self._unsaved = False
 
     # --- connection with reconnects
     def _device(self) -> ReadOnlyDevice:
@@ -256,11 +268,27 @@ class Acquirer:
         current = self.device.sent if self.device is not None else []
         return self.sent_log + [f"{c.at.isoformat()} exit={c.exit_code} {c.command}" for c in current]
 
-    def _save(self, manifest: AcquisitionManifest) -> None:
-        """Save after every step, so an interrupted run loses nothing already done (commands sent included)."""
+    def _save(self, manifest: AcquisitionManifest, force: bool = True) -> None:
+        """Save the manifest (commands sent included) so an interrupted run loses nothing already done.
+
+        Rewriting acquisition.json after each of thousands of files would make the run quadratic: per-file saves
+        (force=False) are batched to one a second; every stage end, the run's end and an interruption save at once.
+        """
+        self._manifest = manifest
+        now = time.monotonic()
+        if not force and now - self._saved_at < SAVE_INTERVAL:
+            self._unsaved = True
+            return
         if manifest.runs:
             manifest.runs[-1].commands_sent = self._sent_lines()
         self.folder.save_manifest(manifest)
+        self._saved_at = time.monotonic()
+        self._unsaved = False
+
+    def save_pending(self) -> None:
+        """Write what the batched saves held back (called on the way out, interrupted or not)."""
+        if self._unsaved and self._manifest is not None:
+            self._save(self._manifest)
 
     def _emit(self, stage: str, done: int, total: int | None, item: str | None) -> None:
         if self.progress:
@@ -302,7 +330,18 @@ class Acquirer:
         self._save(manifest)
 
         targets = self._targets(inventory) if self.options.apks != "none" else []
+        manifest.limits_hit = []  # said for the latest run only: a later run with a higher limit clears it
+        if len(targets) > self.options.max_packages:
+            # A flooded package list must not keep the acquisition crawling for hours: pull a bounded number and
+            # say what was left, so the result reads as partial, not complete.
+            note = (f"run {run_no}: the phone lists {len(targets)} APK files; only the first "
+                    f"{self.options.max_packages} were pulled (--max-packages): the rest were not acquired")
+            log.warning("%s", note)
+            manifest.notes.append(note)
+            manifest.limits_hit = [note]
+            targets = targets[: self.options.max_packages]
         self._pull_all(manifest, targets, run_no, record)
+        self._save(manifest)
 
         record.finished_at = _now()
         manifest.finished_at = record.finished_at
@@ -311,7 +350,7 @@ class Acquirer:
         wanted = {t.device_path for t in targets}
         files_ok = all(f.status == "pulled" or (f.reason and not f.reason.startswith("transient:"))
                        for f in manifest.files if f.device_path in wanted)
-        manifest.complete = commands_ok and files_ok
+        manifest.complete = commands_ok and files_ok and not manifest.limits_hit
         self._drop()
         self._save(manifest)
         self.folder.write_hash_list()
@@ -348,13 +387,21 @@ class Acquirer:
                 manifest.commands.append(self._run_collector(Collector(key, commands, _answered_packages), run_no))
                 self._save(manifest)
 
-    def _shell_with_retry(self, command: str) -> ShellOutput:
+    def _shell_with_retry(self, command: str, deadline: float | None = None) -> ShellOutput:
+        """Run one command, reconnecting after a broken connection; all attempts share the deadline (monotonic)."""
         attempts = self.options.retries + 1
+        deadline = deadline if deadline is not None else time.monotonic() + self.options.command_timeout
         for attempt in range(1, attempts + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AdbError("connection", f"no answer to `{command}` within the collector's "
+                               f"{self.options.command_timeout:g} s deadline")
             try:
-                return self._device().shell(command, timeout=self.options.command_timeout)
+                return self._device().shell(command, timeout=left)
             except AdbError as e:
-                if e.kind != "connection" or attempt == attempts:
+                if e.kind != "connection" or attempt == attempts or time.monotonic() >= deadline:
+                    if e.kind == "connection":
+                        self._drop()  # a command left waiting on the phone: start the next one afresh
                     raise
                 log.warning("%s; reconnecting (attempt %d of %d)", e.message, attempt + 1, attempts)
                 self._drop()
@@ -362,16 +409,29 @@ class Acquirer:
         raise AssertionError("unreachable")
 
     def _run_collector(self, collector: Collector, run_no: int) -> CommandRecord:
+        """Run a collector's commands in order until one is accepted, within ONE deadline for all of them: a
+        command that never answers costs command_timeout once, not once per fallback and retry."""
         started = _now()
         last: ShellOutput | None = None
+        deadline = time.monotonic() + self.options.command_timeout
+        # Say which collector the acquisition is waiting for when a command is slow (the bar alone looks stuck).
+        waiting = threading.Timer(min(WAITING_NOTICE, self.options.command_timeout / 2), log.warning,
+                                  ("still waiting for the phone to answer %s (gives up after %g s)", collector.key,
+                                   self.options.command_timeout))
+        waiting.daemon = True
+        waiting.start()
         try:
             for command in collector.commands:
-                last = self._shell_with_retry(command)
+                last = self._shell_with_retry(command, deadline)
                 if collector.accept(last):
+                    break
+                if time.monotonic() >= deadline:
                     break
         except AdbError as e:
             return CommandRecord(key=collector.key, command=collector.commands[-1 if last else 0],
                                  started_at=started, finished_at=_now(), error=e.message, run=run_no)
+        finally:
+            waiting.cancel()
         assert last is not None
         path = self.folder.write_raw(collector.key, last.stdout)
         rel = path.relative_to(self.folder.root).as_posix()
@@ -442,7 +502,7 @@ class Acquirer:
             else:
                 by_path[target.device_path] = len(manifest.files)
                 manifest.files.append(result)
-            self._save(manifest)
+            self._save(manifest, force=False)
             self._emit("pull", n, total, target.device_path)
 
     def _device_sha256(self, path: str) -> str | None:
@@ -460,37 +520,72 @@ class Acquirer:
 
         return report
 
-    def _pull_one(self, target: _Target, run_no: int, earlier_attempts: int) -> PulledFile:
-        rel = apk_local_path(target.device_path)
+    def _store_name(self, device_path: str) -> str:
+        """Where a pulled file is kept: apks/<device path>, unless that name is taken on disk (a path that is both
+        a file and a folder on the phone, '/x.apk' and '/x.apk/base.apk') or would be mistaken for a temporary
+        file; then apks-by-path/<hash of the device path>.apk, a name no device path maps to."""
+        rel = apk_local_path(device_path)  # EvidenceError for '..' and the like: refused by the caller
         dest = self.folder.root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        taken = dest.is_dir() or dest.name.endswith((".part", ".tmp")) or any(
+            p.exists() and not p.is_dir() for p in dest.parents if p != self.folder.root and
+            p.is_relative_to(self.folder.root))
+        if not taken:
+            return rel
+        return f"{BY_PATH_DIR}/{hashlib.sha256(device_path.encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.apk"
+
+    def _pull_one(self, target: _Target, run_no: int, earlier_attempts: int) -> PulledFile:
+        base = {"device_path": target.device_path, "package": target.package, "role": target.role,
+                "partition": _partition(target.device_path), "run": run_no}
+        try:
+            rel = self._store_name(target.device_path)
+            dest = self.folder.root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except (EvidenceError, OSError) as e:
+            # One path the phone lists that cannot be stored safely is a problem of its own, not the end of the scan.
+            reason = str(e) if isinstance(e, EvidenceError) else f"cannot be stored: {e.strerror or e}"
+            log.warning("not pulled: %s", reason)
+            return PulledFile(**base, status="failed", reason=f"refused: {reason}", attempts=earlier_attempts)
         part = dest.with_name(dest.name + ".part")
         attempts = self.options.retries + 1
         reason = "not attempted"
-        base = {"device_path": target.device_path, "package": target.package, "role": target.role,
-                "partition": _partition(target.device_path), "run": run_no}
         for attempt in range(1, attempts + 1):
             try:
                 device = self._device()
                 st = device.stat(target.device_path)
                 expected = st.size if st.exists else None
-                device.pull(target.device_path, part, self._bytes_progress(target.device_path, expected))
+                # Never more than the announced size (plus one packet): a phone that lies cannot fill the disk.
+                device.pull(target.device_path, part, self._bytes_progress(target.device_path, expected),
+                            max_bytes=expected + PULL_MARGIN if expected is not None else None)
                 size = part.stat().st_size
+                if expected is not None and size > expected:
+                    raise PullError(target.device_path, f"the phone announced {expected} bytes and sent {size}: "
+                                    "the copy cannot be trusted", transient=False, integrity=True)
                 if expected is not None and size != expected:
                     raise PullError(target.device_path, f"short transfer: {size} of {expected} bytes", transient=True)
                 digest = sha256_file(part)
-                device_digest = self._device_sha256(target.device_path) if self.options.device_hash else None
+                note = None
+                try:
+                    device_digest = self._device_sha256(target.device_path) if self.options.device_hash else None
+                except NotAllowedError:
+                    # The path cannot be put in a shell command safely (e.g. ';'): the command was not sent.
+                    device_digest = None
+                    note = "not hashed on the phone: its path cannot be sent in a shell command safely"
+                    log.warning("%s: %s", target.device_path, note)
                 if device_digest is not None and device_digest != digest:
                     raise PullError(target.device_path, f"SHA-256 on the phone {device_digest} differs from the "
                                     f"copy's {digest}", transient=True)
                 part.replace(dest)
-                return PulledFile(**base, status="pulled", local_path=rel, size=size, sha256=digest,
+                return PulledFile(**base, status="pulled", local_path=rel, size=size, sha256=digest, reason=note,
                                   device_sha256=device_digest, device_mode=f"{st.mode:o}" if st.exists else None,
                                   device_mtime=datetime.fromtimestamp(st.mtime, UTC) if st.exists else None,
                                   attempts=earlier_attempts + attempt)
             except PullError as e:
                 reason = e.reason
                 part.unlink(missing_ok=True)
+                if e.integrity:
+                    self._drop()  # the transfer was cut mid-stream: the session cannot be reused
+                    return PulledFile(**base, status="failed", reason=f"integrity: {reason}",
+                                      attempts=earlier_attempts + attempt)
                 if not e.transient:
                     return PulledFile(**base, status="failed", reason=reason, attempts=earlier_attempts + attempt)
                 self._drop()  # the connection is suspect after a transient failure: reconnect
@@ -516,6 +611,7 @@ def acquire(out: Path, connect: Callable[[], AdbConnection], options: AcquireOpt
         return acquirer.run()
     finally:
         acquirer._drop()  # also on Ctrl-C or an unexpected error: close the connection to the phone
+        acquirer.save_pending()  # and keep every file already pulled for the resume
 
 
 # --- from an evidence folder to the analysis pipeline ----------------------------------------------------------
@@ -549,12 +645,17 @@ def evidence_inputs(folder_path: Path) -> EvidenceInputs:
             inputs.append(ApkInput(path=str(local.resolve()), provenance=Provenance(
                 origin="device", device_path=f.device_path, chain=[manifest.device.serial or manifest.serial,
                                                                    f.device_path])))
+            if f.reason:  # pulled, with something to say (e.g. no on-phone hash for this path)
+                errors.append(InputError(path=f.device_path, reason=f.reason, level="warning"))
         elif f.status == "pulled" and f.local_path and local is None:
             errors.append(InputError(path=f.device_path, reason=f"not analysed: {MANIFEST} places it outside the "
                                      f"evidence folder ({f.local_path!r})"))
         elif f.status == "pulled":
             errors.append(InputError(path=f.device_path, reason=f"recorded as pulled but {f.local_path} is missing "
                                      f"from {folder.root}"))
+        elif f.reason and f.reason.startswith("integrity:"):
+            # The phone sent other than it announced: not a file it withheld, an untrustworthy answer.
+            errors.append(InputError(path=f.device_path, reason=f"not analysed: {f.reason}"))
         else:
             # Common on real phones (e.g. "Permission denied" on some preinstalled apps): recorded, not fatal.
             errors.append(InputError(path=f.device_path, level="warning",
@@ -562,5 +663,7 @@ def evidence_inputs(folder_path: Path) -> EvidenceInputs:
     for c in manifest.commands:
         if c.error:
             errors.append(InputError(path=f"command: {c.command}", reason=c.error, level="warning"))
+    for note in manifest.limits_hit:  # a limit cut the acquisition: the result is partial, and says why
+        errors.append(InputError(path=str(folder.root), reason=f"partial acquisition: {note}", level="warning"))
     return EvidenceInputs(folder=str(folder.root), manifest=manifest, inventory=inventory, inputs=inputs,
                           errors=errors, integrity_problems=problems)

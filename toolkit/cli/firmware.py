@@ -27,6 +27,10 @@ SUMMARY = "firmware.json"
 FIRMWARE_ARG = typer.Argument(..., metavar="FIRMWARE", show_default=False,
                               help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder")
 MAX_OUTPUT_OPTION = typer.Option("64G", "--max-output", metavar="SIZE", help="Most bytes unpacking may write in all (e.g. 20G)")
+MAX_EXPANSION_OPTION = typer.Option(
+    20.0, "--max-expansion", min=1.0, metavar="FACTOR",
+    help="Most bytes unpacking may write, as a multiple of the firmware file's size (never below 256M)",
+)
 
 
 def _size(text: str, err: Console) -> int:
@@ -77,6 +81,7 @@ def extract(
     file: Path = FIRMWARE_ARG,
     out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder to unpack into (created; must be empty if it exists)"),
     max_output: str = MAX_OUTPUT_OPTION,
+    max_expansion: float = MAX_EXPANSION_OPTION,
 ) -> None:
     """Unpack a firmware file to every file system, APK and build.prop in it; write firmware.json.
 
@@ -88,7 +93,7 @@ def extract(
     _check_input(file, err)
     limit = _size(max_output, err)
     _check_out_folder(out, err)
-    info = unpack(file, out, Limits(max_output_bytes=limit))
+    info = unpack(file, out, Limits(max_output_bytes=limit, max_expansion=max_expansion))
     (out / SUMMARY).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
     _summary(info, err)
     raise typer.Exit(EXIT_ERROR if info.issues or not info.partitions and not info.apks else EXIT_CLEAN)
@@ -101,14 +106,15 @@ def scan(
     keep: Path | None = typer.Option(None, "--out", metavar="DIR", show_default=False,
                                      help="Keep the unpacked files in this folder (default: a temporary folder)"),
     max_output: str = MAX_OUTPUT_OPTION,
+    max_expansion: float = MAX_EXPANSION_OPTION,
     report: ReportRequest = ...,  # type: ignore[assignment]
     batch: ScanOptions = ...,  # type: ignore[assignment]
 ) -> None:
     """Unpack a firmware file and analyse every preinstalled APK. Exit code: 0 nothing found, 1 findings, 2 error."""
-    import shutil
     import tempfile
     from datetime import UTC, datetime
 
+    from toolkit.acquisition.files import remove_tree
     from toolkit.acquisition.firmware import Limits, unpack
     from toolkit.cli.progress import analyse_with_progress
     from toolkit.models import InputError
@@ -124,17 +130,18 @@ def scan(
         _check_out_folder(keep, err)
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
-        info = unpack(file, workdir, Limits(max_output_bytes=limit))
+        # Only what the analysis reads is written (APKs, images, build.prop): not every file of every partition.
+        info = unpack(file, workdir, Limits(max_output_bytes=limit, max_expansion=max_expansion), only_needed=True)
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
         result = scan_unpacked_firmware(info, workdir, batch, keep_files=keep is not None, started=started,
                                         analyse=lambda inputs: analyse_with_progress(inputs, batch, err))
     finally:
         if keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if not result.apks and result.input_errors and all(e.level == "warning" for e in result.input_errors):
+            remove_tree(workdir)  # without recursion: an image may nest thousands of folders
+    if not result.apks and all(e.level == "warning" for e in result.input_errors):
         # Damaged parts are warnings only beside good ones: when nothing at all could be taken out of the file,
         # the firmware was not usable and "nothing found" (exit 0) would claim a check that never happened.
-        result.input_errors.append(InputError(
-            path=str(file), reason="no APK could be extracted (every part that was found is damaged): nothing analysed",
-        ))
+        reason = ("no APK could be extracted (every part that was found is damaged): nothing analysed"
+                  if result.input_errors else "no APK found in the firmware: nothing analysed")
+        result.input_errors.append(InputError(path=str(file), reason=reason))
     finish_scan(relative_to_root(result, keep) if keep is not None else result, report, console, err)

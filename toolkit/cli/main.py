@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -105,9 +106,24 @@ def command() -> Any:
     return cmd
 
 
+def _stop_like_ctrl_c(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP (a closed terminal, `kill`, a service manager) stop a scan the way Ctrl-C does: the worker
+    pool is stopped, finished results stay in the cache and an acquisition keeps what it pulled, for the resume.
+    A second signal of the same kind ends the process at once."""
+    signal.signal(signum, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop_like_ctrl_c)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point. A usage error (unknown option, missing argument, bad value) is one line in
     phonehome's style, `error: ...`, with exit code 2 like every other error."""
+    install_stop_signals()
     cmd = command()
     try:
         code = cmd.main(args=argv, prog_name="phonehome", standalone_mode=False)

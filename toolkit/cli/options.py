@@ -231,6 +231,7 @@ class AdbArgs:
     retries: int
     device_hash: bool
     apks: ApkChoice
+    max_packages: int
 
     def connector(self) -> Callable[[], adb.AdbConnection]:
         """A function that (re)connects the way the user asked; the acquisition calls it again after a disconnect."""
@@ -245,7 +246,8 @@ class AdbArgs:
     def acquire_options(self) -> AcquireOptions:
         from toolkit.acquisition.device import AcquireOptions
 
-        return AcquireOptions(apks=self.apks.value, retries=self.retries, device_hash=self.device_hash)
+        return AcquireOptions(apks=self.apks.value, retries=self.retries, device_hash=self.device_hash,
+                              max_packages=self.max_packages)
 
 
 SERVER_PORT = Opt("server_port", int | None, typer.Option(
@@ -270,4 +272,7 @@ ADB = OptionGroup("phone", (
                                      help="Extra attempts after a transient failure (disconnect, timeout)")),
     Opt("device_hash", bool, typer.Option(False, "--device-hash", metavar="", show_default=False,
                                           help="Also hash each APK on the phone (sha256sum) and check the copy")),
+    Opt("max_packages", int, typer.Option(20_000, "--max-packages", min=0, metavar="N",
+                                          help="Most APK files pulled in one run (a phone listing more is acquired "
+                                               "partially)")),
 ), AdbArgs)

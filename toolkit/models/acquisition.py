@@ -97,6 +97,8 @@ class AcquisitionManifest(PhModel):
     files: list[PulledFile] = Field(default_factory=list)
     runs: list[RunRecord] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    limits_hit: list[str] = Field(default_factory=list, description="Limits that cut the latest run short "
+                                  "(e.g. --max-packages): the acquisition is partial for that reason")
 
     @property
     def unreadable(self) -> list[PulledFile]:

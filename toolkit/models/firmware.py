@@ -96,3 +96,5 @@ class FirmwareInfo(PhModel):
     issues: list[FirmwareIssue] = Field(default_factory=list)
     bytes_written: int = 0
     peak_bytes: int = 0
+    skipped_files: int = Field(0, description="Files not written because an APK scan does not read them "
+                                              "(firmware scan writes APKs, images, archives and build.prop only)")

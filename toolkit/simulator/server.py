@@ -57,6 +57,8 @@ class Faults(BaseModel):
     offline: bool = Field(False, description="Accept TCP connections but never answer (an offline device)")
     command_delay_seconds: float = Field(0.0, description="Think this long before answering a shell command")
     slow_commands: list[str] = Field(default_factory=list, description="Only these command lines (empty: all)")
+    announced_sizes: dict[str, int] = Field(default_factory=dict,
+                                            description="Paths whose STAT announces this size (a phone that lies)")
 
 
 class _Stream:
@@ -442,7 +444,7 @@ def _sync(sim: DeviceSimulator, stream: _Stream, destination: str) -> None:
             return _EACCES, 0, 0, 0
         f = profile.files.get(path)
         if f is not None:
-            return 0, f.mode, f.size(), f.mtime
+            return 0, f.mode, sim.faults.announced_sizes.get(path, f.size()), f.mtime
         if path.rstrip("/") in profile.dirs or path == "/":
             return 0, _DIR_MODE, 4096, 1230796800
         return _ENOENT, 0, 0, 0

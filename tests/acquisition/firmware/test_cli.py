@@ -45,7 +45,7 @@ def test_extract_writes_tree_and_summary(ota: Path, tmp_path: Path) -> None:
     assert {a["device_path"] for a in summary["apks"]} == {
         "/system/priv-app/DeviceReport/DeviceReport.apk", "/system/app/SmsHelper/SmsHelper.apk"
     }
-    assert (out / "payload.bin.extracted" / "system" / "system" / "build.prop").is_file()
+    assert (out / "files" / "payload.bin.extracted" / "system" / "system" / "build.prop").is_file()
 
 
 def test_extract_refuses_a_non_empty_output(ota: Path, tmp_path: Path) -> None:
@@ -127,4 +127,4 @@ def test_unrecoverable_stripped_app_is_partial(system_ext4: Path, tmp_path: Path
     assert old["status"] == "partial"
     assert "code not recoverable offline" in old["reason"]
     assert old["package"]  # the manifest was still read
-    assert (tmp_path / "kept" / "system" / "app" / "OldOdex" / "OldOdex.apk").is_file()
+    assert (tmp_path / "kept" / "files" / "system" / "app" / "OldOdex" / "OldOdex.apk").is_file()

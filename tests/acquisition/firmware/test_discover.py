@@ -78,6 +78,6 @@ def test_a_firmware_folder_with_an_unlistable_subfolder_says_so(tmp_path: Path) 
     finally:
         os.close(fd)
     info = run(folder, tmp_path / "out")
-    assert [a.path for a in info.apks] == ["system/app/Flash/Flash.apk"]
+    assert [a.path for a in info.apks] == ["files/system/app/Flash/Flash.apk"]
     unlisted = [i for i in info.issues if "folder not readable" in i.reason]
     assert len(unlisted) == 1 and unlisted[0].chain[0] == "fw" and unlisted[0].chain[1].startswith("d" * 200)

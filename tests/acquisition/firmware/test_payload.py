@@ -36,8 +36,8 @@ def test_ota_zip_reads_payload_in_place(system_ext4: Path, vendor_ext4: Path, tm
     assert apps["/system/priv-app/DeviceReport/DeviceReport.apk"].chain == [
         "ota.zip", "payload.bin", "system", "ext4:/system/priv-app/DeviceReport/DeviceReport.apk"
     ]
-    assert (tmp_path / "out" / "payload.bin.extracted" / "boot").is_file()  # non-fs partition kept as a file
-    assert not (tmp_path / "out" / "payload.bin").exists()  # read in place, never copied out
+    assert (tmp_path / "out" / "files" / "payload.bin.extracted" / "boot").is_file()  # non-fs partition kept as a file
+    assert not (tmp_path / "out" / "files" / "payload.bin").exists()  # read in place, never copied out
     assert info.identity is not None and info.identity.brand == "acme"
 
 

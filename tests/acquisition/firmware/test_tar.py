@@ -25,7 +25,7 @@ def test_tar_md5_with_lz4_members(system_sparse: Path, vendor_ext4: Path, tmp_pa
         "AP_X.tar.md5", "system.img.lz4", "system.img", "ext4:/system/app/Flashlight/Flashlight.apk"
     ]
     assert "/vendor/app/VendorSync/VendorSync.apk" in apps
-    assert (tmp_path / "out" / "boot.img").read_bytes().startswith(b"ANDROID!")
+    assert (tmp_path / "out" / "files" / "boot.img").read_bytes().startswith(b"ANDROID!")
 
 
 def test_tar_md5_mismatch_is_reported_and_contents_still_read(vendor_ext4: Path, tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_xiaomi_tgz_streamed(system_sparse: Path, tmp_path: Path) -> None:
     assert apps["/system/app/Flashlight/Flashlight.apk"].chain[:3] == [
         "acme_images_V14.tgz", "acme_images_V14/images/system.img", "ext4:/system/app/Flashlight/Flashlight.apk"
     ], issues_text(info)
-    assert (tmp_path / "out" / "acme_images_V14" / "flash_all.sh").is_file()
+    assert (tmp_path / "out" / "files" / "acme_images_V14" / "flash_all.sh").is_file()
 
 
 def test_tgz_bomb_member_is_stopped(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_tgz_bomb_member_is_stopped(tmp_path: Path) -> None:
         tf.addfile(ti, io.BytesIO(bytes(ti.size)))
     info = run(fw, tmp_path / "out")
     assert "compression bomb" in issues_text(info)
-    assert not (tmp_path / "out" / "images" / "zeros.img").exists()
+    assert not (tmp_path / "out" / "files" / "images" / "zeros.img").exists()
 
 
 def test_unknown_input_is_reported(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_apex_inside_ext4(tmp_path: Path) -> None:
     assert apk.chain == ["system_ext.img", "ext4:/apex/com.acme.perm.apex", "apex_payload.img",
                          "ext4:/app/Perm/Perm.apk"], issues_text(info)
     assert apk.partition == "apex/com.acme.perm"
-    assert (tmp_path / "out" / "apex" / "com.acme.perm.apex").is_file()  # the APEX itself stays as found
+    assert (tmp_path / "out" / "files" / "apex" / "com.acme.perm.apex").is_file()  # the APEX itself stays as found
 
 
 def test_traversal_absolute_and_symlink_members(tmp_path: Path) -> None:
@@ -65,8 +65,8 @@ def test_traversal_absolute_and_symlink_members(tmp_path: Path) -> None:
     info = run(fw, out)
     text = issues_text(info)
     assert "escape the output directory" in text and "absolute path" in text
-    assert (out / "ok" / "file.txt").read_text() == "fine"
-    assert not (out / "ok" / "link").is_symlink()
+    assert (out / "files" / "ok" / "file.txt").read_text() == "fine"
+    assert not (out / "files" / "ok" / "link").is_symlink()
     assert [s.target for s in info.symlinks] == ["../../../../etc/passwd"]
     assert not (tmp_path / "escape.txt").exists()
     assert {p.name for p in tmp_path.iterdir()} == {"evil.zip", "out"}
@@ -78,7 +78,7 @@ def test_zip_bomb_is_stopped(tmp_path: Path) -> None:
         z.writestr("zeros.bin", bytes(64 << 20))
     info = run(fw, tmp_path / "out", Limits(ratio_floor=1 << 20))
     assert "compression bomb" in issues_text(info)
-    assert not (tmp_path / "out" / "zeros.bin").exists()
+    assert not (tmp_path / "out" / "files" / "zeros.bin").exists()
 
 
 def test_nesting_depth_limit(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_damaged_zip_member_reported_rest_extracted(tmp_path: Path) -> None:
     fw.write_bytes(bytes(data))
     info = run(fw, tmp_path / "out")
     assert any(i.chain[-1] == "a.txt" for i in info.issues), issues_text(info)
-    assert (tmp_path / "out" / "b.txt").read_text() == "B" * 5000
+    assert (tmp_path / "out" / "files" / "b.txt").read_text() == "B" * 5000
 
 
 def test_damaged_member_is_an_issue_and_its_neighbour_is_still_read(tmp_path: Path) -> None:
@@ -124,5 +124,5 @@ def test_damaged_member_is_an_issue_and_its_neighbour_is_still_read(tmp_path: Pa
     # zlib reports the flipped bit either as bad deflate data or, once inflated, as a CRC-32 mismatch
     assert "damaged zip member: Bad CRC-32" in issues_text(info) or "compressed data is damaged" in issues_text(info)
     assert [i.chain for i in info.issues] == [["fw.zip", "system/app/Bad/Bad.apk"]]
-    assert (tmp_path / "out" / "system" / "app" / "Good" / "Good.apk").read_bytes() == good
-    assert not (tmp_path / "out" / "system" / "app" / "Bad" / "Bad.apk").exists()  # no half-written copy
+    assert (tmp_path / "out" / "files" / "system" / "app" / "Good" / "Good.apk").read_bytes() == good
+    assert not (tmp_path / "out" / "files" / "system" / "app" / "Bad" / "Bad.apk").exists()  # no half-written copy

@@ -272,3 +272,26 @@ def strip_dex(apk: Path, out: Path) -> list[bytes]:
                 continue
             dst.writestr(info, data)
     return dexes
+
+
+def write_zstd_bomb_payload(out: Path, size: int, name: str = "system") -> Path:
+    """A full-OTA payload.bin whose one partition is a single ZSTD operation of `size` zero bytes (a few hundred
+    bytes per GiB compressed): hostile input for the streaming and ratio checks."""
+    comp = zstandard.ZstdCompressor(level=19).compressobj()
+    blob = bytearray()
+    zeros = bytes(64 << 20)
+    left = size
+    while left:
+        n = min(left, len(zeros))
+        blob += comp.compress(zeros[:n])
+        left -= n
+    blob += comp.flush()
+    nblocks = size // BLOCK
+    op = enc_int(1, 14) + enc_int(2, 0) + enc_int(3, len(blob)) + enc_bytes(6, _ext(0, nblocks))
+    op += enc_bytes(8, hashlib.sha256(bytes(blob)).digest())
+    info = enc_int(1, size)  # no partition hash: the operation's own checks must stop it
+    pmsg = enc_bytes(1, name.encode()) + enc_bytes(7, info) + enc_bytes(8, op)
+    manifest = enc_int(3, BLOCK) + enc_int(12, 0) + enc_bytes(13, pmsg)
+    with open(out, "wb") as f:
+        f.write(b"CrAU" + struct.pack(">QQI", 2, len(manifest), 0) + manifest + bytes(blob))
+    return out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from toolkit.acquisition.files import sha256_file
+from toolkit.acquisition.files import make_dirs, sha256_file, walk
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.extract import TMP_DIR, Root
+from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
 from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
 from toolkit.inventory.props import identity_from_props, parse_props
 from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
@@ -39,6 +38,8 @@ def locate(path: Path, roots: dict[Path, Root]) -> tuple[list[str], str | None, 
         return [path.name], None, None
     rdir, root = found
     rel = PurePosixPath(*path.relative_to(rdir).parts)
+    if root.kind == "copy":  # a second member of the same name: its chain already names it
+        return (root.chain if len(rel.parts) == 1 else root.chain + [str(rel)]), root.partition, None
     if root.kind in FS_KINDS:
         chain = root.chain + [f"{root.kind}:/{rel}"]
         device = f"{root.mount}/{rel}" if root.mount is not None else None
@@ -62,9 +63,9 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.issues.append(FirmwareIssue(chain=[str(Path(e.filename or out).relative_to(out))],
                                          reason=f"cannot list the extracted folder: {e.strerror or e}"))
 
-    for dirpath, dirnames, filenames in os.walk(out, followlinks=False, onerror=unlisted):
-        if Path(dirpath) == out:
-            dirnames[:] = [d for d in dirnames if d not in (TMP_DIR, RECOVERED_DIR)]
+    # Only the firmware's content is searched: phonehome's own files (temporary space, recovered code) live
+    # beside it, so no name inside an image can hide an APK or pass one off.
+    for dirpath, dirnames, filenames in walk(out / CONTENT_DIR, onerror=unlisted):
         dirnames.sort()
         for fn in sorted(filenames):
             p = Path(dirpath) / fn
@@ -150,7 +151,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
             notes.append(f"{where}: {e}")
             continue
         target = out / RECOVERED_DIR / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent)
         if target.exists():
             target.unlink()
         try:

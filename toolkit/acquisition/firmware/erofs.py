@@ -10,8 +10,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+from toolkit.acquisition.files import make_dirs, remove_tree, walk
 from toolkit.acquisition.firmware.dev import Dev, u16, u32
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.fsresult import FsResult
@@ -92,30 +94,32 @@ def check_superblock(dev: Dev, installed: str | None) -> str:
     return "erofs features: " + (", ".join(names) or "none")
 
 
-def extract_erofs(dev: Dev, image_path: str, dest: Path, workdir: Path) -> FsResult:
+def extract_erofs(dev: Dev, image_path: str, dest: Path, workdir: Path,
+                  want: Callable[[str, bytes, int], bool] | None = None) -> FsResult:
     """Extract an EROFS image file with fsck.erofs into dest, then make the tree safe.
 
     fsck.erofs recreates symlinks; they are recorded and removed so nothing in the output points outside.
+    want(name, first bytes, size): when given, the regular files it refuses are deleted again (counted in skipped).
     """
     installed = erofs_utils_version()
     detail = check_superblock(dev, installed)
     res = FsResult(detail=detail)
     tmp = workdir / (dest.name + ".erofs-tmp")
     if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+        remove_tree(tmp)
+    make_dirs(tmp)
     cmd = ["fsck.erofs", f"--extract={tmp}", "--no-preserve", image_path]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     except subprocess.TimeoutExpired as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         raise FirmwareError(dev.name, "fsck.erofs took more than an hour") from e
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         raise FirmwareError(dev.name, f"fsck.erofs failed: {msg[-1] if msg else proc.returncode}")
     # Record symlinks and special files, keep only regular files and directories.
-    for root, dirs, files in os.walk(tmp, followlinks=False):
+    for root, dirs, files in walk(tmp):
         for n in list(dirs) + files:
             p = Path(root) / n
             rel = "/" + str(p.relative_to(tmp))
@@ -127,12 +131,19 @@ def extract_erofs(dev: Dev, image_path: str, dest: Path, workdir: Path) -> FsRes
             elif p.is_dir():
                 res.dirs += 1
             elif p.is_file():
+                if want is not None:
+                    with open(p, "rb") as f:
+                        head = f.read(8192)
+                    if not want(n, head, p.stat().st_size):
+                        p.unlink()
+                        res.skipped += 1
+                        continue
                 res.files += 1
                 res.bytes += p.stat().st_size
             else:
                 res.special += 1
                 p.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     if dest.exists():
         for child in tmp.iterdir():
             shutil.move(str(child), str(dest / child.name))

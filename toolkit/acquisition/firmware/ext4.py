@@ -15,9 +15,11 @@ import logging
 import os
 import stat
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.acquisition.files import make_dirs
 from toolkit.acquisition.firmware.dev import Dev, u16, u32
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.fsresult import FsResult
@@ -220,6 +222,17 @@ class Ext4:
                     p += (16 + name_len + 3) & ~3
         return data + extra
 
+    def head(self, ino: Inode, n: int) -> bytes:
+        """The first n bytes of a regular file (b'' when it starts with a hole or is encrypted)."""
+        if ino.flags & FL_ENCRYPT:
+            return b""
+        if ino.flags & FL_INLINE_DATA:
+            return self._inline(ino)[: min(n, ino.size)]
+        for lblk, phys, count, init in self.runs(ino):
+            if lblk == 0 and init:
+                return self.dev.read(phys * self.block_size, min(n, ino.size, count * self.block_size))
+        return b""
+
     def read_small(self, ino: Inode, limit: int = 256 << 20) -> bytes:
         """Whole content of a directory or symlink (bounded)."""
         if ino.size > limit:
@@ -293,15 +306,18 @@ class Ext4:
         return written
 
 
-def extract_ext4(dev: Dev, dest: Path, budget: Budget, name: str) -> FsResult:
+def extract_ext4(dev: Dev, dest: Path, budget: Budget, name: str,
+                 want: Callable[[str, bytes, int], bool] | None = None) -> FsResult:
     """Extract every regular file and directory of the ext4 image on dev into dest.
+
+    want(name, first bytes, size): when given, only the regular files it accepts are written (counted in skipped).
 
     Symlinks are recorded (path, target), never created; device nodes and sockets are counted.
     A damaged file is recorded in FsResult.issues and the rest goes on.
     """
     fs = Ext4(dev, name)
     res = FsResult(detail=f"ext4 block size {fs.block_size}" + (", shared_blocks" if fs.shared_blocks else ""))
-    dest.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest)
     seen: set[int] = set()
     stack: list[tuple[int, str, Path]] = [(2, "", dest)]
     while stack:
@@ -333,6 +349,9 @@ def extract_ext4(dev: Dev, dest: Path, budget: Budget, name: str) -> FsResult:
                     target.mkdir(exist_ok=True)
                     stack.append((child, f"{rel}/{safe}" if rel else safe, target))
                 elif kind == stat.S_IFREG:
+                    if want is not None and not want(safe, fs.head(ino, 8192), ino.size):
+                        res.skipped += 1
+                        continue
                     res.bytes += fs.extract_file(ino, target, budget, label)
                     res.files += 1
                 elif kind == stat.S_IFLNK:

@@ -6,6 +6,9 @@ stored uncompressed (payload.bin in an OTA zip, images in a tar) are read in pla
 extracted into the output directory; images, archives and APEX files found inside them are unpacked
 next to them into `<name>.extracted/`. Every failure is recorded with the chain of containers that led
 to it, and the walk goes on.
+
+Output layout: the firmware's content goes under `<out>/files/`; phonehome's own files (firmware.json, the
+temporary space, recovered code) sit beside it in `<out>/`, so no name inside an image can take or hide them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import struct
 import tarfile
 import zipfile
@@ -27,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from toolkit import __version__
-from toolkit.acquisition.files import sha256_file
+from toolkit.acquisition.files import make_dirs, remove_tree, sha256_file, walk
 from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
@@ -47,6 +49,11 @@ HEAD = 8192
 CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4", "erofs"} | set(streams.COMPRESSED)
 IMAGE_SUFFIXES = (".img", ".ext4", ".erofs", ".raw", ".bin", ".lz4", ".gz", ".xz", ".zst", ".br", ".new.dat")
 TMP_DIR = ".phonehome-tmp"
+CONTENT_DIR = "files"  # everything taken out of the firmware lives under <out>/files/
+# What an APK scan needs from a file system besides APKs and containers: build properties, and the files that
+# stripped code is recovered from.
+NEEDED_NAMES = {"build.prop", "default.prop", "prop.default"}
+NEEDED_SUFFIXES = (".apk", ".apex", ".capex", ".jar", ".vdex", ".odex", ".oat", ".art", ".dex", ".prop")
 # What a damaged input can raise from the standard library while being read: recorded, never fatal.
 READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, tarfile.TarError, zlib.error, *streams.DECOMPRESS_ERRORS,
@@ -123,14 +130,28 @@ class Member:
     on_disk: Path | None = None
 
 
-class Extractor:
-    """One unpacking run: output directory, limits, and what was found."""
+def needed_for_scan(name: str, head: bytes, size: int) -> bool:
+    """Does an APK scan need this plain file? APKs, containers, build properties and code files only."""
+    return name in NEEDED_NAMES or name.endswith(NEEDED_SUFFIXES) or _maybe_container(head, size) \
+        or head[:4] in (b"dex\n", b"vdex") or head[:4] == b"\x7fELF" and name.endswith((".odex", ".oat"))
 
-    def __init__(self, out: Path, limits: Limits | None = None) -> None:
-        self.out = out
+
+class Extractor:
+    """One unpacking run: output directory, limits, and what was found.
+
+    only_needed: write only what an APK scan reads (APKs, images and archives, build.prop, vdex/odex), not
+    every file of every partition; the files left out are counted in FirmwareInfo.skipped_files.
+    """
+
+    def __init__(self, out: Path, limits: Limits | None = None, only_needed: bool = False) -> None:
+        self.base = out
+        self.out = out / CONTENT_DIR
         self.limits = limits or Limits()
         self.budget = Budget(self.limits)
         self.tmp = out / TMP_DIR
+        self.only_needed = only_needed
+        self.skipped = 0
+        self.made: set[Path] = set()  # folders phonehome named (x.extracted, copies): not content to scan again
         self.roots: dict[Path, Root] = {}
         self.containers: list[ContainerInfo] = []
         self.partitions: list[PartitionInfo] = []
@@ -140,6 +161,17 @@ class Extractor:
         self._erofs_version: str | None = None
 
     # -- helpers ------------------------------------------------------------------------------
+    @property
+    def want(self) -> Callable[[str, bytes, int], bool] | None:
+        return needed_for_scan if self.only_needed else None
+
+    def unneeded(self, name: str, head: bytes, size: int) -> bool:
+        """A plain file the scan does not read: counted, not written."""
+        if self.only_needed and not needed_for_scan(name, head, size):
+            self.skipped += 1
+            return True
+        return False
+
     @contextmanager
     def recorded(self, chain: list[str]) -> Iterator[None]:
         """A member that cannot be read becomes an issue on its chain and the walk goes on; only the output
@@ -159,7 +191,7 @@ class Extractor:
         self.issues.append(FirmwareIssue(chain=list(chain), reason=reason))
 
     def tmp_path(self, hint: str) -> Path:
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.tmp)
         self._tmp_counter += 1
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", hint)[-80:]
         return self.tmp / f"{self._tmp_counter:05d}-{safe}"
@@ -178,11 +210,12 @@ class Extractor:
         while cand.exists() or cand.is_symlink():
             cand = parent / f"{preferred}_{i}"
             i += 1
+        self.made.add(cand)
         return cand
 
     def write_leaf(self, dev: Dev, dest: Path, label: str) -> None:
         """Copy a byte source into the output as a plain file."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         self.budget.check_file_size(dev.size, label)
         self.budget.take(dev.size, label)
         self.budget.count_entry(label)
@@ -196,33 +229,39 @@ class Extractor:
     # -- the walk -----------------------------------------------------------------------------
     def run(self, path: Path) -> FirmwareInfo:
         """Unpack path (a file, or a folder of firmware files) into self.out."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.out)
         name = path.name
-        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.out), tool=f"phonehome {__version__}",
+        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.base), tool=f"phonehome {__version__}",
                             extracted_at=datetime.now(UTC))
-        if path.is_dir():
-            info.kind = "dir"
-            self.roots[self.out] = Root([name], "dir", None, None)
-            try:
-                self.process_members(self.dir_members(path), self.out, [name], 1)
-            except FirmwareError as e:
-                self.issue([name], e.reason)
-        else:
-            info.sha256 = sha256_file(path)
-            info.size = path.stat().st_size
-            dev = FileDev(path)
-            try:
-                info.kind = detect(dev)
-                if info.size == 0:
-                    raise FirmwareError(name, "empty file (0 bytes)")
-                if info.kind in ("data", "dex", "vdex"):
-                    raise FirmwareError(name, "not a firmware format phonehome knows (no known magic number)")
-                self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
-            except FirmwareError as e:
-                self.issue([name], e.reason)
-            finally:
-                dev.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            if path.is_dir():
+                info.kind = "dir"
+                self.roots[self.out] = Root([name], "dir", None, None)
+                members = self.dir_members(path)
+                self.budget.set_input_size(sum(m.size for m in members))
+                self.process_members(members, self.out, [name], 1)
+            else:
+                info.sha256 = sha256_file(path)
+                info.size = path.stat().st_size
+                self.budget.set_input_size(info.size)
+                dev = FileDev(path)
+                try:
+                    info.kind = detect(dev)
+                    if info.size == 0:
+                        raise FirmwareError(name, "empty file (0 bytes)")
+                    if info.kind in ("data", "dex", "vdex"):
+                        raise FirmwareError(name, "not a firmware format phonehome knows (no known magic number)")
+                    self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
+                finally:
+                    dev.close()
+        except OutputLimitError as e:
+            # Say which limit stopped the run and where: everything after that point was not unpacked.
+            self.issue([name], f"unpacking stopped at {e.file}: {e.reason}; what follows was not unpacked")
+        except FirmwareError as e:
+            self.issue([name], e.reason)
+        finally:
+            remove_tree(self.tmp)  # on every way out, errors included
+        info.skipped_files = self.skipped
         info.containers = self.containers
         info.partition_details = self.partitions
         info.partitions = [p.name for p in self.partitions]
@@ -260,10 +299,10 @@ class Extractor:
             if kind == "zip" and in_fs:
                 kind = "data"  # jars and other zips inside a file system are kept as files, not unpacked
         if kind in ("apk", "data", "vdex", "dex") or (top and kind not in CONTAINERS and kind != "apk"):
-            if on_disk is None:
+            if on_disk is None and (top or not self.unneeded(name, dev.read(0, min(dev.size, HEAD)), dev.size)):
                 target = dest / name
                 if owned_tmp is not None:
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    make_dirs(target.parent)
                     os.replace(owned_tmp, target)
                 else:
                     self.write_leaf(dev, target, " > ".join(chain))
@@ -317,7 +356,7 @@ class Extractor:
     ) -> None:
         label = " > ".join(chain)
         if kind == "ext4":
-            res = ext4.extract_ext4(dev, outdir, self.budget, label)
+            res = ext4.extract_ext4(dev, outdir, self.budget, label, want=self.want)
         else:
             rng = dev.file_range()
             tmp: Path | None = None
@@ -330,19 +369,20 @@ class Extractor:
                     image = str(tmp)
                 if self._erofs_version is None:
                     self._erofs_version = erofs.erofs_utils_version() or ""
-                res = erofs.extract_erofs(dev, image, outdir, self.tmp)
+                res = erofs.extract_erofs(dev, image, outdir, self.tmp, want=self.want)
                 self.budget.take(res.bytes, label)
             finally:
                 if tmp is not None:
                     self.drop_tmp(tmp)
         record.detail = res.detail
+        self.skipped += res.skipped
         fs_chain = list(chain)
         mount = self.mount_point(part, outdir)
         self.roots[outdir] = Root(fs_chain, kind, part, mount)
         self.partitions.append(
             PartitionInfo(
                 name=part, chain=fs_chain, fs=kind,
-                output=str(outdir.relative_to(self.out)), files=res.files, bytes=res.bytes,
+                output=str(outdir.relative_to(self.base)), files=res.files, bytes=res.bytes,
                 symlinks=len(res.symlinks), special_files=res.special, detail=res.detail,
             )
         )
@@ -364,8 +404,8 @@ class Extractor:
             self.issue(chain + [f"{kind}:/{Path(e.filename or root).relative_to(root)}"],
                        f"cannot list the extracted folder: {e.strerror or e}")
 
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unlisted):
-            dirnames[:] = [d for d in dirnames if not d.endswith(".extracted")]
+        for dirpath, dirnames, filenames in walk(root, onerror=unlisted):
+            dirnames[:] = [d for d in dirnames if Path(dirpath, d) not in self.made]
             for fn in filenames:
                 p = Path(dirpath) / fn
                 if p.is_symlink() or not p.is_file():
@@ -401,7 +441,7 @@ class Extractor:
         record.detail = f"liblp metadata {meta.major}.{meta.minor}, {meta.slot_count} slot(s), " + (
             f"{len(meta.partitions)} partitions"
         )
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         for part in meta.partitions:
             pchain = chain + [part.name]
             if safe_component(part.name) is None:
@@ -420,7 +460,7 @@ class Extractor:
         pl = payload.open_payload(dev)
         ops = sorted({payload.OP_NAMES[o.type] for p in pl.partitions for o in p.ops})
         record.detail = f"payload v{pl.version}, {len(pl.partitions)} partitions, operations: {', '.join(ops)}"
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         for pu in pl.partitions:
             pchain = chain + [pu.name]
             if safe_component(pu.name) is None:
@@ -506,7 +546,7 @@ class Extractor:
             rel = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else str(where)
             self.issue([folder.name, rel], f"folder not readable: {e.strerror or e}")
 
-        for dirpath, _dirs, files in os.walk(folder, followlinks=False, onerror=unlisted):
+        for dirpath, _dirs, files in walk(folder, onerror=unlisted):
             for fn in files:
                 p = Path(dirpath) / fn
                 rel = PurePosixPath(*p.relative_to(folder).parts)
@@ -527,8 +567,14 @@ class Extractor:
         partition: str | None = None,
     ) -> None:
         """Unpack archive members (or folder files): grouped formats first, then one by one."""
-        outdir.mkdir(parents=True, exist_ok=True)
-        by_name = {str(m.rel): m for m in members}
+        make_dirs(outdir)
+        by_name: dict[str, Member] = {}
+        copies: list[tuple[str, Member]] = []  # later members with a name already taken
+        for m in members:
+            if str(m.rel) in by_name:
+                copies.append((str(m.rel), m))
+            else:
+                by_name[str(m.rel)] = m
         used: set[str] = set()
         # Block OTA: X.transfer.list + X.new.dat[.br][.N]
         for key, m in by_name.items():
@@ -560,6 +606,31 @@ class Extractor:
             mchain = chain + [key]
             with self.recorded(mchain):
                 self.process_member(m, outdir, mchain, depth, in_fs, partition)
+        self.process_copies(copies, outdir, chain, depth, in_fs, partition)
+
+    def process_copies(
+        self, copies: list[tuple[str, Member]], outdir: Path, chain: list[str], depth: int, in_fs: bool,
+        partition: str | None,
+    ) -> None:
+        """Members whose name an earlier member already took. Two entries with one name is a tampering technique
+        (tools disagree on which copy counts, as in Android's 2013 "Master Key" bug): every copy is kept, in a
+        folder of its own beside the first, with its own provenance, and the duplicate is reported."""
+        total = {key: 1 + sum(1 for k, _m in copies if k == key) for key, _m in copies}
+        index: dict[str, int] = {}
+        for key, m in copies:
+            index[key] = index.get(key, 1) + 1
+            mchain = chain + [f"{key} (copy {index[key]} of {total[key]})"]
+            with self.recorded(mchain):
+                parent = inside(outdir, m.rel.parent) if m.rel.parent.parts else outdir
+                holder = self.fresh_dir(parent, f"{m.rel.name}.copy{index[key]}")
+                self.roots[holder] = Root(mchain, "copy", partition, None)
+                self.issue(chain + [key], f"duplicate member name: the archive holds {total[key]} members named so "
+                                          "(a tampering technique: tools disagree on which copy counts); every copy "
+                                          f"is kept and analysed, copy {index[key]} in "
+                                          f"{holder.relative_to(self.base).as_posix()}/")
+                alone = Member(PurePosixPath(m.rel.name), m.size, m.open_dev, m.open_stream, m.compressed_size,
+                               m.on_disk)
+                self.process_member(alone, holder, mchain, depth, in_fs, partition)
 
     def process_member(
         self, m: Member, outdir: Path, chain: list[str], depth: int, in_fs: bool, partition: str | None
@@ -569,7 +640,7 @@ class Extractor:
         if m.compressed_size is not None:
             self.budget.check_ratio(m.size, m.compressed_size, label)
         dest = inside(outdir, m.rel.parent) if m.rel.parent.parts else outdir
-        dest.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest)
         name = m.rel.name
         dev = m.open_dev()
         if dev is not None:
@@ -582,6 +653,8 @@ class Extractor:
         with m.open_stream() as s:
             head = s.read(HEAD)
             kind = _head_kind(head, m.size)
+            if kind is None and self.unneeded(name, head, m.size):
+                return
             target = dest / name if kind is None else self.tmp_path(name)
             if target.exists() or target.is_symlink():
                 raise FirmwareError(label, "name already extracted (duplicate member): kept the first")
@@ -760,7 +833,7 @@ class Extractor:
     ) -> None:
         """A compressed tar (Xiaomi .tgz): members streamed one by one, nothing held whole."""
         self.roots[outdir] = Root(chain, "tar", None, None)
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(outdir)
         produced = 0
         tf = tarfile.open(fileobj=_Prefixed(head, reader), mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
         for ti in tf:
@@ -787,8 +860,10 @@ class Extractor:
                 assert f is not None
                 mhead = f.read(HEAD)
                 kind = _head_kind(mhead, ti.size)
+                if kind is None and self.unneeded(rel.name, mhead, ti.size):
+                    continue
                 dest = inside(outdir, rel.parent) if rel.parent.parts else outdir
-                dest.mkdir(parents=True, exist_ok=True)
+                make_dirs(dest)
                 target = dest / rel.name if kind is None else self.tmp_path(rel.name)
                 _write_stream(mhead, f, target, self.budget, label, ti.size, 0)
                 if kind is not None:
@@ -895,8 +970,11 @@ class _Prefixed:
         return self.rest.read(n)
 
 
-def extract_firmware(path: Path, out: Path, limits: Limits | None = None) -> tuple[FirmwareInfo, dict[Path, Root]]:
-    """Unpack a firmware file into out. Returns the summary and the map of output roots (for discovery)."""
-    ex = Extractor(out, limits)
+def extract_firmware(
+    path: Path, out: Path, limits: Limits | None = None, only_needed: bool = False
+) -> tuple[FirmwareInfo, dict[Path, Root]]:
+    """Unpack a firmware file into out (content under out/files/). Returns the summary and the map of output
+    roots (for discovery)."""
+    ex = Extractor(out, limits, only_needed)
     info = ex.run(path)
     return info, ex.roots

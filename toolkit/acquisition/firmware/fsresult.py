@@ -14,5 +14,6 @@ class FsResult:
     dirs: int = 0
     symlinks: list[tuple[str, str]] = field(default_factory=list)
     special: int = 0
+    skipped: int = 0  # regular files not written because the caller does not need them
     issues: list[tuple[str, str]] = field(default_factory=list)
     detail: str = ""

@@ -22,6 +22,11 @@ class Limits(PhModel):
     """Caps applied to one unpacking run."""
 
     max_output_bytes: int = Field(64 * GiB, description="Bytes written to the output and temporary space, in all")
+    max_expansion: float = Field(
+        20.0, description="Bytes written in all, at most this many times the input's size (once past expansion_floor): "
+        "a few megabytes of zeros must not fill the disk"
+    )
+    expansion_floor: int = Field(256 * MiB, description="Output below this many bytes is never held against max_expansion")
     max_file_bytes: int = Field(16 * GiB, description="Largest single file or partition written")
     max_ratio: float = Field(
         500.0, description="Largest expansion of a compressed member (output/input) once it exceeds ratio_floor"
@@ -39,16 +44,34 @@ class Budget:
         self.used = 0
         self.peak = 0
         self.entries = 0
+        self.input_size: int | None = None
         self._lock = threading.Lock()
 
+    def set_input_size(self, size: int) -> None:
+        """The size of what is unpacked: the relative cap (max_expansion) is counted against it."""
+        self.input_size = size
+
+    def relative_cap(self) -> int | None:
+        if self.input_size is None:
+            return None
+        return max(self.limits.expansion_floor, int(self.limits.max_expansion * self.input_size))
+
     def take(self, n: int, file: str) -> None:
-        """Reserve n bytes of output for file, or raise FirmwareError if the run's space cap is reached."""
+        """Reserve n bytes of output for file, or raise OutputLimitError naming the cap that was reached."""
         with self._lock:
             if self.used + n > self.limits.max_output_bytes:
                 raise OutputLimitError(
                     file,
                     f"unpacking would exceed the output limit of {self.limits.max_output_bytes} bytes "
                     "(raise it with --max-output if the firmware is really this large)",
+                )
+            rel = self.relative_cap()
+            if rel is not None and self.used + n > rel:
+                raise OutputLimitError(
+                    file,
+                    f"unpacking would write more than {self.limits.max_expansion:g} times the input's "
+                    f"{self.input_size} bytes ({rel} bytes; raise it with --max-expansion if the firmware is really "
+                    "this large)",
                 )
             self.used += n
             self.peak = max(self.peak, self.used)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import io
 import logging
 import lzma
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -132,33 +134,79 @@ def open_payload(dev: Dev) -> Payload:
     return Payload(dev, version, block_size, hdr_len + manifest_size + sig_size, minor, parts)
 
 
-def _decompress(kind: int, data: bytes, expected: int, label: str) -> bytes:
-    """Decompress one operation's blob, never producing more than expected bytes (+1 to detect excess)."""
+class _OpData(io.RawIOBase):
+    """One operation's data blob, read in place from payload.bin in pieces, hashed and counted as it goes."""
+
+    def __init__(self, dev: Dev, off: int, length: int) -> None:
+        self.dev, self.off, self.left = dev, off, length
+        self.count = 0
+        self.sha = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.left, 1 << 20)
+        if n <= 0:
+            return 0
+        data = self.dev.read(self.off + self.count, n)
+        b[: len(data)] = data
+        self.sha.update(data)
+        self.count += len(data)
+        self.left -= len(data)
+        return len(data)
+
+    def drain(self) -> None:
+        """Hash what the decompressor did not read (the hash covers the whole blob)."""
+        while self.read(1 << 20):
+            pass
+
+
+def _reader(kind: int, raw: _OpData) -> BinaryIO:
+    """A streaming reader of one operation's output: nothing is ever held whole in memory."""
+    src = cast(BinaryIO, raw)
+    if kind == REPLACE_BZ:
+        return cast(BinaryIO, bz2.BZ2File(src))
+    if kind == REPLACE_XZ:
+        return cast(BinaryIO, lzma.LZMAFile(src))
+    if kind == ZSTD:
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True))
+    return src
+
+
+def _write_op(kind: int, raw: _OpData, fd: int, dst: list[tuple[int, int]], bs: int, budget: Budget, label: str) -> None:
+    """Decompress one operation into its destination extents, streaming, with the size and bomb checks.
+
+    An operation must give exactly the bytes its extents hold; a blob that expands far beyond its compressed
+    size (a ZSTD frame of gigabytes of zeros) is stopped by the ratio check before it fills disk or memory.
+    """
+    want = sum(n for _s, n in dst) * bs
+    extents = [(s * bs, n * bs) for s, n in dst]
+    reader = _reader(kind, raw)
+    produced = 0
+    i, pos = 0, 0  # current extent and offset inside it
     try:
-        if kind == REPLACE_BZ:
-            out = bz2.BZ2Decompressor().decompress(data, max_length=expected + 1)
-        elif kind == REPLACE_XZ:
-            out = lzma.LZMADecompressor().decompress(data, max_length=expected + 1)
-        elif kind == ZSTD:
-            reader = zstandard.ZstdDecompressor().stream_reader(data)
-            chunks = []
-            got = 0
-            while got <= expected:
-                c = reader.read(expected + 1 - got)
-                if not c:
-                    break
-                chunks.append(c)
-                got += len(c)
-            out = b"".join(chunks)
-        else:
-            out = data
+        while True:
+            chunk = reader.read(min(4 << 20, want + 1 - produced))
+            if not chunk:
+                break
+            produced += len(chunk)
+            if produced > want:
+                raise FirmwareError(label, f"{OP_NAMES[kind]} data gives more than the {want} bytes of its extents")
+            budget.check_ratio(produced, raw.count, label)
+            view = memoryview(chunk)
+            while view:
+                start, size = extents[i]
+                n = min(size - pos, len(view))
+                os.pwrite(fd, view[:n], start + pos)
+                view = view[n:]
+                pos += n
+                if pos == size:
+                    i, pos = i + 1, 0
     except (OSError, lzma.LZMAError, zstandard.ZstdError, EOFError, ValueError) as e:
         raise FirmwareError(label, f"{OP_NAMES[kind]} data does not decompress: {e}") from e
-    if len(out) != expected:
-        raise FirmwareError(
-            label, f"{OP_NAMES[kind]} data gives {len(out)} bytes{'+' if len(out) > expected else ''}, expected {expected}"
-        )
-    return out
+    if produced != want:
+        raise FirmwareError(label, f"{OP_NAMES[kind]} data gives {produced} bytes, expected {want}")
 
 
 def extract_partition(pl: Payload, pu: PartitionUpdate, out: Path, budget: Budget) -> None:
@@ -171,7 +219,6 @@ def extract_partition(pl: Payload, pu: PartitionUpdate, out: Path, budget: Budge
     try:
         os.ftruncate(fd, pu.size)
         for i, op in enumerate(pu.ops):
-            want = sum(n for _s, n in op.dst) * bs
             for s, n in op.dst:
                 if (s + n) * bs > pu.size:
                     raise FirmwareError(label, f"operation {i} writes past the partition's {pu.size} bytes")
@@ -181,15 +228,14 @@ def extract_partition(pl: Payload, pu: PartitionUpdate, out: Path, budget: Budge
                 raise FirmwareError(label, f"operation {i} claims {op.data_length} bytes of data")
             if pl.data_offset + op.data_offset + op.data_length > pl.dev.size:
                 raise FirmwareError(label, f"operation {i} data lies past the end of payload.bin (truncated)")
-            blob = pl.dev.read(pl.data_offset + op.data_offset, op.data_length)
-            if op.data_sha256 and hashlib.sha256(blob).digest() != op.data_sha256:
-                raise FirmwareError(label, f"operation {i} ({OP_NAMES[op.type]}) data hash does not match the manifest")
-            data = _decompress(op.type, blob, want, f"{label} operation {i}")
-            pos = 0
-            for s, n in op.dst:
-                chunk = data[pos : pos + n * bs]
-                os.pwrite(fd, chunk, s * bs)
-                pos += n * bs
+            raw = _OpData(pl.dev, pl.data_offset + op.data_offset, op.data_length)
+            try:
+                _write_op(op.type, raw, fd, op.dst, bs, budget, f"{label} operation {i}")
+            finally:
+                raw.drain()
+                if op.data_sha256 and raw.sha.digest() != op.data_sha256:
+                    # Said instead of any decompression error: damaged or altered data is the root cause.
+                    raise FirmwareError(label, f"operation {i} ({OP_NAMES[op.type]}) data hash does not match the manifest")
         if pu.sha256:
             h = hashlib.sha256()
             with open(out, "rb") as f:

@@ -11,12 +11,13 @@ from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.scan import ApkInput, Provenance
 
 
-def unpack(path: Path, out: Path, limits: Limits | None = None) -> FirmwareInfo:
+def unpack(path: Path, out: Path, limits: Limits | None = None, only_needed: bool = False) -> FirmwareInfo:
     """Unpack a firmware file (or folder) into out and find its APKs, build properties and stripped code.
 
-    Never raises for bad content: what could not be read is in FirmwareInfo.issues.
+    Never raises for bad content: what could not be read is in FirmwareInfo.issues. only_needed: write only
+    what an APK scan reads (see extract.needed_for_scan), not every file of every partition.
     """
-    info, roots = extract_firmware(path, out, limits)
+    info, roots = extract_firmware(path, out, limits, only_needed)
     discover(info, out, roots)
     return info
 
