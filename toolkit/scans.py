@@ -95,15 +95,16 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
 
 
 def annotate_firmware_reports(reports: Sequence[ApkReport], info: FirmwareInfo, out: Path) -> None:
-    """Stripped apps whose code could not be recovered are at best 'partial': say why on the report."""
+    """Stripped apps whose code could not be recovered, or only approximately, are at best 'partial': say why."""
     by_path = {str(out / a.analysis_path): a for a in info.apks}
     for r in reports:
         apk = by_path.get(r.path)
-        if apk is None or apk.code != "not_recoverable":
+        if apk is None or (apk.code != "not_recoverable" and not apk.code_approximated):
             continue
         if r.status == Status.analysed:
             r.status = Status.partial
-        r.reason = "; ".join(x for x in (r.reason, apk.code_note) if x)
+        why = apk.code_note if apk.code == "not_recoverable" else apk.code_approximated
+        r.reason = "; ".join(x for x in (r.reason, why) if x)
 
 
 def firmware_inventory(info: FirmwareInfo, reports: Sequence[ApkReport], out: Path) -> DeviceInventory:

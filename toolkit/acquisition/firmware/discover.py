@@ -10,9 +10,10 @@ from pathlib import Path, PurePosixPath
 from toolkit.acquisition.files import sha256_file
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import TMP_DIR, Root
-from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
+from toolkit.acquisition.firmware.recover import recover
+from toolkit.acquisition.firmware.vdex import rebuild_apk
 from toolkit.inventory.props import identity_from_props, parse_props
-from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
+from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue, RecoveredCode
 
 log = logging.getLogger(__name__)
 
@@ -129,44 +130,60 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    stem = p.stem
+    return recover_stripped(apk, p, out, roots)
+
+
+def optimized_files(p: Path) -> list[Path]:
+    """The optimized files that may hold an APK's code: oat/<isa>/X.vdex, then oat/<isa>/X.odex (Android 5+), then
+    X.odex beside the APK (Dalvik, Android 2.2-4.4)."""
     oat = p.parent / "oat"
-    vdexes = sorted(oat.glob(f"*/{stem}.vdex")) if oat.is_dir() else []
-    odexes = sorted(oat.glob(f"*/{stem}.odex")) if oat.is_dir() else []
-    if not vdexes and not odexes:
+    found = []
+    if oat.is_dir():
+        found += sorted(oat.glob(f"*/{p.stem}.vdex")) + sorted(oat.glob(f"*/{p.stem}.odex"))
+    beside = p.with_suffix(".odex")
+    if beside.is_file():
+        found.append(beside)
+    return [f for f in found if f.is_file() and not f.is_symlink()]
+
+
+def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk:
+    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works)."""
+    candidates = optimized_files(p)
+    if not candidates:
         apk.code = "none"
-        apk.code_note = "no classes.dex and no oat/ files beside it: resource-only APK, or code stripped elsewhere"
+        apk.code_note = "no classes.dex and no oat/ or .odex files beside it: resource-only APK, or code stripped elsewhere"
         return apk
     notes = []
-    for v in vdexes:
+    for v in candidates:
         where = str(v.relative_to(p.parent))
         try:
-            data = v.read_bytes()
-            dexes = dex_from_vdex(data, where)
+            rec = recover(v, where)
         except FirmwareError as e:
             notes.append(f"{where}: {e.reason}")
             continue
-        except OSError as e:
-            notes.append(f"{where}: {e}")
-            continue
-        target = out / RECOVERED_DIR / rel
+        target = out / RECOVERED_DIR / apk.path
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             target.unlink()
         try:
-            rebuild_apk(p, dexes, target)
+            rebuild_apk(p, rec.dexes, target)
         except FirmwareError as e:
             notes.append(e.reason)
             continue
+        chain, _part, device = locate(v, roots)
         apk.analysis_path = str(target.relative_to(out))
-        apk.code = "recovered_vdex"
+        apk.code = rec.kind  # type: ignore[assignment]
+        apk.recovered = RecoveredCode(path=str(v.relative_to(out)), device_path=device, sha256=sha256_file(v),
+                                      format=rec.format, dex=rec.records)
+        states = sorted({r.state for r in rec.records})
         apk.code_note = (
-            f"{len(dexes)} DEX file(s) recovered from {where} (vdex 027) into a rebuilt copy; "
-            f"original APK sha256 {apk.sha256}"
+            f"{len(rec.dexes)} DEX file(s) recovered from {where} ({rec.format}, sha256 {apk.recovered.sha256}; "
+            f"{'/'.join(states)}) into a rebuilt copy; original APK sha256 {apk.sha256}; recovered DEX sha256 "
+            + ", ".join(r.sha256 for r in rec.records)
         )
+        if rec.approximated:
+            apk.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
         return apk
-    if odexes and not notes:
-        notes.append(f"only {odexes[0].relative_to(p.parent)} (oat ELF)")
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)
     return apk

@@ -63,7 +63,7 @@ def oatdata_range(data: bytes, name: str) -> tuple[int, int]:
         raise FirmwareError(name, "not an ELF or OAT file")
     ei_class, ei_data = data[4], data[5]
     if ei_data != 1:
-        raise FirmwareError(name, "big-endian ELF: not an Android OAT file")
+        raise FirmwareError(name, "not a little-endian ELF: not an Android OAT file")
     if ei_class == 2:
         shoff, = struct.unpack_from("<Q", data, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
@@ -308,9 +308,47 @@ def _method_positions(dex: bytes) -> dict[int, tuple[int, int]]:
 
 
 # -- writer (tests and bench) --------------------------------------------------------------------------------
+def _class_methods(dex: bytes) -> list[list[int]]:
+    """Per class def, the code_off (0 without code) of each method in class_data order."""
+    out: list[list[int]] = []
+    count, defs = struct.unpack_from("<II", dex, 0x60)
+    for c in range(count):
+        (cdo,) = struct.unpack_from("<I", dex, defs + 32 * c + 24)
+        methods: list[int] = []
+        if cdo:
+            sf, pos = uleb(dex, cdo)
+            inf, pos = uleb(dex, pos)
+            dm, pos = uleb(dex, pos)
+            vm, pos = uleb(dex, pos)
+            for _ in range(2 * (sf + inf)):
+                _, pos = uleb(dex, pos)
+            for _ in range(dm + vm):
+                _, pos = uleb(dex, pos)
+                _, pos = uleb(dex, pos)
+                code_off, pos = uleb(dex, pos)
+                methods.append(code_off)
+        out.append(methods)
+    return out
+
+
+def _uleb_bytes(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
 def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2,
-              key_values: dict[str, str] | None = None) -> bytes:
-    """The OAT data (header, key-value store, DEX records, DEX files) as dex2oat lays it out for `version`."""
+              key_values: dict[str, str] | None = None,
+              quickening: list[dict[int, list[tuple[int, int]]]] | None = None,
+              checksums: list[int] | None = None) -> bytes:
+    """The OAT data (header, key-value store, DEX records, DEX files, OatClass tables) as dex2oat lays it out for
+    `version`. With `quickening` (per DEX: code_off -> (dex pc, index) pairs; OAT 088 only), each such method gets
+    an OatQuickMethodHeader without code whose vmap table is its quickening table, as Android 7's dex-to-dex.
+    `checksums`: the CRC32 of the original DEX files (default: of the DEX given)."""
     kv = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in (key_values or {
         "compiler-filter": "speed", "dex2oat-host": "X86_64", "pic": "true"}).items())
     v = int(version)
@@ -328,7 +366,6 @@ def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2
             return struct.pack("<I", 0) + inline
         return inline
 
-    # first pass for sizes, second with the real offsets
     records_len = sum(4 + len(loc.encode()) + 8 + len(tail(d, 0)) for loc, d in dexes)
     pos = len(header) + records_len
     offsets = []
@@ -336,16 +373,44 @@ def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2
         pos = (pos + 3) & ~3
         offsets.append(pos)
         pos += len(d)
-    class_off = (pos + 3) & ~3
+    # After the DEX files (088): per DEX its class offsets array and OatClass tables, then the method headers.
+    tables = bytearray()
+    base = (pos + 3) & ~3
+    class_arrays: list[int] = []
+    fixups: list[tuple[int, list[tuple[int, int]]]] = []  # (position of a code_offset slot, quickening pairs)
+    for di, (_loc, d) in enumerate(dexes):
+        per_class = _class_methods(d) if v >= 88 else []
+        quick = (quickening or [{}] * len(dexes))[di]
+        class_arrays.append(base + len(tables))
+        arr_pos = len(tables)
+        tables += bytes(4 * len(per_class))
+        for c, methods in enumerate(per_class):
+            struct.pack_into("<I", tables, arr_pos + 4 * c, base + len(tables))
+            tables += struct.pack("<hH", 9, 0)  # status initialized, kOatClassAllCompiled
+            for code_off in methods:
+                if code_off in quick:
+                    fixups.append((len(tables), quick[code_off]))
+                tables += struct.pack("<I", 0)
+    for slot, pairs in fixups:  # vmap table, then the 20-byte header (vmap offset, frame info, code size 0)
+        blob = b"".join(_uleb_bytes(pc) + _uleb_bytes(idx) for pc, idx in pairs)
+        while len(tables) % 4:
+            tables.append(0)
+        vmap_at = base + len(tables)
+        tables += blob
+        while len(tables) % 4:
+            tables.append(0)
+        code_at = base + len(tables) + 20
+        tables += struct.pack("<5I", code_at - vmap_at, 0, 0, 0, 0)
+        struct.pack_into("<I", tables, slot, code_at)
     records = b""
-    for (loc, d), off in zip(dexes, offsets, strict=True):
-        records += struct.pack("<I", len(loc.encode())) + loc.encode() + struct.pack("<II", zlib.crc32(d), off)
-        records += tail(d, class_off)
+    crcs = checksums or [zlib.crc32(d) for _loc, d in dexes]
+    for (loc, _d), off, cls, crc in zip(dexes, offsets, class_arrays, crcs, strict=True):
+        records += struct.pack("<I", len(loc.encode())) + loc.encode() + struct.pack("<II", crc, off)
+        records += tail(d, cls)
     out = bytearray(header + records)
     for (_loc, d), off in zip(dexes, offsets, strict=True):
         out += bytes(off - len(out)) + d
-    out += bytes(class_off - len(out))
-    out += bytes(4 * max(struct.unpack_from("<I", d, 96)[0] for _l, d in dexes)) if dexes else b""
+    out += bytes(base - len(out)) + tables
     return bytes(out)
 
 

@@ -224,7 +224,7 @@ def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = 
         known = (info(item) or []) if info is not None else []
         k = 0  # next table entry: used only while its pc is the instruction's (else the table is not this method's)
         approx = False
-        for pc, op, q in insns:
+        for pc, _op, q in insns:
             if q.kind == "keep":
                 continue
             res.quickened += 1

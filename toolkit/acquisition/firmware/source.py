@@ -26,7 +26,7 @@ def firmware_inputs(info: FirmwareInfo, out: Path) -> list[ApkInput]:
     inputs = []
     for apk in info.apks:
         chain = list(apk.chain)
-        if apk.code == "recovered_vdex" and apk.code_note:
+        if apk.code.startswith("recovered") and apk.code_note:
             chain.append(apk.code_note)
         inputs.append(
             ApkInput(
