@@ -404,9 +404,9 @@ def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2
         struct.pack_into("<I", tables, slot, code_at)
     records = b""
     crcs = checksums or [zlib.crc32(d) for _loc, d in dexes]
-    for (loc, _d), off, cls, crc in zip(dexes, offsets, class_arrays, crcs, strict=True):
+    for (loc, dex), off, cls, crc in zip(dexes, offsets, class_arrays, crcs, strict=True):
         records += struct.pack("<I", len(loc.encode())) + loc.encode() + struct.pack("<II", crc, off)
-        records += tail(d, cls)
+        records += tail(dex, cls)
     out = bytearray(header + records)
     for (_loc, d), off in zip(dexes, offsets, strict=True):
         out += bytes(off - len(out)) + d

@@ -133,6 +133,9 @@ def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo |
     version = vdex_version(data) or "?"
     if version not in OLD_HEADERS:
         raise FirmwareError(name, f"vdex version {version} is not one phonehome reads")
+    if version in ("019", "021") and data[8:12].rstrip(b"\0") == b"000":
+        raise FirmwareError(name, f"vdex {version} has no DEX section (the app keeps its code in the APK, "
+                                  "or it was stripped): code not recoverable offline")
     (n,) = struct.unpack_from("<I", data, 12 if version in ("019", "021") else 8)
     if not 0 < n <= 256:
         raise FirmwareError(name, f"vdex {version} claims {n} DEX files")
@@ -144,9 +147,6 @@ def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo |
         if qstart + quick_size <= len(data):
             quick = data[qstart : qstart + quick_size]
     else:
-        if data[8:12].rstrip(b"\0") == b"000":
-            raise FirmwareError(name, f"vdex {version} has no DEX section (the app keeps its code in the APK, "
-                                      "or it was stripped): code not recoverable offline")
         pos += 12  # DexSectionHeader
     out: list[tuple[bytes, QuickenInfo | None]] = []
     dexes: list[bytes] = []
