@@ -84,7 +84,7 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
     annotate_firmware_reports(reports, info, workdir)
     inventory = firmware_inventory(info, reports, workdir)
     if not keep_files:
-        by_path = {str(workdir / a.analysis_path): a.path for a in info.apks}
+        by_path = {str(workdir / a.analysis_path): a.path for a in [*info.apks, *info.framework]}
         for r in reports:
             r.path = by_path.get(r.path, r.path)
         info.output_dir = None
@@ -94,17 +94,24 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
     return build_result(target, reports, errors, started, inventory=inventory, firmware=info)
 
 
+FRAMEWORK_PARTIAL = ("framework code has no declared entry points and the data-flow engine starts at app "
+                     "components, so flows inside framework jars are not followed yet; endpoints and API use are "
+                     "reported")
+
+
 def annotate_firmware_reports(reports: Sequence[ApkReport], info: FirmwareInfo, out: Path) -> None:
     """Stripped apps whose code could not be recovered, or only approximately, are at best 'partial': say why."""
-    by_path = {str(out / a.analysis_path): a for a in info.apks}
+    by_path = {str(out / a.analysis_path): a for a in [*info.apks, *info.framework]}
     for r in reports:
         apk = by_path.get(r.path)
-        if apk is None or (apk.code != "not_recoverable" and not apk.code_approximated):
+        if apk is None or (apk.code != "not_recoverable" and not apk.code_approximated and apk.unit == "app"):
             continue
         if r.status == Status.analysed:
             r.status = Status.partial
-        why = apk.code_note if apk.code == "not_recoverable" else apk.code_approximated
-        r.reason = "; ".join(x for x in (r.reason, why) if x)
+        why = [apk.code_note if apk.code == "not_recoverable" else apk.code_approximated]
+        if apk.unit == "framework_jar":  # the engine starts flows at an app's declared components; a jar has none
+            why.append(FRAMEWORK_PARTIAL)
+        r.reason = "; ".join(x for x in (r.reason, *why) if x)
 
 
 def firmware_inventory(info: FirmwareInfo, reports: Sequence[ApkReport], out: Path) -> DeviceInventory:

@@ -84,6 +84,8 @@ class FirmwareApk(PhModel):
     code_note: str | None = Field(None, description="Why the code is missing, or where it was recovered from")
     recovered: RecoveredCode | None = None
     code_approximated: str | None = Field(None, description="Why recovered code is only approximate (partial)")
+    unit: Literal["app", "framework_jar"] = Field("app", description="framework_jar: a jar of */framework/ whose "
+                                                  "code is analysed in a wrapper with a minimal manifest")
 
 
 class BuildPropFile(PhModel):
@@ -117,6 +119,8 @@ class FirmwareInfo(PhModel):
     containers: list[ContainerInfo] = Field(default_factory=list)
     partition_details: list[PartitionInfo] = Field(default_factory=list)
     apks: list[FirmwareApk] = Field(default_factory=list)
+    framework: list[FirmwareApk] = Field(default_factory=list, description="Framework jars scanned as units "
+                                         "(services.jar, framework.jar, OEM jars): not packages of the phone")
     build_props: list[BuildPropFile] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict, description="Merged build properties (first definition wins, as on the phone)")
     identity: DeviceIdentity | None = None

@@ -186,6 +186,21 @@ def legacy_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (app / "DalvikSms").mkdir(parents=True)
     (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "DalvikSms" / "DalvikSms.apk")
     (app / "DalvikSms" / "DalvikSms.odex").write_bytes(odex.write_odex(writers.quicken_dex(d, dalvik=True)[0]))
+    # Framework jars: one with its DEX, one stripped with oat/arm64/X.odex, one boot jar with arm64/boot-X.oat,
+    # one without any code (not a unit)
+    fw = src / "framework"
+    (fw / "oat" / "arm64").mkdir(parents=True)
+    (fw / "arm64").mkdir()
+    http = zipfile.ZipFile(APKS / "imei_http_post.apk").read("classes.dex")
+    with zipfile.ZipFile(fw / "services.jar", "w") as z:
+        z.writestr("classes.dex", http)
+    for jar in ("oem-sync.jar", "framework.jar", "res-only.jar"):
+        with zipfile.ZipFile(fw / jar, "w") as z:
+            z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    (fw / "oat" / "arm64" / "oem-sync.odex").write_bytes(
+        oat.write_oat_elf(oat.write_oat([("/system/framework/oem-sync.jar", http)], "079")))
+    (fw / "arm64" / "boot-framework.oat").write_bytes(
+        oat.write_oat_elf(oat.write_oat([("/system/framework/framework.jar", DEX2)], "088")))
     (src / "build.prop").write_text("ro.product.system.brand=acme\nro.build.version.release=7.1.2\n")
     return writers.make_ext4(src, t / "system.img", size_mb=8)
 
@@ -210,6 +225,18 @@ def test_firmware_with_odexed_apps_of_every_generation(legacy_image: Path, tmp_p
     assert apps["/system/app/VdexSms/VdexSms.apk"].code == "recovered_vdex"
     dalvik = apps["/system/app/DalvikSms/DalvikSms.apk"]
     assert dalvik.code == "recovered_odex" and "approximated" in (dalvik.code_approximated or "")
+    # framework jars are units of their own, not apps of the phone
+    units = {u.device_path: u for u in info.framework}
+    assert sorted(units) == ["/system/framework/framework.jar", "/system/framework/oem-sync.jar",
+                             "/system/framework/services.jar"]
+    assert units["/system/framework/services.jar"].code == "present"
+    assert units["/system/framework/oem-sync.jar"].code == "recovered_oat"
+    boot = units["/system/framework/framework.jar"]
+    assert boot.code == "recovered_oat" and boot.recovered is not None
+    assert boot.recovered.device_path == "/system/framework/arm64/boot-framework.oat"
+    with zipfile.ZipFile(tmp_path / "out" / boot.analysis_path) as z:
+        assert z.read("classes.dex") == DEX2 and "AndroidManifest.xml" in z.namelist()
+    assert not any(a.device_path and a.device_path.endswith(".jar") for a in info.apks)
 
 
 def test_scan_finds_the_flow_in_recovered_code(legacy_image: Path, tmp_path: Path,

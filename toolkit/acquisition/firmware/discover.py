@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from toolkit.acquisition.files import sha256_file
+from toolkit.acquisition.firmware import framework
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import TMP_DIR, Root
 from toolkit.acquisition.firmware.recover import recover
@@ -108,6 +109,10 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                 if fn.endswith(".apk"):
                     info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
                                                      reason="not an APK: the zip has no AndroidManifest.xml"))
+                elif framework.is_framework_jar(p.relative_to(out).parts):
+                    unit = _framework_entry(p, out, roots)
+                    if unit is not None:
+                        info.framework.append(unit)
                 continue
             info.apks.append(_apk_entry(p, names, out, roots))
     merged: dict[str, str] = {}
@@ -187,3 +192,57 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)
     return apk
+
+
+FRAMEWORK_NOTE = ("framework jar: its code is analysed in a wrapper zip whose minimal manifest names the package "
+                  "'framework:{jar}' (not a real package)")
+
+
+def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk | None:
+    """A framework jar as a scanned unit, with its code from the jar or recovered from its optimized files.
+    None for a jar without any code (resources only)."""
+    chain, part, device = locate(p, roots)
+    rel = str(p.relative_to(out))
+    unit = FirmwareApk(path=rel, analysis_path=rel, sha256=sha256_file(p), size=p.stat().st_size, chain=chain,
+                       partition=part, device_path=device, unit="framework_jar")
+    target = out / RECOVERED_DIR / (rel + ".apk")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dexes = framework.jar_dexes(p)
+    except FirmwareError:
+        dexes = []
+    notes: list[str] = []
+    if not dexes:
+        for v in framework.optimized_for_jar(p):
+            where = str(v.relative_to(p.parent))
+            try:
+                rec = recover(v, where)
+            except FirmwareError as e:
+                notes.append(f"{where}: {e.reason}")
+                continue
+            dexes = rec.dexes
+            unit.code = rec.kind  # type: ignore[assignment]
+            unit.recovered = RecoveredCode(path=str(v.relative_to(out)), device_path=locate(v, roots)[2],
+                                           sha256=sha256_file(v), format=rec.format, dex=rec.records)
+            if rec.approximated:
+                unit.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
+            notes = [f"{len(dexes)} DEX file(s) recovered from {where} ({rec.format}, sha256 {unit.recovered.sha256}); "
+                     "recovered DEX sha256 " + ", ".join(r.sha256 for r in rec.records)]
+            break
+        if not dexes:
+            if not notes:
+                return None  # no code anywhere: a resource-only jar
+            unit.code = "not_recoverable"
+            unit.code_note = "code not recoverable offline: " + "; ".join(notes)
+    if target.exists():
+        target.unlink()
+    try:
+        framework.wrap_jar(p, dexes, target)
+    except FirmwareError as e:
+        unit.code = "not_recoverable"
+        unit.code_note = e.reason
+        return unit
+    unit.analysis_path = str(target.relative_to(out))
+    note = FRAMEWORK_NOTE.format(jar=p.name)
+    unit.code_note = "; ".join(x for x in (note, *notes, unit.code_note) if x)
+    return unit
