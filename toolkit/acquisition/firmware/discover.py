@@ -60,6 +60,7 @@ def _prop_rank(device_path: str | None) -> int:
 def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
     """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
+    tools_used: set[str] = set()
     def unlisted(e: OSError) -> None:  # APKs under a folder that cannot be listed would be missed: say so
         info.issues.append(FirmwareIssue(chain=[str(Path(e.filename or out).relative_to(out))],
                                          reason=f"cannot list the extracted folder: {e.strerror or e}"))
@@ -114,7 +115,8 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                     if unit is not None:
                         info.framework.append(unit)
                 continue
-            info.apks.append(_apk_entry(p, names, out, roots))
+            info.apks.append(_apk_entry(p, names, out, roots, tools_used))
+    info.external_tools.extend(sorted(tools_used - set(info.external_tools)))  # baksmali ... when used
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
         for k, v in props.items():
@@ -126,7 +128,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.identity = identity_from_props(merged)
 
 
-def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> FirmwareApk:
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -135,7 +137,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    return recover_stripped(apk, p, out, roots)
+    return recover_stripped(apk, p, out, roots, tools)
 
 
 def optimized_files(p: Path) -> list[Path]:
@@ -151,7 +153,7 @@ def optimized_files(p: Path) -> list[Path]:
     return [f for f in found if f.is_file() and not f.is_symlink()]
 
 
-def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk:
+def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
     """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works)."""
     candidates = optimized_files(p)
     if not candidates:
@@ -162,10 +164,11 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
     for v in candidates:
         where = str(v.relative_to(p.parent))
         try:
-            rec = recover(v, where)
+            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
         except FirmwareError as e:
             notes.append(f"{where}: {e.reason}")
             continue
+        tools.update(rec.tools)
         target = out / RECOVERED_DIR / apk.path
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -246,3 +249,53 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk
     note = FRAMEWORK_NOTE.format(jar=p.name)
     unit.code_note = "; ".join(x for x in (note, *notes, unit.code_note) if x)
     return unit
+
+
+def boot_class_path(deps: list[str], roots: dict[Path, Root]) -> tuple[list[Path], list[str]]:
+    """Files of the extraction for the device paths of a Dalvik boot class path: X.odex beside X.jar, else the jar
+    when it holds classes.dex. Returns (files, device paths not found)."""
+    files, missing = [], []
+    for dep in deps:
+        found = None
+        for rdir, root in roots.items():
+            if root.mount is None or not dep.startswith(root.mount + "/"):
+                continue
+            rel = dep[len(root.mount) + 1 :]
+            jar = rdir / rel
+            odex_file = jar.with_suffix(".odex")
+            if odex_file.is_file():
+                found = odex_file
+            elif jar.is_file() and "classes.dex" in framework_jar_names(jar):
+                found = jar
+            if found:
+                break
+        if found is None:
+            missing.append(dep)
+        else:
+            files.append(found)
+    return files, missing
+
+
+def framework_jar_names(jar: Path) -> set[str]:
+    try:
+        with zipfile.ZipFile(jar) as z:
+            return set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return set()
+
+
+def _sdk_near(path: Path, roots: dict[Path, Root]) -> int | None:
+    """ro.build.version.sdk of the partition holding path (for baksmali's opcode set)."""
+    found = _nearest_root(path, roots)
+    if found is None:
+        return None
+    rdir, _root = found
+    for bp in (rdir / "build.prop", rdir / "system" / "build.prop"):
+        try:
+            props = parse_props(bp.read_text("utf-8", "replace"), source=str(bp))
+        except OSError:
+            continue
+        sdk = props.get("ro.build.version.sdk", "")
+        if sdk.isdigit():
+            return int(sdk)
+    return None

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.acquisition.firmware import oat, odex, quicken, vdex
+from toolkit.acquisition.firmware import deodex, oat, odex, quicken, vdex
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.models.firmware import RecoveredDex
 
 MAX_OPTIMIZED = 1 << 30  # an optimized file larger than this is not read into memory
+# Dalvik boot class path: device paths named by an odex ("/system/framework/core.jar") -> files of the extraction
+# (their .odex, else the jar), and the names that could not be found.
+BootResolver = Callable[[list[str]], tuple[list[Path], list[str]]]
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Recovery:
     dexes: list[bytes] = field(default_factory=list)
     records: list[RecoveredDex] = field(default_factory=list)
     approximated: list[str] = field(default_factory=list)  # reasons, one per approximated DEX
+    tools: list[str] = field(default_factory=list)  # outside programs used, with versions
 
     @property
     def kind(self) -> str:
@@ -67,8 +72,11 @@ def _record(rec: Recovery, i: int, stored: bytes, result: quicken.Unquickened | 
     ))
 
 
-def recover(path: Path, label: str) -> Recovery:
-    """The DEX files recovered from the optimized file at path. Raises FirmwareError (never anything else)."""
+def recover(path: Path, label: str, boot: BootResolver | None = None, api: int | None = None) -> Recovery:
+    """The DEX files recovered from the optimized file at path. Raises FirmwareError (never anything else).
+
+    boot and api are for Dalvik odex files: with baksmali installed and the boot class path found, quickened code
+    is deodexed (instruction-equivalent) instead of neutralised."""
     try:
         size = path.stat().st_size
         if size > MAX_OPTIMIZED:
@@ -77,7 +85,10 @@ def recover(path: Path, label: str) -> Recovery:
     except OSError as e:
         raise FirmwareError(label, f"unreadable: {e.strerror or e}") from e
     try:
-        return _recover(data, label)
+        rec = _recover(data, label)
+        if rec.format.startswith("dalvik") and rec.approximated:
+            _deodex(path, data, label, rec, boot, api)
+        return rec
     except (ValueError, IndexError, OverflowError) as e:  # struct.error is a ValueError
         raise FirmwareError(label, f"damaged optimized file: {e}") from e
 
@@ -116,3 +127,38 @@ def _recover(data: bytes, label: str) -> Recovery:
         _record(rec, 0, stored, quicken.unquicken(stored, quicken.DALVIK, None))
         return rec
     raise FirmwareError(label, "not a vdex, OAT or Dalvik odex file")
+
+
+def _deodex(path: Path, data: bytes, label: str, rec: Recovery, boot: BootResolver | None, api: int | None) -> None:
+    """Replace a neutralised Dalvik DEX by baksmali's deodexed one when the tools and the boot class path are here;
+    else add why not to the approximation reason."""
+    why: str | None = None
+    deps = odex.odex_dependencies(data)
+    if not deodex.available():
+        why = "baksmali/smali (Debian libsmali-java) are not installed, so it was not deodexed"
+    elif boot is None:
+        why = "no boot class path to deodex against"
+    else:
+        files, missing = boot(deps)
+        if missing:
+            why = "boot class path not in the firmware: " + ", ".join(missing)
+        else:
+            try:
+                dex = deodex.deodex(path, files, api or 19, label)
+            except FirmwareError as e:
+                why = e.reason
+            else:
+                stored = odex.dex_from_odex(data, label)[0]
+                ver = deodex.version()
+                rec.tools.append(f"baksmali/smali {ver} (libsmali-java)")
+                rec.dexes[0] = dex
+                r = rec.records[0]
+                r.sha256, r.size, r.state = _sha(dex), len(dex), "restored"
+                r.stored_sha256 = _sha(stored)
+                r.detail = (f"deodexed by baksmali {ver} against {', '.join(deps)} (API {api or 19}) and re-assembled "
+                            "by smali: instruction-equivalent, not byte-identical")
+                rec.approximated.clear()
+                return
+    rec.approximated = [f"{a} ({why})" for a in rec.approximated]
+    if rec.records[0].detail:
+        rec.records[0].detail += f" ({why})"
