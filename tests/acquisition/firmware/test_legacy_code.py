@@ -359,3 +359,36 @@ def test_dalvik_deodex_without_the_boot_class_path_is_approximated(dalvik_image:
     app = apk_by_device_path(info)["/system/app/DalvikSms/DalvikSms.apk"]
     assert app.recovered is not None and app.recovered.dex[0].state == "approximated"
     assert "boot class path not in the firmware: /system/framework/core.jar" in (app.code_approximated or "")
+
+
+# -- hostile input: damaged optimized files are one clear reason, never a traceback ---------------------------
+def test_damaged_optimized_files_never_raise_anything_else(tmp_path: Path) -> None:
+    import random
+
+    q, t = writers.quicken_dex(DEX)
+    samples = [
+        oat.write_oat_elf(oat.write_oat([("/a.apk", q)], "088", quickening=[t], checksums=[zlib.crc32(DEX)])),
+        oat.write_oat_elf(oat.write_oat([("/a.apk", q), ("/a.apk:classes2.dex", DEX2)], "064"), False),
+        vdex.write_old_vdex([q], "006", [t]), vdex.write_old_vdex([q, DEX2], "010", [t, {}]),
+        vdex.write_old_vdex([DEX], "021"), odex.write_odex(writers.quicken_dex(DEX, dalvik=True)[0]),
+    ]
+    rng = random.Random(15)
+    p = tmp_path / "x.bin"
+    outcomes = {"ok": 0, "refused": 0}
+    for blob in samples:
+        for _ in range(60):
+            b = bytearray(blob)
+            if rng.random() < 0.3:
+                b = b[: rng.randrange(len(b))]
+            else:
+                for _ in range(rng.randint(1, 8)):
+                    i = rng.randrange(len(b) - 4)
+                    b[i : i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\0\0\0\0", bytes([rng.randrange(256)]) * 4])
+            p.write_bytes(bytes(b))
+            try:
+                recover(p, "x.bin")
+                outcomes["ok"] += 1
+            except FirmwareError as e:
+                assert e.reason and "\n" not in e.reason
+                outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and outcomes["ok"] > 0  # both paths were exercised

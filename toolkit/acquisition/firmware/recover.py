@@ -15,6 +15,7 @@ restored exactly, or approximated (the reason then makes the app's result partia
 from __future__ import annotations
 
 import hashlib
+import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +90,8 @@ def recover(path: Path, label: str, boot: BootResolver | None = None, api: int |
         if rec.format.startswith("dalvik") and rec.approximated:
             _deodex(path, data, label, rec, boot, api)
         return rec
-    except (ValueError, IndexError, OverflowError) as e:  # struct.error is a ValueError
-        raise FirmwareError(label, f"damaged optimized file: {e}") from e
+    except (struct.error, ValueError, IndexError, OverflowError) as e:
+        raise FirmwareError(label, f"damaged optimized file or DEX inside it: {e}") from e
 
 
 def _recover(data: bytes, label: str) -> Recovery:
