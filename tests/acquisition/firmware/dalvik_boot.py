@@ -155,9 +155,11 @@ def vtables(boot_dex: Path) -> dict[str, list[str]]:
     return vt
 
 
-def quicken_dalvik(dex: bytes, vt: dict[str, list[str]]) -> tuple[bytes, int]:
+def quicken_dalvik(dex: bytes, vt: dict[str, list[str]], art: bool = False) -> tuple[bytes, int]:
     """invoke-virtual(/range) on boot classes -> invoke-virtual-quick(/range) with the vtable index, return-void ->
-    return-void-barrier (as dexopt does for these). Returns the DEX and the number of calls quickened."""
+    return-void-barrier (as dexopt does for these; art: the Android 6 opcodes dex2oat uses, 0xe9/0xea/0x73).
+    Returns the DEX and the number of calls quickened."""
+    quick, quick_range, ret = (0xE9, 0xEA, 0x73) if art else (0xF8, 0xF9, 0xF1)
     from toolkit.acquisition.firmware.quicken import _walk, code_items
     from toolkit.analysis.dex import DexFile
 
@@ -170,10 +172,10 @@ def quicken_dalvik(dex: bytes, vt: dict[str, list[str]]) -> tuple[bytes, int]:
             if op in (0x6E, 0x74):
                 cls, name, proto = d.method_ref(u[pc + 1])
                 if cls in vt and name + proto in vt[cls]:
-                    u[pc] = (u[pc] & 0xFF00) | (0xF8 if op == 0x6E else 0xF9)
+                    u[pc] = (u[pc] & 0xFF00) | (quick if op == 0x6E else quick_range)
                     u[pc + 1] = vt[cls].index(name + proto)
                     n += 1
             elif op == 0x0E:
-                u[pc] = (u[pc] & 0xFF00) | 0xF1
+                u[pc] = (u[pc] & 0xFF00) | ret
         out[item.insns_off : item.insns_off + 2 * item.insns_size] = u.tobytes()
     return bytes(out), n

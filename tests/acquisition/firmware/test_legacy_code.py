@@ -392,3 +392,31 @@ def test_damaged_optimized_files_never_raise_anything_else(tmp_path: Path) -> No
                 assert e.reason and "\n" not in e.reason
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 0 and outcomes["ok"] > 0  # both paths were exercised
+
+
+def test_android6_oat_is_deodexed_against_its_boot_image(tmp_path: Path) -> None:
+    """OAT 064 keeps no quickening tables: baksmali resolves the vtable indices with the boot image of the ISA."""
+    need("mke2fs", "baksmali", "smali")
+    from tests.acquisition.firmware import dalvik_boot
+
+    boot = dalvik_boot.build_boot_dex(tmp_path)
+    src = tmp_path / "src"
+    (src / "framework" / "arm64").mkdir(parents=True)
+    (src / "framework" / "arm64" / "boot.oat").write_bytes(
+        oat.write_oat_elf(oat.write_oat([("/system/framework/core-libart.jar", boot)], "064")))
+    app_dir = src / "app" / "OatSms"
+    (app_dir / "oat" / "arm64").mkdir(parents=True)
+    (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app_dir / "OatSms.apk")
+    quick, n = dalvik_boot.quicken_dalvik(d, dalvik_boot.vtables(tmp_path / "core.dex"), art=True)
+    assert n >= 10
+    (app_dir / "oat" / "arm64" / "OatSms.odex").write_bytes(oat.write_oat_elf(
+        oat.write_oat([("/system/app/OatSms/OatSms.apk", quick)], "064", checksums=[zlib.crc32(d)])))
+    (src / "build.prop").write_text("ro.build.version.sdk=23\n")
+    info = run(writers.make_ext4(src, tmp_path / "system.img", size_mb=6), tmp_path / "out")
+    app = apk_by_device_path(info)["/system/app/OatSms/OatSms.apk"]
+    assert app.recovered is not None, issues_text(info)
+    r = app.recovered.dex[0]
+    assert r.state == "restored" and "baksmali" in (r.detail or "") and app.code_approximated is None, r.detail
+    got = analyse_inputs([ApkInput(path=str(tmp_path / "out" / app.analysis_path))], ScanOptions(workers=1, no_cache=True))
+    want = analyse_inputs([ApkInput(path=str(APKS / "imei_sms_binary.apk"))], ScanOptions(workers=1, no_cache=True))
+    assert sorted(f.rule_id for f in got[0].findings) == sorted(f.rule_id for f in want[0].findings) != []

@@ -252,8 +252,8 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk
 
 
 def boot_class_path(deps: list[str], roots: dict[Path, Root]) -> tuple[list[Path], list[str]]:
-    """Files of the extraction for the device paths of a Dalvik boot class path: X.odex beside X.jar, else the jar
-    when it holds classes.dex. Returns (files, device paths not found)."""
+    """Files of the extraction for the device paths of a boot class path: X.odex beside X.jar, else the jar when it
+    holds classes.dex (Dalvik), or the boot image itself (`.../<isa>/boot.oat`, ART). Returns (files, not found)."""
     files, missing = [], []
     for dep in deps:
         found = None
@@ -263,7 +263,9 @@ def boot_class_path(deps: list[str], roots: dict[Path, Root]) -> tuple[list[Path
             rel = dep[len(root.mount) + 1 :]
             jar = rdir / rel
             odex_file = jar.with_suffix(".odex")
-            if odex_file.is_file():
+            if jar.suffix != ".jar" and jar.is_file() and not jar.is_symlink():
+                found = jar  # a boot image (boot.oat) named as it is
+            elif odex_file.is_file():
                 found = odex_file
             elif jar.is_file() and "classes.dex" in framework_jar_names(jar):
                 found = jar

@@ -87,8 +87,13 @@ def recover(path: Path, label: str, boot: BootResolver | None = None, api: int |
         raise FirmwareError(label, f"unreadable: {e.strerror or e}") from e
     try:
         rec = _recover(data, label)
-        if rec.format.startswith("dalvik") and rec.approximated:
-            _deodex(path, data, label, rec, boot, api)
+        if rec.approximated and rec.format.startswith("dalvik"):
+            _deodex(path, odex.odex_dependencies(data), label, rec, boot, api, odex.dex_from_odex(data, label)[0])
+        elif rec.approximated and rec.format.startswith("oat") and len(rec.dexes) == 1:
+            # Android 5/6 keep no quickening tables: baksmali resolves against the boot image of the same ISA
+            boot_oat = f"/system/framework/{path.parent.name}/boot.oat"
+            stored = oat.dex_from_oat(data, label).dexes[0].data
+            _deodex(path, [boot_oat], label, rec, boot, api, stored)
         return rec
     except (struct.error, ValueError, IndexError, OverflowError) as e:
         raise FirmwareError(label, f"damaged optimized file or DEX inside it: {e}") from e
@@ -130,11 +135,11 @@ def _recover(data: bytes, label: str) -> Recovery:
     raise FirmwareError(label, "not a vdex, OAT or Dalvik odex file")
 
 
-def _deodex(path: Path, data: bytes, label: str, rec: Recovery, boot: BootResolver | None, api: int | None) -> None:
-    """Replace a neutralised Dalvik DEX by baksmali's deodexed one when the tools and the boot class path are here;
-    else add why not to the approximation reason."""
+def _deodex(path: Path, deps: list[str], label: str, rec: Recovery, boot: BootResolver | None, api: int | None,
+            stored: bytes) -> None:
+    """Replace a neutralised DEX (Dalvik odex, single-DEX OAT) by baksmali's deodexed one when the tools and the
+    boot class path (device paths `deps`) are here; else add why not to the approximation reason."""
     why: str | None = None
-    deps = odex.odex_dependencies(data)
     if not deodex.available():
         why = "baksmali/smali (Debian libsmali-java) are not installed, so it was not deodexed"
     elif boot is None:
@@ -149,12 +154,11 @@ def _deodex(path: Path, data: bytes, label: str, rec: Recovery, boot: BootResolv
             except FirmwareError as e:
                 why = e.reason
             else:
-                stored = odex.dex_from_odex(data, label)[0]
                 ver = deodex.version()
                 rec.tools.append(f"baksmali/smali {ver} (libsmali-java)")
                 rec.dexes[0] = dex
                 r = rec.records[0]
-                r.sha256, r.size, r.state = _sha(dex), len(dex), "restored"
+                r.sha256, r.size, r.state, r.crc_matches = _sha(dex), len(dex), "restored", None
                 r.stored_sha256 = _sha(stored)
                 r.detail = (f"deodexed by baksmali {ver} against {', '.join(deps)} (API {api or 19}) and re-assembled "
                             "by smali: instruction-equivalent, not byte-identical")
