@@ -212,6 +212,8 @@ def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = 
     """A copy of dex with quickened instructions restored (exact) or neutralised (approximation), see above."""
     out = bytearray(dex)
     res = Unquickened(data=dex)
+    (fields,) = struct.unpack_from("<I", dex, 0x50)  # field_ids_size
+    (methods,) = struct.unpack_from("<I", dex, 0x58)  # method_ids_size
     for item in code_items(dex):
         u = array("H", bytes(out[item.insns_off : item.insns_off + 2 * item.insns_size]))
         try:
@@ -233,10 +235,13 @@ def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = 
             if q.kind != "return_void" and k < len(known) and known[k][0] == pc:
                 idx = known[k][1]
                 k += 1
+                limit = methods if q.kind == "invoke" else fields
+                if idx >= limit:  # not an index of this DEX: the table is not trusted for this instruction
+                    idx = None
             if q.kind == "return_void":
                 u[pc] = (u[pc] & 0xFF00) | 0x0E
                 res.restored += 1
-            elif idx is not None and q.kind in ("get", "get_wide", "put", "invoke", "inline", "inline_range"):
+            elif idx is not None and q.kind in ("get", "get_wide", "put", "invoke"):
                 u[pc] = (u[pc] & 0xFF00) | q.original
                 u[pc + 1] = idx & 0xFFFF
                 res.restored += 1
