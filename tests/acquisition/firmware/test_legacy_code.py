@@ -7,6 +7,7 @@ the real fixture DEX files; quickening is done on those DEX files as dex2oat/dex
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import zipfile
 import zlib
@@ -130,10 +131,40 @@ def test_vdex019_quickened_code_is_marked_approximated(tmp_path: Path) -> None:
     assert rec.records[0].state == "approximated" and "neutralised" in rec.approximated[0]
 
 
-def test_compact_dex_is_refused_with_its_name(tmp_path: Path) -> None:
-    cdex = b"cdex001\0" + DEX[8:]
-    with pytest.raises(FirmwareError, match="CompactDex"):
-        _recover(tmp_path, vdex.write_old_vdex([cdex], "021"), "x.vdex")
+def test_compact_dex_in_a_vdex_is_converted(tmp_path: Path) -> None:
+    from toolkit.acquisition.firmware.cdex import write_cdex
+
+    rec = _recover(tmp_path, vdex.write_old_vdex([write_cdex(DEX), write_cdex(DEX2)], "021"), "x.vdex")
+    assert [r.state for r in rec.records] == ["restored", "restored"]
+    assert "CompactDex converted" in (rec.records[0].detail or "")
+    bad = bytearray(write_cdex(DEX))
+    struct.pack_into("<I", bad, 0x34, 0x7FFFFFF0)  # map list far outside the data section
+    with pytest.raises(FirmwareError, match="CompactDex could not be converted"):
+        _recover(tmp_path, vdex.write_old_vdex([bytes(bad)], "021"), "y.vdex")
+
+
+def _dexdump_insns(path: Path) -> list[str]:
+    """The instruction lines dexdump (ART's own reader, Debian `dexdump`) prints, without addresses."""
+    out = subprocess.run(["dexdump", "-d", str(path)], capture_output=True, text=True, timeout=120)
+    assert "Failure to" not in out.stderr and out.returncode == 0, out.stderr[-500:]
+    return [ln.split("|", 1)[1] for ln in out.stdout.splitlines() if "|" in ln and "|[" not in ln]
+
+
+@pytest.mark.parametrize("apk", ["imei_sms_binary", "location_listener", "adsdk_bundled", "android_id_okhttp"])
+def test_cdex_writer_and_converter_agree_with_arts_dexdump(tmp_path: Path, apk: str) -> None:
+    """ART's dexdump reads our CompactDex with the original's instructions, and verifies and reads the standard DEX
+    we convert it back to, with the same instructions."""
+    need("dexdump")
+    from toolkit.acquisition.firmware.cdex import cdex_to_dex, write_cdex
+
+    dex = zipfile.ZipFile(APKS / f"{apk}.apk").read("classes.dex")
+    (tmp_path / "a.dex").write_bytes(dex)
+    (tmp_path / "a.cdex").write_bytes(write_cdex(dex))
+    (tmp_path / "b.dex").write_bytes(cdex_to_dex(write_cdex(dex)))
+    want = _dexdump_insns(tmp_path / "a.dex")
+    assert want
+    assert _dexdump_insns(tmp_path / "a.cdex") == want
+    assert _dexdump_insns(tmp_path / "b.dex") == want
 
 
 def test_vdex_without_dex_section_says_so(tmp_path: Path) -> None:
@@ -182,6 +213,12 @@ def legacy_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "VdexSms" / "VdexSms.apk")
     q, tables = writers.quicken_dex(d)
     (app / "VdexSms" / "oat" / "arm" / "VdexSms.vdex").write_bytes(vdex.write_old_vdex([q], "010", [tables]))
+    # Android 10: oat/arm64/X.vdex 021 holding CompactDex
+    from toolkit.acquisition.firmware.cdex import write_cdex
+
+    (app / "CdexSms" / "oat" / "arm64").mkdir(parents=True)
+    (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "CdexSms" / "CdexSms.apk")
+    (app / "CdexSms" / "oat" / "arm64" / "CdexSms.vdex").write_bytes(vdex.write_old_vdex([write_cdex(d)], "021"))
     # Android 4.4: X.odex beside X.apk, quickened: approximated
     (app / "DalvikSms").mkdir(parents=True)
     (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "DalvikSms" / "DalvikSms.apk")
@@ -251,7 +288,7 @@ def test_scan_finds_the_flow_in_recovered_code(legacy_image: Path, tmp_path: Pat
     direct = analyse_inputs([ApkInput(path=str(APKS / "imei_sms_binary.apk"))], ScanOptions(workers=1, no_cache=True))
     want = sorted(f.rule_id for f in direct[0].findings)
     assert want  # the fixture's known flow (IMEI sent by SMS)
-    for name in ("OatSms", "VdexSms"):
+    for name in ("OatSms", "VdexSms", "CdexSms"):
         a = apks[f"/system/app/{name}/{name}.apk"]
         assert a["status"] == "analysed"
         assert sorted(f["rule_id"] for f in a["findings"]) == want

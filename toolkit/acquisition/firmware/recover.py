@@ -49,8 +49,9 @@ def _sha(b: bytes) -> str:
 
 
 def _record(rec: Recovery, i: int, stored: bytes, result: quicken.Unquickened | None, location: str | None = None,
-            crc: int | None = None) -> None:
-    final = result.data if result is not None else stored
+            crc: int | None = None, base: bytes | None = None) -> None:
+    """base: the DEX the result was computed from when it is not the stored bytes (a converted CompactDex)."""
+    final = result.data if result is not None else (base if base is not None else stored)
     name = "classes.dex" if i == 0 else f"classes{i + 1}.dex"
     detail = None
     if result is None or result.quickened == 0:
@@ -108,11 +109,18 @@ def _recover(data: bytes, label: str) -> Recovery:
             for i, d in enumerate(vdex.dex_from_vdex(data, label)):
                 _record(rec, i, d, None)
             return rec
+        shared = vdex.shared_data(data)
         for i, (stored, info) in enumerate(vdex.dex_from_old_vdex(data, label)):
+            dex, note = stored, None
             if stored[:4] == b"cdex":
-                raise FirmwareError(label, f"vdex {version} holds CompactDex (cdex), which phonehome does not "
-                                           "convert to standard DEX yet: code not recoverable offline")
-            _record(rec, i, stored, quicken.unquicken(stored, quicken.ART_M, info))
+                dex = _from_cdex(stored, shared, label)
+                note = "CompactDex converted to standard DEX (no debug info)"
+            _record(rec, i, stored, quicken.unquicken(dex, quicken.ART_M, info), base=dex)
+            if note:
+                r = rec.records[-1]
+                r.detail = f"{note}; {r.detail}" if r.detail else note
+                if r.state == "verbatim":
+                    r.state = "restored"
         return rec
     if head[:4] == oat.ELF_MAGIC or head[:4] == oat.OAT_MAGIC:
         contents = oat.dex_from_oat(data, label)
@@ -167,3 +175,16 @@ def _deodex(path: Path, deps: list[str], label: str, rec: Recovery, boot: BootRe
     rec.approximated = [f"{a} ({why})" for a in rec.approximated]
     if rec.records[0].detail:
         rec.records[0].detail += f" ({why})"
+
+
+def _from_cdex(stored: bytes, shared: bytes | None, label: str) -> bytes:
+    """A CompactDex of a vdex as standard DEX: its data section is the vdex's shared data, or its own."""
+    from toolkit.acquisition.firmware.cdex import cdex_to_dex
+
+    errors = []
+    for data in ([shared] if shared else []) + [None]:
+        try:
+            return cdex_to_dex(stored, data, label)
+        except FirmwareError as e:
+            errors.append(e.reason)
+    raise FirmwareError(label, "CompactDex could not be converted: " + "; ".join(errors))

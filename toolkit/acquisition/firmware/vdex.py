@@ -128,6 +128,20 @@ def _find_dex(data: bytes, pos: int, window: int = 32) -> int | None:
     return None
 
 
+def shared_data(data: bytes) -> bytes | None:
+    """The dex_shared_data section of a vdex 019/021 (the data section of its CompactDex files), if any."""
+    version = vdex_version(data) or "?"
+    if version not in ("019", "021"):
+        return None
+    (n,) = struct.unpack_from("<I", data, 12)
+    pos = OLD_HEADERS[version] + 4 * n
+    dex_size, shared_size, _quick = struct.unpack_from("<III", data, pos)
+    start = pos + 12 + dex_size
+    if not shared_size or start + shared_size > len(data):
+        return None
+    return data[start : start + shared_size]
+
+
 def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo | None]]:
     """(DEX or CompactDex bytes, quickening table lookup) of each DEX file in a vdex 006-021."""
     version = vdex_version(data) or "?"
