@@ -402,12 +402,15 @@ def test_dalvik_deodex_without_the_boot_class_path_is_approximated(dalvik_image:
 def test_damaged_optimized_files_never_raise_anything_else(tmp_path: Path) -> None:
     import random
 
+    from toolkit.acquisition.firmware.cdex import write_cdex
+
     q, t = writers.quicken_dex(DEX)
     samples = [
         oat.write_oat_elf(oat.write_oat([("/a.apk", q)], "088", quickening=[t], checksums=[zlib.crc32(DEX)])),
         oat.write_oat_elf(oat.write_oat([("/a.apk", q), ("/a.apk:classes2.dex", DEX2)], "064"), False),
         vdex.write_old_vdex([q], "006", [t]), vdex.write_old_vdex([q, DEX2], "010", [t, {}]),
         vdex.write_old_vdex([DEX], "021"), odex.write_odex(writers.quicken_dex(DEX, dalvik=True)[0]),
+        vdex.write_old_vdex([write_cdex(DEX2)], "021"),
     ]
     rng = random.Random(15)
     p = tmp_path / "x.bin"

@@ -141,6 +141,8 @@ def _convert(cdex: bytes, data: bytes | None, name: str) -> bytes:
     data_starts = sorted({off for t, _c, off in cmap if t >= T_MAP_LIST} | {len(data)})
     moved: list[tuple[int, int, int]] = []  # (old start, old end, new start), data-relative -> file offsets
     for off in sorted(o for t, _c, o in cmap if t in kept_types):
+        if off >= len(data):
+            raise FirmwareError(name, f"CompactDex section at 0x{off:x} lies past its data section")
         end = next(x for x in data_starts if x > off)
         while len(out) % 4:
             out.append(0)
