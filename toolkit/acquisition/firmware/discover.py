@@ -219,7 +219,7 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk
         for v in framework.optimized_for_jar(p):
             where = str(v.relative_to(p.parent))
             try:
-                rec = recover(v, where)
+                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
             except FirmwareError as e:
                 notes.append(f"{where}: {e.reason}")
                 continue
