@@ -33,11 +33,12 @@ def version() -> str:
     return m.group(1) if m else "unknown"
 
 
-def deodex(odex: Path, boot: list[Path], api: int, label: str) -> bytes:
-    """The unquickened DEX of a Dalvik odex, deodexed against the boot class path files `boot`."""
+def deodex(odex: str, boot: list[Path], api: int, label: str) -> bytes:
+    """The unquickened DEX of a Dalvik odex or an OAT entry (`file` or `file/location`), deodexed against the boot
+    class path files `boot`."""
     with tempfile.TemporaryDirectory(prefix="ph-deodex-") as tmp:
         smali_dir = Path(tmp) / "smali"
-        cmd = ["baksmali", "deodex", "-a", str(api), "-b", ":".join(str(b) for b in boot), str(odex),
+        cmd = ["baksmali", "deodex", "-a", str(api), "-b", ":".join(str(b) for b in boot), odex,
                "-o", str(smali_dir)]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)

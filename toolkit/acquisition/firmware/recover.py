@@ -89,12 +89,16 @@ def recover(path: Path, label: str, boot: BootResolver | None = None, api: int |
     try:
         rec = _recover(data, label)
         if rec.approximated and rec.format.startswith("dalvik"):
-            _deodex(path, odex.odex_dependencies(data), label, rec, boot, api, odex.dex_from_odex(data, label)[0])
-        elif rec.approximated and rec.format.startswith("oat") and len(rec.dexes) == 1:
-            # Android 5/6 keep no quickening tables: baksmali resolves against the boot image of the same ISA
+            _deodex(str(path), odex.odex_dependencies(data), label, rec, boot, api, odex.dex_from_odex(data, label)[0], 0)
+        elif rec.approximated and rec.format.startswith("oat"):
+            # Android 5/6 keep no quickening tables: baksmali resolves against the boot image of the same ISA;
+            # each DEX of the OAT is named by its location (baksmali's "file/entry" syntax)
             boot_oat = f"/system/framework/{path.parent.name}/boot.oat"
-            stored = oat.dex_from_oat(data, label).dexes[0].data
-            _deodex(path, [boot_oat], label, rec, boot, api, stored)
+            contents = oat.dex_from_oat(data, label)
+            for i, r in enumerate(rec.records):
+                if r.state == "approximated":
+                    target = f"{path}/{r.location}" if len(rec.records) > 1 else str(path)
+                    _deodex(target, [boot_oat], label, rec, boot, api, contents.dexes[i].data, i)
         return rec
     except (struct.error, ValueError, IndexError, OverflowError) as e:
         raise FirmwareError(label, f"damaged optimized file or DEX inside it: {e}") from e
@@ -143,10 +147,11 @@ def _recover(data: bytes, label: str) -> Recovery:
     raise FirmwareError(label, "not a vdex, OAT or Dalvik odex file")
 
 
-def _deodex(path: Path, deps: list[str], label: str, rec: Recovery, boot: BootResolver | None, api: int | None,
-            stored: bytes) -> None:
-    """Replace a neutralised DEX (Dalvik odex, single-DEX OAT) by baksmali's deodexed one when the tools and the
-    boot class path (device paths `deps`) are here; else add why not to the approximation reason."""
+def _deodex(target: str, deps: list[str], label: str, rec: Recovery, boot: BootResolver | None, api: int | None,
+            stored: bytes, index: int) -> None:
+    """Replace neutralised DEX `index` (of a Dalvik odex, or an OAT entry) by baksmali's deodexed one when the tools
+    and the boot class path (device paths `deps`) are here; else add why not to the approximation reason."""
+    r = rec.records[index]
     why: str | None = None
     if not deodex.available():
         why = "baksmali/smali (Debian libsmali-java) are not installed, so it was not deodexed"
@@ -158,23 +163,24 @@ def _deodex(path: Path, deps: list[str], label: str, rec: Recovery, boot: BootRe
             why = "boot class path not in the firmware: " + ", ".join(missing)
         else:
             try:
-                dex = deodex.deodex(path, files, api or 19, label)
+                dex = deodex.deodex(target, files, api or 19, label)
             except FirmwareError as e:
                 why = e.reason
             else:
                 ver = deodex.version()
-                rec.tools.append(f"baksmali/smali {ver} (libsmali-java)")
-                rec.dexes[0] = dex
-                r = rec.records[0]
+                tool = f"baksmali/smali {ver} (libsmali-java)"
+                if tool not in rec.tools:
+                    rec.tools.append(tool)
+                rec.dexes[index] = dex
                 r.sha256, r.size, r.state, r.crc_matches = _sha(dex), len(dex), "restored", None
                 r.stored_sha256 = _sha(stored)
                 r.detail = (f"deodexed by baksmali {ver} against {', '.join(deps)} (API {api or 19}) and re-assembled "
                             "by smali: instruction-equivalent, not byte-identical")
-                rec.approximated.clear()
+                rec.approximated = [a for a in rec.approximated if not a.startswith(f"{r.name}:")]
                 return
-    rec.approximated = [f"{a} ({why})" for a in rec.approximated]
-    if rec.records[0].detail:
-        rec.records[0].detail += f" ({why})"
+    rec.approximated = [f"{a} ({why})" if a.startswith(f"{r.name}:") else a for a in rec.approximated]
+    if r.detail:
+        r.detail += f" ({why})"
 
 
 def _from_cdex(stored: bytes, shared: bytes | None, label: str) -> bytes:
