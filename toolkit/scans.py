@@ -94,9 +94,9 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
     return build_result(target, reports, errors, started, inventory=inventory, firmware=info)
 
 
-FRAMEWORK_PARTIAL = ("framework code has no declared entry points and the data-flow engine starts at app "
-                     "components, so flows inside framework jars are not followed yet; endpoints and API use are "
-                     "reported")
+FRAMEWORK_PARTIAL = ("framework code has no declared entry points: the data-flow engine enters code through an "
+                     "app's declared components (and static initialisers), so flows inside framework jars are mostly "
+                     "not followed yet; endpoints and API use are reported")
 
 
 def annotate_firmware_reports(reports: Sequence[ApkReport], info: FirmwareInfo, out: Path) -> None:
