@@ -108,7 +108,7 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
     annotate_firmware_reports(reports, info, workdir)
     inventory = firmware_inventory(info, reports, workdir)
     if not keep_files:
-        by_path = {str(workdir / a.analysis_path): a.path for a in info.apks}
+        by_path = {str(workdir / a.analysis_path): a.path for a in [*info.apks, *info.framework]}
         for r in reports:
             r.path = by_path.get(r.path, r.path)
         info.output_dir = None
@@ -118,16 +118,24 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
     return build_result(target, reports, errors, started, inventory=inventory, firmware=info)
 
 
+FRAMEWORK_PARTIAL = ("framework code has no declared entry points: the data-flow engine enters code through an "
+                     "app's declared components (and static initialisers), so flows inside framework jars are mostly "
+                     "not followed yet; endpoints and API use are reported")
+
+
 def annotate_firmware_reports(reports: Sequence[ApkReport], info: FirmwareInfo, out: Path) -> None:
-    """Stripped apps whose code could not be recovered are at best 'partial': say why on the report."""
-    by_path = {str(out / a.analysis_path): a for a in info.apks}
+    """Stripped apps whose code could not be recovered, or only approximately, are at best 'partial': say why."""
+    by_path = {str(out / a.analysis_path): a for a in [*info.apks, *info.framework]}
     for r in reports:
         apk = by_path.get(r.path)
-        if apk is None or apk.code != "not_recoverable":
+        if apk is None or (apk.code != "not_recoverable" and not apk.code_approximated and apk.unit == "app"):
             continue
         if r.status == Status.analysed:
             r.status = Status.partial
-        r.reason = "; ".join(x for x in (r.reason, apk.code_note) if x)
+        why = [apk.code_note if apk.code == "not_recoverable" else apk.code_approximated]
+        if apk.unit == "framework_jar":  # the engine starts flows at an app's declared components; a jar has none
+            why.append(FRAMEWORK_PARTIAL)
+        r.reason = "; ".join(x for x in (r.reason, *why) if x)
 
 
 def firmware_inventory(info: FirmwareInfo, reports: Sequence[ApkReport], out: Path) -> DeviceInventory:

@@ -10,7 +10,8 @@ from pydantic import Field
 from toolkit.models.common import PhModel
 from toolkit.models.device import DeviceIdentity
 
-CodeStatus = Literal["present", "recovered_vdex", "not_recoverable", "none"]
+CodeStatus = Literal["present", "recovered_vdex", "recovered_oat", "recovered_odex", "not_recoverable", "none"]
+RecoveryState = Literal["verbatim", "restored", "approximated"]
 
 
 class ContainerInfo(PhModel):
@@ -43,6 +44,31 @@ class SymlinkInfo(PhModel):
     target: str
 
 
+class RecoveredDex(PhModel):
+    """One DEX file recovered from an optimized file."""
+
+    name: str = Field(description="classes.dex, classes2.dex ... in the rebuilt APK")
+    location: str | None = Field(None, description="The DEX location the optimizer recorded (e.g. /system/app/X/X.apk)")
+    sha256: str = Field(description="SHA-256 of the DEX put in the rebuilt APK")
+    stored_sha256: str = Field(description="SHA-256 of the DEX exactly as stored in the optimized file")
+    size: int
+    state: RecoveryState = Field(description="verbatim: stored as is; restored: quickened instructions undone "
+                                             "exactly; approximated: some could not be undone (see detail)")
+    crc_matches: bool | None = Field(None, description="CRC32 equals the one the optimizer recorded for the "
+                                                       "original classes.dex (byte-identical proof)")
+    detail: str | None = None
+
+
+class RecoveredCode(PhModel):
+    """Where stripped code was recovered from, with hashes for the provenance chain."""
+
+    path: str = Field(description="The optimized file (vdex, oat .odex, Dalvik .odex), relative to the output")
+    device_path: str | None = None
+    sha256: str
+    format: str = Field(description="e.g. 'vdex 027', 'oat 088', 'dalvik odex 036'")
+    dex: list[RecoveredDex] = Field(default_factory=list)
+
+
 class FirmwareApk(PhModel):
     """One preinstalled APK found in the firmware."""
 
@@ -56,6 +82,10 @@ class FirmwareApk(PhModel):
     privileged: bool = False
     code: CodeStatus = "present"
     code_note: str | None = Field(None, description="Why the code is missing, or where it was recovered from")
+    recovered: RecoveredCode | None = None
+    code_approximated: str | None = Field(None, description="Why recovered code is only approximate (partial)")
+    unit: Literal["app", "framework_jar"] = Field("app", description="framework_jar: a jar of */framework/ whose "
+                                                  "code is analysed in a wrapper with a minimal manifest")
 
 
 class BuildPropFile(PhModel):
@@ -89,6 +119,8 @@ class FirmwareInfo(PhModel):
     containers: list[ContainerInfo] = Field(default_factory=list)
     partition_details: list[PartitionInfo] = Field(default_factory=list)
     apks: list[FirmwareApk] = Field(default_factory=list)
+    framework: list[FirmwareApk] = Field(default_factory=list, description="Framework jars scanned as units "
+                                         "(services.jar, framework.jar, OEM jars): not packages of the phone")
     build_props: list[BuildPropFile] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict, description="Merged build properties (first definition wins, as on the phone)")
     identity: DeviceIdentity | None = None

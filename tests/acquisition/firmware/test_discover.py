@@ -38,7 +38,8 @@ def test_apps_props_and_stripped_code(system_ext4: Path, tmp_path: Path) -> None
         assert z.read("classes.dex") == orig.read("classes.dex")
     assert helper.sha256 in (helper.code_note or "")  # the original's hash is kept
     old = apps["/system/app/OldOdex/OldOdex.apk"]
-    assert old.code == "not_recoverable" and "vdex version 021" in (old.code_note or "")
+    assert old.code == "not_recoverable" and "vdex 021" in (old.code_note or "")
+    assert "not an Android OAT file" in (old.code_note or "")
     assert apps["/system/app/Flashlight/Flashlight.apk"].code == "present"
     assert info.identity is not None
     assert (info.identity.brand, info.identity.model, info.identity.android_version) == ("acme", "Acme One", "14")

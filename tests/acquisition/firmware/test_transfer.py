@@ -72,3 +72,77 @@ def test_brotli_bomb_is_stopped(tmp_path: Path) -> None:
     info = run(ota, tmp_path / "out", Limits(max_output_bytes=64 << 20))
     assert "output limit" in issues_text(info)
     assert not any((tmp_path / "out").rglob("*.img"))
+
+
+# -- brotli as OTA tools write it: multi-MB streams from the brotli CLI ------------------------------------------
+def _big_system(tmp_path: Path, system_tree: Path) -> bytes:
+    """A ~5 MB ext4 system image whose data does not compress away (so the .br stays several MB)."""
+    import random
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(system_tree, tree, symlinks=True)
+    rng = random.Random(15)
+    words = [bytes(rng.choice(b"abcdefghijklmnop") for _ in range(rng.randint(3, 9))) for _ in range(2000)]
+    blob = bytearray()
+    while len(blob) < 4_500_000:  # text with random runs: compresses to about half, like system data
+        blob += rng.randbytes(rng.randint(10, 300)) if rng.random() < 0.3 else b" ".join(rng.choices(words, k=20))
+    (tree / "system" / "etc" / "blob.bin").write_bytes(bytes(blob))
+    return writers.make_ext4(tree, tmp_path / "big.img", size_mb=12).read_bytes()
+
+
+@pytest.mark.parametrize("quality", [None, 5])
+def test_multi_mb_brotli_cli_stream_decodes_completely(system_tree: Path, tmp_path: Path, quality: int | None) -> None:
+    """The brotli CLI at its default quality (11) and at 5 (OTA tools): the whole stream, not 'truncated'."""
+    import subprocess
+
+    from tests.acquisition.firmware.conftest import need
+    from toolkit.acquisition.firmware.streams import open_decompressed
+
+    need("brotli", "mke2fs")
+    image = _big_system(tmp_path, system_tree)
+    tl, new = writers.transfer_list(image)
+    raw = tmp_path / "system.new.dat"
+    raw.write_bytes(new)
+    br = tmp_path / "system.new.dat.br"
+    subprocess.run(["brotli", "-f", *(["-q", str(quality)] if quality else []), "-o", str(br), str(raw)], check=True)
+    assert br.stat().st_size > 2_000_000  # several MB compressed
+    with open(br, "rb") as f:
+        assert open_decompressed("brotli", f).read() == new  # the stream level
+    ota = tmp_path / "ota.zip"
+    with zipfile.ZipFile(ota, "w") as z:
+        z.writestr("system.transfer.list", tl)
+        z.write(br, "system.new.dat.br")
+    info = run(ota, tmp_path / "out")
+    assert info.partitions == ["system"], issues_text(info)
+    assert "/system/app/Flashlight/Flashlight.apk" in apk_by_device_path(info)
+
+
+def test_split_brotli_new_dat_parts(system_tree: Path, tmp_path: Path) -> None:
+    """A .new.dat.br cut into .new.dat.br.N parts is one brotli stream read across the parts, in numeric order."""
+    from tests.acquisition.firmware.conftest import need
+
+    need("mke2fs")
+    image = _big_system(tmp_path, system_tree)
+    tl, new = writers.transfer_list(image)
+    br = writers.brotli_bytes(new)
+    cut = [0, len(br) // 5, len(br) // 2, len(br) - 100, len(br)]
+    ota = tmp_path / "ota.zip"
+    with zipfile.ZipFile(ota, "w") as z:
+        z.writestr("system.transfer.list", tl)
+        for i in reversed(range(1, len(cut))):  # stored out of order, and .10-style numbering must sort numerically
+            z.writestr(f"system.new.dat.br.{i if i < 3 else i + 8}", br[cut[i - 1] : cut[i]])
+    info = run(ota, tmp_path / "out")
+    assert info.partitions == ["system"], issues_text(info)
+    kinds = {c.chain[-1]: c.detail for c in info.containers if c.kind == "transfer_list"}
+    assert kinds["system.transfer.list"] == "brotli new.dat in 4 part(s)"
+
+
+def test_data_after_the_brotli_stream_is_reported(tmp_path: Path) -> None:
+    from toolkit.acquisition.firmware.streams import open_decompressed
+
+    payload = bytes(range(256)) * 4000
+    with pytest.raises(FirmwareError, match="brotli"):
+        open_decompressed("brotli", io.BytesIO(writers.brotli_bytes(payload) + b"junk" * 40000)).read()
+    with pytest.raises(FirmwareError, match="truncated"):
+        open_decompressed("brotli", io.BytesIO(writers.brotli_bytes(payload)[:-20])).read()

@@ -7,11 +7,13 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from toolkit.acquisition.files import make_dirs, sha256_file, walk
+from toolkit.acquisition.firmware import framework
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
-from toolkit.acquisition.firmware.vdex import dex_from_vdex, rebuild_apk
+from toolkit.acquisition.firmware.recover import recover
+from toolkit.acquisition.firmware.vdex import rebuild_apk
 from toolkit.inventory.props import identity_from_props, parse_props
-from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue
+from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue, RecoveredCode
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def _prop_rank(device_path: str | None) -> int:
 def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
     """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
+    tools_used: set[str] = set()
+
     def unlisted(e: OSError) -> None:  # APKs under a folder that cannot be listed would be missed: say so
         info.issues.append(FirmwareIssue(chain=[str(Path(e.filename or out).relative_to(out))],
                                          reason=f"cannot list the extracted folder: {e.strerror or e}"))
@@ -108,8 +112,13 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                 if fn.endswith(".apk"):
                     info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
                                                      reason="not an APK: the zip has no AndroidManifest.xml"))
+                elif framework.is_framework_jar(p.relative_to(out).parts):
+                    unit = _framework_entry(p, out, roots)
+                    if unit is not None:
+                        info.framework.append(unit)
                 continue
-            info.apks.append(_apk_entry(p, names, out, roots))
+            info.apks.append(_apk_entry(p, names, out, roots, tools_used))
+    info.external_tools.extend(sorted(tools_used - set(info.external_tools)))  # baksmali ... when used
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
         for k, v in props.items():
@@ -121,7 +130,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.identity = identity_from_props(merged)
 
 
-def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> FirmwareApk:
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -130,44 +139,170 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root]) -> 
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    stem = p.stem
+    return recover_stripped(apk, p, out, roots, tools)
+
+
+def optimized_files(p: Path) -> list[Path]:
+    """The optimized files that may hold an APK's code: oat/<isa>/X.vdex, then oat/<isa>/X.odex (Android 5+), then
+    X.odex beside the APK (Dalvik, Android 2.2-4.4)."""
     oat = p.parent / "oat"
-    vdexes = sorted(oat.glob(f"*/{stem}.vdex")) if oat.is_dir() else []
-    odexes = sorted(oat.glob(f"*/{stem}.odex")) if oat.is_dir() else []
-    if not vdexes and not odexes:
+    found = []
+    if oat.is_dir():
+        found += sorted(oat.glob(f"*/{p.stem}.vdex")) + sorted(oat.glob(f"*/{p.stem}.odex"))
+    beside = p.with_suffix(".odex")
+    if beside.is_file():
+        found.append(beside)
+    return [f for f in found if f.is_file() and not f.is_symlink()]
+
+
+def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
+    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works)."""
+    candidates = optimized_files(p)
+    if not candidates:
         apk.code = "none"
-        apk.code_note = "no classes.dex and no oat/ files beside it: resource-only APK, or code stripped elsewhere"
+        apk.code_note = "no classes.dex and no oat/ or .odex files beside it: resource-only APK, or code stripped elsewhere"
         return apk
     notes = []
-    for v in vdexes:
+    for v in candidates:
         where = str(v.relative_to(p.parent))
         try:
-            data = v.read_bytes()
-            dexes = dex_from_vdex(data, where)
+            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
         except FirmwareError as e:
             notes.append(f"{where}: {e.reason}")
             continue
         except OSError as e:
             notes.append(f"{where}: {e}")
             continue
-        target = out / RECOVERED_DIR / rel
+        tools.update(rec.tools)
+        target = out / RECOVERED_DIR / apk.path
         make_dirs(target.parent)
         if target.exists():
             target.unlink()
         try:
-            rebuild_apk(p, dexes, target)
+            rebuild_apk(p, rec.dexes, target)
         except FirmwareError as e:
             notes.append(e.reason)
             continue
+        chain, _part, device = locate(v, roots)
         apk.analysis_path = str(target.relative_to(out))
-        apk.code = "recovered_vdex"
+        apk.code = rec.kind  # type: ignore[assignment]
+        apk.recovered = RecoveredCode(path=str(v.relative_to(out)), device_path=device, sha256=sha256_file(v),
+                                      format=rec.format, dex=rec.records)
+        states = sorted({r.state for r in rec.records})
         apk.code_note = (
-            f"{len(dexes)} DEX file(s) recovered from {where} (vdex 027) into a rebuilt copy; "
-            f"original APK sha256 {apk.sha256}"
+            f"{len(rec.dexes)} DEX file(s) recovered from {where} ({rec.format}, sha256 {apk.recovered.sha256}; "
+            f"{'/'.join(states)}) into a rebuilt copy; original APK sha256 {apk.sha256}; recovered DEX sha256 "
+            + ", ".join(r.sha256 for r in rec.records)
         )
+        if rec.approximated:
+            apk.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
         return apk
-    if odexes and not notes:
-        notes.append(f"only {odexes[0].relative_to(p.parent)} (oat ELF)")
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)
     return apk
+
+
+FRAMEWORK_NOTE = ("framework jar: its code is analysed in a wrapper zip whose minimal manifest names the package "
+                  "'framework:{jar}' (not a real package)")
+
+
+def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk | None:
+    """A framework jar as a scanned unit, with its code from the jar or recovered from its optimized files.
+    None for a jar without any code (resources only)."""
+    chain, part, device = locate(p, roots)
+    rel = str(p.relative_to(out))
+    unit = FirmwareApk(path=rel, analysis_path=rel, sha256=sha256_file(p), size=p.stat().st_size, chain=chain,
+                       partition=part, device_path=device, unit="framework_jar")
+    target = out / RECOVERED_DIR / (rel + ".apk")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dexes = framework.jar_dexes(p)
+    except FirmwareError:
+        dexes = []
+    notes: list[str] = []
+    if not dexes:
+        for v in framework.optimized_for_jar(p):
+            where = str(v.relative_to(p.parent))
+            try:
+                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
+            except FirmwareError as e:
+                notes.append(f"{where}: {e.reason}")
+                continue
+            dexes = rec.dexes
+            unit.code = rec.kind  # type: ignore[assignment]
+            unit.recovered = RecoveredCode(path=str(v.relative_to(out)), device_path=locate(v, roots)[2],
+                                           sha256=sha256_file(v), format=rec.format, dex=rec.records)
+            if rec.approximated:
+                unit.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
+            notes = [f"{len(dexes)} DEX file(s) recovered from {where} ({rec.format}, sha256 {unit.recovered.sha256}); "
+                     "recovered DEX sha256 " + ", ".join(r.sha256 for r in rec.records)]
+            break
+        if not dexes:
+            if not notes:
+                return None  # no code anywhere: a resource-only jar
+            unit.code = "not_recoverable"
+            unit.code_note = "code not recoverable offline: " + "; ".join(notes)
+    if target.exists():
+        target.unlink()
+    try:
+        framework.wrap_jar(p, dexes, target)
+    except FirmwareError as e:
+        unit.code = "not_recoverable"
+        unit.code_note = e.reason
+        return unit
+    unit.analysis_path = str(target.relative_to(out))
+    note = FRAMEWORK_NOTE.format(jar=p.name)
+    unit.code_note = "; ".join(x for x in (note, *notes, unit.code_note) if x)
+    return unit
+
+
+def boot_class_path(deps: list[str], roots: dict[Path, Root]) -> tuple[list[Path], list[str]]:
+    """Files of the extraction for the device paths of a boot class path: X.odex beside X.jar, else the jar when it
+    holds classes.dex (Dalvik), or the boot image itself (`.../<isa>/boot.oat`, ART). Returns (files, not found)."""
+    files, missing = [], []
+    for dep in deps:
+        found = None
+        for rdir, root in roots.items():
+            if root.mount is None or not dep.startswith(root.mount + "/"):
+                continue
+            rel = dep[len(root.mount) + 1 :]
+            jar = rdir / rel
+            odex_file = jar.with_suffix(".odex")
+            if jar.suffix != ".jar" and jar.is_file() and not jar.is_symlink():
+                found = jar  # a boot image (boot.oat) named as it is
+            elif odex_file.is_file():
+                found = odex_file
+            elif jar.is_file() and "classes.dex" in framework_jar_names(jar):
+                found = jar
+            if found:
+                break
+        if found is None:
+            missing.append(dep)
+        else:
+            files.append(found)
+    return files, missing
+
+
+def framework_jar_names(jar: Path) -> set[str]:
+    try:
+        with zipfile.ZipFile(jar) as z:
+            return set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return set()
+
+
+def _sdk_near(path: Path, roots: dict[Path, Root]) -> int | None:
+    """ro.build.version.sdk of the partition holding path (for baksmali's opcode set)."""
+    found = _nearest_root(path, roots)
+    if found is None:
+        return None
+    rdir, _root = found
+    for bp in (rdir / "build.prop", rdir / "system" / "build.prop"):
+        try:
+            props = parse_props(bp.read_text("utf-8", "replace"), source=str(bp))
+        except OSError:
+            continue
+        sdk = props.get("ro.build.version.sdk", "")
+        if sdk.isdigit():
+            return int(sdk)
+    return None

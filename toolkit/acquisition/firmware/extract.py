@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from toolkit import __version__
 from toolkit.acquisition.files import make_dirs, remove_tree, sha256_file, walk
-from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer
+from toolkit.acquisition.firmware import erofs, ext4, lp, payload, sparse, streams, transfer, vendor
 from toolkit.acquisition.firmware.dev import Dev, FileDev, MappedDev, Piece
 from toolkit.acquisition.firmware.errors import FirmwareError, OutputLimitError
 from toolkit.acquisition.firmware.limits import Budget, Limits
@@ -46,7 +46,8 @@ from toolkit.models.firmware import (
 log = logging.getLogger(__name__)
 
 HEAD = 8192
-CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4", "erofs"} | set(streams.COMPRESSED)
+CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4", "erofs", "updateapp", "ozip"} | set(
+    streams.COMPRESSED)
 IMAGE_SUFFIXES = (".img", ".ext4", ".erofs", ".raw", ".bin", ".lz4", ".gz", ".xz", ".zst", ".br", ".new.dat")
 TMP_DIR = ".phonehome-tmp"
 CONTENT_DIR = "files"  # everything taken out of the firmware lives under <out>/files/
@@ -347,7 +348,47 @@ class Extractor:
         if kind in streams.COMPRESSED:
             self.process_compressed(dev, kind, name, chain, outdir if on_disk is not None else dest, depth, on_disk)
             return
+        if kind in ("updateapp", "ozip"):  # vendor packages (vendor.py)
+            self.process_vendor(kind, dev, name, chain, outdir, depth, record)
+            return
         raise FirmwareError(name, f"no reader for format {kind}")  # pragma: no cover
+
+    def process_vendor(self, kind: str, dev: Dev, name: str, chain: list[str], outdir: Path, depth: int,
+                       record: ContainerInfo) -> None:
+        """Huawei UPDATE.APP: each partition read in place; OPPO .ozip: decrypted to a temporary zip."""
+        outdir.mkdir(parents=True, exist_ok=True)
+        if kind == "updateapp":
+            app = vendor.read_update_app(dev, name)
+            crc = [i for i in app.items if i.crc_ok is not None]
+            bad = [i.name for i in crc if not i.crc_ok]
+            record.detail = (f"{len(app.items)} partitions; CRC16 blocks checked for {len(crc)}"
+                             + (f", mismatch in {', '.join(bad)}" if bad else ", all match"))
+            for item in app.items:
+                pname = item.name.lower()
+                pchain = chain + [f"{item.name}.img"]
+                if item.crc_ok is False:
+                    self.issue(pchain, "CRC16 blocks do not match the data (damaged, or a CRC variant phonehome "
+                                       "does not know): extracted anyway")
+                with self.recorded(pchain):
+                    self.process(sub_dev(dev, item.offset, item.size, f"{item.name}.img"), f"{item.name}.img",
+                                 pchain, outdir, depth + 1, on_disk=None, partition=pname)
+            return
+        key = vendor.ozip_key_for(dev, name)
+        record.detail = f"AES-128-ECB, key for {key.models or 'unnamed models'} ({key.source})"
+        tmp = self.tmp_path(name + ".zip")
+        label = " > ".join(chain)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            vendor.decrypt_ozip(dev, key.key, fd, lambda n: self.budget.take(n, label))
+        finally:
+            os.close(fd)
+        zdev = FileDev(tmp, name=name)
+        try:
+            self.process(zdev, name, chain + ["(decrypted zip)"], outdir, depth + 1, on_disk=None, owned_tmp=tmp)
+        finally:
+            zdev.close()
+            if tmp.exists():
+                self.drop_tmp(tmp)
 
     # -- file systems -------------------------------------------------------------------------
     def extract_fs(
@@ -600,12 +641,13 @@ class Extractor:
             keys.sort(key=lambda k: int(k.rsplit(".", 1)[1]))
             used.update(keys)
             self.process_sparse_set(base, [by_name[k] for k in keys], chain, outdir, depth)
+        scatter = self.scatter_partitions(by_name, chain) if not in_fs else {}
         for key, m in by_name.items():
             if key in used:
                 continue
             mchain = chain + [key]
             with self.recorded(mchain):
-                self.process_member(m, outdir, mchain, depth, in_fs, partition)
+                self.process_member(m, outdir, mchain, depth, in_fs, scatter.get(key, partition))
         self.process_copies(copies, outdir, chain, depth, in_fs, partition)
 
     def process_copies(
@@ -631,6 +673,30 @@ class Extractor:
                 alone = Member(PurePosixPath(m.rel.name), m.size, m.open_dev, m.open_stream, m.compressed_size,
                                m.on_disk)
                 self.process_member(alone, holder, mchain, depth, in_fs, partition)
+
+    def scatter_partitions(self, by_name: dict[str, Member], chain: list[str]) -> dict[str, str]:
+        """MediaTek: member name -> partition name, from a *_Android_scatter.txt beside the images."""
+        out: dict[str, str] = {}
+        for key, m in by_name.items():
+            if not vendor.SCATTER_NAME.fullmatch(PurePosixPath(key).name) or m.size > 4 << 20:
+                continue
+            with self.recorded(chain + [key]):
+                with m.open_stream() as s:
+                    sc = vendor.parse_scatter(s.read(4 << 20).decode("utf-8", "replace"), key)
+                folder = str(PurePosixPath(key).parent)
+                listed = [p for p in sc.partitions if p.file_name and p.is_download]
+                for p in listed:
+                    img = p.file_name if folder == "." else f"{folder}/{p.file_name}"
+                    if img in by_name:
+                        out[img] = p.name
+                missing = [p.file_name for p in listed if (p.file_name if folder == "." else f"{folder}/{p.file_name}")
+                           not in by_name]
+                self.containers.append(ContainerInfo(
+                    chain=chain + [key], kind="mtk_scatter", size=m.size,
+                    detail=f"platform {sc.platform or '?'}, config {sc.version or '?'}, {len(sc.partitions)} partitions, "
+                           f"{len(listed) - len(missing)} image(s) present" + (
+                               f"; not in the package: {', '.join(str(x) for x in missing)}" if missing else "")))
+        return out
 
     def process_member(
         self, m: Member, outdir: Path, chain: list[str], depth: int, in_fs: bool, partition: str | None
@@ -920,6 +986,10 @@ def _head_kind(head: bytes, size: int) -> str | None:
         return "ext4"
     if size >= 1152 and len(head) >= 1028 and struct.unpack_from("<I", head, 1024)[0] == erofs.EROFS_MAGIC:
         return "erofs"
+    if vendor.is_update_app(head):
+        return "updateapp"
+    if head.startswith(vendor.OZIP_MAGIC):
+        return "ozip"
     return None
 
 

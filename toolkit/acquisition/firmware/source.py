@@ -25,9 +25,9 @@ def unpack(path: Path, out: Path, limits: Limits | None = None, only_needed: boo
 def firmware_inputs(info: FirmwareInfo, out: Path) -> list[ApkInput]:
     """One ApkInput per APK found, with its provenance chain (and a note when DEX was recovered)."""
     inputs = []
-    for apk in info.apks:
+    for apk in [*info.apks, *info.framework]:
         chain = list(apk.chain)
-        if apk.code == "recovered_vdex" and apk.code_note:
+        if (apk.code.startswith("recovered") or apk.unit != "app") and apk.code_note:
             chain.append(apk.code_note)
         inputs.append(
             ApkInput(

@@ -61,34 +61,53 @@ class Counting(io.RawIOBase):
 
 
 class BrotliReader(io.RawIOBase):
-    """A read()-able brotli decompressor with a bounded output buffer."""
+    """A read()-able brotli decompressor with a bounded output buffer.
+
+    With output_buffer_limit the decompressor may keep part of the input it was given in its own buffer and
+    still report can_accept_more_data() (brotli 1.1+ returns at most one output block per call). So output is
+    drained with empty input until a call yields nothing before more input is fed, and at the end of the input
+    the rest is drained before the stream may be called truncated. (Feeding 64 KiB for every 32 KiB drained
+    made every multi-MB stream of the brotli CLI look "truncated".)
+    """
+
+    LIMIT = 1 << 20
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.d = brotli.Decompressor()
         self.buf = b""
         self.eof = False
+        self.draining = False  # the last call gave output: more may be buffered inside the decompressor
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
-        want = len(b)
+    def _fill(self) -> None:
         while not self.buf and not self.eof:
-            try:
-                if self.d.can_accept_more_data():
-                    chunk = self.raw.read(65536)
-                    if not chunk:
-                        if not self.d.is_finished():
-                            raise FirmwareError("brotli", "brotli stream is truncated")
-                        self.eof = True
-                        break
-                    self.buf = self.d.process(chunk, output_buffer_limit=1 << 20)
-                else:
-                    self.buf = self.d.process(b"", output_buffer_limit=1 << 20)
-            except brotli.error as e:
-                raise FirmwareError("brotli", f"brotli data is damaged: {e}") from e
-        n = min(want, len(self.buf))
+            if self.draining or not self.d.can_accept_more_data():
+                self.buf = self.d.process(b"", output_buffer_limit=self.LIMIT)
+                if not self.buf:
+                    self.draining = False
+                    if not self.d.can_accept_more_data():  # no output and no room: the decoder is stuck
+                        raise FirmwareError("brotli", "brotli decoder made no progress (damaged data)")
+                continue
+            if self.d.is_finished():
+                self.eof = True
+                if self.raw.read(65536):  # the brotli CLI refuses data after the last block too
+                    raise FirmwareError("brotli", "data after the end of the brotli stream")
+                break
+            chunk = self.raw.read(65536)
+            if not chunk:
+                raise FirmwareError("brotli", "brotli stream is truncated")
+            self.buf = self.d.process(chunk, output_buffer_limit=self.LIMIT)
+            self.draining = True
+
+    def readinto(self, b) -> int:
+        try:
+            self._fill()
+        except brotli.error as e:
+            raise FirmwareError("brotli", f"brotli data is damaged: {e}") from e
+        n = min(len(b), len(self.buf))
         b[:n] = self.buf[:n]
         self.buf = self.buf[n:]
         return n

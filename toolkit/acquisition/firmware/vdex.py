@@ -1,8 +1,8 @@
 """Recovering DEX code of stripped (odexed) apps from vdex files.
 
-Android 12+ (vdex version 027) stores the app's DEX files verbatim in the vdex "dex file section", so the
-code can be recovered in Python. Older vdex (006-021) may hold quickened or compact DEX, and plain .odex
-(oat ELF) files need ART's own tools: for those phonehome says "code not recoverable offline".
+Android 12+ (vdex version 027) stores the app's DEX files verbatim in the vdex "dex file section". Older vdex
+(006-021, below) hold quickened DEX, undone with the vdex's own quickening info where phonehome reads it
+(006/010), or CompactDex (019/021), which is not converted yet. recover.py chooses the reader.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from toolkit.acquisition.firmware.errors import FirmwareError
+from toolkit.acquisition.firmware.quicken import QuickenInfo, uleb
 
 VDEX_MAGIC = b"vdex"
 SECTION_CHECKSUM, SECTION_DEX, SECTION_VERIFIER_DEPS, SECTION_TYPE_LOOKUP = 0, 1, 2, 3
@@ -103,3 +104,215 @@ def write_vdex027(dexes: list[bytes]) -> bytes:
         out.append(0)
     out += body
     return bytes(out)
+
+
+# -- vdex 006/010 (Android 8.x) and 019/021 (Android 9-11) ------------------------------------------------------
+# Layouts from art/runtime/vdex_file.h of oreo-release (006), oreo-mr1-release (010), pie-release (019) and
+# android10/11-release (021):
+#   006/010: "vdex" version[4] number_of_dex_files dex_size verifier_deps_size quickening_info_size (24 bytes),
+#            the DEX checksums (uint32 each), the DEX files (4-aligned), the verifier deps, the quickening info.
+#   019:     "vdex" "019\0" dex_section_version[4] number_of_dex_files verifier_deps_size (20 bytes),
+#   021:     ... + bootclasspath_checksums_size class_loader_context_size (28 bytes),
+#            then the checksums, and with a dex section ("002"): dex_size dex_shared_data_size
+#            quickening_info_size, then per DEX a uint32 quickening table offset before the (4-aligned) DEX or
+#            CompactDex ("cdex001") file.
+# The reader finds each DEX by its magic within a few words of where the layout puts it, so a field it reads
+# wrongly shows up as "no DEX where expected" rather than as wrong code.
+OLD_HEADERS = {"006": 24, "010": 24, "019": 20, "021": 28}
+
+
+def _find_dex(data: bytes, pos: int, window: int = 32) -> int | None:
+    for p in range((pos + 3) & ~3, min(len(data) - 0x70, pos + window) + 1, 4):
+        if data[p : p + 4] in (b"dex\n", b"cdex") and data[p + 7] == 0:
+            return p
+    return None
+
+
+def shared_data(data: bytes) -> bytes | None:
+    """The dex_shared_data section of a vdex 019/021 (the data section of its CompactDex files), if any."""
+    version = vdex_version(data) or "?"
+    if version not in ("019", "021"):
+        return None
+    (n,) = struct.unpack_from("<I", data, 12)
+    pos = OLD_HEADERS[version] + 4 * n
+    dex_size, shared_size, _quick = struct.unpack_from("<III", data, pos)
+    start = pos + 12 + dex_size
+    if not shared_size or start + shared_size > len(data):
+        return None
+    return data[start : start + shared_size]
+
+
+def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo | None]]:
+    """(DEX or CompactDex bytes, quickening table lookup) of each DEX file in a vdex 006-021."""
+    version = vdex_version(data) or "?"
+    if version not in OLD_HEADERS:
+        raise FirmwareError(name, f"vdex version {version} is not one phonehome reads")
+    if version in ("019", "021") and data[8:12].rstrip(b"\0") == b"000":
+        raise FirmwareError(name, f"vdex {version} has no DEX section (the app keeps its code in the APK, "
+                                  "or it was stripped): code not recoverable offline")
+    (n,) = struct.unpack_from("<I", data, 12 if version in ("019", "021") else 8)
+    if not 0 < n <= 256:
+        raise FirmwareError(name, f"vdex {version} claims {n} DEX files")
+    pos = OLD_HEADERS[version] + 4 * n
+    quick: bytes | None = None
+    if version in ("006", "010"):
+        _n, dex_size, deps_size, quick_size = struct.unpack_from("<IIII", data, 8)
+        qstart = pos + dex_size + deps_size
+        if qstart + quick_size <= len(data):
+            quick = data[qstart : qstart + quick_size]
+    else:
+        pos += 12  # DexSectionHeader
+    out: list[tuple[bytes, QuickenInfo | None]] = []
+    dexes: list[bytes] = []
+    for i in range(n):
+        p = _find_dex(data, pos)
+        if p is None:
+            raise FirmwareError(name, f"vdex {version} DEX file {i} not found where the header puts it")
+        (dsize,) = struct.unpack_from("<I", data, p + 32)
+        if dsize < 0x70 or p + dsize > len(data):
+            raise FirmwareError(name, f"vdex {version} DEX file {i} claims {dsize} bytes past the end of the file")
+        dexes.append(data[p : p + dsize])
+        pos = p + dsize
+    for i, d in enumerate(dexes):
+        info = None
+        if quick is not None and d[:4] == b"dex\n":
+            info = _quickening_010(quick, i, n, d) if version == "010" else None
+            if info is None:
+                info = _quickening_006(quick, dexes, i)
+        out.append((d, info))
+    return out
+
+
+def _methods_with_code(dex: bytes) -> list[int]:
+    """code_off of every method with code, in class_def then class_data order (duplicates kept)."""
+    out = []
+    count, defs = struct.unpack_from("<II", dex, 0x60)
+    for c in range(count):
+        (cdo,) = struct.unpack_from("<I", dex, defs + 32 * c + 24)
+        if not cdo:
+            continue
+        sf, pos = uleb(dex, cdo)
+        inf, pos = uleb(dex, pos)
+        dm, pos = uleb(dex, pos)
+        vm, pos = uleb(dex, pos)
+        for _ in range(2 * (sf + inf)):
+            _, pos = uleb(dex, pos)
+        for _ in range(dm + vm):
+            _, pos = uleb(dex, pos)
+            _, pos = uleb(dex, pos)
+            code_off, pos = uleb(dex, pos)
+            if code_off:
+                out.append(code_off)
+    return out
+
+
+def _pairs(blob: bytes) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    while pos < len(blob):
+        pc, pos = uleb(blob, pos)
+        idx, pos = uleb(blob, pos)
+        out.append((pc, idx))
+    return out
+
+
+def _quickening_006(quick: bytes, dexes: list[bytes], which: int) -> QuickenInfo | None:
+    """Android 8.0: for every method with code, of every DEX in order, a uint32 size and that many bytes of
+    (dex pc, index) ULEB128 pairs (VdexFile::Unquicken of oreo-release)."""
+    pos = 0
+    tables: dict[int, list[tuple[int, int]]] = {}
+    try:
+        for i, d in enumerate(dexes):
+            for code_off in _methods_with_code(d) if d[:4] == b"dex\n" else []:
+                (size,) = struct.unpack_from("<I", quick, pos)
+                blob = quick[pos + 4 : pos + 4 + size]
+                if len(blob) != size:
+                    return None
+                if i == which and size:
+                    tables.setdefault(code_off, _pairs(blob))
+                pos += 4 + size
+    except (struct.error, ValueError):
+        return None
+    if pos != len(quick):
+        return None  # not this layout
+    return lambda item: tables.get(item.off)
+
+
+def _quickening_010(quick: bytes, which: int, n: int, dex: bytes) -> QuickenInfo | None:
+    """Android 8.1: quickening blobs (uint32 size + pairs), then per DEX a table of (code item offset, blob
+    offset) entries; the section ends with n uint32 offsets of those tables (QuickeningInfoIterator)."""
+    try:
+        ends = struct.unpack_from(f"<{n}I", quick, len(quick) - 4 * n)
+        start = ends[which]
+        stop = ends[which + 1] if which + 1 < n else len(quick) - 4 * n
+        if not 0 <= start <= stop <= len(quick) or (stop - start) % 8:
+            return None
+        tables: dict[int, list[tuple[int, int]]] = {}
+        for e in range(start, stop, 8):
+            code_off, blob_off = struct.unpack_from("<II", quick, e)
+            (size,) = struct.unpack_from("<I", quick, blob_off)
+            if code_off + 16 > len(dex) or blob_off + 4 + size > start:
+                return None
+            tables[code_off] = _pairs(quick[blob_off + 4 : blob_off + 4 + size])
+    except (struct.error, ValueError):
+        return None
+    return lambda item: tables.get(item.off)
+
+
+def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, list[tuple[int, int]]]] | None = None
+                   ) -> bytes:
+    """A vdex 006/010/019/021 holding dexes (tests and bench). quickening: per DEX, code_off -> (pc, index) pairs,
+    written in the version's layout (006: per method with code; 010: blobs + offset tables; 019/021: none)."""
+    n = len(dexes)
+    checksums = b"".join(d[8:12] for d in dexes)
+    body = bytearray()
+    for d in dexes:
+        if version in ("019", "021"):
+            while len(body) % 4:
+                body.append(0)
+            body += struct.pack("<I", 0)  # quickening table offset (no table)
+        while len(body) % 4:
+            body.append(0)
+        body += d
+    deps = b""
+    quick = bytearray()
+    tables = quickening or [{} for _ in dexes]
+
+    def enc(pairs: list[tuple[int, int]]) -> bytes:
+        out = bytearray()
+        for pc, idx in pairs:
+            for v in (pc, idx):
+                while True:
+                    b = v & 0x7F
+                    v >>= 7
+                    out.append(b | (0x80 if v else 0))
+                    if not v:
+                        break
+        return bytes(out)
+
+    if version == "006":
+        for d, t in zip(dexes, tables, strict=True):
+            for code_off in _methods_with_code(d):
+                blob = enc(t.get(code_off, []))
+                quick += struct.pack("<I", len(blob)) + blob
+    elif version == "010":
+        entries = []
+        for t in tables:
+            per = []
+            for code_off, pairs in sorted(t.items()):
+                blob = enc(pairs)
+                per.append((code_off, len(quick)))
+                quick += struct.pack("<I", len(blob)) + blob
+            entries.append(per)
+        starts = []
+        for per in entries:
+            starts.append(len(quick))
+            for code_off, off in per:
+                quick += struct.pack("<II", code_off, off)
+        quick += b"".join(struct.pack("<I", s) for s in starts)
+    if version in ("006", "010"):
+        head = b"vdex" + version.encode() + b"\0" + struct.pack("<IIII", n, len(body), len(deps), len(quick))
+        return head + checksums + bytes(body) + deps + bytes(quick)
+    head = b"vdex" + version.encode() + b"\0" + b"002\0" + struct.pack("<II", n, 0)
+    if version == "021":
+        head += struct.pack("<II", 0, 0)
+    return head + checksums + struct.pack("<III", len(body), 0, 0) + bytes(body)
