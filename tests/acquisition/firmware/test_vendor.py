@@ -43,7 +43,7 @@ def test_update_app_partitions(system_ext4: Path, vendor_ext4: Path, tmp_path: P
         "UPDATE.APP", "CUST.img", "ext4:/app/VendorSync/VendorSync.apk"]
     top = next(c for c in info.containers if c.chain == ["UPDATE.APP"])
     assert top.kind == "updateapp" and "3 partitions" in (top.detail or "")
-    assert (tmp_path / "out" / "VERSION.img").read_bytes().startswith(b"VIE-L29")
+    assert (tmp_path / "out" / "files" / "VERSION.img").read_bytes().startswith(b"VIE-L29")  # content under files/
 
 
 def test_update_app_in_a_zip_with_a_bad_crc_and_a_truncated_tail(vendor_ext4: Path, tmp_path: Path) -> None:
