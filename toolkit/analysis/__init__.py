@@ -139,8 +139,8 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
     try:
         leaks = find_leaks(dexes, report.metadata, catalogue, deadline, loaded.resource_strings(),  # type: ignore[attr-defined]
                            loaded.layout_blob())  # type: ignore[attr-defined]
-    except Exception as exc:  # never let one APK's odd bytecode crash a batch; say what happened
-        log.exception("%s: leak analysis failed", report.path)
+    except Exception as exc:  # never let one APK's odd bytecode crash a batch; say what happened, in one line
+        log.warning("%s: leak analysis failed: %s: %s", report.path, type(exc).__name__, exc)
         report.status = Status.partial
         report.reason = f"data-flow analysis failed: {type(exc).__name__}: {exc}"
         return
@@ -161,6 +161,11 @@ def _analyse_code(report: ApkReport, loaded: object, options: AnalysisOptions, s
     elif problems and len(dexes) < len(report.metadata.dex_files):
         report.status = Status.partial
         report.reason = "some DEX files unreadable: " + "; ".join(problems)
+    elif leaks.problems:
+        # methods whose code could not be decoded were not analysed: the app is not fully checked
+        report.status = Status.partial
+        report.reason = (f"{len(leaks.problems)} method(s) with malformed code not analysed: "
+                         + "; ".join(leaks.problems[:3]) + (" ..." if len(leaks.problems) > 3 else ""))
     else:
         report.status = Status.analysed
         if problems:

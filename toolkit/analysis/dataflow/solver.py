@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
 
@@ -178,8 +179,10 @@ class Solver:
         self.analyses += 1
         try:
             res = MethodInterpreter(self, m).run()
-        except DexError as exc:
-            self.errors.append(f"{m.sig}: {exc}")
+        except (DexError, IndexError, ValueError, KeyError, struct.error) as exc:
+            # hostile bytecode (an index past a table, a code item past the file, a tries count that lies): this
+            # method is summarised as doing nothing, the rest of the app goes on, and the problem is said once
+            self.errors.append(f"{m.dex.name}: {m.sig}: malformed code ({type(exc).__name__}: {exc})")
             res = MethodResult(m, Summary())
         self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
         self.order.setdefault(m.sig, len(self.order))
