@@ -31,7 +31,8 @@ def compute_entries(app: App) -> dict[str, list[Entry]]:
         for m in app.class_methods(desc):
             if m.access & PRIVATE:
                 continue  # private: the framework never calls it
-            if m.name.startswith(cm.entry_prefix) or (comp.kind == "provider" and m.name in cm.provider_entries):
+            if (m.name.startswith(cm.entry_prefix) or m.name in cm.application_entries
+                    or (comp.kind == "provider" and m.name in cm.provider_entries)):
                 entries.setdefault(m.sig, []).append(Entry(comp, comp.kind))
     for desc, comp in app.components.items():
         if comp.enabled and p.is_app(desc):

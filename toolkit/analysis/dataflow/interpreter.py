@@ -55,6 +55,59 @@ _BAGGED_WIDENED = frozenset(("G", "C", "N", "I", "K", "O", "IT", "SCHEME", "UNIT
 _BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
 
 
+_COMPARE = {0: lambda x, y: x == y, 1: lambda x, y: x != y, 2: lambda x, y: x < y, 3: lambda x, y: x >= y,
+            4: lambda x, y: x > y, 5: lambda x, y: x <= y}  # if-eq/ne/lt/ge/gt/le, and their -z forms
+
+
+_CONST_OPS = range(0x12, 0x16)  # const/4, const/16, const, const/high16 (32-bit)
+# instructions that may write an integer the interpreter does not know to register a (its value is then no label
+# at all, which a join cannot tell from "not written"); wide ones also write a+1, counted for all of them.
+# const-string/class, new-instance/array and check-cast write labels that are no integer: they need no care.
+_WRITES_A = frozenset([*range(0x01, 0x0E), *range(0x16, 0x1A), 0x20, 0x21, *range(0x2D, 0x32),
+                       *range(0x44, 0x4B), *range(0x52, 0x59), *range(0x60, 0x67), *range(0x7B, 0xE3), 0xFE, 0xFF])
+# of those, the ones that may write a register pair (move-wide, move-result-wide, const-wide, aget/iget/sget-wide,
+# and every arithmetic instruction, some of which give a long or a double)
+_MAY_WRITE_WIDE = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])
+
+
+def constant_registers(insns: list[Insn], first_param: int) -> frozenset[int]:
+    """Registers written only by 32-bit const instructions (and not parameters): where the state holds a single
+    constant for one of them, that is its value on every path. (Values alone cannot say it: arithmetic yields no
+    constant, so the counter of `for (i = 0; ...; i++)` would look constant.)"""
+    consts: set[int] = set()
+    other: set[int] = set()
+    for ins in insns:
+        if ins.op in _CONST_OPS:
+            consts.add(ins.a)
+        elif ins.op in _WRITES_A:
+            other.add(ins.a)
+            if ins.op in _MAY_WRITE_WIDE:
+                other.add(ins.a + 1)
+    return frozenset(r for r in consts - other if r < first_param)
+
+
+def _value(reg: int, state: State, consts: frozenset[int]) -> int | None:
+    if reg not in consts:
+        return None
+    value = state.get(reg)
+    if value is not None and len(value) == 1:
+        lab = next(iter(value))
+        if lab[0] in ("I", "N") and isinstance(lab[1], int):
+            return lab[1]
+    return None
+
+
+def _constant_branch(ins: Insn, state: State, consts: frozenset[int]) -> bool | None:
+    """Whether an if-* on registers that hold a known constant is taken (None: unknown)."""
+    left = _value(ins.a, state, consts)
+    if left is None:
+        return None
+    if ins.op >= 0x38:  # if-eqz ... if-lez: against zero
+        return bool(_COMPARE[ins.op - 0x38](left, 0))
+    right = _value(ins.b, state, consts)
+    return None if right is None else bool(_COMPARE[ins.op - 0x32](left, right))
+
+
 class MethodInterpreter(CallOps):
     """Analyses one method into a MethodResult (summary + concrete effects)."""
 
@@ -150,6 +203,7 @@ class MethodInterpreter(CallOps):
         starts = sorted(leaders)
         block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
         in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
+        consts = constant_registers(insns, code.registers - code.ins)
         work = deque([0])
         queued = {0}
         visits = 0
@@ -180,7 +234,11 @@ class MethodInterpreter(CallOps):
                     falls = False
                     succs.extend(off2i[t] for t in ins.targets if t in off2i)
                 elif ins.targets:
-                    succs.extend(off2i[t] for t in ins.targets if t in off2i)
+                    taken = _constant_branch(ins, state, consts) if consts and 0x32 <= op <= 0x3D else None
+                    if taken is True:
+                        falls = False  # a branch on a constant: only the side it takes is reachable
+                    if taken is not False:
+                        succs.extend(off2i[t] for t in ins.targets if t in off2i)
             if falls and end < n:
                 succs.append(end)
             boff = insns[b].off

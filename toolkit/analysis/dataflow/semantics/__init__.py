@@ -103,6 +103,7 @@ def _handlers() -> list[Handler]:
         io.files,
         io.serialise,
         strings.to_string,
+        strings.constant_operations,
         strings.fold_constants,
         default.clean_or_propagate,
     ]

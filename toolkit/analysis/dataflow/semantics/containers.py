@@ -23,6 +23,7 @@ from toolkit.analysis.dataflow.values import (
 # what a key-value container keeps of a stored value (its data, constants and app objects)
 _KEPT = frozenset(("S", "P", "G", "X", "C", "O", "KV", "GK", "PK", "FR"))
 _DATA_URI = "<data>"  # the pseudo-key of an Intent's data URI
+_ALL_KEYS = "<all>"  # the preferences cell holding every value written to a file (read by getAll())
 
 
 def keyed(call: LibraryCall) -> frozenset[Label] | None:
@@ -115,7 +116,14 @@ def preferences(call: LibraryCall) -> frozenset[Label] | None:
         pfile = files[0] if len(files) == 1 else "*"
         for k in [lab[1] for lab in args[1] if lab[0] == "C"] or ["*"]:
             call.it._write_field(("prefs", f"{pfile}:{k}"), args[2])
+        call.it._write_field(("prefs", f"{pfile}:{_ALL_KEYS}"), args[2])  # what getAll() of this file returns
+        if pfile != "*":
+            call.it._write_field(("prefs", f"*:{_ALL_KEYS}"), args[2])
         return None
+    if call.lib in fam.preferences and name in fam.preference_all and len(args) == 1:
+        files = [lab[1] for lab in args[0] if lab[0] == "C"]
+        pfiles = [files[0]] if len(files) == 1 else ["*"]
+        return frozenset(Cell(("prefs", f"{f}:{_ALL_KEYS}")) for f in pfiles)
     if call.lib in fam.preferences and name.startswith("get") and len(args) > 1:
         files = [lab[1] for lab in args[0] if lab[0] == "C"]
         pfiles = [files[0], "*"] if len(files) == 1 else sorted({*files, "*"})

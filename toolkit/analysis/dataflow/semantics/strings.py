@@ -19,6 +19,7 @@ from toolkit.analysis.dataflow.values import (
 )
 
 _OPEN = NotConstant()
+_NUMBER_TYPES = ("I", "J", "S", "B", "C")  # Dalvik descriptors of integral parameters (C: a char)
 
 
 def clear_builder(call: LibraryCall) -> frozenset[Label] | None:
@@ -70,6 +71,36 @@ def to_string(call: LibraryCall) -> frozenset[Label] | None:
     return None
 
 
+def constant_operations(call: LibraryCall) -> frozenset[Label] | None:
+    """StringBuilder.reverse() and String.substring(i[, j]) of complete constants give constants (reflection
+    targets are hidden this way: "dIebircsbuSteg" reversed, "xq7getSimSerialNumberZ" cut)."""
+    fam = call.cat.families
+    base = call.args[0] if not call.static else EMPTY
+    consts = [lab[1] for lab in base if lab[0] == "C" and isinstance(lab[1], str)]
+    if not consts or _OPEN in base or is_tainted(base):
+        return None
+    if call.lib in fam.string_builders and call.name in fam.builder_reverse:
+        value = frozenset(lab for lab in base if lab[0] != "C") | frozenset(Const(c[::-1]) for c in consts)
+        reg = call.arg_regs[0]
+        if reg is not None:
+            old = call.st.get(reg, EMPTY)
+            for r, v in list(call.st.items()):
+                if v is old:
+                    call.st[r] = value
+            call.st[reg] = value
+        return value
+    if call.lib == fam.string_class and call.name in fam.string_substring:
+        bounds = []
+        for a in call.args[1:]:
+            ints = [lab[1] for lab in a if lab[0] in ("I", "N")]
+            if len(ints) != 1 or len(a) != 1:
+                return None
+            bounds.append(int(ints[0]))
+        if len(bounds) in (1, 2):
+            return frozenset(Const(c[slice(*bounds)] if len(bounds) == 2 else c[bounds[0]:]) for c in consts)
+    return None
+
+
 def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
     """append/<init> of a StringBuilder and String.concat: constants combine into constants; anything else
     makes the result 'not constant' (its constants are then prefixes)."""
@@ -82,6 +113,11 @@ def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
     base = EMPTY if name == "<init>" else args[0]
     arg = args[1] if len(args) > 1 else EMPTY
     arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
+    params = call.proto[1 : call.proto.index(")")]
+    if not arg_consts and params in _NUMBER_TYPES and len(arg) == 1 and next(iter(arg))[0] in ("I", "N"):
+        number = next(iter(arg))[1]  # "get" + "Line" + 1 + "Number": a constant int appended is text too
+        arg_consts = [chr(number) if params == "C" and 0 <= number < 0x110000 else str(number)]
+        arg = frozenset({Const(arg_consts[0])})
     base_consts = [lab[1] for lab in base if lab[0] == "C"]
     arg_rest = frozenset(lab for lab in arg if lab[0] != "C" and lab[0] not in NOT_PROPAGATED)
     constant_arg = bool(arg_consts) and not is_tainted(arg)
