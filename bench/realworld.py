@@ -75,6 +75,19 @@ def run_one(apk: Path, code_root: Path, kill: float, budget: float) -> dict[str,
     return out
 
 
+def _totals(rows: list[dict[str, object]]) -> None:
+    walls = sorted(float(r["wall"]) for r in rows)  # type: ignore[arg-type]
+    p95 = walls[min(len(walls) - 1, int(round(0.95 * (len(walls) - 1))))]
+    by_status: dict[str, int] = {}
+    for r in rows:
+        by_status[str(r["status"])] = by_status.get(str(r["status"]), 0) + 1
+    print(f"{len(rows)} APKs: total {sum(walls):.0f} s, median {statistics.median(walls):.2f} s, p95 {p95:.2f} s, "
+          f"max {walls[-1]:.2f} s, peak RSS max {max(float(r['peak_mb']) for r in rows):.0f} MB")  # type: ignore[arg-type]
+    print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    print(f"with a limit hit: {sum(1 for r in rows if r.get('limits'))}; flows in all: "
+          f"{sum(int(r.get('flows', 0)) for r in rows)}")  # type: ignore[call-overload]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folder", type=Path, default=SHARED, help="folder of APKs (default ../shared/realworld/apks)")
@@ -83,6 +96,8 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=120.0, help="AnalysisOptions.time_budget_seconds")
     parser.add_argument("--only", default="", help="substring filter on file names")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--before-root", type=Path, help="also run this checkout on each APK just before (same load)")
+    parser.add_argument("--before-kill", type=float, default=60.0, help="kill limit for --before-root runs")
     args = parser.parse_args()
 
     apks = sorted(args.folder.glob("*.apk")) if args.folder.is_dir() else []
@@ -95,7 +110,15 @@ def main() -> int:
     print(f"{'apk':44} {'MB':>5} {'wall s':>7} {'RSS MB':>7} {'methods':>8} {'analysed':>8} {'status':12} "
           f"{'flows':>5}  limits / reason")
     rows = []
+    before_rows = []
     for apk in apks:
+        if args.before_root is not None:
+            old = run_one(apk, args.before_root.resolve(), args.before_kill, args.budget)
+            old["apk"] = apk.name
+            before_rows.append(old)
+            print(f"{'  before: ' + apk.name[:34]:44} {'':5} {old['wall']:7.2f} {old['peak_mb']:7.0f} "
+                  f"{old.get('methods', 0):8} {old.get('analysed', 0):8} {old['status']:12} {old.get('flows', 0):5}  "
+                  f"{(str(old.get('reason') or '') if old['status'] != 'analysed' else '')[:60]}", flush=True)
         row = run_one(apk, args.code_root.resolve(), args.kill, args.budget)
         row["apk"] = apk.name
         rows.append(row)
@@ -104,16 +127,11 @@ def main() -> int:
         print(f"{apk.name[:44]:44} {apk.stat().st_size / 1e6:5.1f} {row['wall']:7.2f} {row['peak_mb']:7.0f} "
               f"{row.get('methods', 0):8} {row.get('analysed', 0):8} {row['status']:12} {row.get('flows', 0):5}  "
               f"{why[:90]}", flush=True)
-    walls = sorted(float(r["wall"]) for r in rows)  # type: ignore[arg-type]
-    p95 = walls[min(len(walls) - 1, int(round(0.95 * (len(walls) - 1))))]
-    by_status: dict[str, int] = {}
-    for r in rows:
-        by_status[str(r["status"])] = by_status.get(str(r["status"]), 0) + 1
-    print(f"\n{len(rows)} APKs: total {sum(walls):.0f} s, median {statistics.median(walls):.2f} s, p95 {p95:.2f} s, "
-          f"max {walls[-1]:.2f} s, peak RSS max {max(float(r['peak_mb']) for r in rows):.0f} MB")  # type: ignore[arg-type]
-    print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
-    print(f"with a limit hit: {sum(1 for r in rows if r.get('limits'))}; flows in all: "
-          f"{sum(int(r.get('flows', 0)) for r in rows)}")  # type: ignore[call-overload]
+    if before_rows:
+        print(f"\nbefore ({args.before_root}, killed after {args.before_kill:g} s):")
+        _totals(before_rows)
+        print(f"\nafter ({args.code_root}):")
+    _totals(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
