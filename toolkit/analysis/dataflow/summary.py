@@ -132,8 +132,10 @@ class Substitution:
                 else:
                     out.add(Cell(lab[2]))
             elif kind == "KV":
-                for x in self.apply(frozenset({lab[2]})):
-                    out.add(Keyed(lab[1], x))
+                if lab[2][0] in _SUBSTITUTED_INNER:
+                    out.update(Keyed(lab[1], x) for x in self.apply(frozenset((lab[2],))))
+                else:
+                    out.add(lab)  # a keyed constant or source: nothing of the caller in it
             elif kind == "PK":
                 i = lab[1]
                 if i < len(args):
