@@ -487,20 +487,25 @@ def consts(value: Iterable[Label]) -> list[str]:
     return [lab[1] for lab in value if lab[0] == "C" and isinstance(lab[1], str)]
 
 
+_CONSTANT_KINDS = frozenset(("C", "N", "I", "K", "IT", "UNIT", "PER", "NC", "CAT"))
+
 # Which analysis a cut is charged to: the solver sets it for the APK it analyses (a value cut to MAX_LABELS
 # drops constants, never what decides a flow, but an endpoint may then be missing, so the report says so).
 CUT_COUNTER: ContextVar[list[int] | None] = ContextVar("CUT_COUNTER", default=None)
 
 
 def cap(value: frozenset[Label]) -> frozenset[Label]:
-    """Bound the size of a value to MAX_LABELS, keeping every ESSENTIAL label; a cut is counted."""
+    """Bound the size of a value to MAX_LABELS, keeping every ESSENTIAL label; a cut is counted.
+
+    A value over the bound loses all its constants (then, if still over, everything but what decides a flow),
+    not the first ones in some order: as a value grows through a fixpoint, a cut that kept "the first 256" would
+    keep a different subset each round and the summaries would never settle."""
     if len(value) <= MAX_LABELS:
         return value
-    keep = [lab for lab in value if lab[0] in ESSENTIAL]
-    rest = sorted((lab for lab in value if lab[0] not in ESSENTIAL), key=repr)
-    room = max(0, MAX_LABELS - len(keep))
-    if len(rest) > room:
-        counter = CUT_COUNTER.get()
-        if counter is not None:
-            counter[0] += 1
-    return frozenset(keep + rest[:room])
+    counter = CUT_COUNTER.get()
+    if counter is not None:
+        counter[0] += 1
+    out = frozenset(lab for lab in value if lab[0] not in _CONSTANT_KINDS)
+    if len(out) > MAX_LABELS:
+        out = frozenset(lab for lab in out if lab[0] in ESSENTIAL)
+    return out
