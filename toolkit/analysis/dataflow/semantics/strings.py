@@ -19,7 +19,8 @@ from toolkit.analysis.dataflow.values import (
 )
 
 _OPEN = NotConstant()
-_NUMBER_TYPES = ("I", "J", "S", "B", "C")  # Dalvik descriptors of integral parameters (C: a char)
+_NUMBER_TYPES = ("I", "J", "S", "B", "C")
+MAX_FOLDED = 16  # possible constant texts of one builder before it counts as "not a constant"  # Dalvik descriptors of integral parameters (C: a char)
 
 
 def clear_builder(call: LibraryCall) -> frozenset[Label] | None:
@@ -138,6 +139,10 @@ def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
     else:
         consts = arg_consts
         opened = False
+    if len(base_consts) > MAX_FOLDED:
+        # a builder appended to in a loop or after a switch: its possible texts multiply each round, and such text
+        # is no endpoint; it is "not a constant" from here on (widening, so the loop's fixpoint settles)
+        consts, opened = [], True
     rest = frozenset(lab for lab in base if lab[0] != "C") | arg_rest
     if call.xform and is_tainted(arg_rest):
         rest = rest | {Transform(call.xform)}
