@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from toolkit.analysis.dextables import DexFormatError, read_dex_tables
+from toolkit.analysis.dex import DexFormatError, read_dex_tables
 from toolkit.analysis.geo import country_for_ip
 from toolkit.models.flow import Endpoint, EndpointKind
 

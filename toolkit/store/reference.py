@@ -1,6 +1,6 @@
 """Reference comparison: pair each store APK with the reference APK of the same package and say what differs.
 
-Classes come from the DEX class_defs tables (toolkit.analysis.dextables), read with plain zipfile: no second
+Classes come from the DEX class_defs tables (toolkit.analysis.dex.read_dex_tables), read with plain zipfile: no second
 androguard pass. Flows are matched on (source kind, sink kind, source method, sink method), so the same leak in
 both copies is not reported as new even when its id differs.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.analysis.dextables import DexFormatError, read_dex_tables
+from toolkit.analysis.dex import DexFormatError, read_dex_tables
 from toolkit.models import ApkReport, Component, Flow
 from toolkit.models.store import CodeAddition, ComponentChange, FlowChange, ReferenceDiff
 from toolkit.store.data import TrackerSignature
