@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, uleb
+from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, class_code_offsets, uleb
 
 OAT_MAGIC = b"oat\n"
 ELF_MAGIC = b"\x7fELF"
@@ -284,26 +284,10 @@ def _pairs(table: bytes) -> list[tuple[int, int]]:
 def _method_positions(dex: bytes) -> dict[int, tuple[int, int]]:
     """code_off -> (class def index, position of the method in its class_data: direct then virtual)."""
     out: dict[int, tuple[int, int]] = {}
-    class_defs_size, class_defs_off = struct.unpack_from("<II", dex, 0x60)
-    for c in range(class_defs_size):
-        (cdo,) = struct.unpack_from("<I", dex, class_defs_off + 32 * c + 24)
-        if not cdo:
-            continue
-        try:
-            sf, pos = uleb(dex, cdo)
-            inf, pos = uleb(dex, pos)
-            dm, pos = uleb(dex, pos)
-            vm, pos = uleb(dex, pos)
-            for _ in range(2 * (sf + inf)):
-                _, pos = uleb(dex, pos)
-            for m in range(dm + vm):
-                _, pos = uleb(dex, pos)
-                _, pos = uleb(dex, pos)
-                code_off, pos = uleb(dex, pos)
-                if code_off:
-                    out.setdefault(code_off, (c, m))
-        except ValueError:
-            continue
+    for c, methods in enumerate(class_code_offsets(dex)):
+        for m, code_off in enumerate(methods or []):
+            if code_off:
+                out.setdefault(code_off, (c, m))
     return out
 
 
@@ -311,22 +295,9 @@ def _method_positions(dex: bytes) -> dict[int, tuple[int, int]]:
 def _class_methods(dex: bytes) -> list[list[int]]:
     """Per class def, the code_off (0 without code) of each method in class_data order."""
     out: list[list[int]] = []
-    count, defs = struct.unpack_from("<II", dex, 0x60)
-    for c in range(count):
-        (cdo,) = struct.unpack_from("<I", dex, defs + 32 * c + 24)
-        methods: list[int] = []
-        if cdo:
-            sf, pos = uleb(dex, cdo)
-            inf, pos = uleb(dex, pos)
-            dm, pos = uleb(dex, pos)
-            vm, pos = uleb(dex, pos)
-            for _ in range(2 * (sf + inf)):
-                _, pos = uleb(dex, pos)
-            for _ in range(dm + vm):
-                _, pos = uleb(dex, pos)
-                _, pos = uleb(dex, pos)
-                code_off, pos = uleb(dex, pos)
-                methods.append(code_off)
+    for methods in class_code_offsets(dex):
+        if methods is None:
+            raise ValueError("bad uleb128")  # the writer is given well-formed DEX only
         out.append(methods)
     return out
 

@@ -145,6 +145,34 @@ def uleb(data: bytes | bytearray, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def class_code_offsets(dex: bytes | bytearray) -> list[list[int] | None]:
+    """Per class def, the code_off (0 without code) of each method in class_data order (direct, then virtual);
+    None for a class whose class_data cannot be read. The one walker of class_data for the OAT and vdex readers."""
+    out: list[list[int] | None] = []
+    count, defs = struct.unpack_from("<II", dex, 0x60)
+    for c in range(count):
+        (cdo,) = struct.unpack_from("<I", dex, defs + 32 * c + 24)
+        methods: list[int] = []
+        if cdo:
+            try:
+                sf, pos = uleb(dex, cdo)
+                inf, pos = uleb(dex, pos)
+                dm, pos = uleb(dex, pos)
+                vm, pos = uleb(dex, pos)
+                for _ in range(2 * (sf + inf)):
+                    _, pos = uleb(dex, pos)
+                for _ in range(dm + vm):
+                    _, pos = uleb(dex, pos)
+                    _, pos = uleb(dex, pos)
+                    code_off, pos = uleb(dex, pos)
+                    methods.append(code_off)
+            except ValueError:
+                out.append(None)
+                continue
+        out.append(methods)
+    return out
+
+
 def code_items(dex: bytes | bytearray) -> Iterator[CodeItem]:
     """Every method with code, in class_def order (standard DEX only)."""
     class_defs_size, class_defs_off = struct.unpack_from("<II", dex, 0x60)

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import QuickenInfo, uleb
+from toolkit.acquisition.firmware.quicken import QuickenInfo, class_code_offsets, uleb
 
 VDEX_MAGIC = b"vdex"
 SECTION_CHECKSUM, SECTION_DEX, SECTION_VERIFIER_DEPS, SECTION_TYPE_LOOKUP = 0, 1, 2, 3
@@ -185,24 +185,11 @@ def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo |
 
 def _methods_with_code(dex: bytes) -> list[int]:
     """code_off of every method with code, in class_def then class_data order (duplicates kept)."""
-    out = []
-    count, defs = struct.unpack_from("<II", dex, 0x60)
-    for c in range(count):
-        (cdo,) = struct.unpack_from("<I", dex, defs + 32 * c + 24)
-        if not cdo:
-            continue
-        sf, pos = uleb(dex, cdo)
-        inf, pos = uleb(dex, pos)
-        dm, pos = uleb(dex, pos)
-        vm, pos = uleb(dex, pos)
-        for _ in range(2 * (sf + inf)):
-            _, pos = uleb(dex, pos)
-        for _ in range(dm + vm):
-            _, pos = uleb(dex, pos)
-            _, pos = uleb(dex, pos)
-            code_off, pos = uleb(dex, pos)
-            if code_off:
-                out.append(code_off)
+    out: list[int] = []
+    for methods in class_code_offsets(dex):
+        if methods is None:
+            raise ValueError("bad uleb128")
+        out.extend(code_off for code_off in methods if code_off)
     return out
 
 
