@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from toolkit.analysis.dataflow.app import App
 from toolkit.analysis.dataflow.cells import IccRouting
 from toolkit.analysis.dataflow.entries import Entry, component_triggers
+from toolkit.analysis.dataflow.limits import Limits
 from toolkit.analysis.dataflow.program import Loc, desc_to_dotted, dotted_to_desc
 from toolkit.analysis.dataflow.summary import Fact, SinkHit
 from toolkit.analysis.dataflow.values import Label
@@ -123,14 +124,25 @@ class TriggerFinder:
     """What makes a method run: the entry points reaching it (reverse search over analysed call edges)."""
 
     def __init__(self, app: App, routing: IccRouting, reverse: dict[str, set[tuple[str, str]]],
-                 entries: dict[str, list[Entry]], facts: list[Fact]) -> None:
+                 entries: dict[str, list[Entry]], facts: list[Fact], limits: Limits | None = None) -> None:
         self.app = app
         self.routing = routing
         self.reverse = reverse
         self.entries = entries
         self.facts = facts
+        self.limits = limits
+        self._reaching: dict[str, tuple[dict[str, bool], frozenset[str]]] = {}
+        self._memo: dict[frozenset[str], list[Trigger]] = {}
 
     def triggers(self, sigs: set[str]) -> list[Trigger]:
+        """The triggers of a flow whose code runs in the methods `sigs` (a new list; equal inputs, equal lists)."""
+        key = frozenset(sigs)
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self._memo[key] = self._triggers(key)
+        return list(cached)
+
+    def _triggers(self, sigs: frozenset[str]) -> list[Trigger]:
         found, visited = self._entries_reaching(sigs)
         out: list[Trigger] = []
         components: set[str] = set()
@@ -157,24 +169,40 @@ class TriggerFinder:
         self._repeating_and_dynamic(out, visited)
         return out
 
-    def _entries_reaching(self, sigs: set[str]) -> tuple[dict[str, bool], set[str]]:
+    def _entries_reaching(self, sigs: Iterable[str]) -> tuple[dict[str, bool], set[str]]:
         """Entries reaching any of sigs, and whether a callback edge was on the way; every method visited."""
         found: dict[str, bool] = {}
         visited: set[str] = set()
         for start in sorted(sigs):
-            todo: deque[tuple[str, bool]] = deque([(start, False)])
-            seen: set[tuple[str, bool]] = {(start, False)}
-            while todo:
-                cur, via_cb = todo.popleft()
-                visited.add(cur)
-                if cur in self.entries:
-                    found[cur] = found.get(cur, False) or via_cb
-                for caller, kind in sorted(self.reverse.get(cur, ())):
-                    nxt = (caller, via_cb or kind == "callback")
-                    if nxt not in seen and len(seen) < MAX_TRIGGER_SEARCH:
-                        seen.add(nxt)
-                        todo.append(nxt)
+            one = self._reaching.get(start)
+            if one is None:
+                one = self._reaching[start] = self._entries_reaching_one(start)
+            for sig, via_cb in one[0].items():
+                found[sig] = found.get(sig, False) or via_cb
+            visited |= one[1]
         return found, visited
+
+    def _entries_reaching_one(self, start: str) -> tuple[dict[str, bool], frozenset[str]]:
+        found: dict[str, bool] = {}
+        visited: set[str] = set()
+        todo: deque[tuple[str, bool]] = deque([(start, False)])
+        seen: set[tuple[str, bool]] = {(start, False)}
+        while todo:
+            cur, via_cb = todo.popleft()
+            visited.add(cur)
+            if cur in self.entries:
+                found[cur] = found.get(cur, False) or via_cb
+            for caller, kind in sorted(self.reverse.get(cur, ())):
+                nxt = (caller, via_cb or kind == "callback")
+                if nxt in seen:
+                    continue
+                if len(seen) >= MAX_TRIGGER_SEARCH:
+                    if self.limits is not None:
+                        self.limits.hit("trigger_search", start)
+                    break
+                seen.add(nxt)
+                todo.append(nxt)
+        return found, frozenset(visited)
 
     def _scheduled(self, out: list[Trigger], components: set[str]) -> None:
         """Alarms and jobs whose PendingIntent/JobInfo targets one of the components reaching the flow."""
@@ -212,6 +240,20 @@ class TriggerFinder:
                                       detail="registered at run time"))
 
 
+def trigger_key(t: Trigger) -> tuple[object, ...]:
+    """Equal keys: equal triggers (hashable, unlike the model)."""
+    return (t.kind, t.component, t.exported, t.period_seconds, tuple(t.actions), t.detail)
+
+
+def add_triggers(into: list[Trigger], new: Iterable[Trigger]) -> None:
+    """Append the triggers of `new` that `into` does not have yet, in order."""
+    have = {trigger_key(t) for t in into}
+    for t in new:
+        k = trigger_key(t)
+        if k not in have:
+            have.add(k)
+            into.append(t)
+
+
 def _add(out: list[Trigger], t: Trigger) -> None:
-    if t not in out:
-        out.append(t)
+    add_triggers(out, (t,))

@@ -14,7 +14,7 @@ import hashlib
 from toolkit.analysis.dataflow.app import App
 from toolkit.analysis.dataflow.cells import CellTables, IccRouting, flatten
 from toolkit.analysis.dataflow.entries import Entry, component_entry_methods
-from toolkit.analysis.dataflow.evidence import TriggerFinder, code_location, endpoints_of, merge_endpoints
+from toolkit.analysis.dataflow.evidence import TriggerFinder, add_triggers, code_location, endpoints_of, merge_endpoints
 from toolkit.analysis.dataflow.limits import BudgetExceeded, Limits
 from toolkit.analysis.dataflow.solver import Solver
 from toolkit.analysis.dataflow.summary import SinkHit
@@ -51,7 +51,7 @@ class FlowBuilder:
             for callee, kind in outs:
                 reverse.setdefault(callee, set()).add((caller, kind))
         facts = [f for sig in sorted(self.reach) if sig in results for f in sorted(results[sig].facts, key=repr)]
-        triggers = TriggerFinder(self.app, self.routing, reverse, self.entries, facts)
+        triggers = TriggerFinder(self.app, self.routing, reverse, self.entries, facts, self.limits)
         flows: dict[tuple[object, ...], Flow] = {}
         for sig in sorted(self.reach):
             res = results.get(sig)
@@ -181,6 +181,4 @@ class FlowBuilder:
                 existing.path = new_path
             merge_endpoints(existing.endpoints, endpoints)
             existing.transformations = sorted(set(existing.transformations) | set(transforms))
-            for t in flow_triggers:
-                if t not in existing.triggers:
-                    existing.triggers.append(t)
+            add_triggers(existing.triggers, flow_triggers)

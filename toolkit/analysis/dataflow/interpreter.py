@@ -8,12 +8,13 @@ calls in `calls.py`, library semantics in `semantics/`.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from toolkit.analysis.dataflow.calls import CallOps
 from toolkit.analysis.dataflow.heap import Later
 from toolkit.analysis.dataflow.program import loc_of, param_types
-from toolkit.analysis.dataflow.summary import FIELDS, MethodResult, SinkHit, State, Summary, to_param_cells
+from toolkit.analysis.dataflow.summary import FIELDS, IccSend, MethodResult, SinkHit, State, Summary, to_param_cells
 from toolkit.analysis.dataflow.values import (
     DATA,
     EMPTY,
@@ -106,6 +107,21 @@ def _constant_branch(ins: Insn, state: State, consts: frozenset[int]) -> bool | 
         return bool(_COMPARE[ins.op - 0x38](left, 0))
     right = _value(ins.b, state, consts)
     return None if right is None else bool(_COMPARE[ins.op - 0x32](left, right))
+
+
+_Pathed = TypeVar("_Pathed", SinkHit, IccSend)
+
+
+def _by_path(item: SinkHit | IccSend) -> tuple[int, tuple[object, ...]]:
+    return (len(item.path), item.path)
+
+
+def _shortest(items: Iterable[_Pathed], key: Callable[[_Pathed], object]) -> list[_Pathed]:
+    """Of the items with one key, the one with the shortest (then smallest) path."""
+    out: dict[object, _Pathed] = {}
+    for item in sorted(items, key=_by_path):
+        out.setdefault(key(item), item)
+    return list(out.values())
 
 
 class MethodInterpreter(CallOps):
@@ -260,12 +276,12 @@ class MethodInterpreter(CallOps):
     def _finish(self) -> MethodResult:
         """The summary keeps what depends on the parameters (callers substitute it); the rest is concrete."""
         res = self.res
-        # one hit per sink, data and receiver: the shortest path is the one a flow reports
-        shortest: dict[tuple[object, ...], SinkHit] = {}
-        for h in sorted(res.hits, key=lambda h: (len(h.path), h.path)):
-            if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv)):
-                shortest.setdefault((h.kind, h.api, h.path[-1], h.data, h.recv, h.tag, h.endpoints), h)
-        sym_hits = [self._compact_hit(h) for h in shortest.values()]
+        # one hit (and one intent sent) per sink, data and receiver: the shortest path is the one a flow reports.
+        # Recursion otherwise makes a new, longer path every round (two recursive call sites: twice as many)
+        res.hits = set(_shortest(res.hits, lambda h: (h.kind, h.api, h.path[-1], h.data, h.recv, h.tag, h.endpoints)))
+        res.iccs = set(_shortest(res.iccs, lambda c: (c.api, c.path[-1], c.intent, c.always_external, c.internal_only)))
+        sym_hits = [self._compact_hit(h) for h in sorted(res.hits, key=_by_path)
+                    if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv))]
         if len(sym_hits) > MAX_SUMMARY_HITS:
             self.e.limits.hit("summary_hits", self.m.sig)
         sym_writes: set[tuple[object, frozenset[Label]]] = set()

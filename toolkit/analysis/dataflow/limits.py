@@ -23,6 +23,7 @@ LIMIT_DETAILS = {
     "caller_walk": "the walk from sinks up to the entry points stopped before reaching every caller",
     "cell_expansion": "a value resolved through global cells was too large; part of it was dropped",
     "cell_rounds": "global cells (fields, intents between components) did not settle within the round bound",
+    "trigger_search": "the reverse search from a flow to its entry points stopped; some triggers may be missing",
     "summary_hits": "a method's summary kept only the shortest sink paths that depend on its parameters",
 }
 

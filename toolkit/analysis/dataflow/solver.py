@@ -136,7 +136,7 @@ class Solver:
                 if lab[0] == "O":
                     self.info_holders.setdefault(lab[1], set()).add(key)
             for reader in sorted(self.field_readers.get(key, ())):
-                self._mark_dirty(reader)
+                self._mark_dirty(reader, late=True)
 
     # --- internals -----------------------------------------------------------------------------------------
     def _analysable(self, m: MethodDef) -> bool:
