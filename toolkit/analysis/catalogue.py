@@ -195,6 +195,7 @@ class FamiliesSpec(PhModel):
     not_registration: list[str]
     to_string: str
     not_streams: list[str]
+    final_types: list[str]
 
 
 class LauncherSpec(PhModel):

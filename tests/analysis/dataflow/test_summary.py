@@ -42,3 +42,20 @@ def test_writes_resolve_through_parameter_cells() -> None:
     assert out == frozenset({Cell(param_cell("LA;->f(II)V", 2)), CellAt(param_cell("LA;->f(II)V", 1), "k"), Const("c")})
     assert used == {1, 2}
     assert to_param_cells(frozenset({ConcatParam("http://", 1)}), "LA;->f(I)V", set()) is None  # call site completes it
+
+
+def test_join_covers_both_summaries_and_keeps_only_shared_promises() -> None:
+    from toolkit.analysis.dataflow.summary import Summary
+
+    a = Summary(ret=frozenset({Param(1)}), mutations={1: frozenset({Const("x")})},
+                relm=(((1, ("LA;", "f")), frozenset({Param(2)})),), fld_out=((("LA;", "g"), frozenset({Const("1")})),))
+    b = Summary(ret=frozenset({Param(2)}), mutations={2: frozenset({Param(1)})},
+                relm=(((1, ("LA;", "f")), frozenset({Const("y")})),),
+                fld_out=((("LA;", "g"), frozenset({Const("2")})), (("LA;", "h"), frozenset({Const("3")}))))
+    j = a.join(b)
+    assert j.ret == frozenset({Param(1), Param(2)})
+    assert j.mutations == {1: frozenset({Const("x")}), 2: frozenset({Param(1)})}
+    assert j.relm == (((1, ("LA;", "f")), frozenset({Param(2), Const("y")})),)
+    # "always sets g" holds in both (either value); "always sets h" only in b, so not after the join
+    assert j.fld_out == ((("LA;", "g"), frozenset({Const("1"), Const("2")})),)
+    assert j.join(a).key() == j.key() and j.join(b).key() == j.key()  # a fixpoint: joining again changes nothing

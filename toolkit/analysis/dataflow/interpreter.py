@@ -441,9 +441,9 @@ class MethodInterpreter(CallOps):
         elif 0x60 <= op <= 0x66:  # sget
             self._sget(ins, st)
         elif op in SPUT_OPS:
-            cls, name, _t = self.m.dex.field_ref(ins.idx)
+            cls, name, ftype = self.m.dex.field_ref(ins.idx)
             cls, name = self.p.field_key(cls, name)
-            self._store_local_field(st, (cls, name), get(ins.a, EMPTY))
+            self._store_local_field(st, (cls, name), self.p.typed(get(ins.a, EMPTY), ftype))
         elif op in INVOKE_OPS:
             st[RESULT] = self._invoke(ins, st)
         elif 0x7B <= op <= 0x8F or 0xB0 <= op <= 0xE2:  # unops, conversions, binop/2addr, binop/lit
@@ -463,7 +463,7 @@ class MethodInterpreter(CallOps):
             st[ins.a] = EMPTY
 
     def _iget(self, ins: Insn, st: State) -> None:
-        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name, ftype = self.m.dex.field_ref(ins.idx)
         cls, name = self.p.field_key(cls, name)
         if self.p.is_app(cls) or not self.cat.is_library(cls):
             base = st.get(ins.b, EMPTY)
@@ -473,12 +473,12 @@ class MethodInterpreter(CallOps):
         elif f"{cls}->{name}" in self.cat.clean_fields:
             st[ins.a] = EMPTY
         else:
-            st[ins.a] = frozenset(lab for lab in st.get(ins.b, EMPTY) if lab[0] not in NOT_PROPAGATED)
+            st[ins.a] = self.p.typed(frozenset(lab for lab in st.get(ins.b, EMPTY) if lab[0] not in NOT_PROPAGATED), ftype)
 
     def _iput(self, ins: Insn, st: State) -> None:
-        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name, ftype = self.m.dex.field_ref(ins.idx)
         cls, name = self.p.field_key(cls, name)
-        val = st.get(ins.a, EMPTY)
+        val = self.p.typed(st.get(ins.a, EMPTY), ftype)
         if self.p.is_app(cls) or not self.cat.is_library(cls):
             base = st.get(ins.b, EMPTY)
             if (self.m.name == self.cat.components.last_callback and ParamObject(0) in base

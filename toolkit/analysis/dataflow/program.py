@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dataflow.values import Label
 from toolkit.analysis.dex import INVOKE_KIND, INVOKE_OPS, ClassDef, DexError, DexFile, MethodDef
 
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset in code units
@@ -63,6 +64,8 @@ class Program:
         self._sub_cache: dict[tuple[str, int], list[str]] = {}
         self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
         self._supers_cache: dict[str, list[str]] = {}
+        self._may_be_cache: dict[tuple[str, str], bool] = {}
+        self._final_types = frozenset(catalogue.families.final_types)
 
     def is_app(self, desc: str) -> bool:
         """A class defined in the APK outside the library packages of apk_rules/models.yml."""
@@ -110,6 +113,34 @@ class Program:
                 cur = cdef.superclass
             self._field_cache[key] = hit
         return hit
+
+    def may_be(self, cls: str, declared: str) -> bool:
+        """Whether an object of app class `cls` may be a value of the declared type (field type, return type).
+        False only when it cannot be: a primitive or array type, a final library class (String, Integer ...),
+        or an app class that is not one of cls's supertypes. Library types stay possible (the framework's own
+        hierarchy is not in the APK)."""
+        key = (cls, declared)
+        hit = self._may_be_cache.get(key)
+        if hit is None:
+            if declared[:1] != "L":
+                hit = False
+            elif declared == cls or declared == "Ljava/lang/Object;":
+                hit = True
+            elif declared in self._final_types:
+                hit = False
+            elif self.is_app(declared):
+                hit = declared in self.supers(cls)
+            else:
+                hit = True
+            self._may_be_cache[key] = hit
+        return hit
+
+    def typed(self, value: frozenset[Label], declared: str) -> frozenset[Label]:
+        """value without the app objects that cannot be of the declared type (type filtering: an AppObject that
+        went through a library call does not come back as its int or String result)."""
+        if not any(lab[0] == "O" and not self.may_be(lab[1], declared) for lab in value):
+            return value
+        return frozenset(lab for lab in value if lab[0] != "O" or self.may_be(lab[1], declared))
 
     def supers(self, desc: str) -> list[str]:
         """App superclasses and interfaces (transitively) plus the first library ones."""

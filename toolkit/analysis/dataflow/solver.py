@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 
 from toolkit.analysis.dataflow.calls import MAX_TARGETS
-from toolkit.analysis.dataflow.interpreter import MethodInterpreter
+from toolkit.analysis.dataflow.interpreter import WIDEN_AFTER, MethodInterpreter
 from toolkit.analysis.dataflow.limits import Limits
 from toolkit.analysis.dataflow.program import Loc, Program
 from toolkit.analysis.dataflow.summary import DEFAULT_SUMMARY, EMPTY_SUMMARY_KEY, MethodResult, Summary
@@ -187,11 +187,14 @@ class Solver:
         self.analysis_count[m.sig] = self.analysis_count.get(m.sig, 0) + 1
         self.order.setdefault(m.sig, len(self.order))
         old = self.results.get(m.sig)
+        if old is not None and self.analysis_count[m.sig] > WIDEN_AFTER:
+            # widening: from here on a summary only grows, so recursion through strong updates cannot oscillate
+            res.summary = old.summary.join(res.summary)
         self.results[m.sig] = res
         self.changed.add(m.sig)
         old_key = old.summary.key() if old is not None else EMPTY_SUMMARY_KEY
         if old_key != res.summary.key():
             # callers that used the previous (or the empty) summary must look again
+            # (a method calling itself too: its first analysis applied the empty summary at that call)
             for dep in sorted(self.dependents.get(m.sig, ())):
-                if dep != m.sig or old is not None:
-                    self._mark_dirty(dep)
+                self._mark_dirty(dep)

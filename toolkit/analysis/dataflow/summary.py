@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from toolkit.analysis.dataflow.program import Loc
 from toolkit.analysis.dataflow.values import (
@@ -18,6 +19,7 @@ from toolkit.analysis.dataflow.values import (
     Label,
     Param,
     ParamAt,
+    cap,
 )
 from toolkit.analysis.dex import MethodDef
 
@@ -77,6 +79,33 @@ class Summary:
     relw: tuple[tuple[tuple[int, CellKey], frozenset[Label]], ...] = ()  # writes to fields of parameter objects
     relm: tuple[tuple[tuple[int, CellKey], frozenset[Label]], ...] = ()  # changes to objects held in those fields
     fld_out: tuple[tuple[CellKey, frozenset[Label]], ...] = ()  # fields the method always sets, and to what
+
+    def join(self, other: Summary) -> Summary:
+        """The least summary covering both (widening: a recursive method whose summaries alternate between two
+        values, e.g. through strong updates, converges once each new summary is joined with the previous one).
+        Promises that a field is always set (fld_out) hold only where both promise it."""
+        def union(a: frozenset[Label], b: frozenset[Label]) -> frozenset[Label]:
+            return a if b <= a else cap(a | b)
+
+        def pairs(a: tuple[tuple[Any, frozenset[Label]], ...], b: tuple[tuple[Any, frozenset[Label]], ...]
+                  ) -> tuple[tuple[Any, frozenset[Label]], ...]:
+            out = dict(a)
+            for k, v in b:
+                out[k] = union(out.get(k, EMPTY), v)
+            return tuple(sorted(out.items(), key=repr))
+
+        mutations = dict(self.mutations)
+        for k, v in other.mutations.items():
+            mutations[k] = union(mutations.get(k, EMPTY), v)
+        b_out = dict(other.fld_out)
+        return Summary(
+            ret=union(self.ret, other.ret), mutations=mutations, hits=self.hits | other.hits,
+            writes=self.writes | other.writes, param_cells=self.param_cells | other.param_cells,
+            info_params=tuple(sorted(set(self.info_params) | set(other.info_params), key=repr)),
+            iccs=self.iccs | other.iccs, facts=self.facts | other.facts, thrown=union(self.thrown, other.thrown),
+            relw=pairs(self.relw, other.relw), relm=pairs(self.relm, other.relm),
+            fld_out=tuple((k, union(v, b_out[k])) for k, v in self.fld_out if k in b_out),
+        )
 
     def key(self) -> tuple[object, ...]:
         """Equal keys: equal summaries (a caller need not look again)."""

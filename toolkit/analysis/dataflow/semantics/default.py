@@ -44,4 +44,4 @@ def clean_or_propagate(call: LibraryCall) -> frozenset[Label]:
     out = data | frozenset(lab for lab in call.recv if lab[0] not in NOT_PROPAGATED) | call.extra
     if xform and is_tainted(out):
         out = out | {Transform(xform)}
-    return cap(out | call.tagged)
+    return cap(call.it.p.typed(out, call.proto[call.proto.index(")") + 1 :]) | call.tagged)
