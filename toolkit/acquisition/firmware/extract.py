@@ -430,7 +430,8 @@ class Extractor:
                                  pchain, outdir, depth + 1, on_disk=None, partition=pname)
             return
         key = vendor.ozip_key_for(dev, name)
-        record.detail = f"AES-128-ECB, key for {key.models or 'unnamed models'} ({key.source})"
+        record.detail = (f"AES-128-ECB, key for {key.models or 'unnamed models'} ({key.source}"
+                         f"{'' if key.verified else '; key not verified against its source'})")
         tmp = self.tmp_path(name + ".zip")
         label = " > ".join(chain)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
