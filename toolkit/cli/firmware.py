@@ -140,7 +140,9 @@ def scan(
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
         # Only what the analysis reads is written (APKs, images, build.prop): not every file of every partition.
-        info = unpack(firmware, workdir, Limits(max_output_bytes=limit, max_expansion=max_expansion), only_needed=True)
+        # In a temporary folder, a stripped app's own files go once its rebuilt copy holds the recovered code.
+        info = unpack(firmware, workdir, Limits(max_output_bytes=limit, max_expansion=max_expansion), only_needed=True,
+                      transient=keep is None)
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
         result = scan_unpacked_firmware(info, workdir, batch, keep_files=keep is not None, started=started,
                                         analyse=lambda inputs: analyse_with_progress(inputs, batch, err))

@@ -58,8 +58,12 @@ def _prop_rank(device_path: str | None) -> int:
     return len(PROP_ORDER)
 
 
-def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
-    """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
+def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root], transient: bool = False) -> None:
+    """Fill info.apks, info.build_props, info.properties and info.identity from the output directory.
+
+    transient: the output is a scan's temporary folder: once a stripped app's code is in its rebuilt copy, the
+    stripped APK and its optimized files (hashed and recorded first) are deleted, so the temporary disk holds the
+    rebuilt copy instead of all three."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
     tools_used: set[str] = set()
 
@@ -117,7 +121,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
                     if unit is not None:
                         info.framework.append(unit)
                 continue
-            info.apks.append(_apk_entry(p, names, out, roots, tools_used))
+            info.apks.append(_apk_entry(p, names, out, roots, tools_used, transient))
     info.external_tools.extend(sorted(tools_used - set(info.external_tools)))  # baksmali ... when used
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
@@ -130,7 +134,8 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.identity = identity_from_props(merged)
 
 
-def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str],
+               transient: bool = False) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -139,7 +144,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], too
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    return recover_stripped(apk, p, out, roots, tools)
+    return recover_stripped(apk, p, out, roots, tools, transient)
 
 
 def optimized_files(p: Path) -> list[Path]:
@@ -155,8 +160,11 @@ def optimized_files(p: Path) -> list[Path]:
     return [f for f in found if f.is_file() and not f.is_symlink()]
 
 
-def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
-    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works)."""
+def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str],
+                     transient: bool = False) -> FirmwareApk:
+    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works).
+
+    transient: then delete the stripped APK and its optimized files (see discover)."""
     candidates = optimized_files(p)
     if not candidates:
         apk.code = "none"
@@ -196,6 +204,9 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
         )
         if rec.approximated:
             apk.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
+        if transient:  # an app's own files only: framework files stay (they are other apps' boot class path)
+            for f in (*candidates, p):
+                f.unlink(missing_ok=True)
         return apk
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)

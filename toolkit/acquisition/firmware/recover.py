@@ -3,7 +3,7 @@
 | file                         | module     | what comes out                                                   |
 |------------------------------|------------|------------------------------------------------------------------|
 | vdex 027 (12+)               | vdex.py    | DEX verbatim                                                     |
-| vdex 019/021 (9-11)          | vdex.py    | DEX verbatim (019 quickened code is neutralised); CompactDex: no |
+| vdex 019/021 (9-11)          | vdex.py    | DEX or CompactDex (cdex.py), unquickened with the vdex's tables   |
 | vdex 006/010 (8.x)           | vdex.py    | DEX unquickened with the vdex's quickening info                  |
 | OAT ELF .odex (5-7)          | oat.py     | DEX; Android 7's quickening tables restore it exactly            |
 | Dalvik .odex dey 035/036     | odex.py    | DEX; quickened code neutralised (needs the boot class path)      |
@@ -114,12 +114,19 @@ def _recover(data: bytes, label: str) -> Recovery:
                 _record(rec, i, d, None)
             return rec
         shared = vdex.shared_data(data)
-        for i, (stored, info) in enumerate(vdex.dex_from_old_vdex(data, label)):
+        for i, (stored, info, slots) in enumerate(vdex.dex_from_old_vdex(data, label)):
             dex, note = stored, None
             if stored[:4] == b"cdex":
                 dex = _from_cdex(stored, shared, label)
                 note = "CompactDex converted to standard DEX (no debug info)"
-            _record(rec, i, stored, quicken.unquicken(dex, quicken.ART_M, info), base=dex)
+            # vdex 019 (Android 9) gives nops and payloads a slot of their own, 021 (Android 10/11) does not
+            result = quicken.unquicken(dex, quicken.ART_M, info, slots, nop_slots=version == "019")
+            if note and result.data != dex and not result.neutralised:
+                # the converted DEX's header was computed over quickened code: make it that of the restored one
+                fixed = bytearray(result.data)
+                quicken.fix_checksums(fixed)
+                result.data = bytes(fixed)
+            _record(rec, i, stored, result, base=dex)
             if note:
                 r = rec.records[-1]
                 r.detail = f"{note}; {r.detail}" if r.detail else note
