@@ -469,6 +469,29 @@ def test_dalvik_odex_is_deodexed_against_the_boot_class_path(dalvik_image: Path,
     assert sorted(f.rule_id for f in got[0].findings) == sorted(f.rule_id for f in want[0].findings) != []
 
 
+def test_one_jvm_deodexes_many_apps_and_goes_on_after_a_failing_one(tmp_path: Path) -> None:
+    """deodex.Session: baksmali and smali for every app in one JVM (DeodexServer.java); the result is the DEX the
+    two commands give; a job the tools give up on (they exit the JVM) is one clear reason, and the next job runs."""
+    need("baksmali", "smali", "java")
+    from tests.acquisition.firmware import dalvik_boot
+    from toolkit.acquisition.firmware import deodex
+
+    boot = dalvik_boot.build_boot_dex(tmp_path)
+    (tmp_path / "core.odex").write_bytes(odex.write_odex(boot, deps=[]))
+    quick, _n = dalvik_boot.quicken_dalvik(DEX, dalvik_boot.vtables(tmp_path / "core.dex"))
+    app_odex = tmp_path / "App.odex"
+    app_odex.write_bytes(odex.write_odex(quick, deps=["/system/framework/core.jar"]))
+    by_commands = deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex")
+    with deodex.Session() as session:
+        first = deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex", session)
+        with pytest.raises(FirmwareError, match="baksmali deodex failed: .*class path"):
+            deodex.deodex(str(app_odex), [tmp_path / "missing.odex"], 19, "App.odex", session)
+        again = [deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex", session) for _ in range(2)]
+    assert not session.broken and session.jobs == 4
+    assert session.starts == 2  # the failing job ended the first JVM; the other jobs shared one
+    assert first == by_commands and again == [by_commands, by_commands]
+
+
 def test_dalvik_deodex_without_the_boot_class_path_is_approximated(dalvik_image: Path, tmp_path: Path) -> None:
     # the same image, its boot odex removed before discovery
     from toolkit.acquisition.firmware.discover import discover

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from toolkit.acquisition.files import make_dirs, sha256_file, walk
-from toolkit.acquisition.firmware import framework
+from toolkit.acquisition.firmware import deodex, framework
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
 from toolkit.acquisition.firmware.recover import recover
@@ -73,55 +73,57 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root], transient: 
 
     # Only the firmware's content is searched: phonehome's own files (temporary space, recovered code) live
     # beside it, so no name inside an image can hide an APK or pass one off.
-    for dirpath, dirnames, filenames in walk(out / CONTENT_DIR, onerror=unlisted):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            p = Path(dirpath) / fn
-            if p.is_symlink() or not p.is_file():
-                continue
-            if fn in PROP_FILES:
-                chain, part, device = locate(p, roots)
-                try:
-                    props = parse_props(p.read_text("utf-8", "replace"), source=str(p.relative_to(out)))
-                except OSError as e:
-                    info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
+    # One JVM deodexes every Dalvik / Android 6 app of the firmware (when baksmali is used at all).
+    with deodex.Session() as session:
+        for dirpath, dirnames, filenames in walk(out / CONTENT_DIR, onerror=unlisted):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                p = Path(dirpath) / fn
+                if p.is_symlink() or not p.is_file():
                     continue
-                info.build_props.append(
-                    BuildPropFile(path=str(p.relative_to(out)), chain=chain, partition=part, properties=len(props))
-                )
-                props_found.append((_prop_rank(device), device or str(p), props))
-                continue
-            try:
-                with open(p, "rb") as f:
-                    head = f.read(4)
-            except OSError as e:
-                if fn.endswith(".apk"):  # an app that cannot be read is said, not skipped
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
-                continue
-            if head != b"PK\x03\x04":
-                if fn.endswith(".apk"):  # a damaged, encrypted or fake app file is said, not dropped
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason="not an APK: no zip signature"))
-                continue
-            try:
-                with zipfile.ZipFile(p) as z:
-                    names = set(z.namelist())
-            except (zipfile.BadZipFile, OSError, ValueError) as e:
-                chain, _, _ = locate(p, roots)
-                if fn.endswith(".apk"):
-                    info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
-                continue
-            if "apex_payload.img" in names or "original_apex" in names:
-                continue
-            if "AndroidManifest.xml" not in names:
-                if fn.endswith(".apk"):
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
-                                                     reason="not an APK: the zip has no AndroidManifest.xml"))
-                elif framework.is_framework_jar(p.relative_to(out).parts):
-                    unit = _framework_entry(p, out, roots)
-                    if unit is not None:
-                        info.framework.append(unit)
-                continue
-            info.apks.append(_apk_entry(p, names, out, roots, tools_used, transient))
+                if fn in PROP_FILES:
+                    chain, part, device = locate(p, roots)
+                    try:
+                        props = parse_props(p.read_text("utf-8", "replace"), source=str(p.relative_to(out)))
+                    except OSError as e:
+                        info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
+                        continue
+                    info.build_props.append(
+                        BuildPropFile(path=str(p.relative_to(out)), chain=chain, partition=part, properties=len(props))
+                    )
+                    props_found.append((_prop_rank(device), device or str(p), props))
+                    continue
+                try:
+                    with open(p, "rb") as f:
+                        head = f.read(4)
+                except OSError as e:
+                    if fn.endswith(".apk"):  # an app that cannot be read is said, not skipped
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
+                    continue
+                if head != b"PK\x03\x04":
+                    if fn.endswith(".apk"):  # a damaged, encrypted or fake app file is said, not dropped
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason="not an APK: no zip signature"))
+                    continue
+                try:
+                    with zipfile.ZipFile(p) as z:
+                        names = set(z.namelist())
+                except (zipfile.BadZipFile, OSError, ValueError) as e:
+                    chain, _, _ = locate(p, roots)
+                    if fn.endswith(".apk"):
+                        info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
+                    continue
+                if "apex_payload.img" in names or "original_apex" in names:
+                    continue
+                if "AndroidManifest.xml" not in names:
+                    if fn.endswith(".apk"):
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
+                                                         reason="not an APK: the zip has no AndroidManifest.xml"))
+                    elif framework.is_framework_jar(p.relative_to(out).parts):
+                        unit = _framework_entry(p, out, roots, session)
+                        if unit is not None:
+                            info.framework.append(unit)
+                    continue
+                info.apks.append(_apk_entry(p, names, out, roots, tools_used, transient, session))
     info.external_tools.extend(sorted(tools_used - set(info.external_tools)))  # baksmali ... when used
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
@@ -135,7 +137,7 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root], transient: 
 
 
 def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str],
-               transient: bool = False) -> FirmwareApk:
+               transient: bool = False, session: deodex.Session | None = None) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -144,7 +146,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], too
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    return recover_stripped(apk, p, out, roots, tools, transient)
+    return recover_stripped(apk, p, out, roots, tools, transient, session)
 
 
 def optimized_files(p: Path) -> list[Path]:
@@ -161,7 +163,7 @@ def optimized_files(p: Path) -> list[Path]:
 
 
 def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str],
-                     transient: bool = False) -> FirmwareApk:
+                     transient: bool = False, session: deodex.Session | None = None) -> FirmwareApk:
     """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works).
 
     transient: then delete the stripped APK and its optimized files (see discover)."""
@@ -174,7 +176,8 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
     for v in candidates:
         where = str(v.relative_to(p.parent))
         try:
-            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
+            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
+                          session=session)
         except FirmwareError as e:
             notes.append(f"{where}: {e.reason}")
             continue
@@ -217,7 +220,8 @@ FRAMEWORK_NOTE = ("framework jar: its code is analysed in a wrapper zip whose mi
                   "'framework:{jar}' (not a real package)")
 
 
-def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk | None:
+def _framework_entry(p: Path, out: Path, roots: dict[Path, Root], session: deodex.Session | None = None
+                     ) -> FirmwareApk | None:
     """A framework jar as a scanned unit, with its code from the jar or recovered from its optimized files.
     None for a jar without any code (resources only)."""
     chain, part, device = locate(p, roots)
@@ -235,7 +239,8 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk
         for v in framework.optimized_for_jar(p):
             where = str(v.relative_to(p.parent))
             try:
-                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
+                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
+                              session=session)
             except FirmwareError as e:
                 notes.append(f"{where}: {e.reason}")
                 continue
