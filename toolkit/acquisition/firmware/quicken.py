@@ -145,6 +145,17 @@ def uleb(data: bytes | bytearray, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def uleb_bytes(v: int) -> bytes:
+    """v (>= 0) as ULEB128: the encoder beside `uleb`, for the writers and the CompactDex converter."""
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
 def class_code_offsets(dex: bytes | bytearray) -> list[list[int] | None]:
     """Per class def, the code_off (0 without code) of each method in class_data order (direct, then virtual);
     None for a class whose class_data cannot be read. The one walker of class_data for the OAT and vdex readers."""

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, SlotInfo, class_code_offsets, uleb
+from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, SlotInfo, class_code_offsets, uleb, uleb_bytes
 
 VDEX_MAGIC = b"vdex"
 SECTION_CHECKSUM, SECTION_DEX, SECTION_VERIFIER_DEPS, SECTION_TYPE_LOOKUP = 0, 1, 2, 3
@@ -329,23 +329,13 @@ def build_compact_offsets(offsets: list[int]) -> bytes:
         prev = minimum
         for o in block:
             if o:
-                data += _uleb_bytes((o - prev) & 0xFFFFFFFF)  # uint32 delta from the previous offset
+                data += uleb_bytes((o - prev) & 0xFFFFFFFF)  # uint32 delta from the previous offset
                 prev = o
     while len(data) % 4:
         data.append(0)
     table_offset = len(data)
     data += b"".join(struct.pack("<I", t) for t in table)
     return struct.pack("<II", minimum, table_offset) + bytes(data)
-
-
-def _uleb_bytes(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
 
 
 def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, list[tuple[int, int]]]] | None = None,
@@ -365,7 +355,7 @@ def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, 
             offsets = [0] * method_ids
             for idx, indices in sorted(methods.items()):
                 offsets[idx] = len(quick) + 1  # 0 means "not quickened", so offsets are stored plus one
-                quick += _uleb_bytes(len(indices)) + b"".join(struct.pack("<H", v) for v in indices)
+                quick += uleb_bytes(len(indices)) + b"".join(struct.pack("<H", v) for v in indices)
             per_dex.append(offsets)
         for i, offsets in enumerate(per_dex):
             while len(quick) % 4:
@@ -385,7 +375,7 @@ def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, 
     tables = quickening or [{} for _ in dexes]
 
     def enc(pairs: list[tuple[int, int]]) -> bytes:
-        return b"".join(_uleb_bytes(pc) + _uleb_bytes(idx) for pc, idx in pairs)
+        return b"".join(uleb_bytes(pc) + uleb_bytes(idx) for pc, idx in pairs)
 
     if version == "006":
         for d, t in zip(dexes, tables, strict=True):
