@@ -169,14 +169,8 @@ def _convert(cdex: bytes, data: bytes | None, name: str) -> bytes:
     def fix_u32(pos: int) -> None:
         struct.pack_into("<I", out, pos, rel(struct.unpack_from("<I", out, pos)[0]))
 
-    for c, off in ann_sets:  # annotation_set_item: size, then offsets of annotation items
-        pos = rel(off)
-        for _ in range(c):
-            (size,) = struct.unpack_from("<I", out, pos)
-            for k in range(size):
-                fix_u32(pos + 4 + 4 * k)
-            pos = (pos + 4 + 4 * size + 3) & ~3
-    for c, off in ref_lists:
+    # annotation_set_item and annotation_set_ref_list: size, then that many offsets (of annotation items, of sets)
+    for c, off in [*ann_sets, *ref_lists]:
         pos = rel(off)
         for _ in range(c):
             (size,) = struct.unpack_from("<I", out, pos)

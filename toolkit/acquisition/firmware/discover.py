@@ -10,7 +10,7 @@ from toolkit.acquisition.files import make_dirs, sha256_file, walk
 from toolkit.acquisition.firmware import deodex, framework
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
-from toolkit.acquisition.firmware.recover import recover
+from toolkit.acquisition.firmware.recover import Recovery, recover
 from toolkit.acquisition.firmware.vdex import rebuild_apk
 from toolkit.inventory.props import identity_from_props, parse_props
 from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue, RecoveredCode
@@ -162,6 +162,20 @@ def optimized_files(p: Path) -> list[Path]:
     return [f for f in found if f.is_file() and not f.is_symlink()]
 
 
+def _recovered(v: Path, where: str, roots: dict[Path, Root], session: deodex.Session | None, notes: list[str]
+               ) -> Recovery | None:
+    """The code recovered from one optimized file, or None with the reason added to notes (the caller tries the
+    next candidate)."""
+    try:
+        return recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
+                       session=session)
+    except FirmwareError as e:
+        notes.append(f"{where}: {e.reason}")
+    except OSError as e:
+        notes.append(f"{where}: {e}")
+    return None
+
+
 def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str],
                      transient: bool = False, session: deodex.Session | None = None) -> FirmwareApk:
     """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works).
@@ -172,17 +186,11 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
         apk.code = "none"
         apk.code_note = "no classes.dex and no oat/ or .odex files beside it: resource-only APK, or code stripped elsewhere"
         return apk
-    notes = []
+    notes: list[str] = []
     for v in candidates:
         where = str(v.relative_to(p.parent))
-        try:
-            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
-                          session=session)
-        except FirmwareError as e:
-            notes.append(f"{where}: {e.reason}")
-            continue
-        except OSError as e:
-            notes.append(f"{where}: {e}")
+        rec = _recovered(v, where, roots, session, notes)
+        if rec is None:
             continue
         tools.update(rec.tools)
         target = out / RECOVERED_DIR / apk.path
@@ -238,11 +246,8 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root], session: deode
     if not dexes:
         for v in framework.optimized_for_jar(p):
             where = str(v.relative_to(p.parent))
-            try:
-                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
-                              session=session)
-            except FirmwareError as e:
-                notes.append(f"{where}: {e.reason}")
+            rec = _recovered(v, where, roots, session, notes)
+            if rec is None:
                 continue
             dexes = rec.dexes
             unit.code = rec.kind  # type: ignore[assignment]
