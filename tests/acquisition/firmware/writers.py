@@ -314,9 +314,10 @@ def quicken_dex(dex: bytes, dalvik: bool = False) -> tuple[bytes, dict[int, list
 
 def quicken_dex_slots(dex: bytes, nop_slots: bool = True) -> tuple[bytes, dict[int, list[int]]]:
     """dex quickened as Android 9-11's dex2oat does for a vdex 019/021: field accesses, virtual calls, return-voids
-    and (Android 9, nop_slots) every check-cast (made safe: two nops), and per method index its QuickenInfoTable
-    indices in code order (dex_to_dex_compiler.cc of pie): one per quickened instruction, and with nop_slots one
-    per nop or payload (0xFFFF) and two per elided check-cast (its register, then its type index)."""
+    and (nop_slots) every check-cast (made safe: two nops), and per method index its QuickenInfoTable indices in
+    code order (dex_to_dex_compiler.cc of pie and android10): one per quickened instruction, and with nop_slots one
+    per nop or payload (0xFFFF) and two per elided check-cast (its register, then its type index). Without
+    nop_slots: as a later quicken_info.h reads them (no slot for nops, no check-cast elided)."""
     out, methods = _quicken(dex, _ART_QUICK, 0x73, elide_casts=nop_slots)
     return out, {idx: [v for _pc, kind, v in events if kind == "index" or nop_slots and kind in ("nop", "cast")]
                  for (_off, idx), events in methods.items()}

@@ -252,9 +252,9 @@ def _walk(u: array, table: dict[int, QuickOp], payloads: bool = False) -> Iterat
 QuickenInfo = Callable[[CodeItem], list[tuple[int, int]] | None]
 # vdex 019/021 (Android 9-11): a method's QuickenInfoTable holds only the uint16 indices, in code order, one per
 # instruction that needs one (art/runtime/quicken_info.h, dex_to_dex_compiler.cc, dex_to_dex_decompiler.cc of
-# pie): each quickened field access or virtual call (its field or method index); in Android 9 also each
+# pie and android10): each quickened field access or virtual call (its field or method index), and each
 # instruction whose opcode byte is 0 (a nop or a payload: 0xFFFF; a check-cast dex2oat proved safe and replaced by
-# two nops: its register, then its type index). Looked up by method index.
+# two nops: its register, then its type index). A later quicken_info.h gives nops no slot. Looked up by method index.
 SlotInfo = Callable[[CodeItem], list[int] | None]
 NO_INDEX16 = 0xFFFF
 CHECK_CAST = 0x1F
@@ -292,9 +292,9 @@ def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = 
               nop_slots: bool = True) -> Unquickened:
     """A copy of dex with quickened instructions restored (exact) or neutralised (approximation), see above.
 
-    info: (dex pc, index) tables (OAT, vdex 006/010); slots: vdex 019/021 index-only tables, with a slot per nop
-    and payload (Android 9, nop_slots) or without (Android 10/11); a table that this rule does not use up exactly
-    is not used (as ART refuses it)."""
+    info: (dex pc, index) tables (OAT, vdex 006/010); slots: vdex 019/021 index-only tables, read with a slot per
+    nop and payload (nop_slots, as pie and android10's dex2oat write them) or without (a later quicken_info.h);
+    a table that neither rule uses up exactly is not used (as ART refuses it)."""
     out = bytearray(dex)
     res = Unquickened(data=dex)
     (fields,) = struct.unpack_from("<I", dex, 0x50)  # field_ids_size
@@ -312,9 +312,15 @@ def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = 
         casts: list[tuple[int, int, int]] = []
         method_slots = slots(item) if slots is not None else None
         if method_slots is not None:
-            got = slot_pairs(u, walked, method_slots, nop_slots)
-            if got is not None:  # else the table does not fit this code: not used (neutralised below)
-                known, casts = got
+            # The rule the sources give first; the other only if it uses the table up exactly (a rule that is
+            # not the writer's cannot: the nop slots would be missing or left over, unless the code has no nop,
+            # payload or elided check-cast, where both rules read the same). A table neither rule uses up is not
+            # used: its instructions are neutralised below.
+            for rule in (nop_slots, not nop_slots):
+                got = slot_pairs(u, walked, method_slots, rule)
+                if got is not None:
+                    known, casts = got
+                    break
         if not insns and not casts:
             continue
         approx = False

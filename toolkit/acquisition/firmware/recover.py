@@ -121,8 +121,7 @@ def _recover(data: bytes, label: str) -> Recovery:
             if stored[:4] == b"cdex":
                 dex = _from_cdex(stored, shared, label)
                 note = "CompactDex converted to standard DEX (no debug info)"
-            # vdex 019 (Android 9) gives nops and payloads a slot of their own, 021 (Android 10/11) does not
-            result = quicken.unquicken(dex, quicken.ART_M, info, slots, nop_slots=version == "019")
+            result = quicken.unquicken(dex, quicken.ART_M, info, slots)
             if note and result.data != dex and not result.neutralised:
                 # the converted DEX's header was computed over quickened code: make it that of the restored one
                 fixed = bytearray(result.data)
