@@ -20,7 +20,8 @@ apt_pkgs=(adb erofs-utils e2fsprogs android-sdk-libsparse-utils)
 if [ "$want_tests" = 1 ]; then
   # chromium renders the HTML report in a real browser (poppler-utils reads back its printed PDF); p7zip-full and
   # lz4 cross-check firmware readers; libsmali-java (baksmali/smali) cross-checks the OAT/odex writers and deodexes
-  # Dalvik odex files; dexdump (ART 11) cross-checks the CompactDex writer and converter.
+  # Dalvik odex files (all apps in one JVM: DeodexServer.java runs with the Java 11+ source launcher of the
+  # default-jre-headless that libsmali-java pulls in); dexdump (ART 11) cross-checks the CompactDex writer and converter.
   apt_pkgs+=(chromium poppler-utils p7zip-full lz4 brotli zstd libsmali-java dexdump)
 fi
 missing=()

@@ -114,7 +114,8 @@ def scan_unpacked_firmware(info: FirmwareInfo, workdir: Path, options: ScanOptio
         info.output_dir = None
     errors = [InputError(path=" > ".join(i.chain), reason=i.reason, level="error" if len(i.chain) == 1 else "warning")
               for i in info.issues]
-    target = Target(kind="firmware", inputs=[info.file], identity=info.identity)
+    given = [i.path for i in info.inputs] if info.kind == "files" else [info.file]  # several files: each one
+    target = Target(kind="firmware", inputs=given, identity=info.identity)
     return build_result(target, reports, errors, started, inventory=inventory, firmware=info)
 
 

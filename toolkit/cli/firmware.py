@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Unpack and analyse vendor firmware images offline.", no_args_is_help=True)
 
 SUMMARY = "firmware.json"
-FIRMWARE_ARG = typer.Argument(..., metavar="FIRMWARE", show_default=False,
-                              help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder")
+FIRMWARE_ARG = typer.Argument(..., metavar="FIRMWARE...", show_default=False,
+                              help="Firmware file (zip, payload.bin, tar.md5, img ...) or folder; several files are "
+                                   "one firmware (e.g. Samsung's AP_ BL_ CP_ CSC_ HOME_CSC_ tar.md5, or system.img "
+                                   "vendor.img product.img)")
 MAX_OUTPUT_OPTION = typer.Option("64G", "--max-output", metavar="SIZE", help="Most bytes unpacking may write in all (e.g. 20G)")
 MAX_EXPANSION_OPTION = typer.Option(
     20.0, "--max-expansion", min=1.0, metavar="FACTOR",
@@ -42,9 +44,13 @@ def _size(text: str, err: Console) -> int:
         fail(err, f"--max-output: {exc}")
 
 
-def _check_input(file: Path, err: Console) -> None:
-    if not file.exists():
-        fail(err, f"{file}: no such file or directory")
+def _check_input(files: list[Path], err: Console) -> Path | list[Path]:
+    """One path is checked here; of several, each unusable one is an issue of the run and the others are read."""
+    if len(files) > 1:
+        return files
+    if not files[0].exists():
+        fail(err, f"{files[0]}: no such file or directory")
+    return files[0]
 
 
 def _check_out_folder(out: Path, err: Console) -> None:
@@ -78,22 +84,23 @@ def _summary(info: FirmwareInfo, err: Console, issues: bool = True) -> None:
 
 @app.command("extract")
 def extract(
-    file: Path = FIRMWARE_ARG,
+    files: list[Path] = FIRMWARE_ARG,
     out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder to unpack into (created; must be empty if it exists)"),
     max_output: str = MAX_OUTPUT_OPTION,
     max_expansion: float = MAX_EXPANSION_OPTION,
 ) -> None:
-    """Unpack a firmware file to every file system, APK and build.prop in it; write firmware.json.
+    """Unpack a firmware (a file, a folder, or several files) to every file system, APK and build.prop in it;
+    write firmware.json.
 
     Exit code: 0 everything read, 2 something could not be read (see the errors and firmware.json).
     """
     from toolkit.acquisition.firmware import Limits, unpack
 
     _, err = consoles()
-    _check_input(file, err)
+    firmware = _check_input(files, err)
     limit = _size(max_output, err)
     _check_out_folder(out, err)
-    info = unpack(file, out, Limits(max_output_bytes=limit, max_expansion=max_expansion))
+    info = unpack(firmware, out, Limits(max_output_bytes=limit, max_expansion=max_expansion))
     (out / SUMMARY).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
     _summary(info, err)
     raise typer.Exit(EXIT_ERROR if info.issues or not info.partitions and not info.apks else EXIT_CLEAN)
@@ -102,7 +109,7 @@ def extract(
 @app.command("scan")
 @options(REPORT, BATCH)
 def scan(
-    file: Path = FIRMWARE_ARG,
+    files: list[Path] = FIRMWARE_ARG,
     keep: Path | None = typer.Option(None, "--out", metavar="DIR", show_default=False,
                                      help="Keep the unpacked files in this folder (default: a temporary folder)"),
     max_output: str = MAX_OUTPUT_OPTION,
@@ -110,7 +117,9 @@ def scan(
     report: ReportRequest = ...,  # type: ignore[assignment]
     batch: ScanOptions = ...,  # type: ignore[assignment]
 ) -> None:
-    """Unpack a firmware file and analyse every preinstalled APK. Exit code: 0 nothing found, 1 findings, 2 error."""
+    """Unpack a firmware (a file, a folder, or several files) and analyse every preinstalled APK.
+
+    Exit code: 0 nothing found, 1 findings, 2 error."""
     import tempfile
     from datetime import UTC, datetime
 
@@ -122,7 +131,7 @@ def scan(
     from toolkit.usecases import relative_to_root
 
     console, err = consoles()
-    _check_input(file, err)
+    firmware = _check_input(files, err)
     limit = _size(max_output, err)
     require_installed_data(err)
     started = datetime.now(UTC)
@@ -131,7 +140,9 @@ def scan(
     workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="phonehome-fw-"))
     try:
         # Only what the analysis reads is written (APKs, images, build.prop): not every file of every partition.
-        info = unpack(file, workdir, Limits(max_output_bytes=limit, max_expansion=max_expansion), only_needed=True)
+        # In a temporary folder, a stripped app's own files go once its rebuilt copy holds the recovered code.
+        info = unpack(firmware, workdir, Limits(max_output_bytes=limit, max_expansion=max_expansion), only_needed=True,
+                      transient=keep is None)
         _summary(info, err, issues=False)  # the issues are input problems of the result: finish_scan says them
         result = scan_unpacked_firmware(info, workdir, batch, keep_files=keep is not None, started=started,
                                         analyse=lambda inputs: analyse_with_progress(inputs, batch, err))
@@ -143,5 +154,5 @@ def scan(
         # the firmware was not usable and "nothing found" (exit 0) would claim a check that never happened.
         reason = ("no APK could be extracted (every part that was found is damaged): nothing analysed"
                   if result.input_errors else "no APK found in the firmware: nothing analysed")
-        result.input_errors.append(InputError(path=str(file), reason=reason))
+        result.input_errors.append(InputError(path=info.file, reason=reason))
     finish_scan(relative_to_root(result, keep) if keep is not None else result, report, console, err)

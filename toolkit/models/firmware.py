@@ -104,17 +104,29 @@ class FirmwareIssue(PhModel):
     reason: str
 
 
+class InputFile(PhModel):
+    """One file the firmware was read from, hashed before it was read (forensic record of the evidence)."""
+
+    path: str = Field(description="As given (a file named on the command line), or relative to the folder given")
+    sha256: str
+    size: int
+
+
 class FirmwareInfo(PhModel):
     """Summary of a firmware file's unpacking."""
 
-    file: str
-    sha256: str
+    file: str = Field(description="The firmware file or folder; several files given together are listed "
+                                  "comma-separated (each one is in `inputs`)")
+    sha256: str = Field(description="SHA-256 of the firmware file; for a folder or several files, of their "
+                                    "`sha256sum`-style list (one '<sha256>  <path>' line per input, in order)")
+    inputs: list[InputFile] = Field(default_factory=list, description="Every input file, with its SHA-256")
     partitions: list[str] = Field(default_factory=list)
     tool: str | None = Field(None, description="phonehome version that unpacked it")
     extracted_at: datetime | None = None
     external_tools: list[str] = Field(default_factory=list, description="Outside programs used, with versions")
     size: int | None = None
-    kind: str | None = Field(None, description="Outermost format detected by magic")
+    kind: str | None = Field(None, description="Outermost format detected by magic; 'dir' for a folder, "
+                                            "'files' for several files given as one firmware")
     output_dir: str | None = Field(None, description="Where the files were extracted (None once a temporary dir is removed)")
     containers: list[ContainerInfo] = Field(default_factory=list)
     partition_details: list[PartitionInfo] = Field(default_factory=list)

@@ -638,7 +638,10 @@ def _examined(result: ScanResult) -> Sentence:
         how = " over ADB, without changing anything on it," if kind == "device" and result.acquisition else ""
         text = f"On {day} phonehome examined {what}{how} and analysed {analysed} of its apps"
     elif kind == "firmware" and result.firmware:
-        what = f"the firmware file {PurePath(result.firmware.file).name}" + (f" of a {name} phone{extra}" if name else "")
+        fw = result.firmware
+        files = [PurePath(i.path).name for i in fw.inputs] if fw.kind == "files" else []
+        what = (f"the firmware files {', '.join(files)}" if files else f"the firmware file {PurePath(fw.file).name}") \
+            + (f" of a {name} phone{extra}" if name else "")
         text = f"On {day} phonehome examined {what} and analysed {analysed} of the apps preinstalled in it"
     elif kind == "store":
         text = f"On {day} phonehome examined {plural(len(result.apks), 'app')} served by an app store and " \

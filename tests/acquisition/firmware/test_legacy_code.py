@@ -125,10 +125,55 @@ def test_unquickened_vdex_gives_dex_verbatim(tmp_path: Path, version: str) -> No
     assert rec.dexes == [DEX, DEX2] and {r.state for r in rec.records} == {"verbatim"}
 
 
-def test_vdex019_quickened_code_is_marked_approximated(tmp_path: Path) -> None:
-    q, _ = writers.quicken_dex(DEX)
+@pytest.mark.parametrize("version", ["019", "021"])
+@pytest.mark.parametrize("nop_slots", [True, False])
+def test_pie_and_android10_vdex_are_unquickened_with_their_quickening_tables(tmp_path: Path, version: str,
+                                                                              nop_slots: bool) -> None:
+    """vdex 019/021: per DEX a compact offset table by method index, per method a QuickenInfoTable of indices;
+    as pie and android10's dex2oat write them, nops and payloads have a slot, and a check-cast made into two nops
+    its register and type (nop_slots); a later quicken_info.h gives nops no slot: both are read."""
+    q1, s1 = writers.quicken_dex_slots(DEX, nop_slots)
+    q2, s2 = writers.quicken_dex_slots(DEX2, nop_slots)
+    assert q1 != DEX and q2 != DEX2
+    assert s1 != writers.quicken_dex_slots(DEX, not nop_slots)[1]  # the fixture has what tells the rules apart
+    rec = _recover(tmp_path, vdex.write_old_vdex([q1, q2], version, slots=[s1, s2]), "x.vdex")
+    assert rec.format == f"vdex {version}"
+    assert rec.dexes == [DEX, DEX2]  # byte-identical: every quickened instruction (and elided check-cast) restored
+    assert [r.state for r in rec.records] == ["restored", "restored"] and not rec.approximated
+
+
+def test_vdex019_without_or_with_a_damaged_quickening_table_is_approximated(tmp_path: Path) -> None:
+    q, slots = writers.quicken_dex_slots(DEX)
     rec = _recover(tmp_path, vdex.write_old_vdex([q], "019"), "x.vdex")
     assert rec.records[0].state == "approximated" and "neutralised" in rec.approximated[0]
+    # one method's table cut to half: no rule uses it up, so that method is neutralised, never restored with
+    # wrong indices
+    idx = max(slots, key=lambda m: len(slots[m]))
+    short = {**slots, idx: slots[idx][: len(slots[idx]) // 2]}
+    rec = _recover(tmp_path, vdex.write_old_vdex([q], "019", slots=[short]), "y.vdex")
+    assert rec.records[0].state == "approximated" and rec.dexes[0] != DEX
+    assert "neutralised" in rec.approximated[0] and rec.records[0].detail
+
+
+def test_quickened_compact_dex_in_a_vdex_is_converted_and_unquickened(tmp_path: Path) -> None:
+    from toolkit.acquisition.firmware.cdex import write_cdex
+
+    plain = _recover(tmp_path, vdex.write_old_vdex([write_cdex(DEX)], "021"), "plain.vdex").dexes[0]
+    q, slots = writers.quicken_dex_slots(DEX, nop_slots=False)
+    rec = _recover(tmp_path, vdex.write_old_vdex([write_cdex(q)], "021", slots=[slots]), "x.vdex")
+    # the same standard DEX as the conversion of the unquickened CompactDex (checked against ART's dexdump below)
+    assert rec.dexes == [plain] and rec.records[0].state == "restored"
+    assert "quickened instruction(s) restored" in (rec.records[0].detail or "")
+
+
+def test_compact_offset_table_matches_arts_own_test_vector() -> None:
+    # art/libdexfile/dex/compact_offset_table_test.cc: these offsets round-trip through Build and GetOffset
+    base = 1234567
+    offsets = [0, 17, 2, 3, 11, 0, 0, 0, 0, 1, 0, 1552, 100, 122, 44, 1234567, 0, 0, 0xFFFFFFFF - base, *[0] * 23, 12]
+    offsets = [o + base if o else 0 for o in offsets]
+    table = vdex.build_compact_offsets(offsets)
+    assert len(table) < 4 * len(offsets)
+    assert [vdex.compact_offset(table, 0, i) for i in range(len(offsets))] == offsets
 
 
 def test_compact_dex_in_a_vdex_is_converted(tmp_path: Path) -> None:
@@ -218,7 +263,14 @@ def legacy_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     (app / "CdexSms" / "oat" / "arm64").mkdir(parents=True)
     (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "CdexSms" / "CdexSms.apk")
-    (app / "CdexSms" / "oat" / "arm64" / "CdexSms.vdex").write_bytes(vdex.write_old_vdex([write_cdex(d)], "021"))
+    q, slots = writers.quicken_dex_slots(d, nop_slots=False)
+    (app / "CdexSms" / "oat" / "arm64" / "CdexSms.vdex").write_bytes(
+        vdex.write_old_vdex([write_cdex(q)], "021", slots=[slots]))
+    # Android 9: oat/arm64/X.vdex 019, quickened (check-casts elided), with its quickening tables
+    (app / "PieSms" / "oat" / "arm64").mkdir(parents=True)
+    (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "PieSms" / "PieSms.apk")
+    q, slots = writers.quicken_dex_slots(d)
+    (app / "PieSms" / "oat" / "arm64" / "PieSms.vdex").write_bytes(vdex.write_old_vdex([q], "019", slots=[slots]))
     # Android 4.4: X.odex beside X.apk, quickened: approximated
     (app / "DalvikSms").mkdir(parents=True)
     (d,) = writers.strip_dex(APKS / "imei_sms_binary.apk", app / "DalvikSms" / "DalvikSms.apk")
@@ -260,6 +312,11 @@ def test_firmware_with_odexed_apps_of_every_generation(legacy_image: Path, tmp_p
     with zipfile.ZipFile(tmp_path / "out" / oat_app.analysis_path) as z:
         assert z.read("classes.dex") == DEX
     assert apps["/system/app/VdexSms/VdexSms.apk"].code == "recovered_vdex"
+    pie = apps["/system/app/PieSms/PieSms.apk"]
+    assert pie.code == "recovered_vdex" and pie.recovered is not None and pie.recovered.format == "vdex 019"
+    assert [r.state for r in pie.recovered.dex] == ["restored"] and not pie.code_approximated
+    with zipfile.ZipFile(tmp_path / "out" / pie.analysis_path) as z:
+        assert z.read("classes.dex") == DEX
     dalvik = apps["/system/app/DalvikSms/DalvikSms.apk"]
     assert dalvik.code == "recovered_odex" and "approximated" in (dalvik.code_approximated or "")
     # framework jars are units of their own, not apps of the phone
@@ -276,6 +333,28 @@ def test_firmware_with_odexed_apps_of_every_generation(legacy_image: Path, tmp_p
     assert not any(a.device_path and a.device_path.endswith(".jar") for a in info.apks)
 
 
+def test_a_transient_unpack_keeps_only_the_rebuilt_copy_of_a_stripped_app(legacy_image: Path, tmp_path: Path) -> None:
+    """firmware scan's temporary folder: the stripped APK and its optimized files go once the rebuilt copy is
+    written (their SHA-256 are in the record first); framework files stay (they are the boot class path)."""
+    import hashlib
+
+    from toolkit.acquisition.firmware import unpack
+
+    kept = run(legacy_image, tmp_path / "kept")
+    info = unpack(legacy_image, tmp_path / "out", only_needed=True, transient=True)
+    assert not info.issues, issues_text(info)
+    before, after = apk_by_device_path(kept), apk_by_device_path(info)
+    for name in ("OatSms", "VdexSms", "CdexSms", "PieSms"):
+        a, b = after[f"/system/app/{name}/{name}.apk"], before[f"/system/app/{name}/{name}.apk"]
+        assert a.recovered is not None and b.recovered is not None
+        assert not (tmp_path / "out" / a.path).exists() and not (tmp_path / "out" / a.recovered.path).exists()
+        assert (a.sha256, a.recovered.sha256) == (b.sha256, b.recovered.sha256)  # hashed before they went
+        rebuilt = (tmp_path / "out" / a.analysis_path).read_bytes()
+        assert hashlib.sha256(rebuilt).hexdigest() == hashlib.sha256(
+            (tmp_path / "kept" / b.analysis_path).read_bytes()).hexdigest()
+    assert (tmp_path / "out" / "files" / "framework" / "arm64" / "boot-framework.oat").is_file()
+
+
 def test_scan_finds_the_flow_in_recovered_code(legacy_image: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -288,7 +367,7 @@ def test_scan_finds_the_flow_in_recovered_code(legacy_image: Path, tmp_path: Pat
     direct = analyse_inputs([ApkInput(path=str(APKS / "imei_sms_binary.apk"))], ScanOptions(workers=1, no_cache=True))
     want = sorted(f.rule_id for f in direct[0].findings)
     assert want  # the fixture's known flow (IMEI sent by SMS)
-    for name in ("OatSms", "VdexSms", "CdexSms"):
+    for name in ("OatSms", "VdexSms", "CdexSms", "PieSms"):
         a = apks[f"/system/app/{name}/{name}.apk"]
         assert a["status"] == "analysed"
         assert sorted(f["rule_id"] for f in a["findings"]) == want
@@ -382,6 +461,29 @@ def test_dalvik_odex_is_deodexed_against_the_boot_class_path(dalvik_image: Path,
     got = analyse_inputs([ApkInput(path=str(tmp_path / "out" / app.analysis_path))], ScanOptions(workers=1, no_cache=True))
     want = analyse_inputs([ApkInput(path=str(APKS / "imei_sms_binary.apk"))], ScanOptions(workers=1, no_cache=True))
     assert sorted(f.rule_id for f in got[0].findings) == sorted(f.rule_id for f in want[0].findings) != []
+
+
+def test_one_jvm_deodexes_many_apps_and_goes_on_after_a_failing_one(tmp_path: Path) -> None:
+    """deodex.Session: baksmali and smali for every app in one JVM (DeodexServer.java); the result is the DEX the
+    two commands give; a job the tools give up on (they exit the JVM) is one clear reason, and the next job runs."""
+    need("baksmali", "smali", "java")
+    from tests.acquisition.firmware import dalvik_boot
+    from toolkit.acquisition.firmware import deodex
+
+    boot = dalvik_boot.build_boot_dex(tmp_path)
+    (tmp_path / "core.odex").write_bytes(odex.write_odex(boot, deps=[]))
+    quick, _n = dalvik_boot.quicken_dalvik(DEX, dalvik_boot.vtables(tmp_path / "core.dex"))
+    app_odex = tmp_path / "App.odex"
+    app_odex.write_bytes(odex.write_odex(quick, deps=["/system/framework/core.jar"]))
+    by_commands = deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex")
+    with deodex.Session() as session:
+        first = deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex", session)
+        with pytest.raises(FirmwareError, match="baksmali deodex failed: .*class path"):
+            deodex.deodex(str(app_odex), [tmp_path / "missing.odex"], 19, "App.odex", session)
+        again = [deodex.deodex(str(app_odex), [tmp_path / "core.odex"], 19, "App.odex", session) for _ in range(2)]
+    assert not session.broken and session.jobs == 4
+    assert session.starts == 2  # the failing job ended the first JVM; the other jobs shared one
+    assert first == by_commands and again == [by_commands, by_commands]
 
 
 def test_dalvik_deodex_without_the_boot_class_path_is_approximated(dalvik_image: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.acquisition.firmware import writers
 from tests.acquisition.firmware.helpers import apk_by_device_path, issues_text, run
@@ -69,9 +70,21 @@ def _inner_zip(vendor_ext4: Path) -> bytes:
     return buf.getvalue()
 
 
+def test_the_shipped_ozip_keys_each_name_their_published_source() -> None:
+    doc = yaml.safe_load(vendor.KEYS_FILE.read_text("utf-8"))
+    keys = vendor.ozip_keys()
+    assert len(keys) == len(doc["keys"]) == len({k.key for k in keys})  # every entry read, no key twice
+    for entry, key in zip(doc["keys"], keys, strict=True):
+        # each names the repository and file it was published in; a key marked verified was compared with a source
+        assert entry["sources"] and all(s["repository"] and s["file"] for s in entry["sources"]), entry
+        assert key.verified is (entry.get("verified") is True)
+        assert key.source.startswith(entry["sources"][0]["repository"])
+        commits = [s["commit"] for s in entry["sources"] if s.get("commit")]
+        assert all(len(c) == 40 and int(c, 16) >= 0 for c in commits), entry
+
+
 def test_ozip_decrypts_with_a_shipped_key(vendor_ext4: Path, tmp_path: Path) -> None:
     keys = vendor.ozip_keys()
-    assert keys and all(k.source for k in keys)  # every key says where it comes from
     fw = tmp_path / "CPH1607EX_11_OTA.ozip"
     fw.write_bytes(vendor.write_ozip(_inner_zip(vendor_ext4), keys[-1].key))
     info = run(fw, tmp_path / "out")
@@ -79,6 +92,7 @@ def test_ozip_decrypts_with_a_shipped_key(vendor_ext4: Path, tmp_path: Path) -> 
     assert VENDOR_APP in apk_by_device_path(info)
     top = next(c for c in info.containers if c.chain == [fw.name])
     assert top.kind == "ozip" and "AES-128-ECB" in (top.detail or "")
+    assert keys[-1].models in (top.detail or "") and "not verified" not in (top.detail or "")
 
 
 def test_ozip_with_an_unknown_key_is_one_clear_line(vendor_ext4: Path, tmp_path: Path) -> None:

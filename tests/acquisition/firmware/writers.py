@@ -307,24 +307,47 @@ def quicken_dex(dex: bytes, dalvik: bool = False) -> tuple[bytes, dict[int, list
     """dex with its field accesses, virtual calls and return-voids quickened (made-up offsets and vtable indices),
     and per method (code_off) the (dex pc, original index) table a compiler keeps. The header is left as it was,
     as dex2oat does."""
+    out, methods = _quicken(dex, *((_DALVIK_QUICK, 0xF1) if dalvik else (_ART_QUICK, 0x73)), elide_casts=False)
+    return out, {off: [(pc, v) for pc, kind, v in events if kind == "index"]
+                 for (off, _idx), events in methods.items() if any(k == "index" for _pc, k, _v in events)}
+
+
+def quicken_dex_slots(dex: bytes, nop_slots: bool = True) -> tuple[bytes, dict[int, list[int]]]:
+    """dex quickened as Android 9-11's dex2oat does for a vdex 019/021: field accesses, virtual calls, return-voids
+    and (nop_slots) every check-cast (made safe: two nops), and per method index its QuickenInfoTable indices in
+    code order (dex_to_dex_compiler.cc of pie and android10): one per quickened instruction, and with nop_slots one
+    per nop or payload (0xFFFF) and two per elided check-cast (its register, then its type index). Without
+    nop_slots: as a later quicken_info.h reads them (no slot for nops, no check-cast elided)."""
+    out, methods = _quicken(dex, _ART_QUICK, 0x73, elide_casts=nop_slots)
+    return out, {idx: [v for _pc, kind, v in events if kind == "index" or nop_slots and kind in ("nop", "cast")]
+                 for (_off, idx), events in methods.items()}
+
+
+def _quicken(dex: bytes, ops: dict[int, int], ret: int, elide_casts: bool
+             ) -> tuple[bytes, dict[tuple[int, int], list[tuple[int, str, int]]]]:
+    """The quickened DEX and, per method with code (code_off, method index), its events in code order:
+    ("index", original index), ("nop", 0xFFFF) for a nop or payload, ("cast", register) + ("cast", type index)."""
     from array import array
 
-    from toolkit.acquisition.firmware.quicken import _walk, code_items
+    from toolkit.acquisition.firmware.quicken import NO_INDEX16, _walk, code_items
 
-    ops, ret = (_DALVIK_QUICK, 0xF1) if dalvik else (_ART_QUICK, 0x73)
     out = bytearray(dex)
-    tables: dict[int, list[tuple[int, int]]] = {}
+    methods: dict[tuple[int, int], list[tuple[int, str, int]]] = {}
     for item in code_items(dex):
         u = array("H", dex[item.insns_off : item.insns_off + 2 * item.insns_size])
-        pairs = []
-        for pc, op, _q in list(_walk(u, {})):
+        events: list[tuple[int, str, int]] = []
+        for pc, op, _q in list(_walk(u, {}, payloads=True)):
             if op in ops:
-                pairs.append((pc, u[pc + 1]))
+                events.append((pc, "index", u[pc + 1]))
                 u[pc] = (u[pc] & 0xFF00) | ops[op]
                 u[pc + 1] = 8 + 4 * (u[pc + 1] % 64)  # a field offset / vtable index: no reference any more
             elif op == 0x0E:
                 u[pc] = (u[pc] & 0xFF00) | ret
-        if pairs:
-            tables[item.off] = pairs
+            elif op == 0:
+                events.append((pc, "nop", NO_INDEX16))
+            elif op == 0x1F and elide_casts:  # check-cast vAA, type@BBBB -> nop, nop
+                events += [(pc, "cast", u[pc] >> 8), (pc, "cast", u[pc + 1])]
+                u[pc], u[pc + 1] = 0, 0
+        methods[(item.off, item.method_idx)] = events
         out[item.insns_off : item.insns_off + 2 * item.insns_size] = u.tobytes()
-    return bytes(out), tables
+    return bytes(out), methods

@@ -22,9 +22,10 @@ import bisect
 import hashlib
 import struct
 import zlib
+from collections.abc import Callable
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import uleb
+from toolkit.acquisition.firmware.quicken import uleb, uleb_bytes
 
 CDEX_MAGIC = b"cdex"
 CDEX_HEADER = 0x88
@@ -35,16 +36,6 @@ T_MAP_LIST, T_TYPE_LIST, T_ANN_SET_REF_LIST, T_ANN_SET = 0x1000, 0x1001, 0x1002,
 T_CLASS_DATA, T_CODE, T_STRING_DATA, T_DEBUG_INFO, T_ANNOTATION, T_ENCODED_ARRAY, T_ANN_DIR = (
     0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006)
 _ID_SIZES = {T_STRING_ID: 4, T_TYPE_ID: 4, T_PROTO_ID: 12, T_FIELD_ID: 8, T_METHOD_ID: 8, T_CLASS_DEF: 32}
-
-
-def _enc_uleb(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
 
 
 def _header_ids(h: bytes) -> dict[int, tuple[int, int]]:
@@ -178,14 +169,8 @@ def _convert(cdex: bytes, data: bytes | None, name: str) -> bytes:
     def fix_u32(pos: int) -> None:
         struct.pack_into("<I", out, pos, rel(struct.unpack_from("<I", out, pos)[0]))
 
-    for c, off in ann_sets:  # annotation_set_item: size, then offsets of annotation items
-        pos = rel(off)
-        for _ in range(c):
-            (size,) = struct.unpack_from("<I", out, pos)
-            for k in range(size):
-                fix_u32(pos + 4 + 4 * k)
-            pos = (pos + 4 + 4 * size + 3) & ~3
-    for c, off in ref_lists:
+    # annotation_set_item and annotation_set_ref_list: size, then that many offsets (of annotation items, of sets)
+    for c, off in [*ann_sets, *ref_lists]:
         pos = rel(off)
         for _ in range(c):
             (size,) = struct.unpack_from("<I", out, pos)
@@ -209,6 +194,20 @@ def _convert(cdex: bytes, data: bytes | None, name: str) -> bytes:
     class_out = bytearray()
     class_offsets: list[int] = []
     with_data: list[int] = []
+
+    def standard(code: int) -> int:  # the compact code item at `code`, written once in standard form
+        if code not in new_code:
+            regs, ins, outs, tries, insns, tail = _compact_code(data, code)
+            while len(code_out) % 4:
+                code_out.append(0)
+            new_code[code] = code_base + len(code_out)
+            code_out.extend(struct.pack("<HHHHII", regs, ins, outs, tries, 0, len(insns) // 2) + insns)
+            if tries:
+                while len(code_out) % 4:
+                    code_out.append(0)
+                code_out.extend(tail)
+        return new_code[code]
+
     for c in range(n_cls):
         base = o_cls + 32 * c
         for f in (12, 20, 28):  # interfaces, annotations, static values
@@ -218,33 +217,7 @@ def _convert(cdex: bytes, data: bytes | None, name: str) -> bytes:
             class_offsets.append(-1)
             continue
         with_data.append(c)
-        pos = cdo
-        sf, pos = uleb(data, pos)
-        inf, pos = uleb(data, pos)
-        dm, pos = uleb(data, pos)
-        vm, pos = uleb(data, pos)
-        item = bytearray(_enc_uleb(sf) + _enc_uleb(inf) + _enc_uleb(dm) + _enc_uleb(vm))
-        for _ in range(sf + inf):
-            a, pos = uleb(data, pos)
-            b, pos = uleb(data, pos)
-            item += _enc_uleb(a) + _enc_uleb(b)
-        for _ in range(dm + vm):
-            a, pos = uleb(data, pos)
-            b, pos = uleb(data, pos)
-            code, pos = uleb(data, pos)
-            if code:
-                if code not in new_code:
-                    regs, ins, outs, tries, insns, tail = _compact_code(data, code)
-                    while len(code_out) % 4:
-                        code_out.append(0)
-                    new_code[code] = code_base + len(code_out)
-                    code_out += struct.pack("<HHHHII", regs, ins, outs, tries, 0, len(insns) // 2) + insns
-                    if tries:
-                        while len(code_out) % 4:
-                            code_out.append(0)
-                        code_out += tail
-                code = new_code[code]
-            item += _enc_uleb(a) + _enc_uleb(b) + _enc_uleb(code)
+        item = _class_data(data, cdo, standard)
         class_offsets.append(len(class_out))
         class_out += item
     out += code_out
@@ -299,63 +272,51 @@ def write_cdex(dex: bytes) -> bytes:
     # compact code items and new class data, appended to the data section
     n_cls, o_cls = ids[T_CLASS_DEF]
     new_code: dict[int, int] = {}
+
+    def compact(code: int) -> int:  # the standard code item at `code`, written once in compact form
+        if code not in new_code:
+            regs, ins, outs, tries, _dbg, n = struct.unpack_from("<4HII", dex, code)
+            insns = dex[code + 16 : code + 16 + 2 * n]
+            pre = []
+            flags = 0
+            fields = 0
+            for shift_bits, v, flag in ((12, regs - ins, 0x1), (8, ins, 0x2), (4, outs, 0x4), (0, tries, 0x8)):
+                if v > 0xF:
+                    flags |= flag
+                    pre.append(v - 0)  # whole value in the pre-header, 0 in the field
+                else:
+                    fields |= v << shift_bits
+            count = n
+            if n >= 1 << 11:
+                flags |= 0x10
+                count = 0
+            pre_words = b""
+            # stored before the item, read backwards: insns low, insns high, then registers, ins, outs, tries
+            words = []
+            if flags & 0x10:
+                words += [n & 0xFFFF, n >> 16]
+            words += pre
+            pre_words = b"".join(struct.pack("<H", w) for w in reversed(words))
+            while (len(blob) + len(pre_words)) % 4:
+                blob.append(0)
+            blob.extend(pre_words)
+            new_code[code] = len(blob)
+            blob.extend(struct.pack("<HH", fields, (count << 5) | flags) + insns)
+            if tries:
+                tstart = (code + 16 + 2 * n + 3) & ~3
+                while len(blob) % 4:
+                    blob.append(0)
+                tail_end = _handlers_end(dex, tstart + 8 * tries)
+                blob.extend(dex[tstart:tail_end])
+        return new_code[code]
+
     for c in range(n_cls):
         (cdo,) = struct.unpack_from("<I", dex, o_cls + 32 * c + 24)
         if not cdo:
             continue
-        pos = cdo
-        sf, pos = uleb(dex, pos)
-        inf, pos = uleb(dex, pos)
-        dm, pos = uleb(dex, pos)
-        vm, pos = uleb(dex, pos)
-        item = bytearray(_enc_uleb(sf) + _enc_uleb(inf) + _enc_uleb(dm) + _enc_uleb(vm))
-        for _ in range(sf + inf):
-            a, pos = uleb(dex, pos)
-            b, pos = uleb(dex, pos)
-            item += _enc_uleb(a) + _enc_uleb(b)
-        for _ in range(dm + vm):
-            a, pos = uleb(dex, pos)
-            b, pos = uleb(dex, pos)
-            code, pos = uleb(dex, pos)
-            if code:
-                if code not in new_code:
-                    regs, ins, outs, tries, _dbg, n = struct.unpack_from("<4HII", dex, code)
-                    insns = dex[code + 16 : code + 16 + 2 * n]
-                    pre = []
-                    flags = 0
-                    fields = 0
-                    for shift_bits, v, flag in ((12, regs - ins, 0x1), (8, ins, 0x2), (4, outs, 0x4), (0, tries, 0x8)):
-                        if v > 0xF:
-                            flags |= flag
-                            pre.append(v - 0)  # whole value in the pre-header, 0 in the field
-                        else:
-                            fields |= v << shift_bits
-                    count = n
-                    if n >= 1 << 11:
-                        flags |= 0x10
-                        count = 0
-                    pre_words = b""
-                    # stored before the item, read backwards: insns low, insns high, then registers, ins, outs, tries
-                    words = []
-                    if flags & 0x10:
-                        words += [n & 0xFFFF, n >> 16]
-                    words += pre
-                    pre_words = b"".join(struct.pack("<H", w) for w in reversed(words))
-                    while (len(blob) + len(pre_words)) % 4:
-                        blob.append(0)
-                    blob += pre_words
-                    new_code[code] = len(blob)
-                    blob += struct.pack("<HH", fields, (count << 5) | flags) + insns
-                    if tries:
-                        tstart = (code + 16 + 2 * n + 3) & ~3
-                        while len(blob) % 4:
-                            blob.append(0)
-                        tail_end = _handlers_end(dex, tstart + 8 * tries)
-                        blob += dex[tstart:tail_end]
-                code = new_code[code]
-            item += _enc_uleb(a) + _enc_uleb(b) + _enc_uleb(code)
+        item = _class_data(dex, cdo, compact)
         coff = len(blob)
-        blob += item
+        blob.extend(item)
         struct.pack_into("<I", head, o_cls + shift + 32 * c + 24, coff)
     while len(blob) % 4:
         blob.append(0)
@@ -376,6 +337,26 @@ def write_cdex(dex: bytes) -> bytes:
     out[12:32] = hashlib.sha1(bytes(out[32:])).digest()
     out[8:12] = struct.pack("<I", zlib.adler32(bytes(out[12:])))
     return bytes(out)
+
+
+def _class_data(data: bytes, pos: int, code_to: Callable[[int], int]) -> bytes:
+    """The class_data_item at pos re-encoded, each method's code offset (when not 0) mapped by code_to, which
+    writes the code item in the other form the first time it sees it."""
+    sf, pos = uleb(data, pos)
+    inf, pos = uleb(data, pos)
+    dm, pos = uleb(data, pos)
+    vm, pos = uleb(data, pos)
+    item = bytearray(uleb_bytes(sf) + uleb_bytes(inf) + uleb_bytes(dm) + uleb_bytes(vm))
+    for _ in range(sf + inf):
+        a, pos = uleb(data, pos)
+        b, pos = uleb(data, pos)
+        item += uleb_bytes(a) + uleb_bytes(b)
+    for _ in range(dm + vm):
+        a, pos = uleb(data, pos)
+        b, pos = uleb(data, pos)
+        code, pos = uleb(data, pos)
+        item += uleb_bytes(a) + uleb_bytes(b) + uleb_bytes(code_to(code) if code else 0)
+    return bytes(item)
 
 
 def _handlers_end(dex: bytes, pos: int) -> int:

@@ -7,10 +7,10 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from toolkit.acquisition.files import make_dirs, sha256_file, walk
-from toolkit.acquisition.firmware import framework
+from toolkit.acquisition.firmware import deodex, framework
 from toolkit.acquisition.firmware.errors import FirmwareError
 from toolkit.acquisition.firmware.extract import CONTENT_DIR, Root
-from toolkit.acquisition.firmware.recover import recover
+from toolkit.acquisition.firmware.recover import Recovery, recover
 from toolkit.acquisition.firmware.vdex import rebuild_apk
 from toolkit.inventory.props import identity_from_props, parse_props
 from toolkit.models.firmware import BuildPropFile, FirmwareApk, FirmwareInfo, FirmwareIssue, RecoveredCode
@@ -58,8 +58,12 @@ def _prop_rank(device_path: str | None) -> int:
     return len(PROP_ORDER)
 
 
-def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
-    """Fill info.apks, info.build_props, info.properties and info.identity from the output directory."""
+def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root], transient: bool = False) -> None:
+    """Fill info.apks, info.build_props, info.properties and info.identity from the output directory.
+
+    transient: the output is a scan's temporary folder: once a stripped app's code is in its rebuilt copy, the
+    stripped APK and its optimized files (hashed and recorded first) are deleted, so the temporary disk holds the
+    rebuilt copy instead of all three."""
     props_found: list[tuple[int, str, dict[str, str]]] = []
     tools_used: set[str] = set()
 
@@ -69,55 +73,57 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
 
     # Only the firmware's content is searched: phonehome's own files (temporary space, recovered code) live
     # beside it, so no name inside an image can hide an APK or pass one off.
-    for dirpath, dirnames, filenames in walk(out / CONTENT_DIR, onerror=unlisted):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            p = Path(dirpath) / fn
-            if p.is_symlink() or not p.is_file():
-                continue
-            if fn in PROP_FILES:
-                chain, part, device = locate(p, roots)
-                try:
-                    props = parse_props(p.read_text("utf-8", "replace"), source=str(p.relative_to(out)))
-                except OSError as e:
-                    info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
+    # One JVM deodexes every Dalvik / Android 6 app of the firmware (when baksmali is used at all).
+    with deodex.Session() as session:
+        for dirpath, dirnames, filenames in walk(out / CONTENT_DIR, onerror=unlisted):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                p = Path(dirpath) / fn
+                if p.is_symlink() or not p.is_file():
                     continue
-                info.build_props.append(
-                    BuildPropFile(path=str(p.relative_to(out)), chain=chain, partition=part, properties=len(props))
-                )
-                props_found.append((_prop_rank(device), device or str(p), props))
-                continue
-            try:
-                with open(p, "rb") as f:
-                    head = f.read(4)
-            except OSError as e:
-                if fn.endswith(".apk"):  # an app that cannot be read is said, not skipped
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
-                continue
-            if head != b"PK\x03\x04":
-                if fn.endswith(".apk"):  # a damaged, encrypted or fake app file is said, not dropped
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason="not an APK: no zip signature"))
-                continue
-            try:
-                with zipfile.ZipFile(p) as z:
-                    names = set(z.namelist())
-            except (zipfile.BadZipFile, OSError, ValueError) as e:
-                chain, _, _ = locate(p, roots)
-                if fn.endswith(".apk"):
-                    info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
-                continue
-            if "apex_payload.img" in names or "original_apex" in names:
-                continue
-            if "AndroidManifest.xml" not in names:
-                if fn.endswith(".apk"):
-                    info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
-                                                     reason="not an APK: the zip has no AndroidManifest.xml"))
-                elif framework.is_framework_jar(p.relative_to(out).parts):
-                    unit = _framework_entry(p, out, roots)
-                    if unit is not None:
-                        info.framework.append(unit)
-                continue
-            info.apks.append(_apk_entry(p, names, out, roots, tools_used))
+                if fn in PROP_FILES:
+                    chain, part, device = locate(p, roots)
+                    try:
+                        props = parse_props(p.read_text("utf-8", "replace"), source=str(p.relative_to(out)))
+                    except OSError as e:
+                        info.issues.append(FirmwareIssue(chain=chain, reason=f"unreadable build.prop: {e}"))
+                        continue
+                    info.build_props.append(
+                        BuildPropFile(path=str(p.relative_to(out)), chain=chain, partition=part, properties=len(props))
+                    )
+                    props_found.append((_prop_rank(device), device or str(p), props))
+                    continue
+                try:
+                    with open(p, "rb") as f:
+                        head = f.read(4)
+                except OSError as e:
+                    if fn.endswith(".apk"):  # an app that cannot be read is said, not skipped
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason=f"unreadable APK: {e}"))
+                    continue
+                if head != b"PK\x03\x04":
+                    if fn.endswith(".apk"):  # a damaged, encrypted or fake app file is said, not dropped
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0], reason="not an APK: no zip signature"))
+                    continue
+                try:
+                    with zipfile.ZipFile(p) as z:
+                        names = set(z.namelist())
+                except (zipfile.BadZipFile, OSError, ValueError) as e:
+                    chain, _, _ = locate(p, roots)
+                    if fn.endswith(".apk"):
+                        info.issues.append(FirmwareIssue(chain=chain, reason=f"damaged APK: {e}"))
+                    continue
+                if "apex_payload.img" in names or "original_apex" in names:
+                    continue
+                if "AndroidManifest.xml" not in names:
+                    if fn.endswith(".apk"):
+                        info.issues.append(FirmwareIssue(chain=locate(p, roots)[0],
+                                                         reason="not an APK: the zip has no AndroidManifest.xml"))
+                    elif framework.is_framework_jar(p.relative_to(out).parts):
+                        unit = _framework_entry(p, out, roots, session)
+                        if unit is not None:
+                            info.framework.append(unit)
+                    continue
+                info.apks.append(_apk_entry(p, names, out, roots, tools_used, transient, session))
     info.external_tools.extend(sorted(tools_used - set(info.external_tools)))  # baksmali ... when used
     merged: dict[str, str] = {}
     for _rank, _where, props in sorted(props_found, key=lambda t: (t[0], t[1])):
@@ -130,7 +136,8 @@ def discover(info: FirmwareInfo, out: Path, roots: dict[Path, Root]) -> None:
         info.identity = identity_from_props(merged)
 
 
-def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
+def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], tools: set[str],
+               transient: bool = False, session: deodex.Session | None = None) -> FirmwareApk:
     chain, part, device = locate(p, roots)
     rel = str(p.relative_to(out))
     apk = FirmwareApk(
@@ -139,7 +146,7 @@ def _apk_entry(p: Path, names: set[str], out: Path, roots: dict[Path, Root], too
     )
     if any(n.startswith("classes") and n.endswith(".dex") for n in names):
         return apk
-    return recover_stripped(apk, p, out, roots, tools)
+    return recover_stripped(apk, p, out, roots, tools, transient, session)
 
 
 def optimized_files(p: Path) -> list[Path]:
@@ -155,23 +162,35 @@ def optimized_files(p: Path) -> list[Path]:
     return [f for f in found if f.is_file() and not f.is_symlink()]
 
 
-def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str]) -> FirmwareApk:
-    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works)."""
+def _recovered(v: Path, where: str, roots: dict[Path, Root], session: deodex.Session | None, notes: list[str]
+               ) -> Recovery | None:
+    """The code recovered from one optimized file, or None with the reason added to notes (the caller tries the
+    next candidate)."""
+    try:
+        return recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots),
+                       session=session)
+    except FirmwareError as e:
+        notes.append(f"{where}: {e.reason}")
+    except OSError as e:
+        notes.append(f"{where}: {e}")
+    return None
+
+
+def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Root], tools: set[str],
+                     transient: bool = False, session: deodex.Session | None = None) -> FirmwareApk:
+    """Recover a stripped app's code from its optimized files into a rebuilt copy (first one that works).
+
+    transient: then delete the stripped APK and its optimized files (see discover)."""
     candidates = optimized_files(p)
     if not candidates:
         apk.code = "none"
         apk.code_note = "no classes.dex and no oat/ or .odex files beside it: resource-only APK, or code stripped elsewhere"
         return apk
-    notes = []
+    notes: list[str] = []
     for v in candidates:
         where = str(v.relative_to(p.parent))
-        try:
-            rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
-        except FirmwareError as e:
-            notes.append(f"{where}: {e.reason}")
-            continue
-        except OSError as e:
-            notes.append(f"{where}: {e}")
+        rec = _recovered(v, where, roots, session, notes)
+        if rec is None:
             continue
         tools.update(rec.tools)
         target = out / RECOVERED_DIR / apk.path
@@ -196,6 +215,9 @@ def recover_stripped(apk: FirmwareApk, p: Path, out: Path, roots: dict[Path, Roo
         )
         if rec.approximated:
             apk.code_approximated = f"code recovered from {where} is approximated: " + "; ".join(rec.approximated)
+        if transient:  # an app's own files only: framework files stay (they are other apps' boot class path)
+            for f in (*candidates, p):
+                f.unlink(missing_ok=True)
         return apk
     apk.code = "not_recoverable"
     apk.code_note = "code not recoverable offline: " + "; ".join(notes)
@@ -206,7 +228,8 @@ FRAMEWORK_NOTE = ("framework jar: its code is analysed in a wrapper zip whose mi
                   "'framework:{jar}' (not a real package)")
 
 
-def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk | None:
+def _framework_entry(p: Path, out: Path, roots: dict[Path, Root], session: deodex.Session | None = None
+                     ) -> FirmwareApk | None:
     """A framework jar as a scanned unit, with its code from the jar or recovered from its optimized files.
     None for a jar without any code (resources only)."""
     chain, part, device = locate(p, roots)
@@ -223,10 +246,8 @@ def _framework_entry(p: Path, out: Path, roots: dict[Path, Root]) -> FirmwareApk
     if not dexes:
         for v in framework.optimized_for_jar(p):
             where = str(v.relative_to(p.parent))
-            try:
-                rec = recover(v, where, boot=lambda deps: boot_class_path(deps, roots), api=_sdk_near(v, roots))
-            except FirmwareError as e:
-                notes.append(f"{where}: {e.reason}")
+            rec = _recovered(v, where, roots, session, notes)
+            if rec is None:
                 continue
             dexes = rec.dexes
             unit.code = rec.kind  # type: ignore[assignment]

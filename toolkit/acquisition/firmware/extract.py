@@ -21,7 +21,7 @@ import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ from toolkit.models.firmware import (
     ContainerInfo,
     FirmwareInfo,
     FirmwareIssue,
+    InputFile,
     PartitionInfo,
     SymlinkInfo,
 )
@@ -50,6 +51,7 @@ CONTAINERS = {"sparse", "payload", "zip", "apex", "capex", "tar", "super", "ext4
     streams.COMPRESSED)
 IMAGE_SUFFIXES = (".img", ".ext4", ".erofs", ".raw", ".bin", ".lz4", ".gz", ".xz", ".zst", ".br", ".new.dat")
 TMP_DIR = ".phonehome-tmp"
+NOT_FIRMWARE = "not a firmware format phonehome knows (no known magic number)"
 CONTENT_DIR = "files"  # everything taken out of the firmware lives under <out>/files/
 # What an APK scan needs from a file system besides APKs and containers: build properties, and the files that
 # stripped code is recovered from.
@@ -228,30 +230,41 @@ class Extractor:
             os.close(fd)
 
     # -- the walk -----------------------------------------------------------------------------
-    def run(self, path: Path) -> FirmwareInfo:
-        """Unpack path (a file, or a folder of firmware files) into self.out."""
+    def run(self, path: Path | Sequence[Path]) -> FirmwareInfo:
+        """Unpack path (a file, a folder of firmware files, or several files that are one firmware) into self.out."""
         make_dirs(self.out)
-        name = path.name
-        info = FirmwareInfo(file=str(path), sha256="", output_dir=str(self.base), tool=f"phonehome {__version__}",
-                            extracted_at=datetime.now(UTC))
+        paths = [path] if isinstance(path, Path) else list(path)
+        several = len(paths) > 1
+        name = paths[0].name
+        info = FirmwareInfo(file=", ".join(str(p) for p in paths), sha256="", output_dir=str(self.base),
+                            tool=f"phonehome {__version__}", extracted_at=datetime.now(UTC))
         try:
-            if path.is_dir():
+            if several:
+                info.kind = "files"
+                self.roots[self.out] = Root([], "dir", None, None)
+                members = self.named_members(paths, info)
+                self.budget.set_input_size(sum(m.size for m in members))
+                self.process_members(members, self.out, [], 1, named=True)
+            elif paths[0].is_dir():
                 info.kind = "dir"
                 self.roots[self.out] = Root([name], "dir", None, None)
-                members = self.dir_members(path)
+                members = self.dir_members(paths[0])
+                for m in members:
+                    with self.recorded([name, str(m.rel)]):
+                        info.inputs.append(self.hashed(paths[0] / m.rel, str(m.rel)))
                 self.budget.set_input_size(sum(m.size for m in members))
                 self.process_members(members, self.out, [name], 1)
             else:
-                info.sha256 = sha256_file(path)
-                info.size = path.stat().st_size
+                info.inputs = [self.hashed(paths[0], str(paths[0]))]
+                info.sha256, info.size = info.inputs[0].sha256, info.inputs[0].size
                 self.budget.set_input_size(info.size)
-                dev = FileDev(path)
+                dev = FileDev(paths[0])
                 try:
                     info.kind = detect(dev)
                     if info.size == 0:
                         raise FirmwareError(name, "empty file (0 bytes)")
                     if info.kind in ("data", "dex", "vdex"):
-                        raise FirmwareError(name, "not a firmware format phonehome knows (no known magic number)")
+                        raise FirmwareError(name, NOT_FIRMWARE)
                     self.process(dev, name, [name], self.out, 0, on_disk=None, top=True)
                 finally:
                     dev.close()
@@ -262,6 +275,9 @@ class Extractor:
             self.issue([name], e.reason)
         finally:
             remove_tree(self.tmp)  # on every way out, errors included
+        if several or info.kind == "dir":
+            info.size = sum(i.size for i in info.inputs)
+            info.sha256 = hashlib.sha256("".join(f"{i.sha256}  {i.path}\n" for i in info.inputs).encode()).hexdigest()
         info.skipped_files = self.skipped
         info.containers = self.containers
         info.partition_details = self.partitions
@@ -273,6 +289,46 @@ class Extractor:
             info.external_tools.append(f"fsck.erofs {self._erofs_version or 'unknown'} (erofs-utils)")
         info.peak_bytes = self.budget.peak
         return info
+
+    @staticmethod
+    def hashed(path: Path, shown: str) -> InputFile:
+        return InputFile(path=shown, sha256=sha256_file(path), size=path.stat().st_size)
+
+    def named_members(self, paths: list[Path], info: FirmwareInfo) -> list[Member]:
+        """Several files named as one firmware (Samsung's five tar.md5, system.img + vendor.img ...): each is
+        hashed and becomes a member as if they sat in one folder, so name-defined groups (block OTA, sparse
+        chunks, scatter) still pair up. A file that cannot be used is one issue naming it; the others go on."""
+        members: list[Member] = []
+        taken: dict[str, Path] = {}
+        for p in paths:
+            key = p.name
+            if key in taken:
+                same = taken[key].resolve() == p.resolve()
+                self.issue([str(p)], "given twice: read once" if same else
+                           f"another input file has the same name ({taken[key]}): only the first was read; "
+                           "rename one of them")
+                continue
+            problem = ""
+            if p.is_symlink() and not p.exists():
+                problem = "broken symbolic link"
+            elif not p.exists():
+                problem = "no such file or directory"
+            elif p.is_dir():
+                problem = "a folder among several files: give the folder alone, or the files in it"
+            elif not p.is_file():
+                problem = "not a regular file"
+            if problem:
+                self.issue([str(p)], problem)
+                continue
+            try:
+                info.inputs.append(self.hashed(p, str(p)))
+            except OSError as e:
+                self.issue([str(p)], f"cannot be read: {e.strerror or e}")
+                continue
+            taken[key] = p
+            members.append(Member(PurePosixPath(key), info.inputs[-1].size, lambda p=p: FileDev(p),  # type: ignore[misc]
+                                  lambda p=p: open(p, "rb"), None))  # type: ignore[misc]  # noqa: SIM115
+        return members
 
     def process(
         self,
@@ -374,7 +430,8 @@ class Extractor:
                                  pchain, outdir, depth + 1, on_disk=None, partition=pname)
             return
         key = vendor.ozip_key_for(dev, name)
-        record.detail = f"AES-128-ECB, key for {key.models or 'unnamed models'} ({key.source})"
+        record.detail = (f"AES-128-ECB, key for {key.models or 'unnamed models'} ({key.source}"
+                         f"{'' if key.verified else '; key not verified against its source'})")
         tmp = self.tmp_path(name + ".zip")
         label = " > ".join(chain)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
@@ -605,9 +662,12 @@ class Extractor:
 
     def process_members(
         self, members: list[Member], outdir: Path, chain: list[str], depth: int, in_fs: bool = False,
-        partition: str | None = None,
+        partition: str | None = None, named: bool = False,
     ) -> None:
-        """Unpack archive members (or folder files): grouped formats first, then one by one."""
+        """Unpack archive members (or folder files): grouped formats first, then one by one.
+
+        named: the members are files the user named as the firmware, so one of no known format is an issue (in a
+        folder or an archive such a file is just content)."""
         make_dirs(outdir)
         by_name: dict[str, Member] = {}
         copies: list[tuple[str, Member]] = []  # later members with a name already taken
@@ -647,6 +707,8 @@ class Extractor:
                 continue
             mchain = chain + [key]
             with self.recorded(mchain):
+                if named:
+                    _check_named(m, key)
                 self.process_member(m, outdir, mchain, depth, in_fs, scatter.get(key, partition))
         self.process_copies(copies, outdir, chain, depth, in_fs, partition)
 
@@ -960,6 +1022,17 @@ def _tar_member(tdev: Dev, ti: tarfile.TarInfo, rel: PurePosixPath) -> Member:
     return Member(rel, ti.size, open_dev, open_stream, None)
 
 
+def _check_named(m: Member, key: str) -> None:
+    """A file named as (part of) the firmware must be one phonehome can open, or a scatter file."""
+    if m.size == 0:
+        raise FirmwareError(key, "empty file (0 bytes)")
+    if vendor.SCATTER_NAME.fullmatch(m.rel.name):
+        return
+    with m.open_stream() as s:
+        if _head_kind(s.read(HEAD), m.size) is None:
+            raise FirmwareError(key, NOT_FIRMWARE)
+
+
 def _maybe_container(head: bytes, size: int) -> bool:
     """Inside a file system, is this file worth opening as a container? (images, APEX, archives)"""
     if head[:4] == b"PK\x03\x04":
@@ -1041,10 +1114,10 @@ class _Prefixed:
 
 
 def extract_firmware(
-    path: Path, out: Path, limits: Limits | None = None, only_needed: bool = False
+    path: Path | Sequence[Path], out: Path, limits: Limits | None = None, only_needed: bool = False
 ) -> tuple[FirmwareInfo, dict[Path, Root]]:
-    """Unpack a firmware file into out (content under out/files/). Returns the summary and the map of output
-    roots (for discovery)."""
+    """Unpack a firmware file, a folder, or several files that are one firmware into out (content under
+    out/files/). Returns the summary and the map of output roots (for discovery)."""
     ex = Extractor(out, limits, only_needed)
     info = ex.run(path)
     return info, ex.roots

@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, class_code_offsets, uleb
+from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, class_code_offsets, uleb, uleb_bytes
 
 OAT_MAGIC = b"oat\n"
 ELF_MAGIC = b"\x7fELF"
@@ -302,16 +302,6 @@ def _class_methods(dex: bytes) -> list[list[int]]:
     return out
 
 
-def _uleb_bytes(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
-
-
 def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2,
               key_values: dict[str, str] | None = None,
               quickening: list[dict[int, list[tuple[int, int]]]] | None = None,
@@ -363,7 +353,7 @@ def write_oat(dexes: list[tuple[str, bytes]], version: str = "088", isa: int = 2
                     fixups.append((len(tables), quick[code_off]))
                 tables += struct.pack("<I", 0)
     for slot, pairs in fixups:  # vmap table, then the 20-byte header (vmap offset, frame info, code size 0)
-        blob = b"".join(_uleb_bytes(pc) + _uleb_bytes(idx) for pc, idx in pairs)
+        blob = b"".join(uleb_bytes(pc) + uleb_bytes(idx) for pc, idx in pairs)
         while len(tables) % 4:
             tables.append(0)
         vmap_at = base + len(tables)

@@ -145,6 +145,17 @@ def uleb(data: bytes | bytearray, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def uleb_bytes(v: int) -> bytes:
+    """v (>= 0) as ULEB128: the encoder beside `uleb`, for the writers and the CompactDex converter."""
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
 def class_code_offsets(dex: bytes | bytearray) -> list[list[int] | None]:
     """Per class def, the code_off (0 without code) of each method in class_data order (direct, then virtual);
     None for a class whose class_data cannot be read. The one walker of class_data for the OAT and vdex readers."""
@@ -204,13 +215,18 @@ def code_items(dex: bytes | bytearray) -> Iterator[CodeItem]:
                     yield CodeItem(idx, code_off, code_off + 16, insns_size)
 
 
-def _walk(u: array, table: dict[int, QuickOp]) -> Iterator[tuple[int, int, QuickOp | None]]:
-    """(pc, opcode, quick op or None) of each instruction; raises ValueError when the walk does not fit."""
+def _walk(u: array, table: dict[int, QuickOp], payloads: bool = False) -> Iterator[tuple[int, int, QuickOp | None]]:
+    """(pc, opcode, quick op or None) of each instruction; raises ValueError when the walk does not fit.
+
+    payloads: also yield the switch/array payloads (as opcode 0, which is how ART's instruction iterator sees
+    them: vdex 019 quickening tables give them a slot like a nop)."""
     pc, n = 0, len(u)
     while pc < n:
         w = u[pc]
         op = w & 0xFF
         if op == 0 and w >> 8 in (1, 2, 3) and pc + 1 < n:  # payloads
+            if payloads:
+                yield pc, 0, None
             kind = w >> 8
             if kind == 1:
                 pc += 4 + 2 * u[pc + 1]
@@ -234,26 +250,90 @@ def _walk(u: array, table: dict[int, QuickOp]) -> Iterator[tuple[int, int, Quick
 # The quickening table of a method: (dex pc, original field or method index) for each quickened field access
 # or call, in code order; None when the method has none.
 QuickenInfo = Callable[[CodeItem], list[tuple[int, int]] | None]
+# vdex 019/021 (Android 9-11): a method's QuickenInfoTable holds only the uint16 indices, in code order, one per
+# instruction that needs one (art/runtime/quicken_info.h, dex_to_dex_compiler.cc, dex_to_dex_decompiler.cc of
+# pie and android10): each quickened field access or virtual call (its field or method index), and each
+# instruction whose opcode byte is 0 (a nop or a payload: 0xFFFF; a check-cast dex2oat proved safe and replaced by
+# two nops: its register, then its type index). A later quicken_info.h gives nops no slot. Looked up by method index.
+SlotInfo = Callable[[CodeItem], list[int] | None]
+NO_INDEX16 = 0xFFFF
+CHECK_CAST = 0x1F
 
 
-def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = None) -> Unquickened:
-    """A copy of dex with quickened instructions restored (exact) or neutralised (approximation), see above."""
+def slot_pairs(u: array, walked: list[tuple[int, int, QuickOp | None]], slots: list[int], nop_slots: bool
+               ) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]] | None:
+    """((pc, index) per quickened instruction, (pc, register, type index) per elided check-cast) from a method's
+    slots, or None when the slots do not fit the code exactly (ART itself refuses a table it does not use up)."""
+    pairs: list[tuple[int, int]] = []
+    casts: list[tuple[int, int, int]] = []
+    k, skip = 0, -1
+    for pc, op, q in walked:
+        if pc == skip:  # the second nop of an elided check-cast: no slot of its own
+            continue
+        if op == 0 and nop_slots:
+            if k >= len(slots):
+                return None
+            v, k = slots[k], k + 1
+            if v == NO_INDEX16:
+                continue
+            if u[pc] != 0 or k >= len(slots) or pc + 1 >= len(u) or u[pc + 1] != 0 or v > 0xFF:
+                return None  # only a plain nop followed by a nop can be an elided check-cast
+            casts.append((pc, v, slots[k]))
+            k, skip = k + 1, pc + 1
+        elif q is not None and q.kind in ("get", "get_wide", "put", "invoke"):
+            if k >= len(slots):
+                return None
+            pairs.append((pc, slots[k]))
+            k += 1
+    return (pairs, casts) if k == len(slots) else None
+
+
+def unquicken(dex: bytes, table: dict[int, QuickOp], info: QuickenInfo | None = None, slots: SlotInfo | None = None,
+              nop_slots: bool = True) -> Unquickened:
+    """A copy of dex with quickened instructions restored (exact) or neutralised (approximation), see above.
+
+    info: (dex pc, index) tables (OAT, vdex 006/010); slots: vdex 019/021 index-only tables, read with a slot per
+    nop and payload (nop_slots, as pie and android10's dex2oat write them) or without (a later quicken_info.h);
+    a table that neither rule uses up exactly is not used (as ART refuses it)."""
     out = bytearray(dex)
     res = Unquickened(data=dex)
     (fields,) = struct.unpack_from("<I", dex, 0x50)  # field_ids_size
     (methods,) = struct.unpack_from("<I", dex, 0x58)  # method_ids_size
+    (types,) = struct.unpack_from("<I", dex, 0x40)  # type_ids_size
     for item in code_items(dex):
         u = array("H", bytes(out[item.insns_off : item.insns_off + 2 * item.insns_size]))
         try:
-            insns = [(pc, op, q) for pc, op, q in _walk(u, table) if q is not None]
+            walked = list(_walk(u, table, payloads=slots is not None))
         except ValueError:
             res.damaged_methods += 1
             continue
-        if not insns:
-            continue
+        insns = [(pc, op, q) for pc, op, q in walked if q is not None]
         known = (info(item) or []) if info is not None else []
-        k = 0  # next table entry: used only while its pc is the instruction's (else the table is not this method's)
+        casts: list[tuple[int, int, int]] = []
+        method_slots = slots(item) if slots is not None else None
+        if method_slots is not None:
+            # The rule the sources give first; the other only if it uses the table up exactly (a rule that is
+            # not the writer's cannot: the nop slots would be missing or left over, unless the code has no nop,
+            # payload or elided check-cast, where both rules read the same). A table neither rule uses up is not
+            # used: its instructions are neutralised below.
+            for rule in (nop_slots, not nop_slots):
+                got = slot_pairs(u, walked, method_slots, rule)
+                if got is not None:
+                    known, casts = got
+                    break
+        if not insns and not casts:
+            continue
         approx = False
+        for pc, reg, type_idx in casts:  # a check-cast dex2oat replaced by two nops
+            res.quickened += 1
+            res.names["check-cast (elided)"] = res.names.get("check-cast (elided)", 0) + 1
+            if type_idx < types:
+                u[pc], u[pc + 1] = CHECK_CAST | reg << 8, type_idx
+                res.restored += 1
+            else:  # the nops stay: no wrong type is invented, but the result is not exact
+                res.neutralised += 1
+                approx = True
+        k = 0  # next table entry: used only while its pc is the instruction's (else the table is not this method's)
         for pc, _op, q in insns:
             if q.kind == "keep":
                 continue

@@ -3,7 +3,7 @@
 | file                         | module     | what comes out                                                   |
 |------------------------------|------------|------------------------------------------------------------------|
 | vdex 027 (12+)               | vdex.py    | DEX verbatim                                                     |
-| vdex 019/021 (9-11)          | vdex.py    | DEX verbatim (019 quickened code is neutralised); CompactDex: no |
+| vdex 019/021 (9-11)          | vdex.py    | DEX or CompactDex (cdex.py), unquickened with the vdex's tables   |
 | vdex 006/010 (8.x)           | vdex.py    | DEX unquickened with the vdex's quickening info                  |
 | OAT ELF .odex (5-7)          | oat.py     | DEX; Android 7's quickening tables restore it exactly            |
 | Dalvik .odex dey 035/036     | odex.py    | DEX; quickened code neutralised (needs the boot class path)      |
@@ -74,11 +74,12 @@ def _record(rec: Recovery, i: int, stored: bytes, result: quicken.Unquickened | 
     ))
 
 
-def recover(path: Path, label: str, boot: BootResolver | None = None, api: int | None = None) -> Recovery:
+def recover(path: Path, label: str, boot: BootResolver | None = None, api: int | None = None,
+            session: deodex.Session | None = None) -> Recovery:
     """The DEX files recovered from the optimized file at path. Raises FirmwareError (never anything else).
 
     boot and api are for Dalvik odex files: with baksmali installed and the boot class path found, quickened code
-    is deodexed (instruction-equivalent) instead of neutralised."""
+    is deodexed (instruction-equivalent) instead of neutralised; in `session`'s JVM when one is given."""
     try:
         size = path.stat().st_size
         if size > MAX_OPTIMIZED:
@@ -89,7 +90,8 @@ def recover(path: Path, label: str, boot: BootResolver | None = None, api: int |
     try:
         rec = _recover(data, label)
         if rec.approximated and rec.format.startswith("dalvik"):
-            _deodex(str(path), odex.odex_dependencies(data), label, rec, boot, api, odex.dex_from_odex(data, label)[0], 0)
+            _deodex(str(path), odex.odex_dependencies(data), label, rec, boot, api, odex.dex_from_odex(data, label)[0], 0,
+                    session)
         elif rec.approximated and rec.format.startswith("oat"):
             # Android 5/6 keep no quickening tables: baksmali resolves against the boot image of the same ISA;
             # each DEX of the OAT is named by its location (baksmali's "file/entry" syntax)
@@ -98,7 +100,7 @@ def recover(path: Path, label: str, boot: BootResolver | None = None, api: int |
             for i, r in enumerate(rec.records):
                 if r.state == "approximated":
                     target = f"{path}/{r.location}" if len(rec.records) > 1 else str(path)
-                    _deodex(target, [boot_oat], label, rec, boot, api, contents.dexes[i].data, i)
+                    _deodex(target, [boot_oat], label, rec, boot, api, contents.dexes[i].data, i, session)
         return rec
     except (struct.error, ValueError, IndexError, OverflowError) as e:
         raise FirmwareError(label, f"damaged optimized file or DEX inside it: {e}") from e
@@ -114,12 +116,18 @@ def _recover(data: bytes, label: str) -> Recovery:
                 _record(rec, i, d, None)
             return rec
         shared = vdex.shared_data(data)
-        for i, (stored, info) in enumerate(vdex.dex_from_old_vdex(data, label)):
+        for i, (stored, info, slots) in enumerate(vdex.dex_from_old_vdex(data, label)):
             dex, note = stored, None
             if stored[:4] == b"cdex":
                 dex = _from_cdex(stored, shared, label)
                 note = "CompactDex converted to standard DEX (no debug info)"
-            _record(rec, i, stored, quicken.unquicken(dex, quicken.ART_M, info), base=dex)
+            result = quicken.unquicken(dex, quicken.ART_M, info, slots)
+            if note and result.data != dex and not result.neutralised:
+                # the converted DEX's header was computed over quickened code: make it that of the restored one
+                fixed = bytearray(result.data)
+                quicken.fix_checksums(fixed)
+                result.data = bytes(fixed)
+            _record(rec, i, stored, result, base=dex)
             if note:
                 r = rec.records[-1]
                 r.detail = f"{note}; {r.detail}" if r.detail else note
@@ -148,7 +156,7 @@ def _recover(data: bytes, label: str) -> Recovery:
 
 
 def _deodex(target: str, deps: list[str], label: str, rec: Recovery, boot: BootResolver | None, api: int | None,
-            stored: bytes, index: int) -> None:
+            stored: bytes, index: int, session: deodex.Session | None = None) -> None:
     """Replace neutralised DEX `index` (of a Dalvik odex, or an OAT entry) by baksmali's deodexed one when the tools
     and the boot class path (device paths `deps`) are here; else add why not to the approximation reason."""
     r = rec.records[index]
@@ -163,7 +171,7 @@ def _deodex(target: str, deps: list[str], label: str, rec: Recovery, boot: BootR
             why = "boot class path not in the firmware: " + ", ".join(missing)
         else:
             try:
-                dex = deodex.deodex(target, files, api or 19, label)
+                dex = deodex.deodex(target, files, api or 19, label, session)
             except FirmwareError as e:
                 why = e.reason
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from toolkit.acquisition.firmware.discover import discover
@@ -11,14 +12,19 @@ from toolkit.models.firmware import FirmwareInfo
 from toolkit.models.scan import ApkInput, Provenance
 
 
-def unpack(path: Path, out: Path, limits: Limits | None = None, only_needed: bool = False) -> FirmwareInfo:
-    """Unpack a firmware file (or folder) into out and find its APKs, build properties and stripped code.
+def unpack(path: Path | Sequence[Path], out: Path, limits: Limits | None = None,
+           only_needed: bool = False, transient: bool = False) -> FirmwareInfo:
+    """Unpack a firmware file, a folder, or several files that are one firmware (Samsung's AP_/BL_/CP_/CSC_
+    tar.md5, system.img + vendor.img ...) into out and find its APKs, build properties and stripped code.
+    Every input file's SHA-256 is in FirmwareInfo.inputs.
 
     Never raises for bad content: what could not be read is in FirmwareInfo.issues. only_needed: write only
-    what an APK scan reads (see extract.needed_for_scan), not every file of every partition.
+    what an APK scan reads (see extract.needed_for_scan), not every file of every partition. transient: out is a
+    temporary folder, so a stripped app's APK and optimized files are deleted once its rebuilt copy is written
+    (their SHA-256 stay in the record).
     """
     info, roots = extract_firmware(path, out, limits, only_needed)
-    discover(info, out, roots)
+    discover(info, out, roots, transient)
     return info
 
 

@@ -1,8 +1,8 @@
 """Recovering DEX code of stripped (odexed) apps from vdex files.
 
 Android 12+ (vdex version 027) stores the app's DEX files verbatim in the vdex "dex file section". Older vdex
-(006-021, below) hold quickened DEX, undone with the vdex's own quickening info where phonehome reads it
-(006/010), or CompactDex (019/021), which is not converted yet. recover.py chooses the reader.
+(006-021, below) hold quickened DEX (or, 019/021, CompactDex: cdex.py), undone with the vdex's own quickening
+info. recover.py chooses the reader.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from toolkit.acquisition.firmware.errors import FirmwareError
-from toolkit.acquisition.firmware.quicken import QuickenInfo, class_code_offsets, uleb
+from toolkit.acquisition.firmware.quicken import CodeItem, QuickenInfo, SlotInfo, class_code_offsets, uleb, uleb_bytes
 
 VDEX_MAGIC = b"vdex"
 SECTION_CHECKSUM, SECTION_DEX, SECTION_VERIFIER_DEPS, SECTION_TYPE_LOOKUP = 0, 1, 2, 3
@@ -142,8 +142,9 @@ def shared_data(data: bytes) -> bytes | None:
     return data[start : start + shared_size]
 
 
-def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo | None]]:
-    """(DEX or CompactDex bytes, quickening table lookup) of each DEX file in a vdex 006-021."""
+def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo | None, SlotInfo | None]]:
+    """(DEX or CompactDex bytes, quickening table lookup (006/010), index-slot table lookup (019/021)) of each DEX
+    file in a vdex 006-021."""
     version = vdex_version(data) or "?"
     if version not in OLD_HEADERS:
         raise FirmwareError(name, f"vdex version {version} is not one phonehome reads")
@@ -162,8 +163,9 @@ def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo |
             quick = data[qstart : qstart + quick_size]
     else:
         pos += 12  # DexSectionHeader
-    out: list[tuple[bytes, QuickenInfo | None]] = []
+    out: list[tuple[bytes, QuickenInfo | None, SlotInfo | None]] = []
     dexes: list[bytes] = []
+    starts: list[int] = []
     for i in range(n):
         p = _find_dex(data, pos)
         if p is None:
@@ -172,14 +174,17 @@ def dex_from_old_vdex(data: bytes, name: str) -> list[tuple[bytes, QuickenInfo |
         if dsize < 0x70 or p + dsize > len(data):
             raise FirmwareError(name, f"vdex {version} DEX file {i} claims {dsize} bytes past the end of the file")
         dexes.append(data[p : p + dsize])
+        starts.append(p)
         pos = p + dsize
+    quick19 = _quickening_section_019(data, version, n) if version in ("019", "021") else None
     for i, d in enumerate(dexes):
         info = None
         if quick is not None and d[:4] == b"dex\n":
             info = _quickening_010(quick, i, n, d) if version == "010" else None
             if info is None:
                 info = _quickening_006(quick, dexes, i)
-        out.append((d, info))
+        slots = _quickening_019(quick19, data, starts[i]) if quick19 else None
+        out.append((d, info, slots))
     return out
 
 
@@ -245,36 +250,132 @@ def _quickening_010(quick: bytes, which: int, n: int, dex: bytes) -> QuickenInfo
     return lambda item: tables.get(item.off)
 
 
-def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, list[tuple[int, int]]]] | None = None
-                   ) -> bytes:
-    """A vdex 006/010/019/021 holding dexes (tests and bench). quickening: per DEX, code_off -> (pc, index) pairs,
-    written in the version's layout (006: per method with code; 010: blobs + offset tables; 019/021: none)."""
+# -- vdex 019/021 quickening info (art/runtime/vdex_file.{h,cc} of pie and android10, quicken_info.h,
+# libdexfile/dex/compact_offset_table.{h,cc}) --------------------------------------------------------------------
+#   QuickeningInfo section: after the verifier deps (the DEX section header's quickening_info_size bytes).
+#   Before each DEX in the DEX section: a uint32 "quicken_table_off", the offset in that section of the DEX's
+#   CompactOffsetTable: uint32 minimum_offset, uint32 table_offset, then (data_begin) blocks of 16 method indices,
+#   each a big-endian uint16 bit mask of the indices that have an offset and one ULEB128 delta per set bit (from
+#   minimum_offset, then from the previous offset), and at data_begin + table_offset a uint32 per block: its
+#   offset from data_begin. A method's value, when not 0, is 1 + the offset in the section of its QuickenInfoTable:
+#   ULEB128 count, then count little-endian uint16 indices (see quicken.SlotInfo).
+ELEMENTS_PER_INDEX = 16
+
+
+def _quickening_section_019(data: bytes, version: str, n: int) -> bytes | None:
+    try:
+        sec = OLD_HEADERS[version] + 4 * n
+        dex_size, shared_size, quick_size = struct.unpack_from("<III", data, sec)
+        (deps_size,) = struct.unpack_from("<I", data, 16)
+    except struct.error:
+        return None
+    start = sec + 12 + dex_size + shared_size + deps_size
+    if not quick_size or start + quick_size > len(data):
+        return None
+    return data[start : start + quick_size]
+
+
+def compact_offset(quick: bytes, table_off: int, index: int) -> int:
+    """CompactOffsetTable::Accessor(quick + table_off).GetOffset(index). Raises ValueError/struct.error on damage."""
+    minimum, table_offset = struct.unpack_from("<II", quick, table_off)
+    begin = table_off + 8
+    (block,) = struct.unpack_from("<I", quick, begin + table_offset + 4 * (index // ELEMENTS_PER_INDEX))
+    pos = begin + block
+    if pos + 2 > len(quick):
+        raise ValueError("offset table block past the quickening info")
+    mask = quick[pos] << 8 | quick[pos + 1]
+    bit = index % ELEMENTS_PER_INDEX
+    if not mask >> bit & 1:
+        return 0
+    pos += 2
+    value = minimum
+    for _ in range(bin(mask & ((2 << bit) - 1)).count("1")):
+        delta, pos = uleb(quick, pos)
+        value = (value + delta) & 0xFFFFFFFF  # uint32 arithmetic, as in ART (deltas may wrap)
+    return value
+
+
+def _quickening_019(quick: bytes, data: bytes, dex_start: int) -> SlotInfo | None:
+    """The index slots of each method (by method index) of the DEX at dex_start, or None if its table is not
+    there. A table entry that does not decode gives None for that method (its code is then neutralised)."""
+    (table_off,) = struct.unpack_from("<I", data, dex_start - 4)
+    if table_off + 8 > len(quick):
+        return None
+
+    def slots(item: CodeItem) -> list[int] | None:
+        try:
+            off = compact_offset(quick, table_off, item.method_idx)
+            if off == 0 or off - 1 >= len(quick):
+                return None
+            count, pos = uleb(quick, off - 1)
+            if pos + 2 * count > len(quick):
+                return None
+            return list(struct.unpack_from(f"<{count}H", quick, pos))
+        except (ValueError, struct.error):
+            return None
+
+    return slots
+
+
+def build_compact_offsets(offsets: list[int]) -> bytes:
+    """CompactOffsetTable::Build(offsets, out) with the minimum and table offsets in front (writer side)."""
+    minimum = min((o for o in offsets if o), default=0xFFFFFFFF)
+    data, table = bytearray(), []
+    for start in range(0, len(offsets), ELEMENTS_PER_INDEX):
+        table.append(len(data))
+        block = offsets[start : start + ELEMENTS_PER_INDEX]
+        mask = sum(1 << i for i, o in enumerate(block) if o)
+        data += bytes([mask >> 8, mask & 0xFF])
+        prev = minimum
+        for o in block:
+            if o:
+                data += uleb_bytes((o - prev) & 0xFFFFFFFF)  # uint32 delta from the previous offset
+                prev = o
+    while len(data) % 4:
+        data.append(0)
+    table_offset = len(data)
+    data += b"".join(struct.pack("<I", t) for t in table)
+    return struct.pack("<II", minimum, table_offset) + bytes(data)
+
+
+def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, list[tuple[int, int]]]] | None = None,
+                   slots: list[dict[int, list[int]]] | None = None) -> bytes:
+    """A vdex 006/010/019/021 holding dexes (tests and bench). quickening (006/010): per DEX, code_off -> (pc, index)
+    pairs, written in the version's layout (006: per method with code; 010: blobs + offset tables). slots (019/021):
+    per DEX, method index -> QuickenInfoTable indices, written as dex2oat lays them out (all tables, then one
+    CompactOffsetTable per DEX, each DEX preceded by its table's offset)."""
     n = len(dexes)
     checksums = b"".join(d[8:12] for d in dexes)
+    quick = bytearray()
+    table_offs = [0] * n
+    if version in ("019", "021") and slots:
+        per_dex: list[list[int]] = []
+        for d, methods in zip(dexes, slots, strict=True):
+            (method_ids,) = struct.unpack_from("<I", d, 0x58)
+            offsets = [0] * method_ids
+            for idx, indices in sorted(methods.items()):
+                offsets[idx] = len(quick) + 1  # 0 means "not quickened", so offsets are stored plus one
+                quick += uleb_bytes(len(indices)) + b"".join(struct.pack("<H", v) for v in indices)
+            per_dex.append(offsets)
+        for i, offsets in enumerate(per_dex):
+            while len(quick) % 4:
+                quick.append(0)
+            table_offs[i] = len(quick)
+            quick += build_compact_offsets(offsets)
     body = bytearray()
-    for d in dexes:
+    for i, d in enumerate(dexes):
         if version in ("019", "021"):
             while len(body) % 4:
                 body.append(0)
-            body += struct.pack("<I", 0)  # quickening table offset (no table)
+            body += struct.pack("<I", table_offs[i])  # quickening table offset, read as the word before the DEX
         while len(body) % 4:
             body.append(0)
         body += d
     deps = b""
-    quick = bytearray()
     tables = quickening or [{} for _ in dexes]
 
     def enc(pairs: list[tuple[int, int]]) -> bytes:
-        out = bytearray()
-        for pc, idx in pairs:
-            for v in (pc, idx):
-                while True:
-                    b = v & 0x7F
-                    v >>= 7
-                    out.append(b | (0x80 if v else 0))
-                    if not v:
-                        break
-        return bytes(out)
+        return b"".join(uleb_bytes(pc) + uleb_bytes(idx) for pc, idx in pairs)
 
     if version == "006":
         for d, t in zip(dexes, tables, strict=True):
@@ -299,7 +400,7 @@ def write_old_vdex(dexes: list[bytes], version: str, quickening: list[dict[int, 
     if version in ("006", "010"):
         head = b"vdex" + version.encode() + b"\0" + struct.pack("<IIII", n, len(body), len(deps), len(quick))
         return head + checksums + bytes(body) + deps + bytes(quick)
-    head = b"vdex" + version.encode() + b"\0" + b"002\0" + struct.pack("<II", n, 0)
+    head = b"vdex" + version.encode() + b"\0" + b"002\0" + struct.pack("<II", n, len(deps))
     if version == "021":
-        head += struct.pack("<II", 0, 0)
-    return head + checksums + struct.pack("<III", len(body), 0, 0) + bytes(body)
+        head += struct.pack("<II", 0, 0)  # boot class path checksums, class loader context: none
+    return head + checksums + struct.pack("<III", len(body), 0, len(quick)) + bytes(body) + deps + bytes(quick)

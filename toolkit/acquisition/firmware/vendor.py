@@ -132,11 +132,20 @@ def write_update_app(parts: list[tuple[str, bytes]], block: int = 4096, hardware
 class OzipKey:
     key: bytes
     models: str
-    source: str
+    source: str  # where it was published: repository, file, version and commit, e.g. for the container detail
+    verified: bool = False  # compared byte for byte with its published source
+
+
+def _source_text(src: object) -> str:
+    if not isinstance(src, dict):
+        return str(src)
+    where = f"{src.get('repository', '?')} {src.get('file', '?')}"
+    commit = src.get("commit")
+    return where + (f" @ {str(commit)[:12]}" if commit else f" ({src.get('version') or 'commit not known'})")
 
 
 def ozip_keys(path: Path = KEYS_FILE) -> list[OzipKey]:
-    """The AES keys phonehome knows (data file, each with the models and the public source it comes from)."""
+    """The AES keys phonehome knows (data file, each with the models and the public sources it comes from)."""
     try:
         doc = yaml.safe_load(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError):
@@ -144,8 +153,10 @@ def ozip_keys(path: Path = KEYS_FILE) -> list[OzipKey]:
     out = []
     for k in doc.get("keys") or []:
         try:
-            out.append(OzipKey(bytes.fromhex(str(k["key"])), str(k.get("models", "")), str(k.get("source", ""))))
-        except (KeyError, ValueError, TypeError):
+            sources = k.get("sources") or [k.get("source", "")]
+            out.append(OzipKey(bytes.fromhex(str(k["key"])), str(k.get("models", "")),
+                               "; ".join(_source_text(s) for s in sources), k.get("verified") is True))
+        except (KeyError, ValueError, TypeError, AttributeError):
             continue
     return [k for k in out if len(k.key) == 16]
 
