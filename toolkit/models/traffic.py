@@ -76,6 +76,10 @@ class IdentifierMatch(PhModel):
     host: str | None = None
     country: str | None = None
     context: str = Field(description="The bytes around the match, non-printables escaped (\\xNN)")
+    found_in: Literal["payload", "http_body", "tls"] = Field(
+        "payload", description="payload: the bytes as sent (a TCP stream in sequence order, or a UDP datagram); "
+                               "http_body: an HTTP request body after de-chunking/decompression; tls: TLS "
+                               "application data decrypted with the examiner's key log")
     packages: list[str] = Field(default_factory=list, description="Apps the destination is attributed to")
 
 

@@ -3,7 +3,8 @@
 All forms of all identifiers are compiled into one regular expression over bytes, so a payload is scanned once
 (in C) whatever the number of identifiers. Base64 depends on where the value sits in the encoded string: for each
 of the three alignments the characters that depend only on the value are searched (at least 8 of them).
-A value split across two TCP segments is not found (payloads are searched one packet at a time).
+TCP streams are searched in sequence order with a carry-over of `longest - 1` bytes (toolkit/traffic/stream.py), so
+a value split across segments is found.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Matcher:
         self._by_text = {n.text: n for n in self.needles}
         texts = sorted(self._by_text, key=len, reverse=True)  # longest first: a digest before a raw prefix
         self._re = re.compile(b"|".join(re.escape(t) for t in texts)) if texts else None
+        self.longest = len(texts[0]) if texts else 0
 
     def find(self, payload: bytes) -> list[tuple[Needle, int, int]]:
         if self._re is None or not payload:

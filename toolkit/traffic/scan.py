@@ -9,11 +9,12 @@ makes it incomplete.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import math
 import re
+import socket
+import struct
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,8 +39,9 @@ from toolkit.models.traffic import (
     TrafficReport,
 )
 from toolkit.models.usage import DeviceIdentifier, UsageRecords
-from toolkit.traffic.capture import Packet, ReadState, is_private, read_packets
-from toolkit.traffic.identifiers import Matcher, context, mask
+from toolkit.traffic.capture import DLT_EN10MB, Frame, Packet, ReadState, decode, is_private, read_batches
+from toolkit.traffic.identifiers import Matcher, Needle, context, mask
+from toolkit.traffic.stream import MAX_DECODED, Carry, HttpBodies, Reassembler
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,11 @@ UDP_IDLE = 60.0  # a UDP exchange after this much silence counts as a new "conne
 ENTROPY_SAMPLE = 1024
 MAX_SEARCH_PER_CONNECTION = 1 << 20  # identifiers leave in the first requests; bulk uploads are not searched further
 MIN_ENTROPY_BYTES = 128
+MAX_HELD_STREAMS = 256  # streams that may hold early segments at once (each at most 64 KiB): 16 MiB in all
+MAX_NOTES = 20
 _MAX_NAME = 253
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ")
+_PORTS = struct.Struct("!HH")
 _HOST_RE = re.compile(rb"\r\nHost:[ \t]*([^\r\n]{1,253})", re.I)
 # Compressed or media formats are high-entropy without being encrypted.
 _COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"BZh", b"\x28\xb5\x2f\xfd", b"GIF8",
@@ -136,18 +141,34 @@ def http_body(data: bytes) -> bytes:
 
 
 @dataclass(slots=True)
+class _Out:
+    """The phone's side of a connection as a stream: reassembled (TCP), searched with a carry-over, and its HTTP
+    request bodies decoded and searched too."""
+
+    reasm: Reassembler
+    carry: Carry
+    body_carry: Carry
+    bodies: HttpBodies | None = None
+
+
+@dataclass(slots=True)
 class _Conn:
     client: str
+    client_port: int
     server: str
+    server_port: int
     started: float
     last: float
     proto: str
-    bytes_out: int = 0
+    dest: _Dest | None
     sample: bytearray = field(default_factory=bytearray)
     first_payload: bool = True
     tls: bool = False
     searched: int = 0
     judged: bool = False
+    syn_seq: int | None = None
+    out: _Out | None = None
+    ts: float = 0.0  # time of the packet being analysed (a match reports it)
 
 
 @dataclass
@@ -203,7 +224,13 @@ class AppEndpoints:
 class _Analysis:
     def __init__(self, identifiers: list[DeviceIdentifier], bucket_seconds: int | None) -> None:
         self.matcher = Matcher(identifiers)
-        self.conns: dict[tuple[str, int, str, int, str], _Conn] = {}
+        # both directions of each connection: (src, sport, dst, dport, proto) -> (connection, sent by the phone)
+        self.flows: dict[tuple[str, int, str, int, str], tuple[_Conn, bool]] = {}
+        self.fast_tcp: dict[bytes, tuple[_Conn, bool]] = {}  # the same by raw IPv4 addresses and ports (run)
+        self.fast_udp: dict[bytes, tuple[_Conn, bool]] = {}
+        self.held = 0  # streams holding early segments (bounded by MAX_HELD_STREAMS)
+        self.gaps = 0
+        self.notes: list[str] = []
         self.dests: dict[tuple[str, int, str], _Dest] = {}
         self.dns: dict[str, set[str]] = defaultdict(set)  # ip -> names answered for it
         self.matches: list[IdentifierMatch] = []
@@ -216,106 +243,245 @@ class _Analysis:
             self.limits.append(text)
             log.warning("traffic scan: %s", text)
 
+    def run(self, batches: Iterable[list[Frame]], state: ReadState) -> None:
+        """Analyse every frame of the capture.
+
+        Most frames of a capture belong to a connection already seen and need only counting: what the server
+        sends, and what the phone sends inside TLS or without payload. For Ethernet + IPv4 (20-byte header) those
+        are recognised from the raw frame (the 12 bytes of addresses and ports at offset 26 are the key of
+        `self.fast`) and counted without decoding. Everything else (new connections, payloads to search, DNS,
+        other link types, IPv6, options, fragments, UDP after silence) is decoded (capture.decode) and goes
+        through `packet`."""
+        tcp_get, udp_get = self.fast_tcp.get, self.fast_udp.get
+        packet = self.packet
+        decoded = 0
+        for batch in batches:
+            link = state.link_type
+            ether = link == DLT_EN10MB
+            for ts, buf in batch:
+                if ether and len(buf) >= 54 and buf[12:14] == b"\x08\x00" and buf[14] == 0x45 and \
+                        not (buf[20] & 0x1F or buf[21]):
+                    proto = buf[23]
+                    entry = tcp_get(buf[26:38]) if proto == 6 else udp_get(buf[26:38]) if proto == 17 else None
+                    if entry is not None:
+                        conn, outgoing = entry
+                        total = buf[16] << 8 | buf[17]
+                        if proto == 6:
+                            doff = buf[46] >> 4
+                            size = total - 20 - 4 * doff
+                            quick = doff >= 5 and 40 <= total <= len(buf) - 14 and (
+                                not outgoing or conn.tls or (size == 0 and not buf[47] & 0x02))
+                        else:
+                            size = total - 28
+                            quick = not outgoing and 28 <= total <= len(buf) - 14 and ts - conn.last <= UDP_IDLE
+                        dest = conn.dest
+                        if quick and dest is not None:
+                            decoded += 1
+                            conn.last = dest.last = ts
+                            if not outgoing:
+                                dest.bytes_in += total
+                                continue
+                            dest.packets_out += 1
+                            dest.bytes_out += total
+                            if size:
+                                dest.conn_bytes[-1] += size
+                            if self.bucket:
+                                st = int(ts) - int(ts) % self.bucket
+                                dest.buckets[st] = dest.buckets.get(st, 0) + total
+                            continue
+                pkt = decode(link or 0, ts, buf)
+                if pkt is not None:
+                    decoded += 1
+                    packet(pkt)
+        state.decoded = decoded
+
     def packet(self, p: Packet) -> None:
-        if p.proto == "udp" and (p.sport == 53 or p.sport == 5353) and p.payload:
+        proto = p.proto
+        if proto == "udp" and (p.sport == 53 or p.sport == 5353) and p.payload:
             self._dns(p.payload)
             return
-        if p.proto not in ("tcp", "udp"):
+        if proto == "other":
             return
-        key = (p.src, p.sport, p.dst, p.dport, p.proto)
-        rkey = (p.dst, p.dport, p.src, p.sport, p.proto)
-        conn = self.conns.get(key)
-        outgoing = True
-        if conn is None:
-            conn = self.conns.get(rkey)
-            outgoing = conn is None
-        if conn is not None and p.proto == "udp" and p.ts - conn.last > UDP_IDLE:
-            self.conns.pop(key if outgoing else rkey, None)
-            conn = None
-        if conn is None:
-            if p.proto == "tcp" and p.syn and p.ack:
-                key, outgoing = rkey, False  # a SYN-ACK: the other side started it
-            elif p.proto == "tcp" and not p.syn:
-                # Started before the capture: the phone is the private side, or the side with the higher port.
-                if (is_private(p.dst) and not is_private(p.src)) or (
-                        is_private(p.dst) == is_private(p.src) and p.dport > p.sport):
-                    key, outgoing = rkey, False
-            elif p.proto == "udp" and is_private(p.dst) and not is_private(p.src):
-                key, outgoing = rkey, False
-            if len(self.conns) >= MAX_CONNECTIONS:
-                self._limit(f"connection table full ({MAX_CONNECTIONS}): later connections counted, not decoded")
-                conn = _Conn(key[0], key[2], p.ts, p.ts, p.proto)
-            else:
-                conn = self.conns.setdefault(key, _Conn(key[0], key[2], p.ts, p.ts, p.proto))
-            dest = self._dest(key[2], key[3], p.proto)
-            if dest is not None:
-                dest.conn_times.append(p.ts)
-                dest.conn_bytes.append(0)
+        entry = self.flows.get((p.src, p.sport, p.dst, p.dport, proto))
+        if entry is None or (proto == "udp" and p.ts - entry[0].last > UDP_IDLE):
+            entry = self._open(p)
+        conn, outgoing = entry
         conn.last = p.ts
-        server_port = key[3] if conn.client == key[0] else key[1]
-        dest = self._dest(conn.server, server_port, p.proto)
+        dest = conn.dest
         if dest is None:
             return
-        dest.first = p.ts if dest.first is None else dest.first
         dest.last = p.ts
         if not outgoing:
             dest.bytes_in += p.ip_len
             return
         dest.packets_out += 1
         dest.bytes_out += p.ip_len
-        if dest.conn_bytes:
-            dest.conn_bytes[-1] += len(p.payload)
         if self.bucket:
             st = int(p.ts) - int(p.ts) % self.bucket
             dest.buckets[st] = dest.buckets.get(st, 0) + p.ip_len
-        if not p.payload:
+        payload = p.payload
+        if not payload:
+            if p.syn and conn.syn_seq is None:
+                conn.syn_seq = p.seq
             return
+        dest.conn_bytes[-1] += len(payload)
         if conn.first_payload:
             conn.first_payload = False
-            name = sni_of(p.payload)
-            if name:
-                dest.names.setdefault(name, set()).add("sni")
-            if is_tls(p.payload):
-                dest.tls = conn.tls = True
-            host = http_host(p.payload)
-            if host:
-                dest.http = True
-                dest.names.setdefault(host[:_MAX_NAME], set()).add("http_host")
+            self._first_payload(conn, dest, payload)
         if conn.tls:
-            return  # TLS application data is encrypted: no identifier can be read in it without interception
+            return  # TLS application data is encrypted: no identifier can be read in it without its keys
+        conn.ts = p.ts
+        if proto == "udp":
+            self._data(conn, dest, payload, False)
+            return
+        out = conn.out
+        if out is None:
+            out = conn.out = _Out(Reassembler(), Carry(self.matcher), Carry(self.matcher))
+            if conn.syn_seq is not None:
+                out.reasm.syn(conn.syn_seq)
+            out.bodies = HttpBodies(lambda data, c=conn: self._body(c, data))
+        held = bool(out.reasm.pending)
+        for chunk, after_gap in out.reasm.feed(p.seq, payload, self.held < MAX_HELD_STREAMS):
+            self._data(conn, dest, chunk, after_gap)
+        if held != bool(out.reasm.pending):
+            self.held += 1 if out.reasm.pending else -1
+
+    def _open(self, p: Packet) -> tuple[_Conn, bool]:
+        """A new connection (or a UDP exchange after silence): which side is the phone, its destination."""
+        key = (p.src, p.sport, p.dst, p.dport, p.proto)
+        rkey = (p.dst, p.dport, p.src, p.sport, p.proto)
+        outgoing = True
+        if p.proto == "tcp" and p.syn and p.ack:
+            outgoing = False  # a SYN-ACK: the other side started it
+        elif p.proto == "tcp" and not p.syn:
+            # Started before the capture: the phone is the private side, or the side with the higher port.
+            if (is_private(p.dst) and not is_private(p.src)) or (
+                    is_private(p.dst) == is_private(p.src) and p.dport > p.sport):
+                outgoing = False
+        elif p.proto == "udp" and is_private(p.dst) and not is_private(p.src):
+            outgoing = False
+        if not outgoing:
+            key, rkey = rkey, key
+        dest = self._dest(key[2], key[3], p.proto)
+        conn = _Conn(key[0], key[1], key[2], key[3], p.ts, p.ts, p.proto, dest)
+        if dest is not None:
+            dest.conn_times.append(p.ts)
+            dest.conn_bytes.append(0)
+            if dest.first is None:
+                dest.first = p.ts
+        old = self.flows.get(key)
+        if old is not None:  # a UDP exchange after silence: the old one ends
+            self._close(old[0])
+        if len(self.flows) >= 2 * MAX_CONNECTIONS:
+            self._limit(f"connection table full ({MAX_CONNECTIONS}): later connections counted, not decoded")
+        else:
+            self.flows[key] = (conn, True)
+            self.flows[rkey] = (conn, False)
+            if ":" not in p.src and 53 not in (p.sport, p.dport) and 5353 not in (p.sport, p.dport):
+                fast = self.fast_tcp if p.proto == "tcp" else self.fast_udp
+                a, b = socket.inet_aton(key[0]), socket.inet_aton(key[2])
+                fast[a + b + _PORTS.pack(key[1], key[3])] = (conn, True)
+                fast[b + a + _PORTS.pack(key[3], key[1])] = (conn, False)
+        return conn, outgoing
+
+    def _first_payload(self, conn: _Conn, dest: _Dest, payload: bytes) -> None:
+        name = sni_of(payload)
+        if name:
+            dest.names.setdefault(name, set()).add("sni")
+        if is_tls(payload):
+            dest.tls = conn.tls = True
+        host = http_host(payload)
+        if host:
+            dest.http = True
+            dest.names.setdefault(host[:_MAX_NAME], set()).add("http_host")
+
+    def _data(self, conn: _Conn, dest: _Dest, data: bytes, after_gap: bool) -> None:
+        """In-order bytes the phone sent on a connection (a UDP datagram, or new bytes of a TCP stream)."""
         if not conn.judged and len(conn.sample) < ENTROPY_SAMPLE:
-            conn.sample += http_body(p.payload) if not conn.sample else p.payload
-            if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and p.proto == "udp"):
+            conn.sample += http_body(data) if not conn.sample else data
+            if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and conn.proto == "udp"):
                 sample = bytes(conn.sample[:ENTROPY_SAMPLE])
                 if looks_encrypted(sample):
-                    dest.encrypted.append((p.ts, len(sample), entropy(sample)))
+                    dest.encrypted.append((conn.ts, len(sample), entropy(sample)))
                 conn.sample = bytearray()  # judged once per connection; the memory goes back
                 conn.judged = True
         if conn.searched >= MAX_SEARCH_PER_CONNECTION:
             self._limit(f"identifier search: only the first {MAX_SEARCH_PER_CONNECTION} bytes a connection sends "
                         "are searched")
             return
-        conn.searched += len(p.payload)
-        for needle, start, end in self.matcher.find(p.payload):
-            k = (needle.kind, needle.encoding, f"{conn.server}:{server_port}")
-            if k in self.match_keys or len(self.matches) >= MAX_MATCHES:
-                continue
-            self.match_keys.add(k)
-            self.matches.append(IdentifierMatch(
-                kind=needle.kind, value=needle.value, encoding=needle.encoding,
-                matched=needle.text.decode("latin-1"),
-                time=datetime.fromtimestamp(p.ts, UTC), source=f"{p.src}:{p.sport}",
-                destination=f"{p.dst}:{p.dport}", country=country_for_ip(p.dst),
-                context=context(p.payload, start, end)))
+        conn.searched += len(data)
+        out = conn.out
+        if out is None:  # UDP: each datagram on its own
+            hits = [(n, context(data, s, e)) for n, s, e in self.matcher.find(data)]
+        else:
+            hits = out.carry.search(self.matcher, data, after_gap)
+            if out.bodies is not None:
+                if after_gap:
+                    out.bodies = None  # the HTTP framing is lost with the missing bytes
+                else:
+                    out.bodies.feed(data)
+        for needle, ctx in hits:
+            self._match(conn, needle, ctx, "payload")
+
+    def _body(self, conn: _Conn, data: bytes) -> None:
+        """A decoded (de-chunked, decompressed) piece of an HTTP request body."""
+        out = conn.out
+        if out is None:
+            return
+        for needle, ctx in out.body_carry.search(self.matcher, data):
+            self._match(conn, needle, ctx, "http_body")
+
+    def _match(self, conn: _Conn, needle: Needle, ctx: str, found_in: str) -> None:
+        k = (needle.kind, needle.encoding, f"{conn.server}:{conn.server_port}")
+        if k in self.match_keys or len(self.matches) >= MAX_MATCHES:
+            return
+        self.match_keys.add(k)
+        self.matches.append(IdentifierMatch(
+            kind=needle.kind, value=needle.value, encoding=needle.encoding, matched=needle.text.decode("latin-1"),
+            time=datetime.fromtimestamp(conn.ts, UTC), source=f"{conn.client}:{conn.client_port}",
+            destination=f"{conn.server}:{conn.server_port}", country=country_for_ip(conn.server), context=ctx,
+            found_in=found_in))  # type: ignore[arg-type]
+
+    def _close(self, conn: _Conn) -> None:
+        """The end of a connection: bytes still held after a gap are searched, problems of its HTTP bodies noted."""
+        out = conn.out
+        if out is None:
+            return
+        dest = conn.dest
+        if out.reasm.pending:
+            self.held -= 1
+            for chunk, after_gap in out.reasm.flush():
+                if dest is not None:
+                    self._data(conn, dest, chunk, after_gap)
+        self.gaps += out.reasm.gaps
+        bodies = out.bodies
+        if bodies is not None and bodies.problem:
+            self._note(f"{conn.server}:{conn.server_port}: {bodies.problem}")
+        if bodies is not None and bodies.limited:
+            self._limit(f"HTTP bodies: only the first {MAX_DECODED} decoded bytes a connection sends are searched")
+        conn.out = None
 
     def finish_connections(self) -> None:
-        """Judge the entropy of connections that ended with fewer than ENTROPY_SAMPLE bytes."""
-        for (_, _, server, sport, proto), conn in self.conns.items():
+        """The end of the capture: close every connection (bytes held after a gap are searched) and judge the
+        entropy of connections that sent fewer than ENTROPY_SAMPLE bytes."""
+        for conn, outgoing in list(self.flows.values()):
+            if not outgoing:
+                continue
+            self._close(conn)
             sample = bytes(conn.sample)
             if MIN_ENTROPY_BYTES <= len(sample) < ENTROPY_SAMPLE:
-                dest = self.dests.get((server, sport, proto))
+                dest = conn.dest
                 if dest is not None and not dest.tls and looks_encrypted(sample):
                     dest.encrypted.append((conn.started, len(sample), entropy(sample)))
+        if self.gaps:
+            self._note(f"{self.gaps} gap(s) in TCP streams (segments missing from the capture): a value that "
+                       "spans a gap cannot be found")
+
+    def _note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(text)
+        elif len(self.notes) == MAX_NOTES:
+            self.notes.append("more notes on streams left out")
 
     def _dest(self, ip: str, port: int, proto: str) -> _Dest | None:
         d = self.dests.get((ip, port, proto))
@@ -375,13 +541,12 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
     bucket = min((h.bucket_seconds for h in netstats), default=None)
     state = ReadState()
     analysis = _Analysis(identifiers, bucket)
-    for packet in read_packets(path, state, max_seconds):
-        analysis.packet(packet)
+    analysis.run(read_batches(path, state, max_seconds), state)
     analysis.finish_connections()
     info = CaptureInfo(path=str(path), size=path.stat().st_size, format=state.format,
                        link_type=state.link_type, packets=state.packets, decoded=state.decoded,
                        bytes_read=state.bytes_read, first_time=_ts(state.first_ts), last_time=_ts(state.last_ts),
-                       sha256=_sha256(path))
+                       sha256=state.sha256)
     for problem in (state.truncated, state.stopped_by):
         if problem:
             info.warnings.append(f"{path}: {problem}")
@@ -424,18 +589,11 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
     report.findings = _findings(report, show_identifiers)
     ids = {f.rule_id for f in report.findings}
     report.rules = [r for r in RULES if r.id in ids]
+    report.notes.extend(analysis.notes)
     if not state.decoded:
         report.notes.append("no IP packet could be decoded: nothing in this capture was checked")
     report.finished_at = datetime.now(UTC)
     return report
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _attribute(analysis: _Analysis, endpoints: AppEndpoints) -> list[Attribution]:
