@@ -57,6 +57,7 @@ MAX_NOTES = 20
 _MAX_NAME = 253
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ")
 _PORTS = struct.Struct("!HH")
+_NOT_FRAGMENTED = (b"\x00\x00", b"\x40\x00")  # IPv4 flags and fragment offset: no fragment, with or without DF
 _HOST_RE = re.compile(rb"\r\nHost:[ \t]*([^\r\n]{1,253})", re.I)
 # Compressed or media formats are high-entropy without being encrypted.
 _COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"BZh", b"\x28\xb5\x2f\xfd", b"GIF8",
@@ -97,11 +98,14 @@ def entropy(data: bytes) -> float:
     return math.log2(n) - sum(map(_CLOG.__getitem__, Counter(data).values())) / n
 
 
-def looks_encrypted(data: bytes) -> bool:
-    """High entropy for its length, not TLS, not a known compressed format."""
+def encrypted_entropy(data: bytes) -> float | None:
+    """The entropy of a payload that looks encrypted (high entropy for its length, not TLS, not a known compressed
+    format), else None."""
     if len(data) < MIN_ENTROPY_BYTES or data.startswith(_COMPRESSED) or is_tls(data):
-        return False
-    return entropy(data) >= 0.9 * min(8.0, math.log2(len(data)))
+        return None
+    e = entropy(data)
+    return e if e >= 0.9 * min(8.0, math.log2(len(data))) else None
+
 
 
 def is_tls(data: bytes) -> bool:
@@ -109,19 +113,37 @@ def is_tls(data: bytes) -> bool:
 
 
 def sni_of(data: bytes) -> str | None:
-    """Server name from a TLS ClientHello (dpkt's TLS decoder), or None."""
-    if len(data) < 6 or data[0] != 22 or data[5] != 1:
+    """Server name from a TLS ClientHello in the first bytes a connection sends, or None.
+
+    Read field by field (record, handshake, version, random, session id, cipher suites, compression methods,
+    extensions): the SNI is the only field wanted, and dpkt's TLS decoder builds an object for every cipher suite
+    and extension, which cost more than the rest of the connection's analysis. Out-of-range lengths give None."""
+    if len(data) < 43 or data[0] != 22 or data[5] != 1:
         return None
-    try:
-        record = dpkt.ssl.TLSRecord(data)
-        hello = dpkt.ssl.TLSHandshake(record.data).data
-        for ext_type, ext in getattr(hello, "extensions", []):
-            if ext_type == 0 and len(ext) > 5:
-                length = int.from_bytes(ext[3:5], "big")
-                name = ext[5:5 + length].decode("ascii", "replace")
-                return name[:_MAX_NAME].lower() if name else None
-    except (dpkt.UnpackError, ValueError, IndexError, KeyError, TypeError):
+    end = min(len(data), 5 + int.from_bytes(data[3:5], "big"))
+    i = 5 + 4 + 2 + 32  # record header, handshake header, client version, random
+    i += 1 + data[i]  # session id
+    if i + 2 > end:
         return None
+    i += 2 + int.from_bytes(data[i:i + 2], "big")  # cipher suites
+    if i + 1 > end:
+        return None
+    i += 1 + data[i]  # compression methods
+    if i + 2 > end:
+        return None
+    ext_end = min(end, i + 2 + int.from_bytes(data[i:i + 2], "big"))
+    i += 2
+    while i + 4 <= ext_end:
+        ext_type = int.from_bytes(data[i:i + 2], "big")
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        i += 4
+        if ext_type == 0:  # server_name: list length (2), name type (1), name length (2), name
+            name_len = int.from_bytes(data[i + 3:i + 5], "big")
+            if length < 5 or data[i + 2] != 0 or i + 5 + name_len > ext_end:
+                return None
+            name = data[i + 5:i + 5 + name_len].decode("ascii", "replace")
+            return name[:_MAX_NAME].lower() if name else None
+        i += length
     return None
 
 
@@ -246,35 +268,33 @@ class _Analysis:
     def run(self, batches: Iterable[list[Frame]], state: ReadState) -> None:
         """Analyse every frame of the capture.
 
-        Most frames of a capture belong to a connection already seen and need only counting: what the server
-        sends, and what the phone sends inside TLS or without payload. For Ethernet + IPv4 (20-byte header) those
-        are recognised from the raw frame (the 12 bytes of addresses and ports at offset 26 are the key of
-        `self.fast`) and counted without decoding. Everything else (new connections, payloads to search, DNS,
-        other link types, IPv6, options, fragments, UDP after silence) is decoded (capture.decode) and goes
-        through `packet`."""
+        Most frames belong to a connection already seen. For Ethernet + IPv4 with a 20-byte header (the bulk of a
+        phone capture) such a frame is recognised from its raw bytes (addresses and ports, at offset 26, are the
+        key of `fast_tcp` / `fast_udp`) and analysed from its header fields without building a Packet: counted,
+        and for what the phone sends, its payload handed to `_sent`. Everything else (new connections, SYNs, DNS,
+        UDP the phone sends or after silence, other link types, IPv6, IP options, fragments, lengths that do not
+        add up) is decoded by capture.decode and goes through `packet`, which does the same."""
         tcp_get, udp_get = self.fast_tcp.get, self.fast_udp.get
-        packet = self.packet
+        packet, sent = self.packet, self._sent
+        bucket = self.bucket
         decoded = 0
         for batch in batches:
-            link = state.link_type
+            link = state.link_type or 0
             ether = link == DLT_EN10MB
             for ts, buf in batch:
-                if ether and len(buf) >= 54 and buf[12:14] == b"\x08\x00" and buf[14] == 0x45 and \
-                        not (buf[20] & 0x1F or buf[21]):
+                if ether and len(buf) >= 54 and buf[12:15] == b"\x08\x00\x45" and buf[20:22] in _NOT_FRAGMENTED:
                     proto = buf[23]
                     entry = tcp_get(buf[26:38]) if proto == 6 else udp_get(buf[26:38]) if proto == 17 else None
                     if entry is not None:
                         conn, outgoing = entry
+                        dest = conn.dest
                         total = buf[16] << 8 | buf[17]
                         if proto == 6:
-                            doff = buf[46] >> 4
-                            size = total - 20 - 4 * doff
-                            quick = doff >= 5 and 40 <= total <= len(buf) - 14 and (
-                                not outgoing or conn.tls or (size == 0 and not buf[47] & 0x02))
+                            start = 34 + (buf[46] >> 4) * 4
+                            quick = 54 <= start <= 14 + total <= len(buf) and not buf[47] & 0x02
                         else:
-                            size = total - 28
+                            start = 42
                             quick = not outgoing and 28 <= total <= len(buf) - 14 and ts - conn.last <= UDP_IDLE
-                        dest = conn.dest
                         if quick and dest is not None:
                             decoded += 1
                             conn.last = dest.last = ts
@@ -283,13 +303,17 @@ class _Analysis:
                                 continue
                             dest.packets_out += 1
                             dest.bytes_out += total
-                            if size:
-                                dest.conn_bytes[-1] += size
-                            if self.bucket:
-                                st = int(ts) - int(ts) % self.bucket
+                            if bucket:
+                                st = int(ts) - int(ts) % bucket
                                 dest.buckets[st] = dest.buckets.get(st, 0) + total
+                            end = 14 + total
+                            if end > start:
+                                if conn.tls:
+                                    dest.conn_bytes[-1] += end - start
+                                else:
+                                    sent(conn, dest, ts, int.from_bytes(buf[38:42], "big"), buf[start:end])
                             continue
-                pkt = decode(link or 0, ts, buf)
+                pkt = decode(link, ts, buf)
                 if pkt is not None:
                     decoded += 1
                     packet(pkt)
@@ -319,19 +343,22 @@ class _Analysis:
         if self.bucket:
             st = int(p.ts) - int(p.ts) % self.bucket
             dest.buckets[st] = dest.buckets.get(st, 0) + p.ip_len
-        payload = p.payload
-        if not payload:
-            if p.syn and conn.syn_seq is None:
-                conn.syn_seq = p.seq
-            return
+        if p.syn and conn.syn_seq is None:
+            conn.syn_seq = p.seq
+        if p.payload:
+            self._sent(conn, dest, p.ts, p.seq, p.payload)
+
+    def _sent(self, conn: _Conn, dest: _Dest, ts: float, seq: int, payload: bytes) -> None:
+        """A payload the phone sent: names (SNI, Host) from the first, then, unless TLS, the bytes in order to
+        the entropy judgement and the identifier search."""
         dest.conn_bytes[-1] += len(payload)
         if conn.first_payload:
             conn.first_payload = False
             self._first_payload(conn, dest, payload)
         if conn.tls:
             return  # TLS application data is encrypted: no identifier can be read in it without its keys
-        conn.ts = p.ts
-        if proto == "udp":
+        conn.ts = ts
+        if conn.proto == "udp":
             self._data(conn, dest, payload, False)
             return
         out = conn.out
@@ -341,7 +368,7 @@ class _Analysis:
                 out.reasm.syn(conn.syn_seq)
             out.bodies = HttpBodies(lambda data, c=conn: self._body(c, data))
         held = bool(out.reasm.pending)
-        for chunk, after_gap in out.reasm.feed(p.seq, payload, self.held < MAX_HELD_STREAMS):
+        for chunk, after_gap in out.reasm.feed(seq, payload, self.held < MAX_HELD_STREAMS):
             self._data(conn, dest, chunk, after_gap)
         if held != bool(out.reasm.pending):
             self.held += 1 if out.reasm.pending else -1
@@ -401,8 +428,9 @@ class _Analysis:
             conn.sample += http_body(data) if not conn.sample else data
             if len(conn.sample) >= ENTROPY_SAMPLE or (len(conn.sample) >= MIN_ENTROPY_BYTES and conn.proto == "udp"):
                 sample = bytes(conn.sample[:ENTROPY_SAMPLE])
-                if looks_encrypted(sample):
-                    dest.encrypted.append((conn.ts, len(sample), entropy(sample)))
+                e = encrypted_entropy(sample)
+                if e is not None:
+                    dest.encrypted.append((conn.ts, len(sample), e))
                 conn.sample = bytearray()  # judged once per connection; the memory goes back
                 conn.judged = True
         if conn.searched >= MAX_SEARCH_PER_CONNECTION:
@@ -415,11 +443,14 @@ class _Analysis:
             hits = [(n, context(data, s, e)) for n, s, e in self.matcher.find(data)]
         else:
             hits = out.carry.search(self.matcher, data, after_gap)
-            if out.bodies is not None:
+            bodies = out.bodies
+            if bodies is not None:
                 if after_gap:
                     out.bodies = None  # the HTTP framing is lost with the missing bytes
                 else:
-                    out.bodies.feed(data)
+                    bodies.feed(data)
+                    if bodies.state == "off" and not bodies.problem and not bodies.limited:
+                        out.bodies = None  # not HTTP: nothing more to follow
         for needle, ctx in hits:
             self._match(conn, needle, ctx, "payload")
 
@@ -471,8 +502,9 @@ class _Analysis:
             sample = bytes(conn.sample)
             if MIN_ENTROPY_BYTES <= len(sample) < ENTROPY_SAMPLE:
                 dest = conn.dest
-                if dest is not None and not dest.tls and looks_encrypted(sample):
-                    dest.encrypted.append((conn.started, len(sample), entropy(sample)))
+                e = encrypted_entropy(sample) if dest is not None and not dest.tls else None
+                if dest is not None and e is not None:
+                    dest.encrypted.append((conn.started, len(sample), e))
         if self.gaps:
             self._note(f"{self.gaps} gap(s) in TCP streams (segments missing from the capture): a value that "
                        "spans a gap cannot be found")
