@@ -74,10 +74,14 @@ class CaptureBuilder:
         self.udp(ts + 0.02, self.dns_ip, 53, self.phone_ip, port, bytes(r))
 
     def tcp_session(self, ts: float, dst: str, dport: int, out: bytes, back: bytes = b"", rtt: float = 0.05,
-                    close: bool = True) -> float:
-        """Handshake, the phone's payload in MSS segments, the server's answer, FIN. Returns the end time."""
+                    close: bool = True, segments: list[tuple[int, int]] | None = None, isn: int = 1000) -> float:
+        """Handshake, the phone's payload in MSS segments, the server's answer, FIN. Returns the end time.
+
+        `segments`: the phone's payload as (start, end) slices of `out`, sent in that order with their own
+        sequence numbers (out of order, retransmitted, overlapping, or with a slice left out: a gap); `isn`: the
+        phone's initial sequence number (near 2**32 to wrap)."""
         src, sport = self.phone_ip, self.next_port()
-        seq, ack = 1000, 5000
+        seq, ack = isn, 5000
         t = ts
 
         def seg(a: str, sp: int, b: str, dp: int, s: int, k: int, flags: int, data: bytes = b"") -> None:
@@ -86,16 +90,17 @@ class CaptureBuilder:
 
         seg(src, sport, dst, dport, seq, 0, dpkt.tcp.TH_SYN)
         t += rtt
-        seg(dst, dport, src, sport, ack, seq + 1, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK)
+        seg(dst, dport, src, sport, ack, (seq + 1) & 0xFFFFFFFF, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK)
         t += 0.001
-        seq += 1
+        seq = (seq + 1) & 0xFFFFFFFF
         ack += 1
         seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_ACK)
-        for i in range(0, len(out), MSS):
+        plan = segments if segments is not None else [(i, min(i + MSS, len(out))) for i in range(0, len(out), MSS)]
+        for start, end in plan:
             t += 0.002
-            chunk = out[i:i + MSS]
-            seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, chunk)
-            seq += len(chunk)
+            seg(src, sport, dst, dport, (seq + start) & 0xFFFFFFFF, ack, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH,
+                out[start:end])
+        seq = (seq + len(out)) & 0xFFFFFFFF
         t += rtt
         for i in range(0, len(back), MSS):
             chunk = back[i:i + MSS]
