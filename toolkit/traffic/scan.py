@@ -15,6 +15,7 @@ import math
 import re
 import socket
 import struct
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from toolkit.models.usage import DeviceIdentifier, UsageRecords
 from toolkit.traffic.capture import DLT_EN10MB, Frame, Packet, ReadState, decode, is_private, read_batches
 from toolkit.traffic.identifiers import Matcher, Needle, context, mask
 from toolkit.traffic.stream import MAX_DECODED, Carry, HttpBodies, Reassembler
+from toolkit.traffic.tls import TlsUnavailable, check_keylog, decrypt
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +166,13 @@ def http_body(data: bytes) -> bytes:
 
 @dataclass(slots=True)
 class _Out:
-    """The phone's side of a connection as a stream: reassembled (TCP), searched with a carry-over, and its HTTP
-    request bodies decoded and searched too."""
+    """The phone's side of a connection as a stream (the TCP payload reassembled, or the TLS application data
+    decrypted), searched with a carry-over, and its HTTP request bodies decoded and searched too."""
 
-    reasm: Reassembler
     carry: Carry
     body_carry: Carry
+    found_in: str  # "payload" or "tls"
+    reasm: Reassembler | None = None
     bodies: HttpBodies | None = None
 
 
@@ -190,6 +193,7 @@ class _Conn:
     judged: bool = False
     syn_seq: int | None = None
     out: _Out | None = None
+    tls_out: _Out | None = None  # the decrypted side, with a key log
     ts: float = 0.0  # time of the packet being analysed (a match reports it)
 
 
@@ -363,15 +367,21 @@ class _Analysis:
             return
         out = conn.out
         if out is None:
-            out = conn.out = _Out(Reassembler(), Carry(self.matcher), Carry(self.matcher))
+            out = conn.out = self._new_out(conn, "payload", Reassembler())
             if conn.syn_seq is not None:
-                out.reasm.syn(conn.syn_seq)
-            out.bodies = HttpBodies(lambda data, c=conn: self._body(c, data))
-        held = bool(out.reasm.pending)
-        for chunk, after_gap in out.reasm.feed(seq, payload, self.held < MAX_HELD_STREAMS):
+                out.reasm.syn(conn.syn_seq)  # type: ignore[union-attr]
+        reasm = out.reasm
+        assert reasm is not None
+        held = bool(reasm.pending)
+        for chunk, after_gap in reasm.feed(seq, payload, self.held < MAX_HELD_STREAMS):
             self._data(conn, dest, chunk, after_gap)
-        if held != bool(out.reasm.pending):
-            self.held += 1 if out.reasm.pending else -1
+        if held != bool(reasm.pending):
+            self.held += 1 if reasm.pending else -1
+
+    def _new_out(self, conn: _Conn, found_in: str, reasm: Reassembler | None) -> _Out:
+        out = _Out(Carry(self.matcher), Carry(self.matcher), found_in, reasm)
+        out.bodies = HttpBodies(lambda data: self._body(conn, out, data))
+        return out
 
     def _open(self, p: Packet) -> tuple[_Conn, bool]:
         """A new connection (or a UDP exchange after silence): which side is the phone, its destination."""
@@ -440,27 +450,57 @@ class _Analysis:
         conn.searched += len(data)
         out = conn.out
         if out is None:  # UDP: each datagram on its own
-            hits = [(n, context(data, s, e)) for n, s, e in self.matcher.find(data)]
+            for n, s, e in self.matcher.find(data):
+                self._match(conn, n, context(data, s, e), "payload")
         else:
-            hits = out.carry.search(self.matcher, data, after_gap)
-            bodies = out.bodies
-            if bodies is not None:
-                if after_gap:
-                    out.bodies = None  # the HTTP framing is lost with the missing bytes
-                else:
-                    bodies.feed(data)
-                    if bodies.state == "off" and not bodies.problem and not bodies.limited:
-                        out.bodies = None  # not HTTP: nothing more to follow
-        for needle, ctx in hits:
-            self._match(conn, needle, ctx, "payload")
+            self._stream(conn, out, data, after_gap)
 
-    def _body(self, conn: _Conn, data: bytes) -> None:
+    def _stream(self, conn: _Conn, out: _Out, data: bytes, after_gap: bool) -> None:
+        """New in-order bytes of a stream: searched (with the carry-over), and followed as HTTP requests."""
+        hits = out.carry.search(self.matcher, data, after_gap)
+        bodies = out.bodies
+        if bodies is not None:
+            if after_gap:
+                out.bodies = None  # the HTTP framing is lost with the missing bytes
+            else:
+                bodies.feed(data)
+                if bodies.state == "off" and not bodies.problem and not bodies.limited:
+                    out.bodies = None  # not HTTP: nothing more to follow
+        for needle, ctx in hits:
+            self._match(conn, needle, ctx, out.found_in)
+
+    def _body(self, conn: _Conn, out: _Out, data: bytes) -> None:
         """A decoded (de-chunked, decompressed) piece of an HTTP request body."""
-        out = conn.out
-        if out is None:
-            return
+        found_in = "http_body" if out.found_in == "payload" else out.found_in
         for needle, ctx in out.body_carry.search(self.matcher, data):
-            self._match(conn, needle, ctx, "http_body")
+            self._match(conn, needle, ctx, found_in)
+
+    def tls(self, capture: Path, keylog: Path, timeout: float | None) -> None:
+        """Search the phone's decrypted TLS application data (tshark with the key log) for identifiers."""
+        tls_conns = sum(1 for c, outgoing in self.flows.values() if outgoing and c.tls)
+        decrypted: set[int] = set()
+        try:
+            for d in decrypt(capture, keylog, timeout):
+                entry = self.flows.get((d.src, d.sport, d.dst, d.dport, "tcp"))
+                if entry is None:
+                    continue
+                conn, outgoing = entry
+                decrypted.add(d.stream)
+                if not outgoing:
+                    continue
+                conn.ts = d.ts
+                out = conn.tls_out
+                if out is None:
+                    out = conn.tls_out = self._new_out(conn, "tls", None)
+                self._stream(conn, out, d.data, False)
+        except TlsUnavailable as e:
+            self._note(str(e))
+            if tls_conns:
+                self._limit(f"TLS: {e}")
+            return
+        self._note(f"TLS: {len(decrypted)} of {tls_conns} TLS connection(s) decrypted with the key log "
+                   f"{keylog.name} and searched inside"
+                   + ("; the others have no secret in it" if len(decrypted) < tls_conns else ""))
 
     def _match(self, conn: _Conn, needle: Needle, ctx: str, found_in: str) -> None:
         k = (needle.kind, needle.encoding, f"{conn.server}:{conn.server_port}")
@@ -476,21 +516,22 @@ class _Analysis:
     def _close(self, conn: _Conn) -> None:
         """The end of a connection: bytes still held after a gap are searched, problems of its HTTP bodies noted."""
         out = conn.out
-        if out is None:
-            return
-        dest = conn.dest
-        if out.reasm.pending:
-            self.held -= 1
-            for chunk, after_gap in out.reasm.flush():
-                if dest is not None:
-                    self._data(conn, dest, chunk, after_gap)
-        self.gaps += out.reasm.gaps
-        bodies = out.bodies
-        if bodies is not None and bodies.problem:
-            self._note(f"{conn.server}:{conn.server_port}: {bodies.problem}")
-        if bodies is not None and bodies.limited:
-            self._limit(f"HTTP bodies: only the first {MAX_DECODED} decoded bytes a connection sends are searched")
-        conn.out = None
+        reasm = out.reasm if out is not None else None
+        if reasm is not None:
+            if reasm.pending:
+                self.held -= 1
+                for chunk, after_gap in reasm.flush():
+                    if conn.dest is not None:
+                        self._data(conn, conn.dest, chunk, after_gap)
+            self.gaps += reasm.gaps
+        for o in (out, conn.tls_out):
+            bodies = o.bodies if o is not None else None
+            if bodies is not None and bodies.problem:
+                self._note(f"{conn.server}:{conn.server_port}: {bodies.problem}")
+            if bodies is not None and bodies.limited:
+                self._limit(f"HTTP bodies: only the first {MAX_DECODED} decoded bytes a connection sends are "
+                            "searched")
+        conn.out = conn.tls_out = None
 
     def finish_connections(self) -> None:
         """The end of the capture: close every connection (bytes held after a gap are searched) and judge the
@@ -561,12 +602,17 @@ def _size(n: float) -> str:
 
 def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
                  reports: Iterable[ApkReport] = (), usage: UsageRecords | None = None,
-                 max_seconds: float | None = 600.0, show_identifiers: bool = False) -> TrafficReport:
+                 max_seconds: float | None = 600.0, show_identifiers: bool = False,
+                 keylog: Path | None = None) -> TrafficReport:
     """Analyse one capture. `identifiers` come from the evidence (and the examiner); `reports` give the apps'
-    hard-coded endpoints; `usage` gives netstats for attribution by volume. Finding texts mask the identifiers
-    unless `show_identifiers` (the matches themselves keep them: the JSON is the evidence). Raises CaptureError only when the
-    file is not a readable capture at all."""
+    hard-coded endpoints; `usage` gives netstats for attribution by volume; `keylog` (NSS key log format) lets
+    tshark decrypt TLS so that identifiers are searched inside it too. Finding texts mask the identifiers unless
+    `show_identifiers` (the matches themselves keep them: the JSON is the evidence). Raises CaptureError only when
+    the file is not a readable capture at all, ValueError when the key log is not one."""
+    if keylog is not None:
+        check_keylog(keylog)
     started = datetime.now(UTC)
+    clock = time.monotonic()
     reports = list(reports)
     identifiers = identifiers or []
     netstats = [h for h in (usage.netstats if usage else []) if h.buckets]
@@ -574,6 +620,12 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
     state = ReadState()
     analysis = _Analysis(identifiers, bucket)
     analysis.run(read_batches(path, state, max_seconds), state)
+    if keylog is not None and state.decoded:
+        left = None if max_seconds is None else max(1.0, max_seconds - (time.monotonic() - clock))
+        analysis.tls(path, keylog, left)
+    elif state.decoded and any(outgoing and c.tls for c, outgoing in analysis.flows.values()):
+        analysis.notes.append("TLS application data not searched: no key log given (--keylog FILE, the "
+                              "SSLKEYLOGFILE of the phone's apps or of an interception proxy)")
     analysis.finish_connections()
     info = CaptureInfo(path=str(path), size=path.stat().st_size, format=state.format,
                        link_type=state.link_type, packets=state.packets, decoded=state.decoded,
@@ -716,6 +768,9 @@ def _beacons(analysis: _Analysis, by_dest: dict[str, set[str]]) -> list[Beacon]:
     return out
 
 
+_FOUND_IN = {"payload": "", "http_body": ", in a decoded HTTP body", "tls": ", inside TLS decrypted with the key log"}
+
+
 def masked_context(m: IdentifierMatch, others: Iterable[str] = ()) -> str:
     """The match's context with the identifier (in the form found, and raw) and every other known identifier
     text masked (a payload often carries several)."""
@@ -736,7 +791,7 @@ def _findings(report: TrafficReport, show_identifiers: bool) -> list[Finding]:
         out.append(Finding(
             rule_id=IDENTIFIER_RULE.id, title=IDENTIFIER_RULE.title, severity=Severity.critical,
             confidence=Confidence.high if m.encoding in ("raw", "url") else Confidence.medium,
-            message=f"{m.kind} ({shown}, {m.encoding}) sent to {where} at {m.time.isoformat()}"
+            message=f"{m.kind} ({shown}, {m.encoding}{_FOUND_IN[m.found_in]}) sent to {where} at {m.time.isoformat()}"
                     + (f"; destination attributed to {', '.join(m.packages)}" if m.packages else ""),
             package=m.packages[0] if len(m.packages) == 1 else None,
             evidence=[f"packet {m.source} -> {m.destination} at {m.time.isoformat()}: …{ctx}…",
