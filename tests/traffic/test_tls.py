@@ -4,6 +4,7 @@ whose records are written into a capture by the project's writer, with the clien
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import shutil
@@ -67,10 +68,8 @@ def _tls_conversation(folder: Path, request: bytes, version: ssl.TLSVersion) -> 
         while moved:
             moved = False
             for end in (client, server):
-                try:
+                with contextlib.suppress(ssl.SSLWantReadError):
                     end.do_handshake()
-                except ssl.SSLWantReadError:
-                    pass
             for from_phone, source, sink in ((True, c_out, s_in), (False, s_out, c_in)):
                 data = source.read()
                 if data:

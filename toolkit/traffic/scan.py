@@ -36,6 +36,7 @@ from toolkit.models.traffic import (
     CaptureInfo,
     Destination,
     EncryptedPayload,
+    FoundIn,
     IdentifierMatch,
     TrafficReport,
 )
@@ -171,7 +172,7 @@ class _Out:
 
     carry: Carry
     body_carry: Carry
-    found_in: str  # "payload" or "tls"
+    found_in: FoundIn  # "payload" or "tls"
     reasm: Reassembler | None = None
     bodies: HttpBodies | None = None
 
@@ -378,7 +379,7 @@ class _Analysis:
         if held != bool(reasm.pending):
             self.held += 1 if reasm.pending else -1
 
-    def _new_out(self, conn: _Conn, found_in: str, reasm: Reassembler | None) -> _Out:
+    def _new_out(self, conn: _Conn, found_in: FoundIn, reasm: Reassembler | None) -> _Out:
         out = _Out(Carry(self.matcher), Carry(self.matcher), found_in, reasm)
         out.bodies = HttpBodies(lambda data: self._body(conn, out, data))
         return out
@@ -471,7 +472,7 @@ class _Analysis:
 
     def _body(self, conn: _Conn, out: _Out, data: bytes) -> None:
         """A decoded (de-chunked, decompressed) piece of an HTTP request body."""
-        found_in = "http_body" if out.found_in == "payload" else out.found_in
+        found_in: FoundIn = "http_body" if out.found_in == "payload" else out.found_in
         for needle, ctx in out.body_carry.search(self.matcher, data):
             self._match(conn, needle, ctx, found_in)
 
@@ -502,7 +503,7 @@ class _Analysis:
                    f"{keylog.name} and searched inside"
                    + ("; the others have no secret in it" if len(decrypted) < tls_conns else ""))
 
-    def _match(self, conn: _Conn, needle: Needle, ctx: str, found_in: str) -> None:
+    def _match(self, conn: _Conn, needle: Needle, ctx: str, found_in: FoundIn) -> None:
         k = (needle.kind, needle.encoding, f"{conn.server}:{conn.server_port}")
         if k in self.match_keys or len(self.matches) >= MAX_MATCHES:
             return
@@ -511,7 +512,7 @@ class _Analysis:
             kind=needle.kind, value=needle.value, encoding=needle.encoding, matched=needle.text.decode("latin-1"),
             time=datetime.fromtimestamp(conn.ts, UTC), source=f"{conn.client}:{conn.client_port}",
             destination=f"{conn.server}:{conn.server_port}", country=country_for_ip(conn.server), context=ctx,
-            found_in=found_in))  # type: ignore[arg-type]
+            found_in=found_in))
 
     def _close(self, conn: _Conn) -> None:
         """The end of a connection: bytes still held after a gap are searched, problems of its HTTP bodies noted."""
