@@ -1,12 +1,15 @@
-"""Read a pcap or pcapng capture as a stream of decoded IP packets, with bounded memory and time.
+"""Read a pcap or pcapng capture as a stream of frames, with bounded memory and time.
 
-dpkt (a maintained, pure-Python packet library with pcap/pcapng readers and Ethernet/IP/TCP/UDP/DNS/TLS decoders)
-reads the file lazily, one packet at a time; nothing but the current packet is held. The file object dpkt reads
-through is wrapped so that:
-- a record that claims to be larger than MAX_RECORD (a damaged or hostile length) stops the read with a warning
-  instead of an allocation of that size;
-- a short read (the file ends inside a packet) is noticed: dpkt itself would hand back the short packet silently.
-A truncated or damaged capture is a warning with how many packets and bytes were read, never an exception.
+Classic pcap is read in 1 MiB blocks and cut into records with `struct` (dpkt's reader makes two reads and an
+object per record); pcapng goes through dpkt (a maintained, pure-Python packet library with pcap/pcapng readers
+and Ethernet/IP/TCP/UDP/DNS decoders), through a file wrapper that:
+- stops the read with a warning when a record claims to be larger than MAX_RECORD (a damaged or hostile length)
+  instead of allocating that size (the pcap reader checks the same);
+- notices a short read (the file ends inside a packet): dpkt itself would hand back the short packet silently.
+Records are handed over in lists (one per block, or 512 pcapng records), and the file's SHA-256 is computed from the
+bytes as they are read. A truncated or damaged capture is a warning with how many packets and bytes were read,
+never an exception. `decode` turns a frame into a Packet (Ethernet + IPv4 + TCP/UDP straight from the header
+fields, everything else with dpkt).
 """
 
 from __future__ import annotations
