@@ -34,9 +34,9 @@ def _payload() -> tuple[bytes, int]:
 
 
 def _scan(tmp_path: Path, out: bytes, segments: list[tuple[int, int]] | None, isn: int = 1000,
-          fmt: str = "pcap") -> object:
+          fmt: str = "pcap", fin_after: int | None = None) -> object:
     b = CaptureBuilder()
-    b.tcp_session(T0, DST, 80, out, b"HTTP/1.1 200 OK\r\n\r\n", segments=segments, isn=isn)
+    b.tcp_session(T0, DST, 80, out, b"HTTP/1.1 200 OK\r\n\r\n", segments=segments, isn=isn, fin_after=fin_after)
     path = tmp_path / f"c.{fmt}"
     b.write(path, fmt)
     return scan_capture(path, IDS)
@@ -73,6 +73,14 @@ def test_out_of_order_retransmitted_and_overlapping_segments(tmp_path: Path) -> 
     plan = [(cut, n), (0, cut), (0, cut), (cut - 5, cut + 5)]
     report = _scan(tmp_path, data, plan)
     assert _raw_matches(report) == [("imei", "raw", "payload")]
+
+
+def test_a_lost_segment_retransmitted_after_the_fin(tmp_path: Path) -> None:
+    data, cut = _payload()
+    # The segment holding the first half of the IMEI is lost; the FIN goes out; then the retransmission.
+    report = _scan(tmp_path, data, [(cut, len(data)), (0, cut)], fin_after=1)
+    assert _raw_matches(report) == [("imei", "raw", "payload")]
+    assert not any("gap" in n for n in report.notes)  # type: ignore[attr-defined]
 
 
 def test_many_small_segments_in_reverse_order(tmp_path: Path) -> None:

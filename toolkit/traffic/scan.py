@@ -187,12 +187,13 @@ class _Conn:
     last: float
     proto: str
     dest: _Dest | None
-    sample: bytearray = field(default_factory=bytearray)
+    sample: bytes = b""
     first_payload: bool = True
     tls: bool = False
     searched: int = 0
     judged: bool = False
     syn_seq: int | None = None
+    closed: bool = False  # the phone sent FIN or RST: its stream state is gone, later payloads only counted
     out: _Out | None = None
     tls_out: _Out | None = None  # the decrypted side, with a key log
     ts: float = 0.0  # time of the packet being analysed (a match reports it)
@@ -317,6 +318,8 @@ class _Analysis:
                                     dest.conn_bytes[-1] += end - start
                                 else:
                                     sent(conn, dest, ts, int.from_bytes(buf[38:42], "big"), buf[start:end])
+                            if proto == 6 and buf[47] & 0x05 and not conn.closed:  # the phone's FIN or RST
+                                self._fin(conn, int.from_bytes(buf[38:42], "big"))
                             continue
                 pkt = decode(link, ts, buf)
                 if pkt is not None:
@@ -352,11 +355,15 @@ class _Analysis:
             conn.syn_seq = p.seq
         if p.payload:
             self._sent(conn, dest, p.ts, p.seq, p.payload)
+        if p.fin and proto == "tcp" and not conn.closed:
+            self._fin(conn, p.seq)
 
     def _sent(self, conn: _Conn, dest: _Dest, ts: float, seq: int, payload: bytes) -> None:
         """A payload the phone sent: names (SNI, Host) from the first, then, unless TLS, the bytes in order to
         the entropy judgement and the identifier search."""
         dest.conn_bytes[-1] += len(payload)
+        if conn.closed:
+            return  # sent after the phone's FIN/RST (a retransmission): its stream was closed
         if conn.first_payload:
             conn.first_payload = False
             self._first_payload(conn, dest, payload)
@@ -442,7 +449,7 @@ class _Analysis:
                 e = encrypted_entropy(sample)
                 if e is not None:
                     dest.encrypted.append((conn.ts, len(sample), e))
-                conn.sample = bytearray()  # judged once per connection; the memory goes back
+                conn.sample = b""  # judged once per connection; the memory goes back
                 conn.judged = True
         if conn.searched >= MAX_SEARCH_PER_CONNECTION:
             self._limit(f"identifier search: only the first {MAX_SEARCH_PER_CONNECTION} bytes a connection sends "
@@ -514,8 +521,25 @@ class _Analysis:
             destination=f"{conn.server}:{conn.server_port}", country=country_for_ip(conn.server), context=ctx,
             found_in=found_in))
 
+    def _fin(self, conn: _Conn, seq: int) -> None:
+        """The phone's FIN or RST: the connection is closed now when every byte before it was seen in order;
+        otherwise at the end of the capture (a lost segment's retransmission may still come after the FIN)."""
+        reasm = conn.out.reasm if conn.out is not None else None
+        if reasm is None or (not reasm.pending and reasm.next_seq in (None, seq)):
+            self._close(conn)
+
     def _close(self, conn: _Conn) -> None:
-        """The end of a connection: bytes still held after a gap are searched, problems of its HTTP bodies noted."""
+        """The end of a connection (the phone's FIN or RST, a UDP exchange after silence, the end of the capture):
+        bytes still held after a gap are searched, a short payload's entropy is judged, problems of its HTTP
+        bodies are noted, and its stream state is let go (memory stays flat over long captures)."""
+        if not conn.closed:
+            conn.closed = True
+            self._end_stream(conn)
+        bodies = conn.tls_out.bodies if conn.tls_out is not None else None
+        self._body_problems(conn, bodies)
+        conn.tls_out = None
+
+    def _end_stream(self, conn: _Conn) -> None:
         out = conn.out
         reasm = out.reasm if out is not None else None
         if reasm is not None:
@@ -525,28 +549,27 @@ class _Analysis:
                     if conn.dest is not None:
                         self._data(conn, conn.dest, chunk, after_gap)
             self.gaps += reasm.gaps
-        for o in (out, conn.tls_out):
-            bodies = o.bodies if o is not None else None
-            if bodies is not None and bodies.problem:
-                self._note(f"{conn.server}:{conn.server_port}: {bodies.problem}")
-            if bodies is not None and bodies.limited:
-                self._limit(f"HTTP bodies: only the first {MAX_DECODED} decoded bytes a connection sends are "
-                            "searched")
-        conn.out = conn.tls_out = None
+        self._body_problems(conn, out.bodies if out is not None else None)
+        conn.out = None
+        sample, conn.sample = conn.sample, b""
+        dest = conn.dest
+        if not conn.judged and MIN_ENTROPY_BYTES <= len(sample) < ENTROPY_SAMPLE and dest is not None \
+                and not dest.tls:
+            e = encrypted_entropy(sample)
+            if e is not None:
+                dest.encrypted.append((conn.started, len(sample), e))
+
+    def _body_problems(self, conn: _Conn, bodies: HttpBodies | None) -> None:
+        if bodies is not None and bodies.problem:
+            self._note(f"{conn.server}:{conn.server_port}: {bodies.problem}")
+        if bodies is not None and bodies.limited:
+            self._limit(f"HTTP bodies: only the first {MAX_DECODED} decoded bytes a connection sends are searched")
 
     def finish_connections(self) -> None:
-        """The end of the capture: close every connection (bytes held after a gap are searched) and judge the
-        entropy of connections that sent fewer than ENTROPY_SAMPLE bytes."""
+        """The end of the capture: close every connection still open."""
         for conn, outgoing in list(self.flows.values()):
-            if not outgoing:
-                continue
-            self._close(conn)
-            sample = bytes(conn.sample)
-            if MIN_ENTROPY_BYTES <= len(sample) < ENTROPY_SAMPLE:
-                dest = conn.dest
-                e = encrypted_entropy(sample) if dest is not None and not dest.tls else None
-                if dest is not None and e is not None:
-                    dest.encrypted.append((conn.started, len(sample), e))
+            if outgoing:
+                self._close(conn)
         if self.gaps:
             self._note(f"{self.gaps} gap(s) in TCP streams (segments missing from the capture): a value that "
                        "spans a gap cannot be found")
