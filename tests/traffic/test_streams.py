@@ -55,6 +55,16 @@ def test_value_split_across_two_segments_is_found(tmp_path: Path, fmt: str) -> N
     assert m.destination == f"{DST}:80" and IMEI in m.context and "imei=" in m.context
 
 
+def test_value_split_across_segments_over_ipv6(tmp_path: Path) -> None:
+    data, cut = _payload()
+    b = CaptureBuilder(phone_ip="2001:db8::20", dns_ip="2001:db8::1")
+    b.tcp_session(T0, "2001:db8:1::7", 80, data, b"HTTP/1.1 200 OK\r\n\r\n", segments=[(cut, len(data)), (0, cut)])
+    b.write(tmp_path / "c.pcapng")
+    report = scan_capture(tmp_path / "c.pcapng", IDS)
+    assert [(m.kind, m.found_in, m.destination) for m in report.identifier_matches] == [
+        ("imei", "payload", "2001:db8:1::7:80")]
+
+
 def test_each_segment_alone_does_not_hold_the_value(tmp_path: Path) -> None:
     """The control: the two halves sent as separate connections are not a match (no false join)."""
     data, cut = _payload()

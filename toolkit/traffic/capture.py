@@ -82,6 +82,7 @@ class Packet:
     ack: bool = False
     fin: bool = False  # FIN or RST
     seq: int = 0  # TCP sequence number of the payload's first byte
+    key: bytes = b""  # raw source and destination addresses, then ports: the connection table's key
 
 
 @dataclass
@@ -322,10 +323,10 @@ def _fast_ipv4(ts: float, buf: bytes) -> Packet | None:
         sport, dport, seq, off, f = _PORTS_TCP.unpack_from(buf, l4)
         off = (off >> 4) * 4
         return Packet(ts, src, dst, sport, dport, "tcp", buf[l4 + off:end] if off >= 20 else b"", total,
-                      f & 0x02 != 0, f & 0x10 != 0, f & 0x05 != 0, seq)
+                      f & 0x02 != 0, f & 0x10 != 0, f & 0x05 != 0, seq, src_raw + dst_raw + buf[l4:l4 + 4])
     if proto == 17 and end >= l4 + 8:
         sport, dport = _PORTS.unpack_from(buf, l4)
-        return Packet(ts, src, dst, sport, dport, "udp", buf[l4 + 8:end], total)
+        return Packet(ts, src, dst, sport, dport, "udp", buf[l4 + 8:end], total, key=src_raw + dst_raw + buf[l4:l4 + 4])
     return Packet(ts, src, dst, 0, 0, "other", b"", total)
 
 
@@ -351,10 +352,29 @@ def decode(link: int, ts: float, buf: bytes) -> Packet | None:
         f = seg.flags
         return Packet(ts, src, dst, seg.sport, seg.dport, "tcp", bytes(seg.data), ip_len,
                       bool(f & dpkt.tcp.TH_SYN), bool(f & dpkt.tcp.TH_ACK), bool(f & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST)),
-                      seg.seq)
+                      seg.seq, raw_key(ip.src, ip.dst, seg.sport, seg.dport))
     if isinstance(seg, dpkt.udp.UDP):
-        return Packet(ts, src, dst, seg.sport, seg.dport, "udp", bytes(seg.data), ip_len)
+        return Packet(ts, src, dst, seg.sport, seg.dport, "udp", bytes(seg.data), ip_len,
+                      key=raw_key(ip.src, ip.dst, seg.sport, seg.dport))
     return Packet(ts, src, dst, 0, 0, "other", b"", ip_len)
+
+
+def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    """A connection's key in one direction: the raw addresses, then the ports (as in the frame of an IPv4 packet
+    with a 20-byte header, bytes 26 to 38)."""
+    return src + dst + _PORTS.pack(sport, dport)
+
+
+def text_key(src: str, dst: str, sport: int, dport: int) -> bytes:
+    """raw_key from addresses written as text."""
+    family = socket.AF_INET6 if ":" in src else socket.AF_INET
+    return raw_key(socket.inet_pton(family, src), socket.inet_pton(family, dst), sport, dport)
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction."""
+    n = (len(key) - 4) // 2
+    return key[n:2 * n] + key[:n] + key[2 * n + 2:] + key[2 * n:2 * n + 2]
 
 
 def is_private(ip: str) -> bool:

@@ -13,8 +13,6 @@ import ipaddress
 import logging
 import math
 import re
-import socket
-import struct
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -41,7 +39,17 @@ from toolkit.models.traffic import (
     TrafficReport,
 )
 from toolkit.models.usage import DeviceIdentifier, UsageRecords
-from toolkit.traffic.capture import DLT_EN10MB, Frame, Packet, ReadState, decode, is_private, read_batches
+from toolkit.traffic.capture import (
+    DLT_EN10MB,
+    Frame,
+    Packet,
+    ReadState,
+    decode,
+    is_private,
+    read_batches,
+    reverse_key,
+    text_key,
+)
 from toolkit.traffic.identifiers import Matcher, Needle, context, mask
 from toolkit.traffic.stream import MAX_DECODED, Carry, HttpBodies, Reassembler
 from toolkit.traffic.tls import TlsUnavailable, check_keylog, decrypt
@@ -59,7 +67,7 @@ MAX_HELD_STREAMS = 256  # streams that may hold early segments at once (each at 
 MAX_NOTES = 20
 _MAX_NAME = 253
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ")
-_PORTS = struct.Struct("!HH")
+_DNS_PORTS = (b"\x00\x35", b"\x14\xe9")  # 53, 5353
 _NOT_FRAGMENTED = (b"\x00\x00", b"\x40\x00")  # IPv4 flags and fragment offset: no fragment, with or without DF
 _HOST_RE = re.compile(rb"\r\nHost:[ \t]*([^\r\n]{1,253})", re.I)
 # Compressed or media formats are high-entropy without being encrypted.
@@ -252,10 +260,9 @@ class AppEndpoints:
 class _Analysis:
     def __init__(self, identifiers: list[DeviceIdentifier], bucket_seconds: int | None) -> None:
         self.matcher = Matcher(identifiers)
-        # both directions of each connection: (src, sport, dst, dport, proto) -> (connection, sent by the phone)
-        self.flows: dict[tuple[str, int, str, int, str], tuple[_Conn, bool]] = {}
-        self.fast_tcp: dict[bytes, tuple[_Conn, bool]] = {}  # the same by raw IPv4 addresses and ports (run)
-        self.fast_udp: dict[bytes, tuple[_Conn, bool]] = {}
+        # Both directions of each connection, by protocol: raw key (capture.raw_key) -> (connection, sent by phone)
+        self.tcp_flows: dict[bytes, tuple[_Conn, bool]] = {}
+        self.udp_flows: dict[bytes, tuple[_Conn, bool]] = {}
         self.held = 0  # streams holding early segments (bounded by MAX_HELD_STREAMS)
         self.gaps = 0
         self.notes: list[str] = []
@@ -276,11 +283,11 @@ class _Analysis:
 
         Most frames belong to a connection already seen. For Ethernet + IPv4 with a 20-byte header (the bulk of a
         phone capture) such a frame is recognised from its raw bytes (addresses and ports, at offset 26, are the
-        key of `fast_tcp` / `fast_udp`) and analysed from its header fields without building a Packet: counted,
+        key of `tcp_flows` / `udp_flows`) and analysed from its header fields without building a Packet: counted,
         and for what the phone sends, its payload handed to `_sent`. Everything else (new connections, SYNs, DNS,
         UDP the phone sends or after silence, other link types, IPv6, IP options, fragments, lengths that do not
         add up) is decoded by capture.decode and goes through `packet`, which does the same."""
-        tcp_get, udp_get = self.fast_tcp.get, self.fast_udp.get
+        tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
         packet, sent = self.packet, self._sent
         bucket = self.bucket
         decoded = 0
@@ -300,7 +307,8 @@ class _Analysis:
                             quick = 54 <= start <= 14 + total <= len(buf) and not buf[47] & 0x02
                         else:
                             start = 42
-                            quick = not outgoing and 28 <= total <= len(buf) - 14 and ts - conn.last <= UDP_IDLE
+                            quick = not outgoing and 28 <= total <= len(buf) - 14 and ts - conn.last <= UDP_IDLE \
+                                and buf[34:36] not in _DNS_PORTS  # DNS answers are read by `packet`
                         if quick and dest is not None:
                             decoded += 1
                             conn.last = dest.last = ts
@@ -334,7 +342,7 @@ class _Analysis:
             return
         if proto == "other":
             return
-        entry = self.flows.get((p.src, p.sport, p.dst, p.dport, proto))
+        entry = (self.tcp_flows if proto == "tcp" else self.udp_flows).get(p.key)
         if entry is None or (proto == "udp" and p.ts - entry[0].last > UDP_IDLE):
             entry = self._open(p)
         conn, outgoing = entry
@@ -393,8 +401,6 @@ class _Analysis:
 
     def _open(self, p: Packet) -> tuple[_Conn, bool]:
         """A new connection (or a UDP exchange after silence): which side is the phone, its destination."""
-        key = (p.src, p.sport, p.dst, p.dport, p.proto)
-        rkey = (p.dst, p.dport, p.src, p.sport, p.proto)
         outgoing = True
         if p.proto == "tcp" and p.syn and p.ack:
             outgoing = False  # a SYN-ACK: the other side started it
@@ -405,29 +411,30 @@ class _Analysis:
                 outgoing = False
         elif p.proto == "udp" and is_private(p.dst) and not is_private(p.src):
             outgoing = False
-        if not outgoing:
-            key, rkey = rkey, key
-        dest = self._dest(key[2], key[3], p.proto)
-        conn = _Conn(key[0], key[1], key[2], key[3], p.ts, p.ts, p.proto, dest)
+        key, rkey = (p.key, reverse_key(p.key)) if outgoing else (reverse_key(p.key), p.key)
+        client, client_port, server, server_port = (p.src, p.sport, p.dst, p.dport) if outgoing else \
+            (p.dst, p.dport, p.src, p.sport)
+        dest = self._dest(server, server_port, p.proto)
+        conn = _Conn(client, client_port, server, server_port, p.ts, p.ts, p.proto, dest)
         if dest is not None:
             dest.conn_times.append(p.ts)
             dest.conn_bytes.append(0)
             if dest.first is None:
                 dest.first = p.ts
-        old = self.flows.get(key)
+        flows = self.tcp_flows if p.proto == "tcp" else self.udp_flows
+        old = flows.get(key)
         if old is not None:  # a UDP exchange after silence: the old one ends
             self._close(old[0])
-        if len(self.flows) >= 2 * MAX_CONNECTIONS:
+        if old is None and len(self.tcp_flows) + len(self.udp_flows) >= 2 * MAX_CONNECTIONS:
             self._limit(f"connection table full ({MAX_CONNECTIONS}): later connections counted, not decoded")
         else:
-            self.flows[key] = (conn, True)
-            self.flows[rkey] = (conn, False)
-            if ":" not in p.src and 53 not in (p.sport, p.dport) and 5353 not in (p.sport, p.dport):
-                fast = self.fast_tcp if p.proto == "tcp" else self.fast_udp
-                a, b = socket.inet_aton(key[0]), socket.inet_aton(key[2])
-                fast[a + b + _PORTS.pack(key[1], key[3])] = (conn, True)
-                fast[b + a + _PORTS.pack(key[3], key[1])] = (conn, False)
+            flows[key] = (conn, True)
+            flows[rkey] = (conn, False)
         return conn, outgoing
+
+    def connections(self) -> list[_Conn]:
+        """Every connection in the table (once each)."""
+        return [c for flows in (self.tcp_flows, self.udp_flows) for c, outgoing in flows.values() if outgoing]
 
     def _first_payload(self, conn: _Conn, dest: _Dest, payload: bytes) -> None:
         name = sni_of(payload)
@@ -485,11 +492,14 @@ class _Analysis:
 
     def tls(self, capture: Path, keylog: Path, timeout: float | None) -> None:
         """Search the phone's decrypted TLS application data (tshark with the key log) for identifiers."""
-        tls_conns = sum(1 for c, outgoing in self.flows.values() if outgoing and c.tls)
+        tls_conns = sum(1 for c in self.connections() if c.tls)
         decrypted: set[int] = set()
         try:
             for d in decrypt(capture, keylog, timeout):
-                entry = self.flows.get((d.src, d.sport, d.dst, d.dport, "tcp"))
+                try:
+                    entry = self.tcp_flows.get(text_key(d.src, d.dst, d.sport, d.dport))
+                except OSError:  # an address tshark wrote in a form not read back
+                    entry = None
                 if entry is None:
                     continue
                 conn, outgoing = entry
@@ -567,9 +577,8 @@ class _Analysis:
 
     def finish_connections(self) -> None:
         """The end of the capture: close every connection still open."""
-        for conn, outgoing in list(self.flows.values()):
-            if outgoing:
-                self._close(conn)
+        for conn in self.connections():
+            self._close(conn)
         if self.gaps:
             self._note(f"{self.gaps} gap(s) in TCP streams (segments missing from the capture): a value that "
                        "spans a gap cannot be found")
@@ -647,7 +656,7 @@ def scan_capture(path: Path, identifiers: list[DeviceIdentifier] | None = None,
     if keylog is not None and state.decoded:
         left = None if max_seconds is None else max(1.0, max_seconds - (time.monotonic() - clock))
         analysis.tls(path, keylog, left)
-    elif state.decoded and any(outgoing and c.tls for c, outgoing in analysis.flows.values()):
+    elif state.decoded and any(c.tls for c in analysis.connections()):
         analysis.notes.append("TLS application data not searched: no key log given (--keylog FILE, the "
                               "SSLKEYLOGFILE of the phone's apps or of an interception proxy)")
     analysis.finish_connections()
