@@ -194,20 +194,25 @@ class HttpBodies:
             self.state = "skip"  # a plain body: the stream search sees it as it is
         return rest
 
-    def _skip(self, data: bytes) -> bytes:
+    def _counted(self, data: bytes, emit: bool, then: str) -> bytes:
+        """Take the `remaining` bytes of the current part (handed on as body bytes when `emit`), then go to `then`."""
         n = min(self.remaining, len(data))
         self.remaining -= n
-        if not self.remaining:
-            self.state = "head"
+        if emit:
+            self._emit(data[:n])
+        if not self.remaining and self.state != "off":
+            self.state = then
+            if then == "head":  # the end of a message
+                self.inflate = None
+            elif then == "chunk-end":
+                self.remaining = 2  # the CRLF after a chunk's data
         return data[n:]
 
+    def _skip(self, data: bytes) -> bytes:
+        return self._counted(data, False, "head")
+
     def _body(self, data: bytes) -> bytes:
-        n = min(self.remaining, len(data))
-        self.remaining -= n
-        self._emit(data[:n])
-        if not self.remaining and self.state == "body":
-            self._end_body()
-        return data[n:]
+        return self._counted(data, True, "head")
 
     def _chunk_size(self, data: bytes) -> bytes:
         i = data.find(b"\n")
@@ -225,20 +230,10 @@ class HttpBodies:
         return data[i + 1:]
 
     def _chunk_data(self, data: bytes) -> bytes:
-        n = min(self.remaining, len(data))
-        self.remaining -= n
-        self._emit(data[:n])
-        if not self.remaining and self.state == "chunk-data":
-            self.state = "chunk-end"
-            self.remaining = 2
-        return data[n:]
+        return self._counted(data, True, "chunk-end")
 
     def _chunk_end(self, data: bytes) -> bytes:
-        n = min(self.remaining, len(data))
-        self.remaining -= n
-        if not self.remaining:
-            self.state = "chunk-size"
-        return data[n:]
+        return self._counted(data, False, "chunk-size")
 
     def _trailer(self, data: bytes) -> bytes:
         self.chunk_line += data
@@ -248,7 +243,8 @@ class HttpBodies:
         if i == 0:  # the empty line that ends the message
             rest = self.chunk_line[2:]
             self.chunk_line = b""
-            self._end_body()
+            self.inflate = None
+            self.state = "head"
             return rest
         self.chunk_line = self.chunk_line[i + 2:]  # a trailer field: skipped
         return self._trailer(b"")
@@ -280,14 +276,12 @@ class HttpBodies:
     def _inflate(self, data: bytes, budget: int) -> bytes:
         assert self.inflate is not None
         try:
-            return self.inflate.decompress(data, budget)
+            out = self.inflate.decompress(data, budget)
+            self.raw_deflate = False  # the header was read: a later error is damage, not the other deflate
+            return out
         except zlib.error:
             if not self.raw_deflate:
                 raise
             self.raw_deflate = False  # the first bytes were not a zlib header: raw deflate, once
             self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
             return self.inflate.decompress(data, budget)
-
-    def _end_body(self) -> None:
-        self.inflate = None
-        self.state = "head"
