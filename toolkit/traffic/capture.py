@@ -160,8 +160,10 @@ def _pcap_batches(f: BinaryIO, state: ReadState, magic: bytes, hasher: Hasher) -
     pos = 0
     while True:
         batch: list[Frame] = []
+        append = batch.append
         end = len(block)
-        while end - pos >= 16:
+        last_header = end - 16
+        while pos <= last_header:
             sec, frac, caplen, _ = unpack(block, pos)
             if caplen > MAX_RECORD:
                 if batch:
@@ -172,7 +174,7 @@ def _pcap_batches(f: BinaryIO, state: ReadState, magic: bytes, hasher: Hasher) -
             if start + caplen > end:
                 break
             pos = start + caplen
-            batch.append((sec + frac / divisor, block[start:pos]))
+            append((sec + frac / divisor, block[start:pos]))
         state.bytes_read = offset + pos
         if batch:
             yield batch

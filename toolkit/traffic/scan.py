@@ -388,6 +388,10 @@ class _Analysis:
                 out.reasm.syn(conn.syn_seq)  # type: ignore[union-attr]
         reasm = out.reasm
         assert reasm is not None
+        if seq == reasm.next_seq and not reasm.pending:  # the next bytes, nothing waiting: the common case
+            reasm.next_seq = (seq + len(payload)) & 0xFFFFFFFF
+            self._data(conn, dest, payload, False)
+            return
         held = bool(reasm.pending)
         for chunk, after_gap in reasm.feed(seq, payload, self.held < MAX_HELD_STREAMS):
             self._data(conn, dest, chunk, after_gap)
