@@ -145,6 +145,18 @@ def test_tshark_missing_is_a_note_and_an_incomplete_capture(tmp_path: Path, monk
     assert not report.capture.complete and any("tshark not installed" in w for w in report.capture.warnings)
 
 
+def test_truncated_capture_with_a_key_log(tmp_path: Path) -> None:
+    capture, keylog = _capture(tmp_path, REQUEST)
+    data = capture.read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[:len(data) - 40])  # inside the last frames (after the request)
+    report = scan_capture(cut, IDS, keylog=keylog)
+    assert not report.capture.complete and str(cut) in report.capture.warnings[0]
+    # tshark stops at the cut too: said in a note; what it decrypted before the cut was searched.
+    assert [m.found_in for m in report.identifier_matches] == ["tls"]
+    assert any("TLS decryption (tshark) stopped" in n for n in report.notes)
+
+
 def test_cli_keylog_and_a_file_that_is_not_one(tmp_path: Path) -> None:
     capture, keylog = _capture(tmp_path, REQUEST)
     runner = CliRunner()

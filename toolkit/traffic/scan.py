@@ -518,8 +518,9 @@ class _Analysis:
         except TlsUnavailable as e:
             self._note(str(e))
             if tls_conns:
-                self._limit(f"TLS: {e}")
-            return
+                self._limit(str(e))
+            if not decrypted:
+                return
         self._note(f"TLS: {len(decrypted)} of {tls_conns} TLS connection(s) decrypted with the key log "
                    f"{keylog.name} and searched inside"
                    + ("; the others have no secret in it" if len(decrypted) < tls_conns else ""))

@@ -91,7 +91,9 @@ def decrypt(capture: Path, keylog: Path, timeout: float | None) -> Iterator[Decr
         if proc.returncode != 0:
             err = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
             reason = next((e for e in reversed(err) if "Running as user" not in e), f"exit code {proc.returncode}")
-            raise TlsUnavailable(f"TLS not decrypted: tshark failed: {reason[:200]}")
+            reason = reason.removeprefix("tshark: ")
+            raise TlsUnavailable(f"TLS decryption (tshark) stopped, what it decrypted before was searched: "
+                                 f"{reason[:200]}")
     finally:
         if timer is not None:
             timer.cancel()
