@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from toolkit.inventory.appops import parse_dumpsys_appops
+from toolkit.inventory.packages import parse_dumpsys_package_sections
 from toolkit.inventory.powers import parse_dumpsys_accessibility
 from toolkit.models.device import ParseProblem
 
@@ -75,3 +76,25 @@ def test_android14_accessibility() -> None:
     assert problems == []
     # "Bound services:{Service[label=...]}" names no component: only the enabled one is a power.
     assert [p.component for p in powers] == ["com.malware.accessibility/com.malware.service.malwareservice"]
+
+
+def test_samsung_dumpsys_package() -> None:
+    problems: list[ParseProblem] = []
+    dump = parse_dumpsys_package_sections(_read("mvt_dumpsys_packages.txt"), problems)
+    assert problems == []
+    pkgs = {p.name: p for p in dump.packages}
+    assert sorted(pkgs) == ["com.samsung.android.provider.filterprovider", "com.sec.android.app.DataCreate"]
+    filt = pkgs["com.samsung.android.provider.filterprovider"]
+    assert (filt.uid, filt.shared_user, filt.version_code, filt.version_name) == (
+        1000, "android.uid.system", 500700000, "5.0.07")
+    assert filt.is_system and not filt.is_privileged and filt.code_path == "/system/app/FilterProvider"
+    assert filt.signature_hashes == ["b378e95c"] and filt.apk_signing_version == 2
+    assert filt.first_install_time == datetime(2008, 12, 31, 16, 0)  # the factory image's time stamp
+    data = pkgs["com.sec.android.app.DataCreate"]
+    assert data.uid == 10143 and data.shared_user is None and (data.min_sdk, data.target_sdk) == (29, 29)
+    assert "android.permission.GET_ACCOUNTS" in data.requested_permissions and len(data.requested_permissions) == 11
+    assert "android.permission.READ_PRIVILEGED_PHONE_STATE" in data.install_permissions
+    assert len(data.install_permissions) == 20
+    user0 = data.users[0]
+    assert user0.user_id == 0 and user0.enabled_state == "default" and user0.granted_runtime_permissions == []
+    assert "android.permission.READ_SMS" in user0.denied_runtime_permissions and len(user0.denied_runtime_permissions) == 13
