@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.models.usage import DeviceIdentifier
-from toolkit.traffic.scan import scan_capture
+from toolkit.traffic.scan import MAX_HELD_STREAMS, scan_capture
 from toolkit.traffic.stream import MAX_DECODED, MAX_PENDING_SEGMENTS, Reassembler
 from toolkit.traffic.writer import CaptureBuilder
 
@@ -171,6 +171,20 @@ def test_decompression_is_bounded_and_damage_is_one_note(tmp_path: Path) -> None
     notes = report.notes  # type: ignore[attr-defined]
     assert len(notes) == 1 and notes[0].startswith(f"{DST}:80: HTTP body not decompressed")
     assert _raw_matches(report) == [("imei", "raw", "payload")]  # the scan went on
+
+
+def test_capture_wide_bound_on_connections_holding_segments(tmp_path: Path) -> None:
+    """300 connections at once each send their second segment first: 256 (MAX_HELD_STREAMS) may hold it until the
+    first comes; the others skip the missing bytes as a gap at once, and their value is not found."""
+    data, cut = _payload()
+    b = CaptureBuilder()
+    for i in range(300):  # started a microsecond apart: every second segment is sent before any first one
+        b.tcp_session(T0 + i * 1e-6, f"198.51.{100 + i // 200}.{i % 200 + 1}", 80, data,
+                      segments=[(cut, len(data)), (0, cut)])
+    b.write(tmp_path / "c.pcap", "pcap")
+    report = scan_capture(tmp_path / "c.pcap", IDS)
+    assert len(report.identifier_matches) == MAX_HELD_STREAMS
+    assert any(n.startswith(f"{300 - MAX_HELD_STREAMS} gap(s) in TCP streams") for n in report.notes)
 
 
 def test_reassembler_bounds_what_it_holds() -> None:
