@@ -15,8 +15,8 @@ SUDO=""
 [ "$(id -u)" != 0 ] && SUDO="sudo"
 
 # Debian tools: adb (interoperability and the adb-server path), erofs-utils / e2fsprogs /
-# android-sdk-libsparse-utils (firmware images).
-apt_pkgs=(adb erofs-utils e2fsprogs android-sdk-libsparse-utils)
+# android-sdk-libsparse-utils (firmware images), tshark (`traffic scan --keylog`: TLS decrypted with a key log).
+apt_pkgs=(adb erofs-utils e2fsprogs android-sdk-libsparse-utils tshark)
 if [ "$want_tests" = 1 ]; then
   # chromium renders the HTML report in a real browser (poppler-utils reads back its printed PDF); p7zip-full and
   # lz4 cross-check firmware readers; libsmali-java (baksmali/smali) cross-checks the OAT/odex writers and deodexes
@@ -33,6 +33,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # Another apt/dpkg process (unattended upgrades, a second setup) may hold the lock: wait for it, bounded.
   apt_wait=(-o DPkg::Lock::Timeout=120)
   $SUDO apt-get "${apt_wait[@]}" update -qq
+  # (tshark's package asks whether non-root users may capture: noninteractive keeps the default, no.)
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi

@@ -14,8 +14,10 @@ OPTIONAL_TOOLS = {
     "simg2img": "android-sdk-libsparse-utils: cross-checks of sparse images",
     "debugfs": "e2fsprogs: ext4 fallback reader",
     "chromium": "headless checks of the HTML report",
+    "tshark": "Debian tshark: `traffic scan --keylog` decrypts TLS to search identifiers inside",
 }
-CORE_PACKAGES = ("androguard", "adb-shell", "typer", "pydantic", "rich", "PyYAML", "cryptography", "libusb1", "loguru")
+CORE_PACKAGES = ("androguard", "adb-shell", "typer", "pydantic", "rich", "PyYAML", "cryptography", "libusb1", "loguru",
+                 "dpkt", "ahocorasick-rs")
 
 
 @dataclass(frozen=True)

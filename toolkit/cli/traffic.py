@@ -39,6 +39,8 @@ def scan(
     output: Path | None = typer.Option(None, "--output", help="Folder for traffic-report.json (and, with "
                                        "evidence, phonehome-report.json with the observed marks)"),
     max_seconds: float = typer.Option(600.0, "--max-seconds", help="Stop reading the capture after this long"),
+    keylog: Path | None = typer.Option(None, "--keylog", help="TLS key log (NSS format, as SSLKEYLOGFILE writes): "
+                                       "decrypt TLS with tshark and search identifiers inside"),
 ) -> None:
     """Find where the phone's data went: destinations, apps, identifiers leaving, beacons, encrypted payloads."""
     # the library is imported here, not at start-up: `phonehome --help` must not pay for it
@@ -57,7 +59,7 @@ def scan(
             from toolkit.scans import scan_evidence_folder
 
             result = scan_evidence_folder(evidence).result
-        outcome = traffic_scan(capture, result, extra, show_identifiers, max_seconds)
+        outcome = traffic_scan(capture, result, extra, show_identifiers, max_seconds, keylog)
     except (CaptureError, EvidenceError, OSError, ValueError) as exc:
         say(err, f"error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None

@@ -6,7 +6,9 @@ Formats (AppOpsService.dump):
   the dump).
 - Android 8/9: ``READ_SMS (allow): time=+3m1s ago (top); rejectTime=...``.
 - Android 10: ``READ_SMS (allow):`` followed by ``Access: [top-s] 2020-09-20 14:28:01.123 (-3m1s0ms)`` and
-  ``Reject: ...`` lines (absolute local time, then the offset from the dump).
+  ``Reject: ...`` lines (absolute local time, then the offset from the dump). Reject lines are printed without the
+  space after the state on real phones (``Reject: [fg-s]2021-05-19 22:02:52.054 (...)``: a Samsung dump in
+  tests/inventory/data/real/).
 - Android 11–14: as 10, the access lines grouped per attribution tag (``null=[`` ... ``]``), and an op may show
   its switch op: ``FINE_LOCATION (allow / switch COARSE_LOCATION=allow):``.
 UID-wide modes (``COARSE_LOCATION: mode=foreground`` directly under ``Uid N:``) become records without a package.
@@ -43,7 +45,7 @@ _PACKAGE = re.compile(r"^\s*Package (?P<pkg>[A-Za-z0-9_.]+):\s*$")
 _OP = re.compile(r"^\s*(?P<op>[A-Z][A-Z0-9_]+)(?: \((?P<mode>[a-z]+)(?: / switch [^)]*)?\))?:(?P<rest>.*)$")
 _FIELD = re.compile(r"\b(?P<key>mode|time|rejectTime|duration)=(?P<value>[^;\s]+)")
 _ACCESS = re.compile(
-    r"^\s*(?P<kind>Access|Reject): (?:\[(?P<key>[^\]]*)\] )?"
+    r"^\s*(?P<kind>Access|Reject): (?:\[(?P<key>[^\]]*)\] ?)?"
     r"(?P<date>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) \((?P<rel>[-+][0-9dhms]+)\)(?P<rest>.*)$")
 _NOW = re.compile(r"^\s*(?:Current time|now)[:=]\s*(?P<date>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)")
 _COUNT = re.compile(r"\b(?:accessCount|count)=(?P<n>\d+)")

@@ -31,13 +31,23 @@ def parse_dumpsys_accessibility(text: str, problems: list[ParseProblem] | None =
     """Enabled (and bound) accessibility services named by component in the dump."""
     probs = Problems(source, problems)
     out: list[GrantedPower] = []
+    block: str | None = None  # the section of a multi-line list being read ("enabled services: {" ... "}")
     for line in split_lines(text):
-        low = line.lower()
-        if "enabled services:" in low or "bound services:" in low or "installed & enabled services" in low:
-            for pkg, comp in _components(line):
-                if not any(p.component == comp for p in out):
-                    out.append(GrantedPower(kind="accessibility", package=pkg, component=comp,
-                                            source=f"{source}: {line.strip().split(':', 1)[0]}"))
+        low = line.lower().strip()
+        if block is not None:
+            if low.startswith("}"):
+                block = None
+                continue
+            found, label = _components(line), block
+        elif low.startswith(("enabled services:", "bound services:", "installed & enabled services")):
+            found, label = _components(line), line.strip().split(":", 1)[0]
+            if low.endswith("{"):  # older builds (a Samsung Android 10 dump): one "N : component" line each
+                block = label
+        else:
+            continue
+        for pkg, comp in found:
+            if not any(p.component == comp for p in out):
+                out.append(GrantedPower(kind="accessibility", package=pkg, component=comp, source=f"{source}: {label}"))
     if text.strip() and "ACCESSIBILITY MANAGER" not in text:
         probs.add("no ACCESSIBILITY MANAGER header: not an accessibility dump, or the service refused")
     return out

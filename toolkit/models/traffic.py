@@ -15,6 +15,7 @@ from toolkit.models.finding import Finding, RuleInfo
 from toolkit.models.usage import DeviceIdentifier
 
 Encoding = Literal["raw", "url", "base64", "md5", "sha1", "sha256"]
+FoundIn = Literal["payload", "http_body", "tls"]
 
 
 class CaptureInfo(PhModel):
@@ -76,6 +77,10 @@ class IdentifierMatch(PhModel):
     host: str | None = None
     country: str | None = None
     context: str = Field(description="The bytes around the match, non-printables escaped (\\xNN)")
+    found_in: FoundIn = Field(
+        "payload", description="payload: the bytes as sent (a TCP stream in sequence order, or a UDP datagram); "
+                               "http_body: an HTTP request body after de-chunking/decompression; tls: TLS "
+                               "application data decrypted with the examiner's key log")
     packages: list[str] = Field(default_factory=list, description="Apps the destination is attributed to")
 
 

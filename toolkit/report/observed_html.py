@@ -13,7 +13,8 @@ OBSERVED_MEANING = (
     "(capture). What it does not prove: apart from an identifier seen in a capture, the records show that the "
     "source was read and that the app sent data to that place, not that the bytes sent were that value; app ops "
     "keep only the last access; netstats counts bytes per UID, and a shared UID (such as 1000, system) mixes "
-    "several packages; a capture shows only what crossed the network while it ran, and TLS content stays unseen."
+    "several packages; a capture shows only what crossed the network while it ran, and TLS content stays unseen "
+    "unless the apps' TLS key log was given (`traffic scan --keylog`)."
 )
 
 

@@ -32,13 +32,15 @@ def apply_capture(result: ScanResult, traffic: TrafficReport) -> None:
 
 
 def traffic_scan(capture: Path, scan: ScanResult | None = None, identifiers: list[DeviceIdentifier] | None = None,
-                 show_identifiers: bool = False, max_seconds: float | None = 600.0) -> TrafficOutcome:
+                 show_identifiers: bool = False, max_seconds: float | None = 600.0,
+                 keylog: Path | None = None) -> TrafficOutcome:
     """Analyse a capture against a phone's scan result (its apps' endpoints, identifiers and netstats), when given.
-    Identifiers: the evidence's, then the examiner's extra ones."""
+    Identifiers: the evidence's, then the examiner's extra ones. `keylog`: TLS secrets (NSS key log format) to
+    search inside TLS (through tshark)."""
     usage = scan.inventory.usage if scan is not None and scan.inventory is not None else None
     idents = list(usage.identifiers if usage else []) + list(identifiers or [])
     report = scan_capture(capture, idents, scan.apks if scan is not None else [], usage, max_seconds,
-                          show_identifiers)
+                          show_identifiers, keylog)
     if scan is not None:
         report.evidence_folder = scan.target.inputs[0] if scan.target.inputs else None
         apply_capture(scan, report)

@@ -1,16 +1,20 @@
-"""Read a pcap or pcapng capture as a stream of decoded IP packets, with bounded memory and time.
+"""Read a pcap or pcapng capture as a stream of frames, with bounded memory and time.
 
-dpkt (a maintained, pure-Python packet library with pcap/pcapng readers and Ethernet/IP/TCP/UDP/DNS/TLS decoders)
-reads the file lazily, one packet at a time; nothing but the current packet is held. The file object dpkt reads
-through is wrapped so that:
-- a record that claims to be larger than MAX_RECORD (a damaged or hostile length) stops the read with a warning
-  instead of an allocation of that size;
-- a short read (the file ends inside a packet) is noticed: dpkt itself would hand back the short packet silently.
-A truncated or damaged capture is a warning with how many packets and bytes were read, never an exception.
+Classic pcap is read in 1 MiB blocks and cut into records with `struct` (dpkt's reader makes two reads and an
+object per record); pcapng goes through dpkt (a maintained, pure-Python packet library with pcap/pcapng readers
+and Ethernet/IP/TCP/UDP/DNS decoders), through a file wrapper that:
+- stops the read with a warning when a record claims to be larger than MAX_RECORD (a damaged or hostile length)
+  instead of allocating that size (the pcap reader checks the same);
+- notices a short read (the file ends inside a packet): dpkt itself would hand back the short packet silently.
+Records are handed over in lists (one per block, or 512 pcapng records), and the file's SHA-256 is computed from the
+bytes as they are read. A truncated or damaged capture is a warning with how many packets and bytes were read,
+never an exception. `decode` turns a frame into a Packet (Ethernet + IPv4 + TCP/UDP straight from the header
+fields, everything else with dpkt).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import socket
@@ -44,8 +48,9 @@ class _Damaged(Exception):
 class _Guard:
     """File wrapper between dpkt and the file: bounds record sizes, notices short reads, counts bytes."""
 
-    def __init__(self, f: BinaryIO, name: str) -> None:
+    def __init__(self, f: BinaryIO, name: str, hasher: Hasher) -> None:
         self._f = f
+        self._hasher = hasher
         self.name = name
         self.offset = 0
         self.short: tuple[int, int, int] | None = None  # (offset, wanted, got)
@@ -54,6 +59,7 @@ class _Guard:
         if n is None or n < 0 or n > MAX_RECORD:
             raise _Damaged(f"a record at byte {self.offset} claims {n} bytes (more than {MAX_RECORD})")
         data = self._f.read(n)
+        self._hasher.update(data)
         if 0 < len(data) < n and self.short is None:
             self.short = (self.offset, n, len(data))
         self.offset += len(data)
@@ -74,7 +80,9 @@ class Packet:
     ip_len: int
     syn: bool = False
     ack: bool = False
-    fin: bool = False
+    fin: bool = False  # FIN or RST
+    seq: int = 0  # TCP sequence number of the payload's first byte
+    key: bytes = b""  # raw source and destination addresses, then ports: the connection table's key
 
 
 @dataclass
@@ -90,6 +98,7 @@ class ReadState:
     last_ts: float | None = None
     truncated: str | None = None
     stopped_by: str | None = None
+    sha256: str | None = None
 
 
 def _ip_of(raw: bytes) -> str:
@@ -125,71 +134,165 @@ def sniff_format(path: Path) -> str:
     raise CaptureError(f"{path}: not a pcap or pcapng capture (starts with {magic.hex() or 'nothing'})")
 
 
-def _pcap_records(guard: _Guard, path: Path) -> Iterator[tuple[float, bytes]]:
-    """Classic pcap records after the file header dpkt has read: the 16-byte record header is read with one
-    struct call (dpkt's reader builds an object per record, which halves the throughput)."""
-    with path.open("rb") as f:
-        magic = f.read(4)
+_BLOCK = 1 << 20  # classic pcap is read in blocks of this size; records are cut out of the block with struct
+_PCAPNG_BATCH = 512
+
+Frame = tuple[float, bytes]  # (time, link-layer frame)
+
+
+class _Truncated(Exception):
+    """The file ends inside a record (message without the packet count, which the caller knows)."""
+
+
+def _pcap_batches(f: BinaryIO, state: ReadState, magic: bytes, hasher: Hasher) -> Iterator[list[Frame]]:
+    """Classic pcap records after the 24-byte file header: one list of (time, frame) per 1 MiB block.
+
+    dpkt's pcap reader makes two `read` calls and a header object per record, which cost more than the rest of the
+    analysis of most packets; here a record header is one `unpack_from` on the block in memory, and the records of
+    a block are handed over as one list (no generator switch per packet). Memory stays flat: one block (plus a
+    record that crosses its end). A record that claims more than MAX_RECORD bytes is damage (_Damaged, nothing is
+    allocated for it); a file that ends inside a record raises _Truncated after the whole records before it."""
     little = magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
     divisor = 1e9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e6
-    header = struct.Struct("<IIII" if little else ">IIII")
+    unpack = struct.Struct("<IIII" if little else ">IIII").unpack_from
+    offset = 24  # file offset of block[0]
+    block = b""
+    pos = 0
     while True:
-        raw = guard.read(16)
-        if len(raw) < 16:
-            return  # end of file (a partial header is noticed by the guard)
-        sec, frac, caplen, _ = header.unpack(raw)
-        yield sec + frac / divisor, guard.read(caplen)
+        batch: list[Frame] = []
+        append = batch.append
+        end = len(block)
+        last_header = end - 16
+        while pos <= last_header:
+            sec, frac, caplen, _ = unpack(block, pos)
+            if caplen > MAX_RECORD:
+                if batch:
+                    yield batch
+                state.bytes_read = offset + pos
+                raise _Damaged(f"a record at byte {offset + pos} claims {caplen} bytes (more than {MAX_RECORD})")
+            start = pos + 16
+            if start + caplen > end:
+                break
+            pos = start + caplen
+            append((sec + frac / divisor, block[start:pos]))
+        state.bytes_read = offset + pos
+        if batch:
+            yield batch
+        more = f.read(_BLOCK)
+        if not more:
+            avail = end - pos
+            if avail:
+                wanted = unpack(block, pos)[2] + 16 if avail >= 16 else 16
+                raise _Truncated(f"the file ends inside a packet at byte {offset + pos} ({avail} of {wanted} bytes)")
+            return
+        hasher.update(more)
+        offset += pos
+        block = block[pos:] + more
+        pos = 0
 
 
-def read_packets(path: Path, state: ReadState, max_seconds: float | None = None) -> Iterator[Packet]:
-    """Yield the capture's IP packets in file order. Problems end the stream and are recorded in `state`;
-    CaptureError only when the file cannot be read as a capture at all."""
+def _pcapng_batches(reader: Iterator[Frame], guard: _Guard) -> Iterator[list[Frame]]:
+    """dpkt's pcapng records in lists of _PCAPNG_BATCH; a record during whose read the file ended is dropped and
+    raises _Truncated (dpkt itself would hand back the short record)."""
+    batch: list[Frame] = []
+    try:
+        for ts, buf in reader:
+            if guard.short is not None:
+                break
+            batch.append((float(ts), buf))
+            if len(batch) == _PCAPNG_BATCH:
+                yield batch
+                batch = []
+    except (dpkt.UnpackError, _Damaged, struct_error, ValueError):
+        if batch:
+            yield batch  # the whole records before the damage are analysed
+        raise
+    if batch:
+        yield batch
+    if guard.short is not None:
+        off, wanted, got = guard.short
+        raise _Truncated(f"the file ends inside a record at byte {off} ({got} of {wanted} bytes)")
+
+
+class Hasher:
+    """SHA-256 of the capture, computed from the bytes as they are read (one pass over the file, not two)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def finish(self, f: BinaryIO) -> str:
+        """Hash what the read did not reach (a limit or damage stopped it) and return the file's SHA-256."""
+        for chunk in iter(lambda: f.read(_BLOCK), b""):
+            self._h.update(chunk)
+        return self._h.hexdigest()
+
+
+def read_batches(path: Path, state: ReadState, max_seconds: float | None = None) -> Iterator[list[Frame]]:
+    """The capture's records as lists of (time, link-layer frame), in file order. Problems end the stream and are
+    recorded in `state` (counts, times, truncation, the time limit); CaptureError only when the file cannot be
+    read as a capture at all. `state.sha256` is the file's SHA-256, computed on the way (set at the end)."""
     state.format = sniff_format(path)
     started = time.monotonic()
     try:
-        f = path.open("rb", buffering=1 << 20)
+        f = path.open("rb", buffering=0 if state.format == "pcap" else 1 << 20)
     except OSError as e:
         raise CaptureError(f"{path}: cannot be read: {e.strerror}") from e
+    hasher = Hasher()
     with f:
-        guard = _Guard(f, str(path))
+        guard = _Guard(f, str(path), hasher)
         try:
-            reader = dpkt.pcapng.Reader(guard) if state.format == "pcapng" else dpkt.pcap.Reader(guard)
+            if state.format == "pcapng":
+                reader = dpkt.pcapng.Reader(guard)
+                state.link_type = reader.datalink()
+                batches = _pcapng_batches(reader, guard)
+            else:
+                header = guard.read(24)
+                if len(header) < 24:
+                    raise ValueError(f"the file header is {len(header)} of 24 bytes")
+                state.link_type = struct.unpack("<I" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+                                                else ">I", header[20:24])[0]
+                batches = _pcap_batches(f, state, header[:4], hasher)
         except (ValueError, dpkt.UnpackError, _Damaged, struct_error) as e:
             raise CaptureError(f"{path}: damaged {state.format} header: {e}") from e
-        state.link_type = reader.datalink()
-        records = reader if state.format == "pcapng" else _pcap_records(guard, path)
         try:
-            for ts, buf in records:
-                if guard.short is not None:
-                    off, wanted, got = guard.short
-                    state.truncated = (f"the file ends inside a packet at byte {off} ({got} of {wanted} bytes): "
-                                       f"{state.packets} whole packets read")
-                    break
-                state.packets += 1
-                state.bytes_read = guard.offset
-                t = float(ts)
-                state.first_ts = t if state.first_ts is None else state.first_ts
-                state.last_ts = t
-                if max_seconds is not None and state.packets % 4096 == 0 and \
-                        time.monotonic() - started > max_seconds:
+            for batch in batches:
+                if state.first_ts is None:
+                    state.first_ts = batch[0][0]
+                state.last_ts = batch[-1][0]
+                state.packets += len(batch)
+                yield batch
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
                     state.stopped_by = f"time limit {max_seconds:.0f} s reached after {state.packets} packets"
                     break
-                pkt = _to_packet(state.link_type, t, buf)
-                if pkt is not None:
-                    state.decoded += 1
-                    yield pkt
+        except _Truncated as e:
+            state.truncated = f"{e}: {state.packets} whole packets read"
         except (dpkt.UnpackError, _Damaged, struct_error, ValueError) as e:
-            state.truncated = (f"damaged or truncated after {state.packets} whole packets (byte {guard.offset}): "
+            offset = state.bytes_read if state.format == "pcap" else guard.offset
+            state.truncated = (f"damaged or truncated after {state.packets} whole packets (byte {offset}): "
                                f"{type(e).__name__}: {e}")
-        if state.truncated is None and guard.short is not None and state.stopped_by is None:
-            off, wanted, got = guard.short
-            state.truncated = (f"the file ends inside a record at byte {off} ({got} of {wanted} bytes): "
-                               f"{state.packets} whole packets read")
-        state.bytes_read = guard.offset
+        finally:
+            if state.format == "pcapng":
+                state.bytes_read = guard.offset
+            state.sha256 = hasher.finish(f)
+
+
+def read_packets(path: Path, state: ReadState, max_seconds: float | None = None) -> Iterator[Packet]:
+    """The capture's IP packets, decoded one by one (the analysis decodes only what it needs; see scan.py)."""
+    link = 0
+    for batch in read_batches(path, state, max_seconds):
+        link = state.link_type or 0
+        for ts, buf in batch:
+            pkt = decode(link, ts, buf)
+            if pkt is not None:
+                state.decoded += 1
+                yield pkt
 
 
 _IPV4 = struct.Struct("!BxH2xHxB2x4s4s")  # version/IHL, total length, fragment field, protocol, source, destination
-_PORTS_TCP = struct.Struct("!HH8xBB")  # ports, data offset, flags
+_PORTS_TCP = struct.Struct("!HHI4xBB")  # ports, sequence number, data offset, flags
 _PORTS = struct.Struct("!HH")
 _ADDRS: dict[bytes, str] = {}
 
@@ -219,17 +322,18 @@ def _fast_ipv4(ts: float, buf: bytes) -> Packet | None:
     if frag & 0x1FFF:  # a later fragment: no transport header
         return Packet(ts, src, dst, 0, 0, "other", b"", total)
     if proto == 6 and end >= l4 + 20:
-        sport, dport, off, f = _PORTS_TCP.unpack_from(buf, l4)
+        sport, dport, seq, off, f = _PORTS_TCP.unpack_from(buf, l4)
         off = (off >> 4) * 4
         return Packet(ts, src, dst, sport, dport, "tcp", buf[l4 + off:end] if off >= 20 else b"", total,
-                      bool(f & 0x02), bool(f & 0x10), bool(f & 0x05))
+                      f & 0x02 != 0, f & 0x10 != 0, f & 0x05 != 0, seq, src_raw + dst_raw + buf[l4:l4 + 4])
     if proto == 17 and end >= l4 + 8:
         sport, dport = _PORTS.unpack_from(buf, l4)
-        return Packet(ts, src, dst, sport, dport, "udp", buf[l4 + 8:end], total)
+        return Packet(ts, src, dst, sport, dport, "udp", buf[l4 + 8:end], total, key=src_raw + dst_raw + buf[l4:l4 + 4])
     return Packet(ts, src, dst, 0, 0, "other", b"", total)
 
 
-def _to_packet(link: int, ts: float, buf: bytes) -> Packet | None:
+def decode(link: int, ts: float, buf: bytes) -> Packet | None:
+    """The IP packet in a link-layer frame, or None (not IP, or damaged)."""
     if link == DLT_EN10MB and buf[12:14] == b"\x08\x00" and len(buf) >= 34:
         fast = _fast_ipv4(ts, buf)
         if fast is not None:
@@ -249,10 +353,30 @@ def _to_packet(link: int, ts: float, buf: bytes) -> Packet | None:
     if isinstance(seg, dpkt.tcp.TCP):
         f = seg.flags
         return Packet(ts, src, dst, seg.sport, seg.dport, "tcp", bytes(seg.data), ip_len,
-                      bool(f & dpkt.tcp.TH_SYN), bool(f & dpkt.tcp.TH_ACK), bool(f & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST)))
+                      bool(f & dpkt.tcp.TH_SYN), bool(f & dpkt.tcp.TH_ACK), bool(f & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST)),
+                      seg.seq, raw_key(ip.src, ip.dst, seg.sport, seg.dport))
     if isinstance(seg, dpkt.udp.UDP):
-        return Packet(ts, src, dst, seg.sport, seg.dport, "udp", bytes(seg.data), ip_len)
+        return Packet(ts, src, dst, seg.sport, seg.dport, "udp", bytes(seg.data), ip_len,
+                      key=raw_key(ip.src, ip.dst, seg.sport, seg.dport))
     return Packet(ts, src, dst, 0, 0, "other", b"", ip_len)
+
+
+def raw_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    """A connection's key in one direction: the raw addresses, then the ports (as in the frame of an IPv4 packet
+    with a 20-byte header, bytes 26 to 38)."""
+    return src + dst + _PORTS.pack(sport, dport)
+
+
+def text_key(src: str, dst: str, sport: int, dport: int) -> bytes:
+    """raw_key from addresses written as text."""
+    family = socket.AF_INET6 if ":" in src else socket.AF_INET
+    return raw_key(socket.inet_pton(family, src), socket.inet_pton(family, dst), sport, dport)
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction."""
+    n = (len(key) - 4) // 2
+    return key[n:2 * n] + key[:n] + key[2 * n + 2:] + key[2 * n:2 * n + 2]
 
 
 def is_private(ip: str) -> bool:

@@ -1,18 +1,20 @@
 """Search captured payloads for the phone's identifiers: raw, URL-encoded, Base64, and as MD5/SHA-1/SHA-256 hex.
 
-All forms of all identifiers are compiled into one regular expression over bytes, so a payload is scanned once
-(in C) whatever the number of identifiers. Base64 depends on where the value sits in the encoded string: for each
+All forms of all identifiers are compiled into one Aho-Corasick automaton, so a payload is scanned once (in native
+code) whatever the number of identifiers. Base64 depends on where the value sits in the encoded string: for each
 of the three alignments the characters that depend only on the value are searched (at least 8 of them).
-A value split across two TCP segments is not found (payloads are searched one packet at a time).
+TCP streams are searched in sequence order with a carry-over of `longest - 1` bytes (toolkit/traffic/stream.py), so
+a value split across segments is found.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
+
+import ahocorasick_rs
 
 from toolkit.models.usage import DeviceIdentifier
 
@@ -79,18 +81,26 @@ def needles(identifiers: list[DeviceIdentifier]) -> list[Needle]:
 
 
 class Matcher:
-    """One compiled pattern for every needle; `find` returns (needle, start, end) for each hit in a payload."""
+    """Every needle in one Aho-Corasick automaton; `find` returns (needle, start, end) for each hit in a payload.
+
+    ahocorasick-rs (Python bindings of the Rust `aho-corasick` crate, maintained, wheels without system libraries)
+    scans at ~300-380 MB/s on this project's bench machine whatever the number of needles; one `re` alternation of
+    the same needles ran at 55 MB/s with one identifier (10 needles) and 14-17 MB/s with seven (85 needles), which
+    made the search, not the reading, the limit of `traffic scan`. Leftmost-longest, non-overlapping: the same
+    matches as the alternation with the longest needles first (a digest before a raw prefix)."""
 
     def __init__(self, identifiers: list[DeviceIdentifier]) -> None:
         self.needles = needles(identifiers)
-        self._by_text = {n.text: n for n in self.needles}
-        texts = sorted(self._by_text, key=len, reverse=True)  # longest first: a digest before a raw prefix
-        self._re = re.compile(b"|".join(re.escape(t) for t in texts)) if texts else None
+        self._ac = ahocorasick_rs.BytesAhoCorasick(
+            [n.text for n in self.needles], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest) if self.needles \
+            else None
+        self.longest = max((len(n.text) for n in self.needles), default=0)
 
     def find(self, payload: bytes) -> list[tuple[Needle, int, int]]:
-        if self._re is None or not payload:
+        if self._ac is None or not payload:
             return []
-        return [(self._by_text[m.group()], m.start(), m.end()) for m in self._re.finditer(payload)]
+        found = self._ac.find_matches_as_indexes(payload)
+        return [(self.needles[i], start, end) for i, start, end in found] if found else []
 
 
 def mask(value: str) -> str:

@@ -74,37 +74,71 @@ class CaptureBuilder:
         self.udp(ts + 0.02, self.dns_ip, 53, self.phone_ip, port, bytes(r))
 
     def tcp_session(self, ts: float, dst: str, dport: int, out: bytes, back: bytes = b"", rtt: float = 0.05,
-                    close: bool = True) -> float:
-        """Handshake, the phone's payload in MSS segments, the server's answer, FIN. Returns the end time."""
+                    close: bool = True, segments: list[tuple[int, int]] | None = None, isn: int = 1000,
+                    fin_after: int | None = None) -> float:
+        """Handshake, the phone's payload in MSS segments, the server's answer, FIN. Returns the end time.
+
+        `segments`: the phone's payload as (start, end) slices of `out`, sent in that order with their own
+        sequence numbers (out of order, retransmitted, overlapping, or with a slice left out: a gap); `isn`: the
+        phone's initial sequence number (near 2**32 to wrap); `fin_after`: the phone's FIN is sent after that many
+        of its segments (a lost segment retransmitted after the FIN), not at the end."""
+        plan = segments if segments is not None else [(i, min(i + MSS, len(out))) for i in range(0, len(out), MSS)]
+        push = dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH
+        steps = [(True, start, out[start:end], 0.002, push) for start, end in plan]
+        if fin_after is not None:
+            steps.insert(fin_after, (True, len(out), b"", 0.002, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK))
+            close = False
+        steps += [(False, i, back[i:i + MSS], rtt if i == 0 else 0.002, push) for i in range(0, len(back), MSS)]
+        return self._tcp(ts, dst, dport, steps, len(out), rtt, close, isn)
+
+    def tcp_exchange(self, ts: float, dst: str, dport: int, messages: list[tuple[bool, bytes]],
+                     rtt: float = 0.05) -> float:
+        """Handshake, then each message in turn (True: sent by the phone), in MSS segments, then FIN: a
+        conversation such as a TLS handshake and its records. Returns the end time."""
+        steps: list[tuple[bool, int, bytes, float, int]] = []
+        sent = {True: 0, False: 0}
+        for from_phone, data in messages:
+            for i in range(0, len(data), MSS):
+                steps.append((from_phone, sent[from_phone], data[i:i + MSS], rtt / 2 if i == 0 else 0.002,
+                              dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH))
+                sent[from_phone] += len(data[i:i + MSS])
+        return self._tcp(ts, dst, dport, steps, sent[True], rtt, True, 1000)
+
+    def _tcp(self, ts: float, dst: str, dport: int, steps: list[tuple[bool, int, bytes, float, int]],
+             sent: int, rtt: float, close: bool, isn: int) -> float:
+        """A TCP connection from the phone: handshake, then each step (from the phone?, offset of the data in
+        that side's stream, data, delay before it, TCP flags), then, with `close`, the phone's FIN after its
+        `sent` bytes."""
         src, sport = self.phone_ip, self.next_port()
-        seq, ack = 1000, 5000
+        seq, ack = (isn + 1) & 0xFFFFFFFF, 5001  # the first data byte of each side
+        seen = {True: 0, False: 0}  # bytes of each side's stream sent so far: what the other side acknowledges
         t = ts
 
-        def seg(a: str, sp: int, b: str, dp: int, s: int, k: int, flags: int, data: bytes = b"") -> None:
-            self._frame(t, a, b, dpkt.tcp.TCP(sport=sp, dport=dp, seq=s, ack=k, flags=flags, win=65535, data=data),
-                        dpkt.ip.IP_PROTO_TCP, a == self.phone_ip)
+        def seg(from_phone: bool, offset: int, flags: int, data: bytes = b"") -> None:
+            if from_phone:
+                tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=(seq + offset) & 0xFFFFFFFF, ack=ack + seen[False],
+                                   flags=flags, win=65535, data=data)
+            else:
+                tcp = dpkt.tcp.TCP(sport=dport, dport=sport, seq=ack + offset, ack=(seq + seen[True]) & 0xFFFFFFFF,
+                                   flags=flags, win=65535, data=data)
+            self._frame(t, src if from_phone else dst, dst if from_phone else src, tcp, dpkt.ip.IP_PROTO_TCP,
+                        from_phone)
+            seen[from_phone] = max(seen[from_phone], offset + len(data))
 
-        seg(src, sport, dst, dport, seq, 0, dpkt.tcp.TH_SYN)
+        self._frame(t, src, dst, dpkt.tcp.TCP(sport=sport, dport=dport, seq=isn, ack=0, flags=dpkt.tcp.TH_SYN,
+                                              win=65535), dpkt.ip.IP_PROTO_TCP, True)
         t += rtt
-        seg(dst, dport, src, sport, ack, seq + 1, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK)
+        self._frame(t, dst, src, dpkt.tcp.TCP(sport=dport, dport=sport, seq=ack - 1, ack=seq,
+                                              flags=dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, win=65535),
+                    dpkt.ip.IP_PROTO_TCP, False)
         t += 0.001
-        seq += 1
-        ack += 1
-        seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_ACK)
-        for i in range(0, len(out), MSS):
-            t += 0.002
-            chunk = out[i:i + MSS]
-            seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, chunk)
-            seq += len(chunk)
-        t += rtt
-        for i in range(0, len(back), MSS):
-            chunk = back[i:i + MSS]
-            seg(dst, dport, src, sport, ack, seq, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, chunk)
-            ack += len(chunk)
-            t += 0.002
+        seg(True, 0, dpkt.tcp.TH_ACK)
+        for from_phone, offset, data, delay, flags in steps:
+            t += delay
+            seg(from_phone, offset, flags, data)
         if close:
             t += 0.01
-            seg(src, sport, dst, dport, seq, ack, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
+            seg(True, sent, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
         return t
 
     def write(self, out: Path | BinaryIO, fmt: str = "pcapng") -> None:
