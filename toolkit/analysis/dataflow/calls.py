@@ -157,7 +157,12 @@ class CallOps(HeapOps):
             reg = arg_regs[idx] if idx < len(arg_regs) else None
             if reg is not None:
                 self._mutate(st, reg, sub.apply(added))
-        for hit in summ.hits:
+        if summ.mutations:
+            sub = Substitution(args, resolve)  # the mutations may have changed fields of local objects
+        tainted_args = [is_tainted(a) for a in args]
+        for hit, needs in summ.hits_by_need:
+            if needs is not None and not any(i < len(args) and tainted_args[i] for i in needs):
+                continue  # what the caller passes there is nothing sensitive
             data = sub.apply(hit.data)
             if not is_tainted(data):
                 continue  # what the caller passes there is nothing sensitive
@@ -171,7 +176,9 @@ class CallOps(HeapOps):
         for key, i in summ.info_params:
             if i < len(args):
                 self.e.record_field_info(key, args[i])
-        for icc in summ.iccs:
+        for icc, needs in summ.iccs_by_need:
+            if needs is not None and not any(i < len(args) and tainted_args[i] for i in needs):
+                continue
             intent = sub.apply(icc.intent)
             if is_tainted(intent):
                 self.res.iccs.add(IccSend(icc.api, cap(intent), (where, *icc.path)[:MAX_PATH], icc.always_external,

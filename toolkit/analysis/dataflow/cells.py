@@ -173,6 +173,7 @@ class CellTables:
         self.limits = limits
         self.tables: dict[CellKey, set[Label]] = {}
         self._memo: dict[tuple[frozenset[Label], int], frozenset[Label]] = {}
+        self._sourceful: set[CellKey] | None = None  # cells from which a Source label can be reached
 
     def add(self, key: CellKey, labels: Iterable[Label]) -> bool:
         """Add labels to a cell; True when it grew (memoised expansions are then dropped)."""
@@ -181,8 +182,35 @@ class CellTables:
         cell.update(labels)
         if len(cell) != before:
             self._memo.clear()
+            self._sourceful = None
             return True
         return False
+
+    def may_carry_source(self, value: frozenset[Label]) -> bool:
+        """Whether expanding value could give a Source label (an over-approximation that ignores keys, found
+        in one pass over the cell graph): most sink values carry none, and need no expansion at all."""
+        if self._sourceful is None:
+            self._sourceful = self._solve_sourceful()
+        return _reaches(value, self._sourceful)
+
+    def _solve_sourceful(self) -> set[CellKey]:
+        users: dict[CellKey, list[CellKey]] = {}  # cell -> the cells whose content refers to it
+        todo: list[CellKey] = []
+        for key, labels in self.tables.items():
+            for lab in labels:
+                for ref, is_source in _refs(lab):
+                    if is_source:
+                        todo.append(key)
+                    else:
+                        users.setdefault(ref, []).append(key)
+        found: set[CellKey] = set()
+        while todo:
+            key = todo.pop()
+            if key in found:
+                continue
+            found.add(key)
+            todo.extend(users.get(key, ()))
+        return found
 
     def expand(self, value: frozenset[Label]) -> frozenset[Label]:
         """Resolve cells (Cell), keyed reads of them (CellAt) and keyed contents (Keyed) into concrete labels."""
@@ -242,6 +270,28 @@ class CellTables:
                     self.limits.hit("cell_expansion", None, f"a resolved value passed {MAX_EXPANSION} labels; the rest was dropped")
                 break
         return frozenset(out)
+
+
+def _refs(lab: Label) -> list[tuple[CellKey, bool]]:
+    """The cells a label refers to, and (None, True) for a Source in it."""
+    kind = lab[0]
+    if kind == "S":
+        return [(None, True)]
+    if kind in ("G", "GK"):
+        return [(lab[1], False)]
+    if kind == "FR":
+        return [(lab[2], False)]
+    if kind == "KV":
+        return _refs(lab[2])
+    return []
+
+
+def _reaches(value: Iterable[Label], sourceful: set[CellKey]) -> bool:
+    for lab in value:
+        for ref, is_source in _refs(lab):
+            if is_source or ref in sourceful:
+                return True
+    return False
 
 
 def flatten(value: frozenset[Label]) -> frozenset[Label]:

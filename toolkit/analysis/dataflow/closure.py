@@ -94,9 +94,8 @@ class Closure:
         while True:
             while self.queue:
                 self.limits.check_time()
-                m = self.queue.popleft()
-                solver.ensure(m)
-                self._poll()
+                solver.ensure(self.queue.popleft(), settle=False)
+            solver.drain()  # once per batch: a caller changed by several of the batch is analysed again once
             self._poll()
             fresh = self.tracker.take_fresh()
             if not fresh and not self.queue:
@@ -225,7 +224,7 @@ class Closure:
                     break
                 self.limits.check_time()
                 m = queue.popleft()
-                solver.ensure(m)
+                solver.ensure(m, settle=False)  # settled once per round, below
                 if m.sig in self.entries and m.name != "<init>":
                     continue
                 walked.append(m)
@@ -233,6 +232,7 @@ class Closure:
                     if c.sig not in seen:
                         seen.add(c.sig)
                         queue.append(c)
+            solver.drain()
             # analysing callers fills fields with objects (listeners kept in fields): look again
             for m in walked:
                 for c in self.callers(m):

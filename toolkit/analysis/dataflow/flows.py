@@ -129,6 +129,8 @@ class FlowBuilder:
 
     def _from_hit(self, sig: str, hit: SinkHit, triggers: TriggerFinder, flows: dict[tuple[object, ...], Flow]) -> None:
         cells = self.cells
+        if not cells.may_carry_source(hit.data):
+            return
         data = flatten(cells.expand(hit.data))
         srcs = sorted({lab[1] for lab in data if lab[0] == "S"})
         if not srcs:

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, TypeVar
 from toolkit.analysis.dataflow.calls import CallOps
 from toolkit.analysis.dataflow.heap import Later
 from toolkit.analysis.dataflow.program import loc_of, param_types
-from toolkit.analysis.dataflow.summary import FIELDS, IccSend, MethodResult, SinkHit, State, Summary, to_param_cells
+from toolkit.analysis.dataflow.summary import (
+    FIELDS,
+    IccSend,
+    MethodResult,
+    SinkHit,
+    State,
+    Summary,
+    merge_hits,
+    to_param_cells,
+)
 from toolkit.analysis.dataflow.values import (
     DATA,
     EMPTY,
@@ -46,13 +55,16 @@ if TYPE_CHECKING:
 RESULT = -1  # state key of the last call's result (move-result)
 _EXITS = frozenset((0x0E, 0x0F, 0x10, 0x11, 0x27))  # return-void, return*, throw
 _GOTOS = frozenset((0x28, 0x29, 0x2A))
-MAX_SUMMARY_HITS = 256
+MAX_SUMMARY_HITS = 1024  # sink sites (merged per site) whose data depends on the parameters
 MAX_CELLS_IN_SUMMARY = 8  # more Cell labels in a summary value: compacted into one bag cell
 WIDEN_AFTER = 3
 _BAGGED = frozenset(("G",))
 # once widened (a method analysed WIDEN_AFTER times), constants go to the bag too: strings built in a recursion
 # over a class family (protobuf) otherwise grow one round at a time
 _BAGGED_WIDENED = frozenset(("G", "C", "N", "I", "K", "O", "IT", "SCHEME", "UNIT", "PER"))  # analyses of a method after which changing strong-update facts are dropped
+# what a caller learns of the exceptions a method throws: not objects local to the method (fields' and slots'
+# identities, library allocation sites) nor reflected methods, which mean nothing in the caller
+_NOT_THROWN_OUT = frozenset(("F", "OF", "L", "M"))
 _BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
 
 
@@ -280,8 +292,11 @@ class MethodInterpreter(CallOps):
         # Recursion otherwise makes a new, longer path every round (two recursive call sites: twice as many)
         res.hits = set(_shortest(res.hits, lambda h: (h.kind, h.api, h.path[-1], h.data, h.recv, h.tag, h.endpoints)))
         res.iccs = set(_shortest(res.iccs, lambda c: (c.api, c.path[-1], c.intent, c.always_external, c.internal_only)))
-        sym_hits = [self._compact_hit(h) for h in sorted(res.hits, key=_by_path)
-                    if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv))]
+        symbolic = frozenset(self._compact_hit(h) for h in res.hits
+                             if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv)))
+        if self.e.analysis_count.get(self.m.sig, 0) >= WIDEN_AFTER:
+            symbolic = merge_hits(symbolic)  # widened: one hit per sink site, or recursion keeps adding variants
+        sym_hits = sorted(symbolic, key=_by_path)
         if len(sym_hits) > MAX_SUMMARY_HITS:
             self.e.limits.hit("summary_hits", self.m.sig)
         sym_writes: set[tuple[object, frozenset[Label]]] = set()
@@ -305,7 +320,7 @@ class MethodInterpreter(CallOps):
             info_params=tuple(sorted(info, key=repr)),
             iccs=frozenset(c for c in res.iccs if is_symbolic(c.intent)),
             facts=frozenset(f for f in res.facts if f[0] == "sym"),
-            thrown=self._compact(self.thrown, "thrown"),
+            thrown=self._compact(frozenset(lab for lab in self.thrown if lab[0] not in _NOT_THROWN_OUT), "thrown"),
             relw=tuple(sorted(((k, self._compact(v, ("relw", k))) for k, v in self.relw.items()), key=repr)),
             relm=tuple(sorted(((k, self._compact(v, ("relm", k))) for k, v in self.relm.items()), key=repr)),
             fld_out=self._fields_always_set(),

@@ -34,7 +34,10 @@ from toolkit.analysis.dex import DexError, MethodDef
 log = logging.getLogger(__name__)
 
 MAX_METHOD_UNITS = 65535  # code units; a larger method is summarised like a library call (recorded)
-MAX_ROUNDS = 24  # analyses of one method before its summary is taken as final (recorded)
+MAX_ROUNDS = 24  # changes of one method's summary before it is taken as final (recorded)
+# analyses of one method in all (its callees changing): re-analysing it without its own summary changing is only
+# time, but a method in a big recursive component could otherwise be analysed once per change of each callee
+MAX_ANALYSES = 96
 _INFO_KINDS = frozenset(("O", "T", "U", "K"))
 _EMPTY_SUMMARY = Summary()
 _LATE = 1 << 40
@@ -64,6 +67,7 @@ class Solver:
         self.field_readers: dict[CellKey, set[str]] = {}
         self.info_holders: dict[str, set[CellKey]] = {}  # app class -> fields holding one of its objects
         self.analysis_count: dict[str, int] = {}
+        self.change_count: dict[str, int] = {}  # analyses that changed the method's summary
         self.errors: list[str] = []
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
@@ -71,11 +75,14 @@ class Solver:
         self.analyses = 0
 
     # --- public --------------------------------------------------------------------------------------------
-    def ensure(self, m: MethodDef) -> MethodResult | None:
-        """Analyse m (callees first) if not done yet, then settle every pending change."""
+    def ensure(self, m: MethodDef, settle: bool = True) -> MethodResult | None:
+        """Analyse m (callees first) if not done yet, then settle every pending change (`settle=False`: leave
+        that to a later `drain()`, so that a batch of methods changing the same callers costs one re-analysis
+        of each caller, not one per method)."""
         if m.sig not in self.results and self._analysable(m):
             self._bottom_up(m)
-        self.drain()
+        if settle:
+            self.drain()
         return self.results.get(m.sig)
 
     def drain(self) -> None:
@@ -93,7 +100,7 @@ class Solver:
             method = self.p.methods.get(sig)
             if method is None:
                 continue
-            if self.analysis_count.get(sig, 0) >= MAX_ROUNDS:
+            if self.change_count.get(sig, 0) >= MAX_ROUNDS or self.analysis_count.get(sig, 0) >= MAX_ANALYSES:
                 self.limits.hit("fixpoint_rounds", sig)
                 continue
             self._analyse(method)
@@ -194,6 +201,7 @@ class Solver:
         self.changed.add(m.sig)
         old_key = old.summary.key() if old is not None else EMPTY_SUMMARY_KEY
         if old_key != res.summary.key():
+            self.change_count[m.sig] = self.change_count.get(m.sig, 0) + 1
             # callers that used the previous (or the empty) summary must look again
             # (a method calling itself too: its first analysis applied the empty summary at that call)
             for dep in sorted(self.dependents.get(m.sig, ())):

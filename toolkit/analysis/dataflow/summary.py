@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from toolkit.analysis.dataflow.program import Loc
 from toolkit.analysis.dataflow.values import (
     EMPTY,
     IDENTITY,
+    TAINTING,
     Cell,
     CellAt,
     CellKey,
@@ -80,6 +82,16 @@ class Summary:
     relm: tuple[tuple[tuple[int, CellKey], frozenset[Label]], ...] = ()  # changes to objects held in those fields
     fld_out: tuple[tuple[CellKey, frozenset[Label]], ...] = ()  # fields the method always sets, and to what
 
+    @cached_property
+    def hits_by_need(self) -> tuple[tuple[SinkHit, frozenset[int] | None], ...]:
+        """Each hit with the parameters whose data it needs to carry anything sensitive (None: it may anyway),
+        so that a caller passing nothing sensitive there skips it without substituting."""
+        return tuple((h, needed_params(h.data)) for h in self.hits)
+
+    @cached_property
+    def iccs_by_need(self) -> tuple[tuple[IccSend, frozenset[int] | None], ...]:
+        return tuple((i, needed_params(i.intent)) for i in self.iccs)
+
     def join(self, other: Summary) -> Summary:
         """The least summary covering both (widening: a recursive method whose summaries alternate between two
         values, e.g. through strong updates, converges once each new summary is joined with the previous one).
@@ -99,7 +111,7 @@ class Summary:
             mutations[k] = union(mutations.get(k, EMPTY), v)
         b_out = dict(other.fld_out)
         return Summary(
-            ret=union(self.ret, other.ret), mutations=mutations, hits=self.hits | other.hits,
+            ret=union(self.ret, other.ret), mutations=mutations, hits=merge_hits(self.hits | other.hits),
             writes=self.writes | other.writes, param_cells=self.param_cells | other.param_cells,
             info_params=tuple(sorted(set(self.info_params) | set(other.info_params), key=repr)),
             iccs=self.iccs | other.iccs, facts=self.facts | other.facts, thrown=union(self.thrown, other.thrown),
@@ -134,52 +146,98 @@ FieldResolver = Callable[[int, CellKey], frozenset[Label]]
 
 
 class Substitution:
-    """Replace a callee's symbolic labels by the caller's argument values."""
+    """Replace a callee's symbolic labels by the caller's argument values (one call site: each label is
+    substituted once, however many summary values hold it)."""
 
     def __init__(self, args: list[frozenset[Label]], resolve: FieldResolver | None = None) -> None:
         self.args = args
         self.resolve = resolve  # (param index, field) -> value of that field of the caller's argument object
+        self._memo: dict[Label, tuple[Label, ...]] = {}
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        if not any(lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER) for lab in value):
-            return value
-        out: set[Label] = set()
-        args = self.args
         for lab in value:
             kind = lab[0]
-            if kind == "P":
-                i = lab[1]
-                if i < len(args):
-                    out.update(x for x in args[i] if x[0] not in IDENTITY)
-            elif kind == "A":
-                i = lab[1]
-                if i < len(args):
-                    out.update(x for x in args[i] if x[0] in IDENTITY)
-            elif kind == "FR":
-                if self.resolve is not None:
-                    out.update(self.resolve(lab[1], lab[2]))
-                else:
-                    out.add(Cell(lab[2]))
-            elif kind == "KV":
-                if lab[2][0] in _SUBSTITUTED_INNER:
-                    out.update(Keyed(lab[1], x) for x in self.apply(frozenset((lab[2],))))
-                else:
-                    out.add(lab)  # a keyed constant or source: nothing of the caller in it
-            elif kind == "PK":
-                i = lab[1]
-                if i < len(args):
-                    out.update(read_at_key(args[i], lab[2]))
-            elif kind == "CAT":
-                i = lab[2]
-                if i < len(args):
-                    for x in args[i]:
-                        if x[0] == "C":
-                            out.add(Const(lab[1] + x[1]))
-                        elif x[0] == "P":
-                            out.add(ConcatParam(lab[1], x[1]))
-            else:
-                out.add(lab)
+            if kind in _SUBSTITUTED or (kind == "KV" and lab[2][0] in _SUBSTITUTED_INNER):
+                break
+        else:
+            return value  # nothing of the callee's parameters in it: the same object back
+        memo = self._memo
+        out: set[Label] = set()
+        for lab in value:
+            done = memo.get(lab)
+            if done is None:
+                done = memo[lab] = self._one(lab)
+            out.update(done)
         return frozenset(out)
+
+    def _one(self, lab: Label) -> tuple[Label, ...]:
+        """What one label becomes at this call site."""
+        args = self.args
+        kind = lab[0]
+        if kind == "P":
+            i = lab[1]
+            return tuple(x for x in args[i] if x[0] not in IDENTITY) if i < len(args) else ()
+        if kind == "A":
+            i = lab[1]
+            return tuple(x for x in args[i] if x[0] in IDENTITY) if i < len(args) else ()
+        if kind == "FR":
+            return tuple(self.resolve(lab[1], lab[2])) if self.resolve is not None else (Cell(lab[2]),)
+        if kind == "KV":
+            if lab[2][0] in _SUBSTITUTED_INNER:
+                return tuple(Keyed(lab[1], x) for x in self._one(lab[2]))
+            return (lab,)  # a keyed constant or source: nothing of the caller in it
+        if kind == "PK":
+            i = lab[1]
+            return tuple(read_at_key(args[i], lab[2])) if i < len(args) else ()
+        if kind == "CAT":
+            i = lab[2]
+            out: list[Label] = []
+            if i < len(args):
+                for x in args[i]:
+                    if x[0] == "C":
+                        out.append(Const(lab[1] + x[1]))
+                    elif x[0] == "P":
+                        out.append(ConcatParam(lab[1], x[1]))
+            return tuple(out)
+        return (lab,)
+
+
+def merge_hits(hits: frozenset[SinkHit]) -> frozenset[SinkHit]:
+    """One hit per sink site (kind, API, call site, tag): data, receiver and endpoints united, the shortest path
+    kept. Widening for hits: otherwise every new variant of a value reaching a sink is one more hit, and a
+    recursive method's summary keeps growing."""
+    groups: dict[tuple[object, ...], list[SinkHit]] = {}
+    for h in hits:
+        groups.setdefault((h.kind, h.api, h.path[-1], h.tag), []).append(h)
+    out: set[SinkHit] = set()
+    for group in groups.values():
+        if len(group) == 1:
+            out.add(group[0])
+            continue
+        first = min(group, key=lambda h: (len(h.path), h.path))
+        recvs = [h.recv for h in group if h.recv is not None]
+        out.add(SinkHit(first.kind, first.api, cap(frozenset().union(*(h.data for h in group))),
+                        cap(frozenset().union(*recvs)) if recvs else None, first.tag,
+                        cap(frozenset().union(*(h.endpoints for h in group))), first.path))
+    return frozenset(out)
+
+
+def needed_params(value: frozenset[Label]) -> frozenset[int] | None:
+    """The parameters one of which must carry a sensitive value for `value`, substituted, to carry one
+    (None: it may carry one whatever the caller passes: a source, a cell, a field of a parameter object)."""
+    out: set[int] = set()
+    for lab in value:
+        kind = lab[0]
+        if kind in ("P", "PK"):
+            out.add(lab[1])
+        elif kind == "KV":
+            inner = needed_params(frozenset((lab[2],)))
+            if inner is None:
+                return None
+            out |= inner
+        elif kind in _TAINTING_ANYWAY:
+            return None
+    return frozenset(out)
 
 
 def param_cell(sig: str, index: int) -> CellKey:
@@ -233,4 +291,5 @@ def read_at_key(container: frozenset[Label], at: object) -> set[Label]:
 
 
 _SUBSTITUTED = frozenset(("P", "A", "CAT", "PK", "FR"))
+_TAINTING_ANYWAY = (TAINTING - {"P", "PK"}) | {"FR"}  # sensitive, or resolved to something that may be
 _SUBSTITUTED_INNER = frozenset(("P", "A", "PK", "KV", "FR"))

@@ -474,12 +474,20 @@ def has(value: Iterable[Label], kind: type[Label]) -> bool:
 
 def is_symbolic(value: Iterable[Label]) -> bool:
     """Depends on what a caller passes (must be substituted at call sites)."""
-    return any(lab[0] in SYMBOLIC or (lab[0] == "KV" and is_symbolic((lab[2],))) for lab in value)
+    for lab in value:
+        kind = lab[0]
+        if kind in SYMBOLIC or (kind == "KV" and is_symbolic((lab[2],))):
+            return True
+    return False
 
 
 def is_tainted(value: Iterable[Label]) -> bool:
     """May be a sensitive value now or once parameters and cells are resolved."""
-    return any(lab[0] in TAINTING or (lab[0] == "KV" and is_tainted((lab[2],))) for lab in value)
+    for lab in value:
+        kind = lab[0]
+        if kind in TAINTING or (kind == "KV" and is_tainted((lab[2],))):
+            return True
+    return False
 
 
 def consts(value: Iterable[Label]) -> list[str]:
