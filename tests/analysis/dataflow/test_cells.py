@@ -42,3 +42,21 @@ def test_expansion_is_memoised_until_a_table_grows() -> None:
     assert not cells.add("a", {Const("x")})  # nothing new: the memo stays
     assert cells.add("b", {Source(2)})
     assert Source(2) in cells.expand(value)
+
+
+def test_a_value_may_carry_a_source_only_through_cells_that_reach_one() -> None:
+    from toolkit.analysis.dataflow.values import ParamField
+
+    cells = CellTables()
+    cells.add(("LA;", "imei"), [Source(3)])
+    cells.add(("LA;", "copy"), [Keyed("k", Cell(("LA;", "imei")))])  # reaches the source through a keyed cell
+    cells.add(("LA;", "loop1"), [Cell(("LA;", "loop2")), Const("x")])  # a cycle with no source in it
+    cells.add(("LA;", "loop2"), [Cell(("LA;", "loop1"))])
+    assert cells.may_carry_source(frozenset({Cell(("LA;", "copy"))}))
+    assert cells.may_carry_source(frozenset({CellAt(("LA;", "imei"), "k")}))
+    assert cells.may_carry_source(frozenset({ParamField(1, ("LA;", "imei"))}))  # field-based when unresolved
+    assert not cells.may_carry_source(frozenset({Cell(("LA;", "loop1")), Const("y")}))
+    assert not cells.may_carry_source(frozenset({Cell(("LZ;", "unknown"))}))
+    # the cycle later reaches the source: the answer follows the tables
+    cells.add(("LA;", "loop2"), [Cell(("LA;", "copy"))])
+    assert cells.may_carry_source(frozenset({Cell(("LA;", "loop1"))}))

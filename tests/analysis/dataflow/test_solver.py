@@ -189,3 +189,12 @@ def test_a_method_calling_itself_applies_its_own_summary() -> None:
     hits = [h for h in res.hits if Source(0) in h.data]
     assert [h.kind for h in hits] == ["log"]
     assert len(hits[0].path) == 3  # top -> swap -> swap -> Log.d
+
+
+def test_a_summary_still_changing_after_the_round_bound_is_recorded(monkeypatch) -> None:  # noqa: ANN001
+    dex = assemble(RECURSIVE)
+    monkeypatch.setattr(solver_module, "MAX_ROUNDS", 1)
+    solver = make_solver(dex)
+    solver.ensure(method(dex, f"LR;->top({TM})V"))
+    assert "fixpoint_rounds" in solver.limits.hits
+    assert max(solver.change_count.values()) == 1

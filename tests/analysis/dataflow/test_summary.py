@@ -59,3 +59,29 @@ def test_join_covers_both_summaries_and_keeps_only_shared_promises() -> None:
     # "always sets g" holds in both (either value); "always sets h" only in b, so not after the join
     assert j.fld_out == ((("LA;", "g"), frozenset({Const("1"), Const("2")})),)
     assert j.join(a).key() == j.key() and j.join(b).key() == j.key()  # a fixpoint: joining again changes nothing
+
+
+def test_hits_merge_per_sink_site_keeping_the_shortest_path() -> None:
+    from toolkit.analysis.dataflow.summary import SinkHit, merge_hits
+
+    site = ("LA;", "f", "()V", 4)
+    short = SinkHit("log", "Log.d", frozenset({Param(1)}), None, None, EMPTY, (site,))
+    long_ = SinkHit("log", "Log.d", frozenset({Param(2)}), None, None, frozenset({Const("u")}), (("LA;", "g", "()V", 2), site))
+    other = SinkHit("network", "send", frozenset({Param(1)}), None, None, EMPTY, (site,))
+    merged = merge_hits(frozenset({short, long_, other}))
+    assert len(merged) == 2
+    log = next(h for h in merged if h.kind == "log")
+    assert log.data == frozenset({Param(1), Param(2)}) and log.endpoints == frozenset({Const("u")})
+    assert log.path == (site,)
+    assert other in merged
+
+
+def test_the_parameters_a_value_needs_to_be_sensitive() -> None:
+    from toolkit.analysis.dataflow.summary import needed_params
+    from toolkit.analysis.dataflow.values import ParamField
+
+    assert needed_params(frozenset({Param(1), ParamAt(2, "k"), Keyed("j", Param(3)), Const("c")})) == {1, 2, 3}
+    assert needed_params(frozenset({Const("c"), ParamObject(1)})) == frozenset()  # never sensitive
+    assert needed_params(frozenset({Param(1), Source(0)})) is None  # sensitive whatever the caller passes
+    assert needed_params(frozenset({Cell(("LA;", "f"))})) is None  # a cell may hold something sensitive
+    assert needed_params(frozenset({ParamField(1, ("LA;", "f"))})) is None  # resolved to the field's cell
