@@ -194,6 +194,7 @@ class Insn:
     lit: int = 0
     regs: tuple[int, ...] = ()
     targets: tuple[int, ...] = ()
+    keys: tuple[int, ...] = ()  # packed/sparse-switch: the case value of each target, in order
 
 
 @dataclass(slots=True)
@@ -635,6 +636,7 @@ def decode_units(u: array) -> list[Insn]:
     n = len(u)
     pc = 0
     payloads: dict[int, tuple[int, ...]] = {}
+    case_keys: dict[int, tuple[int, ...]] = {}
     switches: list[tuple[Insn, int, int]] = []
     while pc < n:
         w = u[pc]
@@ -645,6 +647,9 @@ def decode_units(u: array) -> list[Insn]:
                 size = u[pc + 1]
                 tg = [u[pc + 4 + 2 * k] | (u[pc + 5 + 2 * k] << 16) for k in range(size) if pc + 5 + 2 * k < n]
                 payloads[pc] = tuple(_s32(t) for t in tg)
+                if pc + 3 < n:
+                    first = _s32(u[pc + 2] | (u[pc + 3] << 16))
+                    case_keys[pc] = tuple(first + k for k in range(len(tg)))
                 pc += 4 + 2 * size
                 continue
             if hi == 2 and pc + 1 < n:  # sparse-switch-payload
@@ -652,6 +657,7 @@ def decode_units(u: array) -> list[Insn]:
                 base = pc + 2 + 2 * size
                 tg = [u[base + 2 * k] | (u[base + 1 + 2 * k] << 16) for k in range(size) if base + 1 + 2 * k < n]
                 payloads[pc] = tuple(_s32(t) for t in tg)
+                case_keys[pc] = tuple(_s32(u[pc + 2 + 2 * k] | (u[pc + 3 + 2 * k] << 16)) for k in range(len(tg)))
                 pc += 2 + 4 * size
                 continue
             if hi == 3 and pc + 3 < n:  # fill-array-data-payload
@@ -746,6 +752,8 @@ def decode_units(u: array) -> list[Insn]:
     for ins, payload_at, at in switches:
         offsets = payloads.get(payload_at, ())
         ins.targets = tuple(at + r for r in offsets)
+        keys = case_keys.get(payload_at, ())
+        ins.keys = keys if len(keys) == len(offsets) else ()  # a payload that lies about its size: no keys
     return out
 
 

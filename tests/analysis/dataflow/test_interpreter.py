@@ -101,3 +101,83 @@ def test_a_value_thrown_reaches_the_handler() -> None:
 
 def test_array_slots_with_constant_indexes_are_kept_apart() -> None:
     assert _hits(f"LT;->slots({TM})V") == []  # slot 1 holds "clean"; the IMEI is in slot 0
+
+
+SWITCHES = f"""
+.class public LW;
+.super Ljava/lang/Object;
+
+.method public static packed({TM}I)V
+    .registers 5
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    const-string v1, "t"
+    const/4 v2, 0x2
+    packed-switch v2, :table
+    return-void
+    :case0
+    invoke-static {{v1, v0}}, Landroid/util/Log;->d(Ljava/lang/String;Ljava/lang/String;)I
+    return-void
+    :case2
+    return-void
+    :table
+    .packed-switch 0x0
+        :case0
+        :case_none
+        :case2
+    .end packed-switch
+    :case_none
+    return-void
+.end method
+
+.method public static sparse({TM}I)V
+    .registers 5
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    const-string v1, "t"
+    const/16 v2, 0x64
+    sparse-switch v2, :table
+    invoke-static {{v1, v0}}, Landroid/util/Log;->e(Ljava/lang/String;Ljava/lang/String;)I
+    return-void
+    :case100
+    invoke-static {{v1, v0}}, Landroid/util/Log;->w(Ljava/lang/String;Ljava/lang/String;)I
+    return-void
+    :case7
+    invoke-static {{v1, v0}}, Landroid/util/Log;->i(Ljava/lang/String;Ljava/lang/String;)I
+    return-void
+    :table
+    .sparse-switch
+        0x7 -> :case7
+        0x64 -> :case100
+    .end sparse-switch
+.end method
+
+.method public static unknown({TM}I)V
+    .registers 4
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    const-string v1, "t"
+    packed-switch p1, :table
+    return-void
+    :case0
+    invoke-static {{v1, v0}}, Landroid/util/Log;->d(Ljava/lang/String;Ljava/lang/String;)I
+    return-void
+    :table
+    .packed-switch 0x0
+        :case0
+    .end packed-switch
+.end method
+"""
+
+
+def _switch_sinks(name: str) -> list[str]:
+    dex = assemble(SWITCHES)
+    res = make_solver(dex).ensure(method(dex, f"LW;->{name}({TM}I)V"))
+    assert res is not None
+    return sorted(h.api.split("->")[1][:1] for h in res.hits if any(lab[0] == "S" for lab in h.data))
+
+
+def test_a_switch_on_a_constant_follows_only_the_matching_case() -> None:
+    assert _switch_sinks("packed") == []  # the register holds 2: case 2 returns, case 0 (the log) is dead
+    assert _switch_sinks("sparse") == ["w"]  # 100 matches the second key: neither the default nor case 7
+    assert _switch_sinks("unknown") == ["d"]  # a parameter: every case may run

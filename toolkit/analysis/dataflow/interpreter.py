@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 RESULT = -1  # state key of the last call's result (move-result)
 _EXITS = frozenset((0x0E, 0x0F, 0x10, 0x11, 0x27))  # return-void, return*, throw
 _GOTOS = frozenset((0x28, 0x29, 0x2A))
+_SWITCHES = frozenset((0x2B, 0x2C))  # packed-switch, sparse-switch
 MAX_SUMMARY_HITS = 1024  # sink sites (merged per site) whose data depends on the parameters
 MAX_CELLS_IN_SUMMARY = 8  # more Cell labels in a summary value: compacted into one bag cell
 WIDEN_AFTER = 3
@@ -261,6 +262,13 @@ class MethodInterpreter(CallOps):
                 elif op in _GOTOS:
                     falls = False
                     succs.extend(off2i[t] for t in ins.targets if t in off2i)
+                elif op in _SWITCHES and ins.keys and (case := _value(ins.a, state, consts)) is not None:
+                    # a switch on a constant: only the matching case (or the fall-through) is reachable
+                    if case in ins.keys:
+                        falls = False
+                        target = ins.targets[ins.keys.index(case)]
+                        if target in off2i:
+                            succs.append(off2i[target])
                 elif ins.targets:
                     taken = _constant_branch(ins, state, consts) if consts and 0x32 <= op <= 0x3D else None
                     if taken is True:
