@@ -179,6 +179,9 @@ class Solver:
         changes come one class at a time, so readers wait until every summary change has settled."""
         if sig not in self.dirty_set:
             self.dirty_set.add(sig)
+            # a method analysed WIDEN_AFTER times already sits in a recursive component: it waits until the
+            # rest of the work has settled, so that one analysis takes in many callee changes
+            late = late or self.analysis_count.get(sig, 0) >= WIDEN_AFTER
             rank = self.order.get(sig, len(self.order)) + (_LATE if late else 0)
             heapq.heappush(self.dirty, (rank, sig))
 
