@@ -17,7 +17,7 @@ LIMIT_DETAILS = {
     "time_budget": "the per-APK time budget ran out; flows found until then are reported",
     "method_size": "a method larger than the engine decodes was summarised like an unknown library call",
     "block_visits": "a method's control flow did not settle within the visit bound; its summary may be incomplete",
-    "fixpoint_rounds": "a method's summary kept changing (recursion); the last summary was kept",
+    "fixpoint_rounds": "a method's summary kept changing (recursion), or it was analysed again too often; the last summary was kept",
     "dispatch_fanout": "a virtual call with too many possible app targets and no known receiver was not followed",
     "value_size": "values with more labels than the bound were cut (constants dropped: an endpoint may be missing)",
     "caller_walk": "the walk from sinks up to the entry points stopped before reaching every caller",

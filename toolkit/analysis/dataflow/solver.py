@@ -6,6 +6,15 @@ the call graph in reverse topological order) and analyses them callees first. A 
 interpretation before its summary exists (dispatch by receiver object, callbacks, reflection) is queued and
 answered with an empty summary; when its summary appears, or any summary changes, the methods that used it are
 analysed again (`dependents`), until nothing changes. Recursion inside a component converges the same way.
+
+Convergence in recursive components (protobuf, ORM and logging libraries are big ones):
+- widening: from its WIDEN_AFTER-th analysis on, a method's new summary is joined with the previous one
+  (`Summary.join`), so a summary only grows and cannot oscillate (strong updates made some alternate);
+  its cells, constants and sink hits go into bags and one hit per sink site (`merge_hits`);
+- scheduling: dirty methods are analysed callees first (by first-analysis order); a method already analysed
+  WIDEN_AFTER times waits until everything else has settled, so one analysis takes in many callee changes;
+- bounds: MAX_ROUNDS changes of one summary, MAX_ANALYSES analyses of one method; either is recorded as the
+  `fixpoint_rounds` limit (status partial), never silent.
 """
 
 from __future__ import annotations
