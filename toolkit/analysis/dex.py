@@ -248,6 +248,14 @@ class ClassDef:
     field_idxs: list[int] = field(default_factory=list)
     _field_names: set[str] | None = None
 
+    def field_type(self, name: str) -> str | None:
+        """The type descriptor of the field `name` this class declares (None: it declares none)."""
+        for i in self.field_idxs:
+            _cls, fname, ftype = self.dex.field_ref(i)
+            if fname == name:
+                return ftype
+        return None
+
     def declares_field(self, name: str) -> bool:
         if self._field_names is None:
             self._field_names = {self.dex.field_ref(i)[1] for i in self.field_idxs}

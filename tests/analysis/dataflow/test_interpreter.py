@@ -181,3 +181,30 @@ def test_a_switch_on_a_constant_follows_only_the_matching_case() -> None:
     assert _switch_sinks("packed") == []  # the register holds 2: case 2 returns, case 0 (the log) is dead
     assert _switch_sinks("sparse") == ["w"]  # 100 matches the second key: neither the default nor case 7
     assert _switch_sinks("unknown") == ["d"]  # a parameter: every case may run
+
+
+GATED = f"""
+.class public LG;
+.super Ljava/lang/Object;
+
+.field public static DEBUG:Z
+
+.method public static log({TM})V
+    .registers 3
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    sget-boolean v1, LG;->DEBUG:Z
+    if-eqz v1, :off
+    const-string v1, "t"
+    invoke-static {{v1, v0}}, Landroid/util/Log;->d(Ljava/lang/String;Ljava/lang/String;)I
+    :off
+    return-void
+.end method
+"""
+
+
+def test_a_branch_on_a_static_flag_never_set_is_pruned() -> None:
+    dex = assemble(GATED)
+    res = make_solver(dex).ensure(method(dex, f"LG;->log({TM})V"))
+    assert res is not None
+    assert [h for h in res.hits if any(lab[0] == "S" for lab in h.data)] == []  # DEBUG is only ever false

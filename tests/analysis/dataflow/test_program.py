@@ -36,3 +36,43 @@ def test_an_app_object_is_kept_only_where_its_type_fits() -> None:
     value = frozenset({AppObject("LImpl;"), Source(1)})
     assert program.typed(value, "Ljava/lang/String;") == frozenset({Source(1)})  # the data stays
     assert program.typed(value, "LBase;") is value
+
+
+FLAGS = """
+.class public LF;
+.super Ljava/lang/Object;
+
+.field public static NEVER:Z
+.field public static final DEBUG:Z
+.field public static ON:Z
+.field public static LEVEL:I
+.field public static ANY:I
+
+.method static constructor <clinit>()V
+    .registers 1
+    const/4 v0, 0x0
+    sput-boolean v0, LF;->DEBUG:Z
+    const/16 v0, 0x7
+    sput v0, LF;->LEVEL:I
+    return-void
+.end method
+
+.method public static enable(I)V
+    .registers 2
+    const/4 v0, 0x1
+    sput-boolean v0, LF;->ON:Z
+    sput p0, LF;->ANY:I
+    const/16 v0, 0x7
+    sput v0, LF;->LEVEL:I
+    return-void
+.end method
+"""
+
+
+def test_a_static_field_holding_one_constant_is_read_as_that_constant() -> None:
+    program = Program([assemble(FLAGS)], load_catalogue())
+    assert program.static_constant("LF;", "NEVER") == 0  # never written: the default
+    assert program.static_constant("LF;", "DEBUG") == 0  # a blank final set false in <clinit>
+    assert program.static_constant("LF;", "LEVEL") == 7  # every write stores 7, <clinit> among them
+    assert program.static_constant("LF;", "ON") is None  # false by default, true once enable() ran
+    assert program.static_constant("LF;", "ANY") is None  # written with a parameter

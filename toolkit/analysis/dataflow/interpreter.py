@@ -47,7 +47,7 @@ from toolkit.analysis.dataflow.values import (
     is_symbolic,
     is_tainted,
 )
-from toolkit.analysis.dex import INVOKE_OPS, IPUT_OPS, SPUT_OPS, Insn, MethodDef
+from toolkit.analysis.dex import INVOKE_OPS, IPUT_OPS, SGET_OPS, SPUT_OPS, Insn, MethodDef
 
 if TYPE_CHECKING:
     from toolkit.analysis.dataflow.solver import Solver
@@ -84,14 +84,16 @@ _WRITES_A = frozenset([*range(0x01, 0x0E), *range(0x16, 0x1A), 0x20, 0x21, *rang
 _MAY_WRITE_WIDE = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])
 
 
-def constant_registers(insns: list[Insn], first_param: int) -> frozenset[int]:
-    """Registers written only by 32-bit const instructions (and not parameters): where the state holds a single
-    constant for one of them, that is its value on every path. (Values alone cannot say it: arithmetic yields no
-    constant, so the counter of `for (i = 0; ...; i++)` would look constant.)"""
+def constant_registers(insns: list[Insn], first_param: int,
+                       constant_read: Callable[[Insn], bool] | None = None) -> frozenset[int]:
+    """Registers written only by 32-bit const instructions (and not parameters), or by reads of static fields
+    that hold one constant (`constant_read`): where the state holds a single constant for one of them, that is
+    its value on every path. (Values alone cannot say it: arithmetic yields no constant, so the counter of
+    `for (i = 0; ...; i++)` would look constant.)"""
     consts: set[int] = set()
     other: set[int] = set()
     for ins in insns:
-        if ins.op in _CONST_OPS:
+        if ins.op in _CONST_OPS or (constant_read is not None and ins.op in SGET_OPS and constant_read(ins)):
             consts.add(ins.a)
         elif ins.op in _WRITES_A:
             other.add(ins.a)
@@ -232,7 +234,7 @@ class MethodInterpreter(CallOps):
         starts = sorted(leaders)
         block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
         in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
-        consts = constant_registers(insns, code.registers - code.ins)
+        consts = constant_registers(insns, code.registers - code.ins, lambda ins: self._static_constant(ins) is not None)
         work = deque([0])
         queued = {0}
         visits = 0
@@ -515,10 +517,24 @@ class MethodInterpreter(CallOps):
         else:
             self._mutate(st, ins.b, val)
 
+    def _static_constant(self, ins: Insn) -> int | None:
+        """The one value an sget of an app static field can read (see Program.static_constant), outside the
+        field's own class initialiser (which may read it before its write)."""
+        cls, name, _t = self.m.dex.field_ref(ins.idx)
+        cls, name = self.p.field_key(cls, name)
+        if self.m.class_desc == cls and self.m.name == "<clinit>":
+            return None
+        return self.p.static_constant(cls, name)
+
     def _sget(self, ins: Insn, st: State) -> None:
         cls, name, _t = self.m.dex.field_ref(ins.idx)
         cls, name = self.p.field_key(cls, name)
         self._class_init(cls)
+        if ins.op in (0x60, 0x63, 0x64, 0x65, 0x66):  # sget of a 32-bit value: a flag that holds one constant
+            value = self._static_constant(ins) if ("fld", (cls, name)) not in st else None
+            if value is not None:
+                st[ins.a] = frozenset({SmallInt(value)}) if abs(value) < 20 else frozenset({Num(value)})
+                return
         kind = self.cat.provider_fields.get(f"{cls}->{name}")
         if kind is not None:
             st[ins.a] = frozenset({ProviderUri(kind)})

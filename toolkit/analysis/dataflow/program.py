@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from toolkit.analysis.catalogue import Catalogue
 from toolkit.analysis.dataflow.values import Label
-from toolkit.analysis.dex import INVOKE_KIND, INVOKE_OPS, ClassDef, DexError, DexFile, MethodDef
+from toolkit.analysis.dex import INVOKE_KIND, INVOKE_OPS, SPUT_OPS, ClassDef, DexError, DexFile, Insn, MethodDef
 
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset in code units
 
@@ -65,6 +65,7 @@ class Program:
         self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
         self._supers_cache: dict[str, list[str]] = {}
         self._may_be_cache: dict[tuple[str, str], bool] = {}
+        self._static_constants: dict[tuple[str, str], int | None] = {}
         self._final_types = frozenset(catalogue.families.final_types)
 
     def is_app(self, desc: str) -> bool:
@@ -113,6 +114,41 @@ class Program:
                 cur = cdef.superclass
             self._field_cache[key] = hit
         return hit
+
+    def static_constant(self, cls: str, name: str) -> int | None:
+        """The value every read of app static field (cls, name) sees, when there is only one: each write in
+        the app stores the same constant (from a const instruction just before, on one straight path), and
+        the default 0 counts unless the class's own <clinit> writes the field. Release builds gate logging and
+        uploads on such flags ("static boolean DEBUG = false"). Writes through reflection are not seen."""
+        key = (cls, name)
+        if key in self._static_constants:
+            return self._static_constants[key]
+        self._static_constants[key] = None  # (while looking: a recursive question has no constant)
+        cdef = self.classes.get(cls)
+        if cdef is None or not self.is_app(cls) or cdef.field_type(name) not in _INT_TYPES:
+            return None
+        values: set[int] = set()
+        written_in_clinit = False
+        owners = [cls, *self.all_subtypes(cls, 50)]
+        for dex in self.dexes:
+            idxs = {i for owner in owners for i in dex.find_fields(owner, name)}
+            for m in dex.methods_referencing(SPUT_OPS, idxs):
+                code = dex.code(m)
+                if code is None:
+                    return None
+                joins = {t for ins in code.insns for t in ins.targets} | {a for tb in code.tries for _t, a in tb.handlers}
+                for i, ins in enumerate(code.insns):
+                    if ins.op in SPUT_OPS and ins.idx in idxs:
+                        value = _const_before(code.insns, i, ins.a, joins)
+                        if value is None:
+                            return None
+                        values.add(value)
+                        written_in_clinit |= m.name == "<clinit>" and m.class_desc == cls
+        if not written_in_clinit:
+            values.add(0)
+        result = next(iter(values)) if len(values) == 1 else None
+        self._static_constants[key] = result
+        return result
 
     def may_be(self, cls: str, declared: str) -> bool:
         """Whether an object of app class `cls` may be a value of the declared type (field type, return type).
@@ -229,3 +265,26 @@ class Program:
                     for mdef in found:
                         out.setdefault(mdef.sig, mdef)
         return list(out.values())
+
+
+_INT_TYPES = frozenset("ZBSCI")  # 32-bit fields: what const, const/4, const/16 and const/high16 write
+_CONSTS = frozenset(range(0x12, 0x16))
+
+
+def _const_before(insns: list[Insn], at: int, reg: int, joins: set[int]) -> int | None:
+    """The constant register `reg` holds at instruction `at`, when the last write to it is a 32-bit const on
+    the straight code just before (no branch in between, no jump landing after it)."""
+    for j in range(at - 1, -1, -1):
+        ins = insns[j]
+        if ins.targets:
+            return None
+        if ins.a == reg:  # written here (or read: either way, only a const is trusted)
+            return ins.lit if ins.op in _CONSTS else None
+        if ins.a + 1 == reg and ins.op in _WIDE_WRITES:
+            return None
+        if ins.off in joins:
+            return None
+    return None
+
+
+_WIDE_WRITES = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])
