@@ -86,7 +86,11 @@ class Summary:
     def hits_by_need(self) -> tuple[tuple[SinkHit, frozenset[int] | None], ...]:
         """Each hit with the parameters whose data it needs to carry anything sensitive (None: it may anyway),
         so that a caller passing nothing sensitive there skips it without substituting."""
-        return tuple((h, needed_params(h.data)) for h in self.hits)
+        # a hit on a tagged sink (a stream's kind) is checked against the receiver the caller passes: always
+        # applied; otherwise only the parameters' part of its data is new to a caller (sources, cells and fields
+        # of parameter objects in it are already reported, field-based, by the method's own hit)
+        return tuple((h, None if h.tag is not None else needed_params(h.data, _REPORTED_BY_CALLEE))
+                     for h in self.hits)
 
     @cached_property
     def iccs_by_need(self) -> tuple[tuple[IccSend, frozenset[int] | None], ...]:
@@ -222,16 +226,19 @@ def merge_hits(hits: frozenset[SinkHit]) -> frozenset[SinkHit]:
     return frozenset(out)
 
 
-def needed_params(value: frozenset[Label]) -> frozenset[int] | None:
+def needed_params(value: frozenset[Label], ignored: frozenset[str] = frozenset()) -> frozenset[int] | None:
     """The parameters one of which must carry a sensitive value for `value`, substituted, to carry one
-    (None: it may carry one whatever the caller passes: a source, a cell, a field of a parameter object)."""
+    (None: it may carry one whatever the caller passes: a source, a cell, a field of a parameter object).
+    Labels of the `ignored` kinds do not count (what they carry is reported elsewhere)."""
     out: set[int] = set()
     for lab in value:
         kind = lab[0]
+        if kind in ignored:
+            continue
         if kind in ("P", "PK"):
             out.add(lab[1])
         elif kind == "KV":
-            inner = needed_params(frozenset((lab[2],)))
+            inner = needed_params(frozenset((lab[2],)), ignored)
             if inner is None:
                 return None
             out |= inner
@@ -292,4 +299,7 @@ def read_at_key(container: frozenset[Label], at: object) -> set[Label]:
 
 _SUBSTITUTED = frozenset(("P", "A", "CAT", "PK", "FR"))
 _TAINTING_ANYWAY = (TAINTING - {"P", "PK"}) | {"FR"}  # sensitive, or resolved to something that may be
+# what a method's own sink hit reports without its callers: sources, global cells and (field-based) fields of
+# its parameter objects; a caller re-applying the hit adds only a longer path to the same flow
+_REPORTED_BY_CALLEE = frozenset(("S", "G", "GK", "FR"))
 _SUBSTITUTED_INNER = frozenset(("P", "A", "PK", "KV", "FR"))
