@@ -85,3 +85,15 @@ def test_the_parameters_a_value_needs_to_be_sensitive() -> None:
     assert needed_params(frozenset({Param(1), Source(0)})) is None  # sensitive whatever the caller passes
     assert needed_params(frozenset({Cell(("LA;", "f"))})) is None  # a cell may hold something sensitive
     assert needed_params(frozenset({ParamField(1, ("LA;", "f"))})) is None  # resolved to the field's cell
+
+
+def test_callers_reapply_a_hit_only_for_what_their_arguments_add() -> None:
+    from toolkit.analysis.dataflow.summary import SinkHit, Summary
+    from toolkit.analysis.dataflow.values import ParamField
+
+    site = ("LA;", "f", "()V", 4)
+    own = SinkHit("log", "Log.d", frozenset({ParamField(0, ("LA;", "f")), Source(1), Param(2)}), None, None, EMPTY, (site,))
+    tagged = SinkHit("file", "write", frozenset({Source(1)}), frozenset({Param(1)}), "stream", EMPTY, (site,))
+    needs = dict(Summary(hits=frozenset({own, tagged})).hits_by_need)
+    assert needs[own] == {2}  # the source and the receiver's field are reported by the method's own hit
+    assert needs[tagged] is None  # which stream it is comes from the caller
