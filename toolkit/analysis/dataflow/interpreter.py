@@ -56,7 +56,7 @@ RESULT = -1  # state key of the last call's result (move-result)
 _EXITS = frozenset((0x0E, 0x0F, 0x10, 0x11, 0x27))  # return-void, return*, throw
 _GOTOS = frozenset((0x28, 0x29, 0x2A))
 _SWITCHES = frozenset((0x2B, 0x2C))  # packed-switch, sparse-switch
-MAX_SUMMARY_HITS = 1024  # sink sites (merged per site) whose data depends on the parameters
+MAX_SUMMARY_HITS = 256  # sink sites (merged per site) whose data depends on the parameters
 MAX_CELLS_IN_SUMMARY = 8  # more Cell labels in a summary value: compacted into one bag cell
 WIDEN_AFTER = 3
 _BAGGED = frozenset(("G",))
@@ -304,11 +304,15 @@ class MethodInterpreter(CallOps):
         res.iccs = set(_shortest(res.iccs, lambda c: (c.api, c.path[-1], c.intent, c.always_external, c.internal_only)))
         symbolic = frozenset(self._compact_hit(h) for h in res.hits
                              if is_symbolic(h.data) or (h.recv is not None and is_symbolic(h.recv)))
-        if self.e.analysis_count.get(self.m.sig, 0) >= WIDEN_AFTER:
-            symbolic = merge_hits(symbolic)  # widened: one hit per sink site, or recursion keeps adding variants
-        sym_hits = sorted(symbolic, key=_by_path)
-        if len(sym_hits) > MAX_SUMMARY_HITS:
+        if self.e.analysis_count.get(self.m.sig, 0) >= WIDEN_AFTER or len(symbolic) > MAX_SUMMARY_HITS:
+            # widened, or too many: one hit per sink site (recursion otherwise keeps adding variants)
+            symbolic = merge_hits(symbolic)
+        if len(symbolic) > MAX_SUMMARY_HITS:
+            # still too many sink sites reach the parameters: callers learn one site per sink API (their flows
+            # keep source, sink kind and a real path, not every site); recorded, since sites go missing
             self.e.limits.hit("summary_hits", self.m.sig)
+            symbolic = merge_hits(symbolic, per_site=False)
+        sym_hits = sorted(symbolic, key=_by_path)
         sym_writes: set[tuple[object, frozenset[Label]]] = set()
         used: set[int] = set()
         info: set[tuple[object, int]] = set()
@@ -324,7 +328,7 @@ class MethodInterpreter(CallOps):
         res.summary = Summary(
             ret=self._compact(self.ret, "ret"),
             mutations={k: self._compact(v, ("mut", k)) for k, v in self.mut.items()},
-            hits=frozenset(sym_hits[:MAX_SUMMARY_HITS]),
+            hits=frozenset(sym_hits),
             writes=frozenset(sym_writes),
             param_cells=frozenset(used),
             info_params=tuple(sorted(info, key=repr)),

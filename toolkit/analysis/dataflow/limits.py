@@ -24,7 +24,7 @@ LIMIT_DETAILS = {
     "cell_expansion": "a value resolved through global cells was too large; part of it was dropped",
     "cell_rounds": "global cells (fields, intents between components) did not settle within the round bound",
     "trigger_search": "the reverse search from a flow to its entry points stopped; some triggers may be missing",
-    "summary_hits": "a method's summary kept only the shortest sink paths that depend on its parameters",
+    "summary_hits": "a method reaching many sink sites with its parameters' data told its callers one site per sink API; flows through it name that site, not every one",
 }
 
 

@@ -206,13 +206,14 @@ class Substitution:
         return (lab,)
 
 
-def merge_hits(hits: frozenset[SinkHit]) -> frozenset[SinkHit]:
+def merge_hits(hits: frozenset[SinkHit], per_site: bool = True) -> frozenset[SinkHit]:
     """One hit per sink site (kind, API, call site, tag): data, receiver and endpoints united, the shortest path
     kept. Widening for hits: otherwise every new variant of a value reaching a sink is one more hit, and a
-    recursive method's summary keeps growing."""
+    recursive method's summary keeps growing. `per_site=False`: one hit per sink kind and API (a library
+    printing through hundreds of methods), the nearest site standing for the others."""
     groups: dict[tuple[object, ...], list[SinkHit]] = {}
     for h in hits:
-        groups.setdefault((h.kind, h.api, h.path[-1], h.tag), []).append(h)
+        groups.setdefault((h.kind, h.api, h.path[-1] if per_site else None, h.tag), []).append(h)
     out: set[SinkHit] = set()
     for group in groups.values():
         if len(group) == 1:
