@@ -82,8 +82,8 @@ class CallOps(HeapOps):
             return [mdef] if mdef is not None and mdef.code_off else []
         # receiver objects whose class can actually be the call's class (an AppObject that travelled through a
         # library call, e.g. getSystemService on an activity, must not redirect TelephonyManager calls)
-        objs = [lab[1] for lab in recv if lab[0] == "O"
-                and (lab[1] == cls or cls == "Ljava/lang/Object;" or cls in p.supers(lab[1]))]
+        objs = sorted({lab[1] for lab in recv if lab[0] == "O"
+                       and (lab[1] == cls or cls == "Ljava/lang/Object;" or cls in p.supers(lab[1]))})
         out: list[MethodDef] = []
         seen: set[str] = set()
         if objs:

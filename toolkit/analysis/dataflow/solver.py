@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import logging
 import struct
-from collections import deque
 from collections.abc import Callable
 
 from toolkit.analysis.dataflow.calls import MAX_TARGETS
@@ -62,7 +61,9 @@ class Solver:
         self.limits = limits
         self.results: dict[str, MethodResult] = {}
         self.dependents: dict[str, set[str]] = {}
-        self.pending: deque[MethodDef] = deque()  # callees met before their summary existed
+        # callees met before their summary existed, taken in signature order: the order an analysis meets them
+        # in follows set iteration (hash seeds), and with a limit hit the order could change the result
+        self.pending: list[tuple[str, MethodDef]] = []
         self.queued: set[str] = set()
         # methods to analyse again, callees first: ordered by when each was first analysed (bottom-up order), so
         # a recursive component settles before the methods above it look again
@@ -99,7 +100,7 @@ class Solver:
         while self.pending or self.dirty:
             self.limits.check_time()
             if self.pending:
-                m = self.pending.popleft()
+                _sig, m = heapq.heappop(self.pending)
                 self.queued.discard(m.sig)
                 if m.sig not in self.results:
                     self._bottom_up(m)
@@ -124,7 +125,7 @@ class Solver:
             return DEFAULT_SUMMARY
         if callee.sig not in self.queued:
             self.queued.add(callee.sig)
-            self.pending.append(callee)
+            heapq.heappush(self.pending, (callee.sig, callee))
         return _EMPTY_SUMMARY
 
     def occ(self, kind: str, api: str, where: Loc) -> Label:

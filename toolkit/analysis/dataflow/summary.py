@@ -159,15 +159,15 @@ class Substitution:
         self._memo: dict[Label, tuple[Label, ...]] = {}
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        for lab in value:
-            kind = lab[0]
-            if kind in _SUBSTITUTED or (kind == "KV" and lab[2][0] in _SUBSTITUTED_INNER):
-                break
-        else:
+        changed = [lab for lab in value
+                   if lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER)]
+        if not changed:
             return value  # nothing of the callee's parameters in it: the same object back
+        # the labels that stay are copied as a block; only the substituted ones are looked at one by one
+        out = set(value)
+        out.difference_update(changed)
         memo = self._memo
-        out: set[Label] = set()
-        for lab in value:
+        for lab in changed:
             done = memo.get(lab)
             if done is None:
                 done = memo[lab] = self._one(lab)
