@@ -145,6 +145,10 @@ IPUT_OPS = frozenset(range(0x59, 0x60))
 SGET_OPS = frozenset(range(0x60, 0x67))
 SPUT_OPS = frozenset(range(0x67, 0x6E))
 RETURN_OPS = frozenset((0x0E, 0x0F, 0x10, 0x11))
+CONST32_OPS = frozenset(range(0x12, 0x16))  # const/4, const/16, const, const/high16: a 32-bit literal into vA
+# instructions that may write a register pair vA, vA+1 (move-wide, move-result-wide, const-wide, aget/iget/sget-wide,
+# and every arithmetic instruction, some of which give a long or a double)
+MAY_WRITE_WIDE_OPS = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])
 INVOKE_KIND = {0x6E: "virtual", 0x6F: "super", 0x70: "direct", 0x71: "static", 0x72: "interface",
                0x74: "virtual", 0x75: "super", 0x76: "direct", 0x77: "static", 0x78: "interface"}
 

@@ -159,9 +159,14 @@ class CallOps(HeapOps):
                 self._mutate(st, reg, sub.apply(added))
         if summ.mutations:
             sub = Substitution(args, resolve)  # the mutations may have changed fields of local objects
-        tainted_args = [is_tainted(a) for a in args]
+        tainted_args = [is_tainted(a) for a in args] if summ.hits or summ.iccs else []
+
+        def adds_nothing(needs: frozenset[int] | None) -> bool:
+            """None of the parameters the summary value needs carries anything sensitive here."""
+            return needs is not None and not any(i < len(tainted_args) and tainted_args[i] for i in needs)
+
         for hit, needs in summ.hits_by_need:
-            if needs is not None and not any(i < len(args) and tainted_args[i] for i in needs):
+            if adds_nothing(needs):
                 continue  # what the caller passes there is nothing sensitive
             data = sub.apply(hit.data)
             if not is_tainted(data):
@@ -177,7 +182,7 @@ class CallOps(HeapOps):
             if i < len(args):
                 self.e.record_field_info(key, args[i])
         for icc, needs in summ.iccs_by_need:
-            if needs is not None and not any(i < len(args) and tainted_args[i] for i in needs):
+            if adds_nothing(needs):
                 continue
             intent = sub.apply(icc.intent)
             if is_tainted(intent):

@@ -21,6 +21,7 @@ from toolkit.analysis.dataflow.summary import (
     SinkHit,
     State,
     Summary,
+    by_path,
     merge_hits,
     to_param_cells,
 )
@@ -47,7 +48,16 @@ from toolkit.analysis.dataflow.values import (
     is_symbolic,
     is_tainted,
 )
-from toolkit.analysis.dex import INVOKE_OPS, IPUT_OPS, SGET_OPS, SPUT_OPS, Insn, MethodDef
+from toolkit.analysis.dex import (
+    CONST32_OPS,
+    INVOKE_OPS,
+    IPUT_OPS,
+    MAY_WRITE_WIDE_OPS,
+    SGET_OPS,
+    SPUT_OPS,
+    Insn,
+    MethodDef,
+)
 
 if TYPE_CHECKING:
     from toolkit.analysis.dataflow.solver import Solver
@@ -73,15 +83,11 @@ _COMPARE = {0: lambda x, y: x == y, 1: lambda x, y: x != y, 2: lambda x, y: x < 
             4: lambda x, y: x > y, 5: lambda x, y: x <= y}  # if-eq/ne/lt/ge/gt/le, and their -z forms
 
 
-_CONST_OPS = range(0x12, 0x16)  # const/4, const/16, const, const/high16 (32-bit)
 # instructions that may write an integer the interpreter does not know to register a (its value is then no label
 # at all, which a join cannot tell from "not written"); wide ones also write a+1, counted for all of them.
 # const-string/class, new-instance/array and check-cast write labels that are no integer: they need no care.
 _WRITES_A = frozenset([*range(0x01, 0x0E), *range(0x16, 0x1A), 0x20, 0x21, *range(0x2D, 0x32),
                        *range(0x44, 0x4B), *range(0x52, 0x59), *range(0x60, 0x67), *range(0x7B, 0xE3), 0xFE, 0xFF])
-# of those, the ones that may write a register pair (move-wide, move-result-wide, const-wide, aget/iget/sget-wide,
-# and every arithmetic instruction, some of which give a long or a double)
-_MAY_WRITE_WIDE = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])
 
 
 def constant_registers(insns: list[Insn], first_param: int,
@@ -93,11 +99,11 @@ def constant_registers(insns: list[Insn], first_param: int,
     consts: set[int] = set()
     other: set[int] = set()
     for ins in insns:
-        if ins.op in _CONST_OPS or (constant_read is not None and ins.op in SGET_OPS and constant_read(ins)):
+        if ins.op in CONST32_OPS or (constant_read is not None and ins.op in SGET_OPS and constant_read(ins)):
             consts.add(ins.a)
         elif ins.op in _WRITES_A:
             other.add(ins.a)
-            if ins.op in _MAY_WRITE_WIDE:
+            if ins.op in MAY_WRITE_WIDE_OPS:
                 other.add(ins.a + 1)
     return frozenset(r for r in consts - other if r < first_param)
 
@@ -127,14 +133,10 @@ def _constant_branch(ins: Insn, state: State, consts: frozenset[int]) -> bool | 
 _Pathed = TypeVar("_Pathed", SinkHit, IccSend)
 
 
-def _by_path(item: SinkHit | IccSend) -> tuple[int, tuple[object, ...]]:
-    return (len(item.path), item.path)
-
-
 def _shortest(items: Iterable[_Pathed], key: Callable[[_Pathed], object]) -> list[_Pathed]:
     """Of the items with one key, the one with the shortest (then smallest) path."""
     out: dict[object, _Pathed] = {}
-    for item in sorted(items, key=_by_path):
+    for item in sorted(items, key=by_path):
         out.setdefault(key(item), item)
     return list(out.values())
 
@@ -312,7 +314,7 @@ class MethodInterpreter(CallOps):
             # keep source, sink kind and a real path, not every site); recorded, since sites go missing
             self.e.limits.hit("summary_hits", self.m.sig)
             symbolic = merge_hits(symbolic, per_site=False)
-        sym_hits = sorted(symbolic, key=_by_path)
+        sym_hits = sorted(symbolic, key=by_path)
         sym_writes: set[tuple[object, frozenset[Label]]] = set()
         used: set[int] = set()
         info: set[tuple[object, int]] = set()

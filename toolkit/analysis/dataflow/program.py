@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from toolkit.analysis.catalogue import Catalogue
 from toolkit.analysis.dataflow.values import Label
-from toolkit.analysis.dex import INVOKE_KIND, INVOKE_OPS, SPUT_OPS, ClassDef, DexError, DexFile, Insn, MethodDef
+from toolkit.analysis.dex import (
+    CONST32_OPS,
+    INVOKE_KIND,
+    INVOKE_OPS,
+    MAY_WRITE_WIDE_OPS,
+    SPUT_OPS,
+    ClassDef,
+    DexError,
+    DexFile,
+    Insn,
+    MethodDef,
+)
 
 Loc = tuple[str, str, str, int]  # class descriptor, method name, proto, offset in code units
 
@@ -268,7 +279,6 @@ class Program:
 
 
 _INT_TYPES = frozenset("ZBSCI")  # 32-bit fields: what const, const/4, const/16 and const/high16 write
-_CONSTS = frozenset(range(0x12, 0x16))
 
 
 def _const_before(insns: list[Insn], at: int, reg: int, joins: set[int]) -> int | None:
@@ -279,12 +289,10 @@ def _const_before(insns: list[Insn], at: int, reg: int, joins: set[int]) -> int 
         if ins.targets:
             return None
         if ins.a == reg:  # written here (or read: either way, only a const is trusted)
-            return ins.lit if ins.op in _CONSTS else None
-        if ins.a + 1 == reg and ins.op in _WIDE_WRITES:
+            return ins.lit if ins.op in CONST32_OPS else None
+        if ins.a + 1 == reg and ins.op in MAY_WRITE_WIDE_OPS:
             return None
         if ins.off in joins:
             return None
     return None
 
-
-_WIDE_WRITES = frozenset([0x04, 0x05, 0x06, 0x0B, 0x16, 0x17, 0x18, 0x19, 0x45, 0x53, 0x61, *range(0x7B, 0xE3)])

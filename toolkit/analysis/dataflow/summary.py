@@ -206,6 +206,11 @@ class Substitution:
         return (lab,)
 
 
+def by_path(item: SinkHit | IccSend) -> tuple[int, tuple[object, ...]]:
+    """Sort key: shorter paths first, then the smaller path (a flow reports the shortest)."""
+    return (len(item.path), item.path)
+
+
 def merge_hits(hits: frozenset[SinkHit], per_site: bool = True) -> frozenset[SinkHit]:
     """One hit per sink site (kind, API, call site, tag): data, receiver and endpoints united, the shortest path
     kept. Widening for hits: otherwise every new variant of a value reaching a sink is one more hit, and a
@@ -219,7 +224,7 @@ def merge_hits(hits: frozenset[SinkHit], per_site: bool = True) -> frozenset[Sin
         if len(group) == 1:
             out.add(group[0])
             continue
-        first = min(group, key=lambda h: (len(h.path), h.path))
+        first = min(group, key=by_path)
         recvs = [h.recv for h in group if h.recv is not None]
         out.add(SinkHit(first.kind, first.api, cap(frozenset().union(*(h.data for h in group))),
                         cap(frozenset().union(*recvs)) if recvs else None, first.tag,
