@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError
 
+from toolkit import yamlio
 from toolkit.models.common import PhModel
 from toolkit.resources import rules_dir
 
@@ -244,7 +245,7 @@ class ModelsFile(PhModel):
 
 def _load(path: Path, model: type[PhModel]) -> PhModel:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlio.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from toolkit import yamlio
 from toolkit.analysis.catalogue import RULES_DIR, CatalogueError
 from toolkit.models import ApkReport, Confidence, Finding, Flow, RuleInfo, Severity
 from toolkit.models.common import PhModel
@@ -96,7 +97,7 @@ class RuleTest(PhModel):
 
 def _load_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlio.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from toolkit import yamlio
 from toolkit.resources import profiles_dir
 
 log = logging.getLogger(__name__)
@@ -331,7 +332,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         raise ProfileError(f"{yml}: no such profile (built-in profiles: "
                            f"{', '.join(sorted(p.name for p in BUILTIN_PROFILES.iterdir() if p.is_dir()))})")
     try:
-        data = yaml.safe_load(yml.read_text(encoding="utf-8"))
+        data = yamlio.safe_load(yml.read_text(encoding="utf-8"))
         spec = ProfileSpec.model_validate(data)
     except (yaml.YAMLError, ValidationError) as e:
         raise ProfileError(f"{yml}: invalid profile: {e}") from e

@@ -13,6 +13,7 @@ from typing import TypeVar
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from toolkit import yamlio
 from toolkit.models import RuleInfo
 from toolkit.models.common import PhModel
 from toolkit.resources import rules_dir
@@ -119,7 +120,7 @@ class TrackerFile(PhModel):
 
 def _load_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlio.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StoreDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from toolkit import yamlio
 from toolkit.acquisition.firmware.dev import Dev
 from toolkit.acquisition.firmware.errors import FirmwareError
 
@@ -147,7 +148,7 @@ def _source_text(src: object) -> str:
 def ozip_keys(path: Path = KEYS_FILE) -> list[OzipKey]:
     """The AES keys phonehome knows (data file, each with the models and the public sources it comes from)."""
     try:
-        doc = yaml.safe_load(path.read_text("utf-8")) or {}
+        doc = yamlio.safe_load(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return []
     out = []
@@ -244,7 +245,7 @@ _OLD_NAMES = {"ANDROID": "system", "USRDATA": "userdata", "CACHE": "cache", "CUS
 def parse_scatter(text: str, name: str) -> Scatter:
     """A MediaTek scatter file (config V1.x). Raises FirmwareError if it is not one."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlio.safe_load(text)
     except yaml.YAMLError as e:
         raise FirmwareError(name, f"MediaTek scatter file does not parse: {str(e).splitlines()[0]}") from e
     if not isinstance(doc, list):
