@@ -1,7 +1,6 @@
 """YAML reading for the whole toolkit: libyaml's C parser when PyYAML was built with it, the pure-Python one
-otherwise. Both build the same documents; a file that does not parse is read again by the Python one, for
-its clearer message; every analysis worker loads the rule and
-model files, and the C parser does it about 7 times faster."""
+otherwise. Both build the same documents; a file that does not parse is read again by the Python one, for its
+clearer message. Every analysis worker loads the rule and model files: the C parser does it ~7 times faster."""
 
 from __future__ import annotations
 
