@@ -550,6 +550,27 @@ class DexFile:
         self._ref_indexes[group] = index
         return index
 
+    def classes_used_elsewhere(self) -> set[str]:
+        """Classes that code of another class names: a static field or method, an instruction naming the type
+        (new-instance, const-class, check-cast, instance-of, arrays), or any field or method of it. A superset of
+        the classes such code can initialise (a byte pattern inside another instruction only adds a class)."""
+        out: set[str] = set()
+        for group, owner_of in (("field", lambda i: self.field_ref(i)[0]), ("invoke", lambda i: self.method_ref(i)[0]),
+                                ("type", self.type)):
+            for idx, starts in self._ref_index(group).items():
+                try:
+                    cls = owner_of(idx)
+                except DexError:
+                    continue  # a false match naming no pool entry
+                if cls in out:
+                    continue
+                for start in starts:
+                    m = self.method_at(start)
+                    if m is not None and m.class_desc != cls:
+                        out.add(cls)
+                        break
+        return out
+
     def methods_referencing(self, ops: Iterable[int], idxs: Iterable[int], wide: bool = False, verify: bool = True) -> set[MethodDef]:
         """Methods whose code holds an instruction `op` with pool index in `idxs` (confirmed by decoding the
         candidate methods unless verify=False)."""

@@ -5,7 +5,7 @@ indexes without analysing anything."""
 from __future__ import annotations
 
 from toolkit.analysis.catalogue import Catalogue
-from toolkit.analysis.dataflow.program import Program, dotted_to_desc
+from toolkit.analysis.dataflow.program import Program, desc_to_dotted, dotted_to_desc
 from toolkit.analysis.dex import IGET_OPS, INVOKE_OPS, IPUT_OPS, SGET_OPS, SPUT_OPS, DexFile, MethodDef
 from toolkit.models import ApkMetadata, Component
 
@@ -40,6 +40,7 @@ class App:
         self._writers: dict[object, list[MethodDef]] = {}
         self._invokers: dict[tuple[str, str], list[MethodDef]] = {}
         self._class_methods: dict[str, list[MethodDef]] = {}
+        self._initialised: set[str] | None = None
 
     @property
     def methods_total(self) -> int:
@@ -139,6 +140,35 @@ class App:
             if t is not None and dex.methods_referencing((NEW_INSTANCE,), [t]):
                 return True
         return False
+
+    def initialised_classes(self) -> set[str]:
+        """App classes whose static initialiser may run: those code of another class names, those the framework
+        instantiates (manifest components, the Application, views named in a layout), those named by a string
+        (Class.forName), and the
+        superclasses of all of these (initialising a class initialises its superclasses first). A class that
+        nothing names never runs its <clinit>."""
+        if self._initialised is not None:
+            return self._initialised
+        p = self.program
+        named: set[str] = set()
+        for dex in self.dexes:
+            named |= dex.classes_used_elsewhere()
+        named |= set(self.components)
+        if self.meta.application_class:
+            named.add(dotted_to_desc(self.meta.application_class))
+        for desc in p.classes:
+            if desc in named or not p.is_app(desc):
+                continue
+            dotted = desc_to_dotted(desc)
+            if any(d.find_string(dotted) is not None for d in self.dexes) or self.in_layout(dotted):
+                named.add(desc)
+        out: set[str] = set()
+        for desc in named:
+            if p.is_app(desc):
+                out.add(desc)
+                out.update(s for s in p.supers(desc) if p.is_app(s))
+        self._initialised = out
+        return out
 
     def in_layout(self, text: str) -> bool:
         """The text appears in a layout file (class names of fragments/views, android:onClick names)."""

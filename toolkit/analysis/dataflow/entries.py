@@ -1,5 +1,6 @@
 """Entry points: the app methods the framework calls (component lifecycle methods, the Application, static
-initialisers, fragments the app shows, android:onClick handlers of layouts), and the triggers they stand for."""
+initialisers of classes some code names, fragments the app shows, android:onClick handlers of layouts), and the
+triggers they stand for."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def compute_entries(app: App) -> dict[str, list[Entry]]:
         for m in app.class_methods(desc):
             if m.name.startswith(cm.entry_prefix) or m.name in cm.application_entries:
                 entries.setdefault(m.sig, []).append(Entry(None, "application"))
+    initialised = app.initialised_classes()
     for sig, m in p.methods.items():
-        if m.name == "<clinit>" and m.code_off and p.is_app(m.class_desc):
+        if m.name == "<clinit>" and m.code_off and m.class_desc in initialised:
             entries.setdefault(sig, []).append(Entry(None, "static_init"))
     # fragments the app shows (declared in a layout or created in code) run their lifecycle methods
     for base in cm.fragments:
