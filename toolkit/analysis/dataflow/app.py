@@ -144,9 +144,8 @@ class App:
     def initialised_classes(self) -> set[str]:
         """App classes whose static initialiser may run: those code of another class names, those the framework
         instantiates (manifest components, the Application, views named in a layout), those named by a string
-        (Class.forName), and the
-        superclasses of all of these (initialising a class initialises its superclasses first). A class that
-        nothing names never runs its <clinit>."""
+        (Class.forName), and the superclasses of all of these (initialising a class initialises its superclasses
+        first). A class that nothing names never runs its <clinit>."""
         if self._initialised is not None:
             return self._initialised
         p = self.program
