@@ -167,6 +167,7 @@ class FamiliesSpec(PhModel):
     builder_append: list[str]
     builder_reverse: list[str]
     string_substring: list[str]
+    string_length: list[str]
     lists: list[str]
     preferences: list[str]
     preference_editors: list[str]

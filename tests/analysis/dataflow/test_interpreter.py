@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-from toolkit.analysis.dataflow.values import Param
+from toolkit.analysis.dataflow.values import Const, Param, SmallInt
 
 TM = "Landroid/telephony/TelephonyManager;"
 SRC = """
@@ -208,3 +208,53 @@ def test_a_branch_on_a_static_flag_never_set_is_pruned() -> None:
     res = make_solver(dex).ensure(method(dex, f"LG;->log({TM})V"))
     assert res is not None
     assert [h for h in res.hits if any(lab[0] == "S" for lab in h.data)] == []  # DEBUG is only ever false
+
+
+ARITH = """
+.class public LA;
+.super Ljava/lang/Object;
+
+.method public static cut()Ljava/lang/String;
+    .registers 3
+    const-string v0, "xq7getSimSerialNumberZ"
+    invoke-virtual {v0}, Ljava/lang/String;->length()I
+    move-result v1
+    add-int/lit8 v1, v1, -0x1
+    const/4 v2, 0x3
+    invoke-virtual {v0, v2, v1}, Ljava/lang/String;->substring(II)Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+.end method
+
+.method public static counter()I
+    .registers 3
+    const/4 v0, 0x0
+    :loop
+    const/16 v1, 0x64
+    if-ge v0, v1, :done
+    add-int/lit8 v0, v0, 0x1
+    goto :loop
+    :done
+    return v0
+.end method
+
+.method public static product(I)I
+    .registers 3
+    const/16 v0, 0x6
+    const/4 v1, 0x7
+    mul-int v0, v0, v1
+    add-int/2addr v0, p0
+    return v0
+.end method
+"""
+
+
+def test_int_arithmetic_on_single_constants_folds_and_loop_counters_stop() -> None:
+    dex = assemble(ARITH)
+    solver = make_solver(dex)
+    cut = solver.ensure(method(dex, "LA;->cut()Ljava/lang/String;"))
+    assert cut is not None and cut.summary.ret == frozenset({Const("getSimSerialNumber")})  # length() - 1 = 21
+    counter = solver.ensure(method(dex, "LA;->counter()I"))
+    assert counter is not None and counter.summary.ret == frozenset({SmallInt(0), SmallInt(1)})  # no 2, 3 ... 100
+    product = solver.ensure(method(dex, "LA;->product(I)I"))
+    assert product is not None and product.summary.ret == frozenset({Param(1)})  # 42 + p: data, no constant

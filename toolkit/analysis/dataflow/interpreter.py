@@ -7,6 +7,7 @@ calls in `calls.py`, library semantics in `semantics/`.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
@@ -45,6 +46,7 @@ from toolkit.analysis.dataflow.values import (
     TimeUnitConst,
     Transform,
     cap,
+    int_label,
     is_symbolic,
     is_tainted,
 )
@@ -117,6 +119,41 @@ def _value(reg: int, state: State, consts: frozenset[int]) -> int | None:
         if lab[0] in ("I", "N") and isinstance(lab[1], int):
             return lab[1]
     return None
+
+
+# int add/sub/mul (and reverse sub) in their three forms: op -> (operation, operand form)
+_INT_ARITH: dict[int, tuple[Callable[[int, int], int], str]] = {
+    0x90: (operator.add, "bc"), 0x91: (operator.sub, "bc"), 0x92: (operator.mul, "bc"),
+    0xB0: (operator.add, "ab"), 0xB1: (operator.sub, "ab"), 0xB2: (operator.mul, "ab"),
+    0xD0: (operator.add, "lit"), 0xD1: (lambda x, lit: lit - x, "lit"), 0xD2: (operator.mul, "lit"),
+    0xD8: (operator.add, "lit"), 0xD9: (lambda x, lit: lit - x, "lit"), 0xDA: (operator.mul, "lit"),
+}
+
+
+def _single_int(value: frozenset[Label] | None) -> int | None:
+    if value is not None and len(value) == 1:
+        lab = next(iter(value))
+        if lab[0] in ("I", "N") and isinstance(lab[1], int):
+            return lab[1]
+    return None
+
+
+def _int_arith(ins: Insn, get: Callable[[int, frozenset[Label]], frozenset[Label]]) -> frozenset[Label] | None:
+    """The constant result of int add/sub/mul whose operands each hold one constant (None otherwise), e.g. the
+    bound `s.length() - 1` of a substring that cuts a reflective method name out of a constant. Only a single
+    constant folds: at a loop head the counter of `i = i + 1` holds two after one turn, so it stops there."""
+    spec = _INT_ARITH.get(ins.op)
+    if spec is None:
+        return None
+    fn, form = spec
+    left = _single_int(get(ins.a if form == "ab" else ins.b, EMPTY))
+    if left is None:
+        return None
+    right = ins.lit if form == "lit" else _single_int(get(ins.c if form == "bc" else ins.b, EMPTY))
+    if right is None:
+        return None
+    result = (fn(left, right) + 0x80000000) % 0x100000000 - 0x80000000  # 32-bit wrap, as the VM does
+    return frozenset({int_label(result)})
 
 
 def _constant_branch(ins: Insn, state: State, consts: frozenset[int]) -> bool | None:
@@ -478,11 +515,19 @@ class MethodInterpreter(CallOps):
         elif op in INVOKE_OPS:
             st[RESULT] = self._invoke(ins, st)
         elif 0x7B <= op <= 0x8F or 0xB0 <= op <= 0xE2:  # unops, conversions, binop/2addr, binop/lit
+            folded = _int_arith(ins, get)
+            if folded is not None:
+                st[ins.a] = folded
+                return
             v = get(ins.b, EMPTY)
             if 0xB0 <= op <= 0xCF:
                 v = v | get(ins.a, EMPTY)
             st[ins.a] = frozenset(lab for lab in v if lab[0] in DATA)
         elif 0x90 <= op <= 0xAF:  # binop
+            folded = _int_arith(ins, get)
+            if folded is not None:
+                st[ins.a] = folded
+                return
             v = get(ins.b, EMPTY) | get(ins.c, EMPTY)
             st[ins.a] = frozenset(lab for lab in v if lab[0] in DATA)
         elif op in (0xFA, 0xFB, 0xFC, 0xFD):  # invoke-polymorphic/custom: data in, data out

@@ -205,6 +205,11 @@ class SmallInt(Label):
         return int(self[1])
 
 
+def int_label(value: int) -> Label:
+    """The label of an integer constant: small ones are indexes (SmallInt), larger ones numbers (Num)."""
+    return SmallInt(value) if abs(value) < 20 else Num(value)
+
+
 class ConcatParam(Label):
     """Constant `prefix` followed by parameter `index`: completes to a constant at the call site."""
 

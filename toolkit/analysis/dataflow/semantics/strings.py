@@ -15,6 +15,7 @@ from toolkit.analysis.dataflow.values import (
     NotConstant,
     Transform,
     cap,
+    int_label,
     is_tainted,
 )
 
@@ -74,7 +75,8 @@ def to_string(call: LibraryCall) -> frozenset[Label] | None:
 
 def constant_operations(call: LibraryCall) -> frozenset[Label] | None:
     """StringBuilder.reverse() and String.substring(i[, j]) of complete constants give constants (reflection
-    targets are hidden this way: "dIebircsbuSteg" reversed, "xq7getSimSerialNumberZ" cut)."""
+    targets are hidden this way: "dIebircsbuSteg" reversed, "xq7getSimSerialNumberZ" cut), and the length() of
+    one constant is a number (for bounds computed from it)."""
     fam = call.cat.families
     base = call.args[0] if not call.static else EMPTY
     consts = [lab[1] for lab in base if lab[0] == "C" and isinstance(lab[1], str)]
@@ -90,6 +92,8 @@ def constant_operations(call: LibraryCall) -> frozenset[Label] | None:
                     call.st[r] = value
             call.st[reg] = value
         return value
+    if call.lib == fam.string_class and call.name in fam.string_length and len(consts) == 1 and len(base) == 1:
+        return frozenset({int_label(len(consts[0]))})
     if call.lib == fam.string_class and call.name in fam.string_substring:
         bounds = []
         for a in call.args[1:]:
