@@ -168,6 +168,7 @@ class FamiliesSpec(PhModel):
     builder_reverse: list[str]
     string_substring: list[str]
     string_length: list[str]
+    array_factories: list[str]
     lists: list[str]
     preferences: list[str]
     preference_editors: list[str]

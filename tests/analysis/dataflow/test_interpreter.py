@@ -258,3 +258,68 @@ def test_int_arithmetic_on_single_constants_folds_and_loop_counters_stop() -> No
     assert counter is not None and counter.summary.ret == frozenset({SmallInt(0), SmallInt(1)})  # no 2, 3 ... 100
     product = solver.ensure(method(dex, "LA;->product(I)I"))
     assert product is not None and product.summary.ret == frozenset({Param(1)})  # 42 + p: data, no constant
+
+
+GRID = f"""
+.class public LM;
+.super Ljava/lang/Object;
+
+.method public static cell({TM})Ljava/lang/String;
+    .registers 6
+    const/4 v0, 0x2
+    const/4 v1, 0x3
+    filled-new-array {{v0, v1}}, [I
+    move-result-object v0
+    const-class v1, Ljava/lang/String;
+    invoke-static {{v1, v0}}, Ljava/lang/reflect/Array;->newInstance(Ljava/lang/Class;[I)Ljava/lang/Object;
+    move-result-object v0
+    check-cast v0, [[Ljava/lang/String;
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v2
+    const/4 v3, 0x1
+    aget-object v4, v0, v3
+    const/4 v5, 0x2
+    aput-object v2, v4, v5
+    const-string v2, "clean"
+    const/4 v3, 0x0
+    aget-object v4, v0, v3
+    aput-object v2, v4, v5
+    const/4 v3, 0x1
+    aget-object v4, v0, v3
+    aget-object v2, v4, v5
+    return-object v2
+.end method
+
+.method public static other({TM})Ljava/lang/String;
+    .registers 6
+    const/4 v0, 0x2
+    const/4 v1, 0x3
+    filled-new-array {{v0, v1}}, [I
+    move-result-object v0
+    const-class v1, Ljava/lang/String;
+    invoke-static {{v1, v0}}, Ljava/lang/reflect/Array;->newInstance(Ljava/lang/Class;[I)Ljava/lang/Object;
+    move-result-object v0
+    check-cast v0, [[Ljava/lang/String;
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v2
+    const/4 v3, 0x1
+    aget-object v4, v0, v3
+    const/4 v5, 0x2
+    aput-object v2, v4, v5
+    const-string v2, "clean"
+    const/4 v3, 0x0
+    aget-object v4, v0, v3
+    aput-object v2, v4, v5
+    aget-object v2, v4, v5
+    return-object v2
+.end method
+"""
+
+
+def test_rows_of_a_multi_dimensional_array_keep_their_own_slots() -> None:
+    dex = assemble(GRID)
+    solver = make_solver(dex)
+    cell = solver.ensure(method(dex, f"LM;->cell({TM})Ljava/lang/String;"))
+    assert cell is not None and any(lab[0] == "S" for lab in cell.summary.ret)  # table[1][2] holds the IMEI
+    other = solver.ensure(method(dex, f"LM;->other({TM})Ljava/lang/String;"))
+    assert other is not None and other.summary.ret == frozenset({Const("clean")})  # table[0][2]: another row

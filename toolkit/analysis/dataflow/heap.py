@@ -21,6 +21,7 @@ from toolkit.analysis.dataflow.values import (
     CellKey,
     FieldObject,
     Label,
+    LibObject,
     ParamField,
     SlotObject,
     cap,
@@ -90,6 +91,15 @@ class HeapOps:
                 self.relm[(lab[1], lab[2])] = cap(self.relm.get((lab[1], lab[2]), EMPTY) | added)
             elif kind == "OF":
                 state[lab[1]] = cap(state.get(lab[1], EMPTY) | added)
+            elif kind == "AR":
+                self._mutate_array(state, lab[1], added)
+
+    def _mutate_array(self, state: State, site: int, added: frozenset[Label]) -> None:
+        """Data written into a row of a multi-dimensional array: the registers holding the array see it too
+        (a read of another row at an index not known may be this one)."""
+        array = LibObject(site)
+        for reg in [r for r, v in state.items() if isinstance(r, int) and array in v]:
+            self._mutate(state, reg, added)
 
     def _object_fields(self, st: State, value: frozenset[Label]) -> frozenset[Label]:
         """Every field of the app objects in value (what a serialiser reads)."""
@@ -139,9 +149,11 @@ class HeapOps:
                 self._call_app(t, call, [None] * len(call), st, where, "callback")
 
     @staticmethod
-    def _slot(container: frozenset[Label], index: frozenset[Label], kind: str) -> tuple[str, int, int] | None:
+    def _slot(container: frozenset[Label], index: frozenset[Label], kind: str) -> tuple[str, object, int] | None:
         """State key of slot `index` of a container allocated in this method, when both are known exactly."""
-        sites = [lab[1] for lab in container if lab[0] == "L"]
+        # an array allocated here, or a row of one at a known index (its slots are apart from the array's)
+        sites = [lab[1] if lab[0] == "L" else (lab[1], lab[2]) for lab in container
+                 if lab[0] == "L" or (lab[0] == "AR" and lab[2] >= 0)]
         idx = [lab[1] for lab in index if lab[0] in ("I", "N")]
         if len(sites) == 1 and len(idx) == 1 and len(index) == 1:
             return (kind, sites[0], idx[0])

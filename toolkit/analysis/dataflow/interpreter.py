@@ -32,6 +32,7 @@ from toolkit.analysis.dataflow.values import (
     IDENTITY,
     NOT_PROPAGATED,
     AppObject,
+    ArrayRow,
     Cell,
     ClassConst,
     Const,
@@ -42,6 +43,7 @@ from toolkit.analysis.dataflow.values import (
     Param,
     ParamObject,
     ProviderUri,
+    SlotObject,
     SmallInt,
     TimeUnitConst,
     Transform,
@@ -77,7 +79,7 @@ _BAGGED = frozenset(("G",))
 _BAGGED_WIDENED = frozenset(("G", "C", "N", "I", "K", "O", "IT", "SCHEME", "UNIT", "PER"))  # analyses of a method after which changing strong-update facts are dropped
 # what a caller learns of the exceptions a method throws: not objects local to the method (fields' and slots'
 # identities, library allocation sites) nor reflected methods, which mean nothing in the caller
-_NOT_THROWN_OUT = frozenset(("F", "OF", "L", "M"))
+_NOT_THROWN_OUT = frozenset(("F", "OF", "L", "M", "AR"))
 _BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
 
 
@@ -334,6 +336,17 @@ class MethodInterpreter(CallOps):
                     queued.add(s)
         return self._finish()
 
+    @staticmethod
+    def _row_of(arr: frozenset[Label], slot: tuple[str, object, int] | None) -> frozenset[Label]:
+        """The identity of `arr[i]` read from an array allocated in this method: row i (its own slots, and
+        writes through it update the slot arr[i] and the array), or a row at an unknown index."""
+        sites = [lab[1] for lab in arr if lab[0] == "L"]
+        if len(sites) != 1:
+            return EMPTY
+        if slot is not None and slot[1] == sites[0]:
+            return frozenset({ArrayRow(sites[0], slot[2]), SlotObject(slot)})
+        return frozenset({ArrayRow(sites[0], -1)})
+
     def _finish(self) -> MethodResult:
         """The summary keeps what depends on the parameters (callers substitute it); the rest is concrete."""
         res = self.res
@@ -365,7 +378,7 @@ class MethodInterpreter(CallOps):
                 res.writes.add((key, cells))
             info.update((key, lab[1]) for lab in val if lab[0] == "P")
         res.summary = Summary(
-            ret=self._compact(self.ret, "ret"),
+            ret=self._compact(frozenset(lab for lab in self.ret if lab[0] != "AR"), "ret"),  # rows: local
             mutations={k: self._compact(v, ("mut", k)) for k, v in self.mut.items()},
             hits=frozenset(sym_hits),
             writes=frozenset(sym_writes),
@@ -491,9 +504,12 @@ class MethodInterpreter(CallOps):
             arr = get(ins.b, EMPTY)
             slot = self._slot(arr, get(ins.c, EMPTY), "aidx")
             if slot is not None and slot in st:
-                st[ins.a] = st[slot]
+                value = st[slot]
             else:
-                st[ins.a] = frozenset(lab for lab in arr if lab[0] not in IDENTITY)
+                value = frozenset(lab for lab in arr if lab[0] not in IDENTITY)
+            if op == 0x46:  # aget-object: may be a row of a multi-dimensional array allocated here
+                value = value | self._row_of(arr, slot)
+            st[ins.a] = value
         elif 0x4B <= op <= 0x51:  # aput
             val = get(ins.a, EMPTY)
             if val:

@@ -434,12 +434,31 @@ class SlotObject(Label):
         return self[1]
 
 
+class ArrayRow(Label):
+    """Row `row` (-1: a row at an index not known) of an array allocated in this method at code offset `site`:
+    what `table[i]` of a multi-dimensional array reads. Writing into the row writes into the array too."""
+
+    __slots__ = ()
+    tag = "AR"
+
+    def __new__(cls, site: int, row: int) -> ArrayRow:
+        return tuple.__new__(cls, ("AR", site, row))
+
+    @property
+    def site(self) -> int:
+        return int(self[1])
+
+    @property
+    def row(self) -> int:
+        return int(self[2])
+
+
 # --- families ------------------------------------------------------------------------------------------------
 def tags(*kinds: type[Label]) -> frozenset[str]:
     return frozenset(k.tag for k in kinds)
 
 
-IDENTITY = tags(ParamObject, FieldObject, LibObject, SlotObject)
+IDENTITY = tags(ParamObject, FieldObject, LibObject, SlotObject, ArrayRow)
 # not carried by a library call's result by default (Scheme labels do travel)
 NOT_PROPAGATED = IDENTITY | tags(StreamTag, SmallInt)
 DATA = tags(Source, Param, Cell, Transform, Keyed, CellAt, ParamAt, ParamField)

@@ -90,6 +90,7 @@ def _handlers() -> list[Handler]:
         sources.read_source,
         reflection.reflect,
         containers.keyed,
+        containers.array_factory,
         strings.clear_builder,
         containers.positional_list,
         containers.preferences,

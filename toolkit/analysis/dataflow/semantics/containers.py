@@ -1,6 +1,6 @@
 """Containers: key-value containers (Bundle, Intent extras, Map, JSONObject: values kept per constant key),
-lists created in the method (positions tracked), and SharedPreferences (a key-value store that outlives the
-component: written in one run, read in another)."""
+lists created in the method (positions tracked), arrays allocated by a call (Array.newInstance), and
+SharedPreferences (a key-value store that outlives the component: written in one run, read in another)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from toolkit.analysis.dataflow.values import (
     Const,
     Keyed,
     Label,
+    LibObject,
     SmallInt,
     Transform,
     cap,
@@ -70,6 +71,13 @@ def keyed(call: LibraryCall) -> frozenset[Label] | None:
             out.add(Transform("intent_extra"))  # an object that travelled in an Intent/Bundle
         return cap(frozenset(out))
     return None
+
+
+def array_factory(call: LibraryCall) -> frozenset[Label] | None:
+    """Array.newInstance(type, dims...): a new array of this method, allocated at the call."""
+    if not any(k in call.cat.families.array_factories for k in call.keys):
+        return None
+    return frozenset({LibObject(call.where[3])})
 
 
 def positional_list(call: LibraryCall) -> frozenset[Label] | None:
