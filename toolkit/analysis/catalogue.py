@@ -116,6 +116,8 @@ class CallbackSpec(PhModel):
     pass_receiver: bool = Field(False, description="the callback receives what the registering object holds")
     receiver_param: int | None = Field(None, description="only this 1-based parameter receives the registering object")
     period_arg: int | None = Field(None, description="1-based parameter with the repeat period (ms unless a TimeUnit is passed)")
+    pass_cell: Literal["uncaught"] | None = Field(
+        None, description="the callback receives a global cell: `uncaught`, the exceptions escaping entry points")
 
 
 class AlarmSpec(PhModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-from toolkit.analysis.dataflow.values import Const, Param, SmallInt
+from toolkit.analysis.dataflow.values import UNCAUGHT, Const, Param, SmallInt
 
 TM = "Landroid/telephony/TelephonyManager;"
 SRC = """
@@ -323,3 +323,42 @@ def test_rows_of_a_multi_dimensional_array_keep_their_own_slots() -> None:
     assert cell is not None and any(lab[0] == "S" for lab in cell.summary.ret)  # table[1][2] holds the IMEI
     other = solver.ensure(method(dex, f"LM;->other({TM})Ljava/lang/String;"))
     assert other is not None and other.summary.ret == frozenset({Const("clean")})  # table[0][2]: another row
+
+
+UNCAUGHT_SRC = f"""
+.class public LU;
+.super Ljava/lang/Object;
+
+.method public static loose({TM})V
+    .registers 3
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    new-instance v1, Ljava/lang/IllegalStateException;
+    invoke-direct {{v1, v0}}, Ljava/lang/IllegalStateException;-><init>(Ljava/lang/String;)V
+    throw v1
+.end method
+
+.method public static guarded({TM})V
+    .registers 3
+    :try_start
+    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    new-instance v1, Ljava/lang/IllegalStateException;
+    invoke-direct {{v1, v0}}, Ljava/lang/IllegalStateException;-><init>(Ljava/lang/String;)V
+    throw v1
+    :try_end
+    .catch Ljava/lang/IllegalStateException; {{:try_start .. :try_end}} :handler
+    :handler
+    return-void
+.end method
+"""
+
+
+def test_an_exception_leaving_an_entry_point_outside_any_try_is_uncaught() -> None:
+    dex = assemble(UNCAUGHT_SRC)
+    solver = make_solver(dex)
+    solver.entry_sigs = frozenset({f"LU;->loose({TM})V", f"LU;->guarded({TM})V"})
+    loose = solver.ensure(method(dex, f"LU;->loose({TM})V"))
+    assert loose is not None and any(key == UNCAUGHT and any(lab[0] == "S" for lab in v) for key, v in loose.writes)
+    guarded = solver.ensure(method(dex, f"LU;->guarded({TM})V"))
+    assert guarded is not None and not any(key == UNCAUGHT for key, _v in guarded.writes)  # caught in the method

@@ -66,6 +66,7 @@ def find_leaks(
     token = CUT_COUNTER.set(cuts)
     try:
         entries = compute_entries(app)
+        solver.entry_sigs = frozenset(entries)
         closure = Closure(app, solver, limits, entries)
         if closure.references_sources():
             _analyse(app, solver, closure)

@@ -165,6 +165,10 @@ class Closure:
                 cls, name = api.split("->", 1)
                 found.update({m.sig: m for m in app.invokers(cls, name)})
             return [found[k] for k in sorted(found)]
+        if kind == "uncaught":  # where a handler is installed: its callback runs there
+            found = {m.sig: m for api, spec in sorted(app.cat.callbacks.items()) if spec.pass_cell == kind
+                     for m in app.invokers(*api.split("->", 1))}
+            return [found[k] for k in sorted(found)]
         if kind == "work":
             return [m for m in app.class_methods(str(key[1])) if m.name in fam.worker_methods]
         if kind in ("saved_state", "result"):

@@ -47,6 +47,7 @@ class HeapOps:
     ret: frozenset[Label]
     mut: dict[int, frozenset[Label]]
     thrown: frozenset[Label]  # data carried by exceptions thrown here (or by callees)
+    uncovered: frozenset[Label]  # ... of them, thrown where no try block covers the code
     caught: dict[int, frozenset[Label]]  # handler offset -> data of the exceptions it catches
     fld_out: dict[object, frozenset[Label]]  # field values when the method returns
     cur_handlers: list[int]
@@ -129,6 +130,9 @@ class HeapOps:
         for h in self.cur_handlers:
             self.caught[h] = cap(self.caught.get(h, EMPTY) | value)
         self.thrown = cap(self.thrown | value)
+        if not self.cur_handlers:
+            # no try block around it: it certainly leaves the method (an entry point's is then uncaught)
+            self.uncovered = cap(self.uncovered | value)
 
     def _class_init(self, cls: str) -> None:
         """A static field is read: the class's static initialiser has run (it fills the field info with the

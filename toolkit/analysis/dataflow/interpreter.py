@@ -31,6 +31,8 @@ from toolkit.analysis.dataflow.values import (
     EMPTY,
     IDENTITY,
     NOT_PROPAGATED,
+    SYMBOLIC,
+    UNCAUGHT,
     AppObject,
     ArrayRow,
     Cell,
@@ -192,6 +194,7 @@ class MethodInterpreter(CallOps):
         self.ret: frozenset[Label] = EMPTY
         self.mut: dict[int, frozenset[Label]] = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
+        self.uncovered: frozenset[Label] = EMPTY  # ... of them, thrown where no try block covers the code
         self.caught: dict[int, frozenset[Label]] = {}  # handler offset -> data of the exceptions it catches
         self.fld_out: dict[object, frozenset[Label]] = {}  # field values when the method returns
         self.cur_handlers: list[int] = []
@@ -377,6 +380,13 @@ class MethodInterpreter(CallOps):
             if cells:
                 res.writes.add((key, cells))
             info.update((key, lab[1]) for lab in val if lab[0] == "P")
+        if self.m.sig in self.e.entry_sigs:
+            # an exception escaping a method the framework calls is uncaught: the default handler gets it. Only
+            # one thrown outside any try block counts: the value does not say the exception's class, so one
+            # thrown inside a try may be caught there (a miss of an exception no handler's type matches)
+            escaping = frozenset(lab for lab in self.uncovered if lab[0] in DATA and lab[0] not in SYMBOLIC)
+            if escaping:
+                res.writes.add((UNCAUGHT, escaping))
         res.summary = Summary(
             ret=self._compact(frozenset(lab for lab in self.ret if lab[0] != "AR"), "ret"),  # rows: local
             mutations={k: self._compact(v, ("mut", k)) for k, v in self.mut.items()},

@@ -21,6 +21,9 @@ from typing import Any, ClassVar
 CellKey = Any  # a global cell: a field (class, name), ("icc", class), ("prefs", "file:key"), ("file", name) ...
 
 
+UNCAUGHT: CellKey = ("uncaught", "default")  # the exceptions escaping entry points (default crash handler)
+
+
 class Label(tuple):  # type: ignore[type-arg,unused-ignore]
     """One element of an abstract value: a tuple (tag, fields...)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from toolkit.analysis.catalogue import CallbackSpec
 from toolkit.analysis.dataflow.program import param_types
 from toolkit.analysis.dataflow.semantics import LibraryCall
-from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, AppObject, Label, cap
+from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, UNCAUGHT, AppObject, Cell, Label, cap
 from toolkit.analysis.dex import MethodDef
 
 MAX_CALLBACK_METHODS = 12
@@ -37,6 +37,8 @@ def _declared(call: LibraryCall, spec: CallbackSpec) -> frozenset[Label]:
             passed |= a
     if spec.pass_receiver:
         passed |= frozenset(lab for lab in args[0] if lab[0] not in IDENTITY)
+    if spec.pass_cell == "uncaught":
+        passed |= {Cell(UNCAUGHT)}
     last_ret: frozenset[Label] = EMPTY
     period = _period_seconds(call, spec)
     for o in sorted({lab[1] for lab in obj if lab[0] == "O"}):
