@@ -4,7 +4,8 @@ containers, constant folding of strings, sinks by receiver tag, and the registry
 from __future__ import annotations
 
 from tests.analysis.dataflow.support import assemble, make_solver, method
-from toolkit.analysis.dataflow.semantics import HANDLERS
+from toolkit.analysis.catalogue import load_catalogue
+from toolkit.analysis.dataflow.semantics import HANDLERS, plan_for
 from toolkit.analysis.dataflow.values import Const
 
 TM = "Landroid/telephony/TelephonyManager;"
@@ -103,4 +104,37 @@ def test_a_string_builder_append_is_not_a_stream_write() -> None:
 
 def test_the_registry_ends_with_the_default_handler() -> None:
     _run("LS;->url()Ljava/lang/String;")
-    assert HANDLERS[-1].__name__ == "clean_or_propagate" and HANDLERS[0].__name__ == "read_source"
+    assert HANDLERS[-1][0].__name__ == "clean_or_propagate" and HANDLERS[0][0].__name__ == "read_source"
+
+
+def _planned(lib: str, name: str, proto: str, static: bool = False) -> list[str]:
+    return [h.__name__ for h in plan_for(load_catalogue(), lib, lib, name, proto, static).handlers]
+
+
+def test_each_api_is_planned_with_the_handlers_that_can_act_on_it() -> None:
+    device_id = _planned(TM, "getDeviceId", "()Ljava/lang/String;")
+    assert device_id[0] == "read_source" and "fold_constants" not in device_id
+    append = _planned("Ljava/lang/StringBuilder;", "append", "(Ljava/lang/String;)Ljava/lang/StringBuilder;")
+    assert "fold_constants" in append and "read_source" not in append and "sink_and_icc" not in append
+    assert "sink_and_icc" in _planned("Landroid/telephony/SmsManager;", "sendTextMessage",
+                                      "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Landroid/app/PendingIntent;Landroid/app/PendingIntent;)V")
+    assert "run_callbacks" in _planned("Ljava/lang/Thread;", "start", "()V")
+    assert _planned("Ljava/lang/Math;", "abs", "(I)I", static=True) == ["clean_or_propagate"]
+
+
+def test_every_api_the_rules_name_passes_its_handlers_guard() -> None:
+    cat = load_catalogue()
+    named = {
+        "read_source": [*cat.source_apis, *cat.provider_queries],
+        "sink_and_icc": [*cat.sink_apis, *cat.icc],
+        "run_callbacks": list(cat.callbacks),
+        "tags_and_transforms": [*cat.transforms, *(t for t in cat.tags if "(" not in t)],
+        "copy_between_arguments": list(cat.copies),
+        "serialise": list(cat.serializers),
+        "reflect": [*cat.for_name, *cat.get_method, *cat.reflect_invoke, *cat.new_instance],
+    }
+    for handler, apis in named.items():
+        for api in apis:
+            lib, name = api.split("->", 1)
+            for static in (False, True):
+                assert handler in _planned(lib, name, "()V", static), (handler, api)

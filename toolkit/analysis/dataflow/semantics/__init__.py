@@ -2,10 +2,11 @@
 
 What data can say lives in `apk_rules/` (sources, sinks, models.yml: transforms, tags, callbacks, keyed
 containers, families ...). The handlers here hold the logic for each family, one family per module, and are
-tried in the order of HANDLERS: a handler returns the call's result to end the call, or None to let the next
-one look (side effects such as a sink hit or a field write do not end it). The default propagation closes the
-list: the result carries the receiver's and the arguments' data, and a mutator adds its arguments to the
-receiver.
+tried in the order of HANDLERS, each with a guard that tells from the API alone (class, name, descriptor) whether
+the handler can act on it at all (decided once per API). A handler returns the call's result to end the call, or
+None to let the next one look (side effects such as a sink hit or a field write do not end it). The default
+propagation closes the list: the result carries the receiver's and the arguments' data, and a mutator adds its
+arguments to the receiver.
 
 To add a library model: add it to the data file and a fixture case; add a handler only for behaviour the data
 cannot express.
@@ -13,7 +14,7 @@ cannot express.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,7 +74,42 @@ class LibraryCall:
 Handler = Callable[[LibraryCall], "frozenset[Label] | None"]
 
 
-def _handlers() -> list[Handler]:
+@dataclass(frozen=True)
+class Api:
+    """What a call site says about the library API it calls, before any value is known: a handler's guard
+    decides from it alone whether the handler can ever act on the call."""
+
+    lib: str
+    ref_cls: str
+    name: str
+    proto: str
+    static: bool
+    cands: tuple[str, ...]
+    keys: tuple[str, ...]  # "Class;->name" for each candidate
+    api_sig: str
+
+    def named(self, apis: Container[str]) -> bool:
+        """One of the names the call may resolve to is in apis."""
+        return any(k in apis for k in self.keys)
+
+
+# A handler's guard: False only when the handler returns None and has no effect for every call of this API.
+Guard = Callable[[Api, "Catalogue"], bool]
+
+
+def always(api: Api, cat: Catalogue) -> bool:
+    return True
+
+
+@dataclass
+class Plan:
+    """The handlers that can act on one API as called, and what the call site says of it."""
+
+    api: Api
+    handlers: tuple[Handler, ...]  # those whose guard holds, in HANDLERS order
+
+
+def _handlers() -> list[tuple[Handler, Guard]]:
     from toolkit.analysis.dataflow.semantics import (
         callbacks,
         containers,
@@ -87,30 +123,32 @@ def _handlers() -> list[Handler]:
     )
 
     return [
-        sources.read_source,
-        reflection.reflect,
-        containers.keyed,
-        containers.array_factory,
-        strings.clear_builder,
-        containers.positional_list,
-        containers.preferences,
-        strings.resource_string,
-        sinks.sink_and_icc,
-        intents.intent_plumbing,
-        intents.work_manager,
-        callbacks.run_callbacks,
-        io.tags_and_transforms,
-        io.copy_between_arguments,
-        io.files,
-        io.serialise,
-        strings.to_string,
-        strings.constant_operations,
-        strings.fold_constants,
-        default.clean_or_propagate,
+        (sources.read_source, sources.reads_source),
+        (reflection.reflect, reflection.reflective),
+        (containers.keyed, containers.keyed_container),
+        (containers.array_factory, containers.allocates_array),
+        (strings.clear_builder, strings.clears_builder),
+        (containers.positional_list, containers.list_operation),
+        (containers.preferences, containers.preferences_operation),
+        (strings.resource_string, strings.reads_resource),
+        (sinks.sink_and_icc, sinks.sink_or_icc),
+        (intents.intent_plumbing, intents.intent_related),
+        (intents.work_manager, intents.work_related),
+        (callbacks.run_callbacks, callbacks.may_run_callbacks),
+        (io.tags_and_transforms, io.tags_or_transforms),
+        (io.copy_between_arguments, io.copies_arguments),
+        (io.files, io.file_related),
+        (io.serialise, io.serialises),
+        (strings.to_string, strings.calls_to_string),
+        (strings.constant_operations, strings.constant_operation),
+        (strings.fold_constants, strings.folds_constants),
+        (default.clean_or_propagate, always),
     ]
 
 
-HANDLERS: list[Handler] = []
+HANDLERS: list[tuple[Handler, Guard]] = []
+# per catalogue: the plan of each API as called (cands, keys, the handlers that can act): computed once
+_PLANS: dict[int, tuple[Catalogue, dict[tuple[str, str, str, str, bool], Plan]]] = {}
 
 
 def apply_library(
@@ -118,15 +156,34 @@ def apply_library(
     arg_regs: list[int | None], st: State, where: Loc, static: bool,
 ) -> frozenset[Label]:
     """The result of a library call, after its side effects on the state and the method's effects."""
-    if not HANDLERS:
-        HANDLERS.extend(_handlers())
-    cands = it.cat.candidates(lib)
-    if ref_cls != lib and ref_cls not in cands:
-        cands = [ref_cls, *cands]
-    call = LibraryCall(it, lib, ref_cls, name, proto, args, arg_regs, st, where, static, cands,
-                       [f"{c}->{name}" for c in cands], f"{lib}->{name}{proto}")
-    for handler in HANDLERS:
+    plan = plan_for(it.cat, lib, ref_cls, name, proto, static)
+    api = plan.api
+    call = LibraryCall(it, lib, ref_cls, name, proto, args, arg_regs, st, where, static, list(api.cands),
+                       list(api.keys), api.api_sig)
+    for handler in plan.handlers:
         result = handler(call)
         if result is not None:
             return result
     return EMPTY  # pragma: no cover - the default handler always answers
+
+
+def plan_for(cat: Catalogue, lib: str, ref_cls: str, name: str, proto: str, static: bool) -> Plan:
+    """The plan of one API as called (cached per catalogue): the library calls of an app are a few thousand
+    APIs called a hundred thousand times, and most handlers can tell from the API alone that they have nothing
+    to do."""
+    if not HANDLERS:
+        HANDLERS.extend(_handlers())
+    entry = _PLANS.get(id(cat))
+    if entry is None or entry[0] is not cat:
+        entry = _PLANS[id(cat)] = (cat, {})
+    plans = entry[1]
+    key = (lib, ref_cls, name, proto, static)
+    plan = plans.get(key)
+    if plan is None:
+        cands = cat.candidates(lib)
+        if ref_cls != lib and ref_cls not in cands:
+            cands = [ref_cls, *cands]
+        api = Api(lib, ref_cls, name, proto, static, tuple(cands), tuple(f"{c}->{name}" for c in cands),
+                  f"{lib}->{name}{proto}")
+        plan = plans[key] = Plan(api, tuple(h for h, guard in HANDLERS if guard(api, cat)))
+    return plan

@@ -4,13 +4,21 @@ framework registration call (setOnClickListener, registerListener ...) has its c
 
 from __future__ import annotations
 
-from toolkit.analysis.catalogue import CallbackSpec
+from toolkit.analysis.catalogue import CallbackSpec, Catalogue
 from toolkit.analysis.dataflow.program import param_types
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, UNCAUGHT, AppObject, Cell, Label, cap
 from toolkit.analysis.dex import MethodDef
 
 MAX_CALLBACK_METHODS = 12
+
+
+def may_run_callbacks(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if api.named(cat.callbacks):
+        return True
+    lambdas = api.lib.startswith(tuple(fam.lambda_runners))
+    return (lambdas or api.name.startswith(tuple(fam.registration_prefixes))) and not api.lib.startswith(tuple(fam.not_registration))
 
 
 def run_callbacks(call: LibraryCall) -> frozenset[Label] | None:

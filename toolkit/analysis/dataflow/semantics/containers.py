@@ -4,7 +4,8 @@ SharedPreferences (a key-value store that outlives the component: written in one
 
 from __future__ import annotations
 
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.summary import read_at_key
 from toolkit.analysis.dataflow.values import (
     EMPTY,
@@ -25,6 +26,14 @@ from toolkit.analysis.dataflow.values import (
 _KEPT = frozenset(("S", "P", "G", "X", "C", "O", "KV", "GK", "PK", "FR"))
 _DATA_URI = "<data>"  # the pseudo-key of an Intent's data URI
 _ALL_KEYS = "<all>"  # the preferences cell holding every value written to a file (read by getAll())
+
+
+def keyed_container(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if api.static:
+        return False
+    intent_data = cat.components.intent_type in api.cands and api.name in (*fam.intent_data_setters, *fam.intent_data_getters)
+    return intent_data or any(c in cat.keyed_classes for c in api.cands)
 
 
 def keyed(call: LibraryCall) -> frozenset[Label] | None:
@@ -73,11 +82,19 @@ def keyed(call: LibraryCall) -> frozenset[Label] | None:
     return None
 
 
+def allocates_array(api: Api, cat: Catalogue) -> bool:
+    return api.named(cat.families.array_factories)
+
+
 def array_factory(call: LibraryCall) -> frozenset[Label] | None:
     """Array.newInstance(type, dims...): a new array of this method, allocated at the call."""
     if not any(k in call.cat.families.array_factories for k in call.keys):
         return None
     return frozenset({LibObject(call.where[3])})
+
+
+def list_operation(api: Api, cat: Catalogue) -> bool:
+    return not api.static and api.lib in cat.families.lists
 
 
 def positional_list(call: LibraryCall) -> frozenset[Label] | None:
@@ -111,6 +128,11 @@ def positional_list(call: LibraryCall) -> frozenset[Label] | None:
     if name not in ("add", "get", "size", "isEmpty", "contains", "indexOf"):
         st[size_key] = frozenset({SmallInt(-1), SmallInt(-2)})  # any other change: positions unknown
     return None
+
+
+def preferences_operation(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    return api.lib in fam.preference_editors or api.lib in fam.preferences
 
 
 def preferences(call: LibraryCall) -> frozenset[Label] | None:

@@ -3,8 +3,9 @@ started a component, alarms, jobs, receivers registered at run time, and WorkMan
 
 from __future__ import annotations
 
+from toolkit.analysis.catalogue import Catalogue
 from toolkit.analysis.dataflow.program import dotted_to_desc, param_types
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import (
     EMPTY,
     AppObject,
@@ -15,6 +16,16 @@ from toolkit.analysis.dataflow.values import (
     Scheme,
     Transform,
 )
+
+
+def intent_related(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if any(c in cat.intent_classes for c in api.cands) or api.name.startswith(tuple(fam.object_extras)):
+        return True
+    if any(marker in api.lib for marker in fam.tls_class_markers):
+        return True
+    named = (cat.get_intent, cat.alarms, cat.job_schedule, cat.job_periodic, cat.register_receiver)
+    return any(api.named(apis) for apis in named)
 
 
 def intent_plumbing(call: LibraryCall) -> frozenset[Label] | None:
@@ -50,6 +61,12 @@ def intent_plumbing(call: LibraryCall) -> frozenset[Label] | None:
             for o in receivers:
                 it._fact(("dynrecv", o, tuple(actions), call.where))
     return None
+
+
+def work_related(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    enqueue = api.lib in fam.work_managers and api.name.startswith(fam.work_enqueue_prefix)
+    return enqueue or (api.name in fam.worker_input and not api.static)
 
 
 def work_manager(call: LibraryCall) -> frozenset[Label] | None:

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import EMPTY, NOT_PROPAGATED, Cell, Label, Scheme, StreamTag
 
 _WRITTEN = frozenset(("S", "G", "P", "X", "FR", "GK", "PK"))
+
+
+def tags_or_transforms(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if api.named(cat.tags) or api.api_sig in cat.tags or api.named(cat.transforms):
+        return True
+    return api.name in fam.tls_socket_factories and any(m in api.lib for m in fam.tls_class_markers)
 
 
 def tags_and_transforms(call: LibraryCall) -> frozenset[Label] | None:
@@ -28,6 +36,10 @@ def tags_and_transforms(call: LibraryCall) -> frozenset[Label] | None:
     return None
 
 
+def copies_arguments(api: Api, cat: Catalogue) -> bool:
+    return api.named(cat.copies)
+
+
 def copy_between_arguments(call: LibraryCall) -> frozenset[Label] | None:
     """System.arraycopy(src, i, dst, j, n) and friends copy into an argument."""
     for key in call.keys:
@@ -39,6 +51,13 @@ def copy_between_arguments(call: LibraryCall) -> frozenset[Label] | None:
                 call.it._mutate(call.st, reg, frozenset(lab for lab in call.args[src] if lab[0] not in NOT_PROPAGATED))
                 return EMPTY
     return None
+
+
+def file_related(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if not api.static and api.name.startswith(tuple(fam.file_writes)):
+        return True
+    return (api.name == "<init>" and api.lib in fam.file_readers) or api.named(cat.file_openers)
 
 
 def files(call: LibraryCall) -> frozenset[Label] | None:
@@ -61,6 +80,10 @@ def files(call: LibraryCall) -> frozenset[Label] | None:
                 return EMPTY
             return cells
     return None
+
+
+def serialises(api: Api, cat: Catalogue) -> bool:
+    return api.named(cat.serializers)
 
 
 def serialise(call: LibraryCall) -> frozenset[Label] | None:

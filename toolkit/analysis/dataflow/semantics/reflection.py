@@ -3,9 +3,14 @@ constants (concatenation, StringBuilder, reverse, substring of constants: see st
 
 from __future__ import annotations
 
+from toolkit.analysis.catalogue import Catalogue
 from toolkit.analysis.dataflow.program import dotted_to_desc, param_types
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import EMPTY, AppObject, ClassConst, Label, ReflectedMethod, Transform, is_tainted
+
+
+def reflective(api: Api, cat: Catalogue) -> bool:
+    return any(api.named(apis) for apis in (cat.for_name, cat.get_method, cat.reflect_invoke, cat.new_instance))
 
 
 def reflect(call: LibraryCall) -> frozenset[Label] | None:

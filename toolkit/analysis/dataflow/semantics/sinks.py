@@ -3,10 +3,15 @@ framework (ICC), which leave the app unless they target its own components (deci
 
 from __future__ import annotations
 
-from toolkit.analysis.catalogue import SinkSpec
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.catalogue import Catalogue, SinkSpec
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.summary import IccSend, SinkHit
 from toolkit.analysis.dataflow.values import EMPTY, ENDPOINT_PARTS, IDENTITY, Label, StreamTag, cap, is_tainted
+
+
+def sink_or_icc(api: Api, cat: Catalogue) -> bool:
+    named = any(s.receiver_tag for s in cat.sink_names.get(api.name, ()))
+    return api.named(cat.sink_apis) or api.named(cat.icc) or (named and not api.static and api.lib not in cat.families.not_streams)
 
 
 def sink_and_icc(call: LibraryCall) -> frozenset[Label] | None:

@@ -3,8 +3,13 @@ sensitive URI."""
 
 from __future__ import annotations
 
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import Label
+
+
+def reads_source(api: Api, cat: Catalogue) -> bool:
+    return api.named(cat.source_apis) or api.named(cat.provider_queries)
 
 
 def read_source(call: LibraryCall) -> frozenset[Label] | None:

@@ -4,7 +4,8 @@ appended to text; resource strings (getString(R.string.x))."""
 
 from __future__ import annotations
 
-from toolkit.analysis.dataflow.semantics import LibraryCall
+from toolkit.analysis.catalogue import Catalogue
+from toolkit.analysis.dataflow.semantics import Api, LibraryCall
 from toolkit.analysis.dataflow.values import (
     EMPTY,
     IDENTITY,
@@ -22,6 +23,11 @@ from toolkit.analysis.dataflow.values import (
 _OPEN = NotConstant()
 _NUMBER_TYPES = ("I", "J", "S", "B", "C")
 MAX_FOLDED = 16  # possible constant texts of one builder before it counts as "not a constant"  # Dalvik descriptors of integral parameters (C: a char)
+
+
+def clears_builder(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    return api.lib in fam.string_builders and api.name in fam.builder_clear
 
 
 def clear_builder(call: LibraryCall) -> frozenset[Label] | None:
@@ -42,6 +48,11 @@ def clear_builder(call: LibraryCall) -> frozenset[Label] | None:
     return EMPTY
 
 
+def reads_resource(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    return api.name in fam.resource_getters and api.lib in fam.resource_holders
+
+
 def resource_string(call: LibraryCall) -> frozenset[Label] | None:
     """getString(R.string.x): the default value from resources.arsc, as a constant."""
     fam = call.cat.families
@@ -50,6 +61,10 @@ def resource_string(call: LibraryCall) -> frozenset[Label] | None:
     texts = [call.it.e.resource_strings.get(int(lab[1])) for lab in call.args[1] if lab[0] == "N"]
     found = frozenset(Const(t) for t in texts if t)
     return found or None
+
+
+def calls_to_string(api: Api, cat: Catalogue) -> bool:
+    return api.name in cat.families.to_string_calls
 
 
 def to_string(call: LibraryCall) -> frozenset[Label] | None:
@@ -71,6 +86,13 @@ def to_string(call: LibraryCall) -> frozenset[Label] | None:
             args[k] = args[k] | extra
     call.args = args
     return None
+
+
+def constant_operation(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    if api.lib in fam.string_builders and api.name in fam.builder_reverse:
+        return True
+    return api.lib == fam.string_class and (api.name in fam.string_substring or api.name in fam.string_length)
 
 
 def constant_operations(call: LibraryCall) -> frozenset[Label] | None:
@@ -104,6 +126,12 @@ def constant_operations(call: LibraryCall) -> frozenset[Label] | None:
         if len(bounds) in (1, 2):
             return frozenset(Const(c[slice(*bounds)] if len(bounds) == 2 else c[bounds[0]:]) for c in consts)
     return None
+
+
+def folds_constants(api: Api, cat: Catalogue) -> bool:
+    fam = cat.families
+    return ((api.lib in fam.string_builders and api.name in fam.builder_append)
+            or (api.lib == fam.string_class and api.name in fam.string_concat))
 
 
 def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
