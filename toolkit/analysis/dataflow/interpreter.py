@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from toolkit.analysis.dataflow.calls import CallOps
@@ -61,6 +62,7 @@ from toolkit.analysis.dex import (
     MAY_WRITE_WIDE_OPS,
     SGET_OPS,
     SPUT_OPS,
+    Code,
     Insn,
     MethodDef,
 )
@@ -182,6 +184,49 @@ def _shortest(items: Iterable[_Pathed], key: Callable[[_Pathed], object]) -> lis
     return list(out.values())
 
 
+@dataclass
+class Cfg:
+    """The basic blocks of a method's code and the exception handlers covering each, built once per method (a
+    method is analysed several times while its callees' summaries settle)."""
+
+    code: Code
+    off2i: dict[int, int]
+    n: int
+    starts: list[int]
+    block_end: dict[int, int]
+    handlers: list[tuple[int, int, list[int]]]  # (try start, end offsets, handler instruction indexes)
+    block_handlers: dict[int, list[int]]  # block -> handler offsets covering it (what _throw reaches)
+
+    @staticmethod
+    def of(code: Code) -> Cfg:
+        insns = code.insns
+        off2i = {ins.off: i for i, ins in enumerate(insns)}
+        n = len(insns)
+        leaders = {0}
+        for i, ins in enumerate(insns):
+            if ins.targets or ins.op in _EXITS:
+                leaders.update(off2i[t] for t in ins.targets if t in off2i)
+                if i + 1 < n:
+                    leaders.add(i + 1)
+        handlers: list[tuple[int, int, list[int]]] = []
+        for tb in code.tries:
+            hs = [off2i[a] for _t, a in tb.handlers if a in off2i]
+            leaders.update(hs)
+            starti = next((i for i, ins in enumerate(insns) if ins.off >= tb.start), n)
+            if starti < n:
+                leaders.add(starti)
+            endi = next((i for i, ins in enumerate(insns) if ins.off >= tb.end), n)
+            if endi < n:
+                leaders.add(endi)
+            handlers.append((tb.start, tb.end, hs))
+        handler_offs = [(tb.start, tb.end, [a for _t, a in tb.handlers]) for tb in code.tries]
+        starts = sorted(leaders)
+        block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
+        block_handlers = {b: [h for start, stop, hs in handler_offs if start <= insns[b].off < stop for h in hs]
+                          for b in starts if b < n}
+        return Cfg(code, off2i, n, starts, block_end, handlers, block_handlers)
+
+
 class MethodInterpreter(CallOps):
     """Analyses one method into a MethodResult (summary + concrete effects)."""
 
@@ -256,27 +301,11 @@ class MethodInterpreter(CallOps):
         if code is None or not code.insns:
             return self.res
         insns = code.insns
-        off2i = {ins.off: i for i, ins in enumerate(insns)}
-        n = len(insns)
-        leaders = {0}
-        for i, ins in enumerate(insns):
-            if ins.targets or ins.op in _EXITS:
-                leaders.update(off2i[t] for t in ins.targets if t in off2i)
-                if i + 1 < n:
-                    leaders.add(i + 1)
-        handlers: list[tuple[int, int, list[int]]] = []
-        for tb in code.tries:
-            hs = [off2i[a] for _t, a in tb.handlers if a in off2i]
-            leaders.update(hs)
-            if tb.start in off2i:
-                leaders.add(off2i[tb.start])
-            endi = next((i for i, ins in enumerate(insns) if ins.off >= tb.end), n)
-            if endi < n:
-                leaders.add(endi)
-            handlers.append((tb.start, tb.end, hs))
-        handler_offs = [(tb.start, tb.end, [a for _t, a in tb.handlers]) for tb in code.tries]
-        starts = sorted(leaders)
-        block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
+        cfg = self.e.cfgs.get(m.sig)
+        if cfg is None or cfg.code is not code:
+            cfg = self.e.cfgs[m.sig] = Cfg.of(code)
+        off2i, n, block_end, handlers, block_handlers = cfg.off2i, cfg.n, cfg.block_end, cfg.handlers, cfg.block_handlers
+        starts = cfg.starts
         in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
         consts = constant_registers(insns, code.registers - code.ins, lambda ins: self._static_constant(ins) is not None)
         work = deque([0])
@@ -297,10 +326,10 @@ class MethodInterpreter(CallOps):
             end = block_end[b]
             succs: list[int] = []
             falls = True
+            # try ranges start and end at block boundaries: the handlers covering a block cover each instruction
+            self.cur_handlers = block_handlers[b]
             for i in range(b, end):
                 ins = insns[i]
-                if handler_offs:
-                    self.cur_handlers = [h for start, stop, hs in handler_offs if start <= ins.off < stop for h in hs]
                 self._step(ins, state)
                 op = ins.op
                 if op in _EXITS:

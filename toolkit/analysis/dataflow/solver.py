@@ -25,7 +25,7 @@ import struct
 from collections.abc import Callable
 
 from toolkit.analysis.dataflow.calls import MAX_TARGETS
-from toolkit.analysis.dataflow.interpreter import WIDEN_AFTER, MethodInterpreter
+from toolkit.analysis.dataflow.interpreter import WIDEN_AFTER, Cfg, MethodInterpreter
 from toolkit.analysis.dataflow.limits import Limits
 from toolkit.analysis.dataflow.program import Loc, Program
 from toolkit.analysis.dataflow.summary import DEFAULT_SUMMARY, EMPTY_SUMMARY_KEY, MethodResult, Summary
@@ -81,7 +81,8 @@ class Solver:
         self.errors: list[str] = []
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
-        self.entry_sigs: frozenset[str] = frozenset()  # methods the framework calls (their escaping exceptions)
+        self.entry_sigs: frozenset[str] = frozenset()
+        self.cfgs: dict[str, Cfg] = {}  # basic blocks per method, built at its first analysis  # methods the framework calls (their escaping exceptions)
         self.in_scope: Callable[[MethodDef], bool] = lambda m: True
         self.analyses = 0
 
