@@ -212,7 +212,8 @@ class HeapOps:
                     self.fld_out[k[1]] = cap(self.fld_out.get(k[1], EMPTY) | v)
 
     def _write_field(self, key: CellKey, value: frozenset[Label]) -> None:
-        value = frozenset(lab for lab in value if lab[0] not in IDENTITY)
+        if any(lab[0] in IDENTITY for lab in value):
+            value = frozenset(lab for lab in value if lab[0] not in IDENTITY)
         if not value:
             return
         self.res.writes.add((key, value))

@@ -473,13 +473,15 @@ class MethodInterpreter(CallOps):
             in_states[blk] = dict(state)
             return True
         changed = False
-        for r in [r for r in cur if isinstance(r, tuple) and r[0] == "fld" and r not in state]:
-            glob = frozenset({Cell(r[1])})
-            if not glob <= cur[r]:
-                cur[r] = cur[r] | glob
+        for r in [r for r in cur if type(r) is tuple and r[0] == "fld" and r not in state]:
+            glob = Cell(r[1])
+            if glob not in cur[r]:
+                cur[r] = cur[r] | {glob}
                 changed = True
         for r, v in state.items():
             old = cur.get(r)
+            if old is v:
+                continue  # the same value object (states share them): nothing to join
             if old is None:
                 if isinstance(r, tuple) and r[0] == "fld":
                     v = v | {Cell(r[1])}

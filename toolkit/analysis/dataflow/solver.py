@@ -74,6 +74,7 @@ class Solver:
         self.occurrences: list[tuple[str, str, Loc]] = []
         self._occ_index: dict[tuple[str, str, Loc], int] = {}
         self.field_info: dict[CellKey, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
+        self._info_of: dict[frozenset[Label], frozenset[Label]] = {}  # value -> its field info (memo)
         self.field_readers: dict[CellKey, set[str]] = {}
         self.info_holders: dict[str, set[CellKey]] = {}  # app class -> fields holding one of its objects
         self.analysis_count: dict[str, int] = {}
@@ -143,8 +144,13 @@ class Solver:
     def record_field_info(self, key: CellKey, value: frozenset[Label]) -> None:
         """Objects, stream tags, URIs and classes stored in a field are known eagerly to every reader (a listener
         kept in a field and registered elsewhere, a stream opened in one method and written in another)."""
-        info = frozenset(AppObject(lab[1]) if lab[0] == "O" else lab for lab in value
-                         if lab[0] in _INFO_KINDS or (lab[0] == "C" and lab[1][:10] == "content://"))
+        info = self._info_of.get(value)
+        if info is None:
+            if len(self._info_of) > 50000:
+                self._info_of.clear()
+            info = self._info_of[value] = frozenset(
+                AppObject(lab[1]) if lab[0] == "O" else lab for lab in value
+                if lab[0] in _INFO_KINDS or (lab[0] == "C" and lab[1][:10] == "content://"))
         if not info:
             return
         old = self.field_info.get(key, EMPTY)
