@@ -362,3 +362,46 @@ def test_an_exception_leaving_an_entry_point_outside_any_try_is_uncaught() -> No
     assert loose is not None and any(key == UNCAUGHT and any(lab[0] == "S" for lab in v) for key, v in loose.writes)
     guarded = solver.ensure(method(dex, f"LU;->guarded({TM})V"))
     assert guarded is not None and not any(key == UNCAUGHT for key, _v in guarded.writes)  # caught in the method
+
+
+BOX = f"""
+.class public LBox;
+.super Ljava/lang/Object;
+
+.field final arr:[Ljava/lang/String;
+
+.method public constructor <init>([Ljava/lang/String;)V
+    .registers 2
+    invoke-direct {{p0}}, Ljava/lang/Object;-><init>()V
+    iput-object p1, p0, LBox;->arr:[Ljava/lang/String;
+    return-void
+.end method
+
+.method public fill({TM})V
+    .registers 4
+    iget-object v0, p0, LBox;->arr:[Ljava/lang/String;
+    invoke-virtual {{p1}}, {TM}->getDeviceId()Ljava/lang/String;
+    move-result-object v1
+    const/4 v2, 0x0
+    aput-object v1, v0, v2
+    return-void
+.end method
+
+.method public static caller({TM})Ljava/lang/String;
+    .registers 5
+    const/4 v0, 0x1
+    new-array v0, v0, [Ljava/lang/String;
+    new-instance v1, LBox;
+    invoke-direct {{v1, v0}}, LBox;-><init>([Ljava/lang/String;)V
+    invoke-virtual {{v1, p0}}, LBox;->fill({TM})V
+    const/4 v2, 0x0
+    aget-object v3, v0, v2
+    return-object v3
+.end method
+"""
+
+
+def test_a_callee_writing_into_an_array_kept_in_a_local_objects_field_reaches_the_array() -> None:
+    dex = assemble(BOX)
+    res = make_solver(dex).ensure(method(dex, f"LBox;->caller({TM})Ljava/lang/String;"))
+    assert res is not None and any(lab[0] == "S" for lab in res.summary.ret)  # box[0] after box.fill()

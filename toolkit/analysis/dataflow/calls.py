@@ -129,7 +129,10 @@ class CallOps(HeapOps):
         plain = Substitution(args, None)
         for (idx, key), val in summ.relw:
             if idx < len(args):
-                self._store_object_field(st, args[idx], key, plain.apply(val))
+                # a parameter stored in the object's field: which array/library object of this method it is too
+                # (substitution passes data, not identities), so that later writes through the field reach it
+                held = frozenset(lab for p in val if p[0] == "P" and p[1] < len(args) for lab in args[p[1]] if lab[0] == "L")
+                self._store_object_field(st, args[idx], key, plain.apply(val) | held)
         for (idx, key), val in summ.relm:
             if idx < len(args):
                 added = plain.apply(val)
@@ -137,7 +140,11 @@ class CallOps(HeapOps):
                 sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
                 for site in sites:
                     slot = ("ofld", site[2], key)
-                    st[slot] = cap(st.get(slot, EMPTY) | added)
+                    held = st.get(slot, EMPTY)
+                    st[slot] = cap(held | added)
+                    for lab in held:
+                        if lab[0] == "L":  # the field holds an array/object of this method: it changed too
+                            self._mutate_holders(st, lab[1], added)
                 for lab in base:
                     if lab[0] == "A":
                         self.relm[(lab[1], key)] = cap(self.relm.get((lab[1], key), EMPTY) | added)

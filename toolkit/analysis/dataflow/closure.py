@@ -116,7 +116,9 @@ class Closure:
                 self.tracker.absorb(res)
                 self.routing.absorb_facts(res)
                 summ = res.summary
-                values = [summ.ret, *summ.mutations.values()]
+                # what the caller sees: the result, and what the method added to its parameter objects and their
+                # fields (a Runnable filling a box captured in its field)
+                values = [summ.ret, *summ.mutations.values(), *(v for _k, v in summ.relm), *(v for _k, v in summ.relw)]
                 if any(carries(v, self.tracker.tainted) for v in values):
                     self._escapes(sig)
                 else:

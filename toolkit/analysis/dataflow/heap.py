@@ -93,13 +93,15 @@ class HeapOps:
             elif kind == "OF":
                 state[lab[1]] = cap(state.get(lab[1], EMPTY) | added)
             elif kind == "AR":
-                self._mutate_array(state, lab[1], added)
+                # a row of a multi-dimensional array: the array holds it (a read of another row at an index not
+                # known may be this one)
+                self._mutate_holders(state, lab[1], added)
 
-    def _mutate_array(self, state: State, site: int, added: frozenset[Label]) -> None:
-        """Data written into a row of a multi-dimensional array: the registers holding the array see it too
-        (a read of another row at an index not known may be this one)."""
-        array = LibObject(site)
-        for reg in [r for r, v in state.items() if isinstance(r, int) and array in v]:
+    def _mutate_holders(self, state: State, site: int, added: frozenset[Label]) -> None:
+        """Data added to the library object or array allocated here at `site`: every register holding it sees
+        it (e.g. a callee wrote into an array kept in a field of a local object)."""
+        obj = LibObject(site)
+        for reg in [r for r, v in state.items() if isinstance(r, int) and obj in v]:
             self._mutate(state, reg, added)
 
     def _object_fields(self, st: State, value: frozenset[Label]) -> frozenset[Label]:
@@ -177,7 +179,9 @@ class HeapOps:
         return None
 
     def _store_object_field(self, st: State, base: frozenset[Label], key: CellKey, val: frozenset[Label]) -> None:
-        val = frozenset(lab for lab in val if lab[0] not in IDENTITY)
+        # a local object's field keeps which array/library object of this method it holds (LibObject): what a
+        # callee later writes into it through the field (a Runnable filling a captured box) reaches that object
+        val = frozenset(lab for lab in val if lab[0] not in IDENTITY or lab[0] == "L")
         sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
         if len(sites) == 1:
             st[("ofld", sites[0][2], key)] = val  # strong update: the one object allocated here
@@ -186,7 +190,8 @@ class HeapOps:
                 st[("ofld", site[2], key)] = st.get(("ofld", site[2], key), EMPTY) | val
         for lab in base:
             if lab[0] == "A":
-                self.relw[(lab[1], key)] = cap(self.relw.get((lab[1], key), EMPTY) | val)
+                self.relw[(lab[1], key)] = cap(self.relw.get((lab[1], key), EMPTY)
+                                               | frozenset(x for x in val if x[0] != "L"))
 
     def _store_local_field(self, st: State, key: CellKey, value: frozenset[Label]) -> None:
         set_local_field(st, key, frozenset(lab for lab in value if lab[0] not in IDENTITY))
