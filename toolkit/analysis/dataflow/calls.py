@@ -10,7 +10,10 @@ from toolkit.analysis.dataflow.summary import IccSend, SinkHit, State, Substitut
 from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, Cell, FieldObject, Label, cap, is_tainted
 from toolkit.analysis.dex import INVOKE_KIND, Insn, MethodDef
 
-MAX_TARGETS = 64  # app methods one virtual call may dispatch to (more: recorded as the dispatch_fanout limit)
+MAX_TARGETS = 64  # app methods one virtual call may dispatch to by class hierarchy (more: dispatch_fanout, recorded)
+# ... by the receiver objects it may hold: each is an object the app really created and stored there (netty's
+# promise notifies some 100 listener classes), so the bound is higher
+MAX_OBJECT_TARGETS = 512
 MAX_PATH = 24  # call sites kept in a flow's path
 
 
@@ -93,9 +96,9 @@ class CallOps(HeapOps):
                     seen.add(mdef.sig)
                     out.append(mdef)
             if out or not p.is_app(cls):
-                if len(out) > MAX_TARGETS:
+                if len(out) > MAX_OBJECT_TARGETS:
                     self.e.limits.hit("dispatch_fanout", f"{cls}->{name_proto}")
-                return out[:MAX_TARGETS]
+                return out[:MAX_OBJECT_TARGETS]
         if not p.is_app(cls) and cls not in p.subtypes:
             return []
         mdef, _lib = p.resolve(cls, name_proto)
