@@ -48,6 +48,7 @@ class HeapOps:
     mut: dict[int, frozenset[Label]]
     thrown: frozenset[Label]  # data carried by exceptions thrown here (or by callees)
     uncovered: frozenset[Label]  # ... of them, thrown where no try block covers the code
+    nested_arrays: set[int]  # sites of arrays of arrays allocated in the method
     caught: dict[int, frozenset[Label]]  # handler offset -> data of the exceptions it catches
     fld_out: dict[object, frozenset[Label]]  # field values when the method returns
     cur_handlers: list[int]

@@ -240,6 +240,7 @@ class MethodInterpreter(CallOps):
         self.mut: dict[int, frozenset[Label]] = {}
         self.thrown: frozenset[Label] = EMPTY  # data carried by exceptions thrown here (or by callees)
         self.uncovered: frozenset[Label] = EMPTY  # ... of them, thrown where no try block covers the code
+        self.nested_arrays: set[int] = set()  # sites of arrays of arrays allocated here (new String[2][3])
         self.caught: dict[int, frozenset[Label]] = {}  # handler offset -> data of the exceptions it catches
         self.fld_out: dict[object, frozenset[Label]] = {}  # field values when the method returns
         self.cur_handlers: list[int] = []
@@ -368,12 +369,11 @@ class MethodInterpreter(CallOps):
                     queued.add(s)
         return self._finish()
 
-    @staticmethod
-    def _row_of(arr: frozenset[Label], slot: tuple[str, object, int] | None) -> frozenset[Label]:
-        """The identity of `arr[i]` read from an array allocated in this method: row i (its own slots, and
-        writes through it update the slot arr[i] and the array), or a row at an unknown index."""
+    def _row_of(self, arr: frozenset[Label], slot: tuple[str, object, int] | None) -> frozenset[Label]:
+        """The identity of `arr[i]` read from an array of arrays allocated in this method: row i (its own slots,
+        and writes through it update the slot arr[i] and the array), or a row at an unknown index."""
         sites = [lab[1] for lab in arr if lab[0] == "L"]
-        if len(sites) != 1:
+        if len(sites) != 1 or sites[0] not in self.nested_arrays:
             return EMPTY
         if slot is not None and slot[1] == sites[0]:
             return frozenset({ArrayRow(sites[0], slot[2]), SlotObject(slot)})
@@ -534,6 +534,8 @@ class MethodInterpreter(CallOps):
             st[ins.a] = frozenset({AppObject(desc, ins.off)}) if self.p.is_app(desc) else frozenset({LibObject(ins.off)})
         elif op == 0x23:  # new-array: its slots are tracked by constant index
             st[ins.a] = frozenset({LibObject(ins.off)})
+            if self.m.dex.type(ins.idx).startswith("[["):
+                self.nested_arrays.add(ins.off)  # an array of arrays: its rows are objects of their own
         elif op in (0x24, 0x25):  # filled-new-array
             v: frozenset[Label] = EMPTY
             for r in ins.regs:

@@ -87,10 +87,14 @@ def allocates_array(api: Api, cat: Catalogue) -> bool:
 
 
 def array_factory(call: LibraryCall) -> frozenset[Label] | None:
-    """Array.newInstance(type, dims...): a new array of this method, allocated at the call."""
+    """Array.newInstance(type, dims...): a new array of this method, allocated at the call (dx makes it of every
+    `new T[n][m]`, so it is an array of arrays when given several dimensions)."""
     if not any(k in call.cat.families.array_factories for k in call.keys):
         return None
-    return frozenset({LibObject(call.where[3])})
+    site = call.where[3]
+    if call.proto.endswith("[I)Ljava/lang/Object;"):
+        call.it.nested_arrays.add(site)
+    return frozenset({LibObject(site)})
 
 
 def list_operation(api: Api, cat: Catalogue) -> bool:
