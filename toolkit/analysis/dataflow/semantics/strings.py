@@ -145,13 +145,15 @@ def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
     args = call.args
     base = EMPTY if name == "<init>" else args[0]
     arg = args[1] if len(args) > 1 else EMPTY
-    arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
+    # constants in sorted order: the combinations kept below (first 8, first 4 prefixes) must not follow the
+    # order a set of labels iterates in (hash seeds)
+    arg_consts = sorted(lab[1] for lab in arg if lab[0] == "C")
     params = call.proto[1 : call.proto.index(")")]
     if not arg_consts and params in _NUMBER_TYPES and len(arg) == 1 and next(iter(arg))[0] in ("I", "N"):
         number = next(iter(arg))[1]  # "get" + "Line" + 1 + "Number": a constant int appended is text too
         arg_consts = [chr(number) if params == "C" and 0 <= number < 0x110000 else str(number)]
         arg = frozenset({Const(arg_consts[0])})
-    base_consts = [lab[1] for lab in base if lab[0] == "C"]
+    base_consts = sorted(lab[1] for lab in base if lab[0] == "C")
     arg_rest = frozenset(lab for lab in arg if lab[0] != "C" and lab[0] not in NOT_PROPAGATED)
     constant_arg = bool(arg_consts) and not is_tainted(arg)
     if name == "<init>":
