@@ -76,9 +76,10 @@ def to_string(call: LibraryCall) -> frozenset[Label] | None:
     args = list(call.args)
     for k in range(1, len(args)):
         extra: frozenset[Label] = EMPTY
-        for lab in args[k]:
-            if lab[0] == "O" and it.p.is_app(lab[1]):
-                ts_m, _lib = it.p.resolve(lab[1], fam.to_string)
+        # objects in sorted order: each call changes the state the next one sees (not the set's order)
+        for desc in sorted({lab[1] for lab in args[k] if lab[0] == "O"}):
+            if it.p.is_app(desc):
+                ts_m, _lib = it.p.resolve(desc, fam.to_string)
                 if ts_m is not None and ts_m.code_off:
                     reg = call.arg_regs[k] if k < len(call.arg_regs) else None
                     extra |= it._call_app(ts_m, [args[k]], [reg], call.st, call.where, "call")
