@@ -42,6 +42,10 @@ def test_writes_resolve_through_parameter_cells() -> None:
     assert out == frozenset({Cell(param_cell("LA;->f(II)V", 2)), CellAt(param_cell("LA;->f(II)V", 1), "k"), Const("c")})
     assert used == {1, 2}
     assert to_param_cells(frozenset({ConcatParam("http://", 1)}), "LA;->f(I)V", set()) is None  # call site completes it
+    # a value left symbolic reads no parameter cell: none is recorded, whatever order its labels iterate in
+    used = set()
+    assert to_param_cells(frozenset({Param(1), Param(2), ParamAt(3, "k"), ConcatParam("http://", 2)}), "LA;->f(III)V", used) is None
+    assert used == set()
 
 
 def test_join_covers_both_summaries_and_keeps_only_shared_promises() -> None:

@@ -100,7 +100,9 @@ class Closure:
             fresh = self.tracker.take_fresh()
             if not fresh and not self.queue:
                 return
-            for key in fresh:
+            # in a fixed order: the order cells are tainted in follows set iteration (a method's writes and
+            # intents), and it orders the queue, so the analysis order
+            for key in sorted(fresh, key=repr):
                 for sig in sorted(self._ret_refs.pop(key, ())):
                     self._escapes(sig)
                 for m in self.readers_of(key):

@@ -17,12 +17,27 @@ from toolkit.analysis.dataflow.entries import Entry, component_entry_methods
 from toolkit.analysis.dataflow.evidence import TriggerFinder, add_triggers, code_location, endpoints_of, merge_endpoints
 from toolkit.analysis.dataflow.limits import BudgetExceeded, Limits
 from toolkit.analysis.dataflow.solver import Solver
-from toolkit.analysis.dataflow.summary import SinkHit
+from toolkit.analysis.dataflow.summary import IccSend, SinkHit
 from toolkit.analysis.dataflow.values import EMPTY, Label, StreamTag
 from toolkit.models import Flow, FlowPoint
 
 REACH_ROUNDS = 16  # rounds of reachability <-> cells <-> intents (more: recorded as cell_rounds)
 _CARRIED = frozenset(("S", "X"))
+
+
+def _labels_order(value: frozenset[Label] | None) -> tuple[str, ...]:
+    return () if value is None else tuple(sorted(map(repr, value)))
+
+
+def _hit_order(hit: SinkHit) -> tuple[object, ...]:
+    """A sort key of sink hits that does not depend on set iteration (repr of a frozenset does): hits are
+    merged into flows in this order, and the first one met of equal endpoints or triggers is kept."""
+    return (len(hit.path), hit.path, hit.kind, hit.api, hit.tag or "", _labels_order(hit.data),
+            hit.recv is None, _labels_order(hit.recv), _labels_order(hit.endpoints))
+
+
+def _icc_order(icc: IccSend) -> tuple[object, ...]:
+    return (len(icc.path), icc.path, icc.api, icc.always_external, icc.internal_only, _labels_order(icc.intent))
 
 
 class FlowBuilder:
@@ -57,9 +72,9 @@ class FlowBuilder:
             res = results.get(sig)
             if res is None:
                 continue
-            for hit in sorted(res.hits, key=repr):
+            for hit in sorted(res.hits, key=_hit_order):
                 self._from_hit(sig, hit, triggers, flows)
-            for icc in sorted(res.iccs, key=repr):
+            for icc in sorted(res.iccs, key=_icc_order):
                 if icc.internal_only or self.routing.result_targets(sig, icc) is not None:
                     continue
                 exp = self.cells.expand(icc.intent)
@@ -76,7 +91,8 @@ class FlowBuilder:
                 self._from_hit(sig, SinkHit("icc", icc.api, icc.intent, None, None, frozenset(targets), icc.path), triggers, flows)
         for flow in flows.values():
             flow.endpoints.sort(key=lambda e: (e.kind, e.value))
-            flow.triggers.sort(key=lambda t: (t.kind, t.component or "", t.period_seconds or 0, t.detail or ""))
+            flow.triggers.sort(key=lambda t: (t.kind, t.component or "", t.period_seconds or 0, t.detail or "",
+                                              t.exported is not None, bool(t.exported), t.actions))
         return sorted(flows.values(), key=lambda f: (f.source.kind, f.sink.kind, f.id))
 
     def _reachable(self) -> set[str]:
@@ -103,7 +119,7 @@ class FlowBuilder:
                 for key, val in res.writes:
                     cells.add(key, (lab for lab in val if lab[0] not in ("P", "A", "F")))
             iccs = [(sig, icc) for sig in sorted(self.reach) if (res := results.get(sig)) is not None
-                    for icc in sorted(res.iccs, key=repr)]
+                    for icc in sorted(res.iccs, key=_icc_order)]
             changed = True
             while changed:
                 # one pass expands every intent with the tables as they are (expansions stay memoised), then

@@ -219,12 +219,15 @@ class Program:
         return cached
 
     def _all_subtypes(self, desc: str, limit: int) -> list[str]:
+        # direct subtypes in sorted order: `subtypes` holds sets, whose iteration order follows the hash seed,
+        # and both the order (static callees, dispatch targets, hence the analysis order) and, past `limit`,
+        # which subtypes are listed at all must not
         out: list[str] = []
         todo = [desc]
         seen = {desc}
         while todo and len(out) < limit:
             cur = todo.pop()
-            for sub in self.subtypes.get(cur, ()):
+            for sub in sorted(self.subtypes.get(cur, ())):
                 if sub not in seen:
                     seen.add(sub)
                     out.append(sub)

@@ -74,6 +74,7 @@ class Solver:
         self.occurrences: list[tuple[str, str, Loc]] = []
         self._occ_index: dict[tuple[str, str, Loc], int] = {}
         self.field_info: dict[CellKey, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
+        self._field_info_all: dict[CellKey, frozenset[Label]] = {}  # the same, before the size bound (cap)
         self._info_of: dict[frozenset[Label], frozenset[Label]] = {}  # value -> its field info (memo)
         self.field_readers: dict[CellKey, set[str]] = {}
         self.info_holders: dict[str, set[CellKey]] = {}  # app class -> fields holding one of its objects
@@ -153,8 +154,15 @@ class Solver:
                 if lab[0] in _INFO_KINDS or (lab[0] == "C" and lab[1][:10] == "content://"))
         if not info:
             return
+        # the bound applies to everything recorded so far, not to the last bounded value plus the new labels:
+        # cap(cap(a) | b) may differ from cap(a | b), and the order of the records follows set iteration
+        # (a summary's writes) and the analysis order
+        every = self._field_info_all.get(key, EMPTY)
+        if info <= every:
+            return
+        every = self._field_info_all[key] = every | info
         old = self.field_info.get(key, EMPTY)
-        new = cap(old | info)
+        new = cap(every)
         if new != old:
             self.field_info[key] = new
             for lab in new - old:

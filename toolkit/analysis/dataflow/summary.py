@@ -262,7 +262,16 @@ def to_param_cells(value: frozenset[Label], sig: str, used: set[int]) -> frozens
     """A symbolic value written to a global cell, with its parameters replaced by the method's parameter cells
     (None when it holds a concatenation with a parameter, which only a call site can complete). Writes to global
     cells are field-based anyway, so resolving them through parameter cells loses nothing, and a summary no
-    longer carries the writes of its whole call tree to every caller."""
+    longer carries the writes of its whole call tree to every caller. The parameters whose cells it reads are
+    added to `used` only when it returns a value (which of them a None met first follows set iteration)."""
+    mine: set[int] = set()
+    out = _to_param_cells(value, sig, mine)
+    if out is not None:
+        used |= mine
+    return out
+
+
+def _to_param_cells(value: frozenset[Label], sig: str, used: set[int]) -> frozenset[Label] | None:
     out: set[Label] = set()
     for lab in value:
         kind = lab[0]
@@ -275,7 +284,7 @@ def to_param_cells(value: frozenset[Label], sig: str, used: set[int]) -> frozens
         elif kind == "FR":
             out.add(Cell(lab[2]))  # the field of a parameter object, field-based
         elif kind == "KV":
-            inner = to_param_cells(frozenset((lab[2],)), sig, used)
+            inner = _to_param_cells(frozenset((lab[2],)), sig, used)
             if inner is None:
                 return None
             out.update(Keyed(lab[1], x) for x in inner)

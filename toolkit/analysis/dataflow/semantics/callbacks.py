@@ -97,10 +97,8 @@ def _generic(call: LibraryCall) -> frozenset[Label]:
         return EMPTY
     out: frozenset[Label] = EMPTY
     for a in call.args[1:]:
-        for lab in a:
-            if lab[0] != "O":
-                continue
-            o = lab[1]
+        # objects in sorted order: each call changes the state the next one sees (not the set's order)
+        for o in sorted({lab[1] for lab in a if lab[0] == "O"}):
             if o in it.e.components or not it.p.is_app(o) or not _has_framework_super(call, o):
                 continue
             for t in _callback_methods(call, o):

@@ -82,9 +82,9 @@ def work_manager(call: LibraryCall) -> frozenset[Label] | None:
         periods = sorted(lab[1] for lab in request if lab[0] == "N" and lab[1] > 0)
         units = sorted(lab[1] for lab in request if lab[0] == "UNIT")
         scale = fam.time_unit_seconds.get(units[0], 0) if units else 0
-        for lab in request:
-            if lab[0] == "K" and it.p.is_app(lab[1]):
-                worker = lab[1]
+        # workers in sorted order: each doWork() run changes the state the next one sees (not the set's order)
+        for worker in sorted({lab[1] for lab in request if lab[0] == "K"}):
+            if it.p.is_app(worker):
                 it._write_field(("work", worker), work_data)
                 period_s = int(periods[0] * scale) if periods and scale else 0
                 if period_s:

@@ -27,10 +27,9 @@ def reflect(call: LibraryCall) -> frozenset[Label] | None:
         return frozenset(ReflectedMethod(c, n) for c in classes for n in names)
     if call.matches(cat.reflect_invoke):
         out: frozenset[Label] = EMPTY
-        for lab in call.recv:
-            if lab[0] != "M":
-                continue
-            tcls, tname = lab[1], lab[2]
+        # targets in sorted order: each call changes the state the next one sees (mutations, fields it always
+        # sets), so the order must not be the set's (hash seeds)
+        for tcls, tname in sorted({(lab[1], lab[2]) for lab in call.recv if lab[0] == "M"}):
             if it.p.is_app(tcls):
                 for t in it.p.methods_named(tcls, tname)[:4]:
                     n_params = len(param_types(t.proto))

@@ -76,9 +76,10 @@ def to_string(call: LibraryCall) -> frozenset[Label] | None:
     args = list(call.args)
     for k in range(1, len(args)):
         extra: frozenset[Label] = EMPTY
-        for lab in args[k]:
-            if lab[0] == "O" and it.p.is_app(lab[1]):
-                ts_m, _lib = it.p.resolve(lab[1], fam.to_string)
+        # objects in sorted order: each call changes the state the next one sees (not the set's order)
+        for desc in sorted({lab[1] for lab in args[k] if lab[0] == "O"}):
+            if it.p.is_app(desc):
+                ts_m, _lib = it.p.resolve(desc, fam.to_string)
                 if ts_m is not None and ts_m.code_off:
                     reg = call.arg_regs[k] if k < len(call.arg_regs) else None
                     extra |= it._call_app(ts_m, [args[k]], [reg], call.st, call.where, "call")
@@ -145,13 +146,15 @@ def fold_constants(call: LibraryCall) -> frozenset[Label] | None:
     args = call.args
     base = EMPTY if name == "<init>" else args[0]
     arg = args[1] if len(args) > 1 else EMPTY
-    arg_consts = [lab[1] for lab in arg if lab[0] == "C"]
+    # constants in sorted order: the combinations kept below (first 8, first 4 prefixes) must not follow the
+    # order a set of labels iterates in (hash seeds)
+    arg_consts = sorted(lab[1] for lab in arg if lab[0] == "C")
     params = call.proto[1 : call.proto.index(")")]
     if not arg_consts and params in _NUMBER_TYPES and len(arg) == 1 and next(iter(arg))[0] in ("I", "N"):
         number = next(iter(arg))[1]  # "get" + "Line" + 1 + "Number": a constant int appended is text too
         arg_consts = [chr(number) if params == "C" and 0 <= number < 0x110000 else str(number)]
         arg = frozenset({Const(arg_consts[0])})
-    base_consts = [lab[1] for lab in base if lab[0] == "C"]
+    base_consts = sorted(lab[1] for lab in base if lab[0] == "C")
     arg_rest = frozenset(lab for lab in arg if lab[0] != "C" and lab[0] not in NOT_PROPAGATED)
     constant_arg = bool(arg_consts) and not is_tainted(arg)
     if name == "<init>":
