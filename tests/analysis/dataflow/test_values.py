@@ -10,6 +10,7 @@ from toolkit.analysis.dataflow.values import (
     Const,
     Keyed,
     Param,
+    ParamField,
     ParamObject,
     Source,
     cap,
@@ -50,3 +51,12 @@ def test_cap_keeps_what_decides_a_flow_and_counts_the_cut() -> None:
     assert cap(big | {Const("one more")}) == out  # a value that grows further is cut the same way
     small = frozenset({Source(0)})
     assert cap(small) is small
+
+
+def test_a_cut_keeps_keyed_data_without_its_key_and_drops_keyed_constants() -> None:
+    keyed_consts = {Keyed(f"k{i}", Const(f"v{i}")) for i in range(v.MAX_LABELS + 10)}
+    value = frozenset(keyed_consts | {Keyed("imei", Source(2)), Keyed("outer", Keyed("inner", Param(1))),
+                                      ParamField(1, ("La;", "f")), AppObject("La;")})
+    out = cap(value)
+    # the data stays (its key is lost), constants under keys go, and so does nothing else that may be data
+    assert out == frozenset({Source(2), Param(1), ParamField(1, ("La;", "f")), AppObject("La;")})

@@ -523,6 +523,7 @@ def consts(value: Iterable[Label]) -> list[str]:
 
 
 _CONSTANT_KINDS = frozenset(("C", "N", "I", "K", "IT", "UNIT", "PER", "NC", "CAT"))
+_TAINT_KINDS = frozenset(("FR", "GK", "PK"))
 
 # Which analysis a cut is charged to: the solver sets it for the APK it analyses (a value cut to MAX_LABELS
 # drops constants, never what decides a flow, but an endpoint may then be missing, so the report says so).
@@ -532,7 +533,8 @@ CUT_COUNTER: ContextVar[list[int] | None] = ContextVar("CUT_COUNTER", default=No
 def cap(value: frozenset[Label]) -> frozenset[Label]:
     """Bound the size of a value to MAX_LABELS, keeping every ESSENTIAL label; a cut is counted.
 
-    A value over the bound loses all its constants (then, if still over, everything but what decides a flow),
+    A value over the bound loses all its constants (then, if still over, everything but what decides a flow or
+    may be sensitive data),
     not the first ones in some order: as a value grows through a fixpoint, a cut that kept "the first 256" would
     keep a different subset each round and the summaries would never settle."""
     if len(value) <= MAX_LABELS:
@@ -542,5 +544,18 @@ def cap(value: frozenset[Label]) -> frozenset[Label]:
         counter[0] += 1
     out = frozenset(lab for lab in value if lab[0] not in _CONSTANT_KINDS)
     if len(out) > MAX_LABELS:
-        out = frozenset(lab for lab in out if lab[0] in ESSENTIAL)
+        # what may still be sensitive data stays even over the bound (fields of parameter objects, keyed reads
+        # of cells and parameters), and keyed contents holding data lose their key, not their data: dropping
+        # them would lose flows, not only endpoints
+        kept: set[Label] = set()
+        for lab in out:
+            if lab[0] in ESSENTIAL or lab[0] in _TAINT_KINDS:
+                kept.add(lab)
+            elif lab[0] == "KV":
+                inner = lab[2]
+                while inner[0] == "KV":
+                    inner = inner[2]
+                if is_tainted((inner,)):
+                    kept.add(inner)
+        out = frozenset(kept)
     return out
