@@ -60,3 +60,10 @@ def test_a_cut_keeps_keyed_data_without_its_key_and_drops_keyed_constants() -> N
     out = cap(value)
     # the data stays (its key is lost), constants under keys go, and so does nothing else that may be data
     assert out == frozenset({Source(2), Param(1), ParamField(1, ("La;", "f")), AppObject("La;")})
+
+
+def test_keyed_contents_nest_two_keys_deep_at_most() -> None:
+    two = Keyed("a", Keyed("b", Source(1)))
+    assert two.inner == Keyed("b", Source(1))  # json.getJSONObject("a").getString("b") keeps both keys
+    deep = Keyed("a", Keyed("b", Keyed("c", Keyed("d", Source(1)))))
+    assert deep == Keyed("a", Keyed("b", Source(1)))  # a recursion nesting containers cannot grow labels forever

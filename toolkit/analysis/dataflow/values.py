@@ -100,6 +100,13 @@ class Keyed(Label):
     tag = "KV"
 
     def __new__(cls, key: object, inner: Label) -> Keyed:
+        if inner[0] == "KV" and inner[2][0] == "KV":
+            # two keys deep at most (json.getJSONObject("a").getString("b")): a recursion that nests containers
+            # (a view tree serialised to JSON) would otherwise make a new, deeper label every round
+            deepest = inner[2]
+            while deepest[0] == "KV":
+                deepest = deepest[2]
+            inner = tuple.__new__(Keyed, ("KV", inner[1], deepest))
         return tuple.__new__(cls, ("KV", key, inner))
 
     @property
