@@ -323,12 +323,12 @@ class MethodInterpreter(CallOps):
                 self.e.limits.hit("block_visits", m.sig)
                 break
             state = dict(in_states[b])
-            entry_state = dict(state)
+            # try ranges start and end at block boundaries: the handlers covering a block cover each instruction
+            self.cur_handlers = block_handlers[b]
+            entry_state = dict(state) if self.cur_handlers else state  # only handlers need the entry state
             end = block_end[b]
             succs: list[int] = []
             falls = True
-            # try ranges start and end at block boundaries: the handlers covering a block cover each instruction
-            self.cur_handlers = block_handlers[b]
             for i in range(b, end):
                 ins = insns[i]
                 self._step(ins, state)
@@ -354,7 +354,7 @@ class MethodInterpreter(CallOps):
             if falls and end < n:
                 succs.append(end)
             boff = insns[b].off
-            for start, stop, hs in handlers:
+            for start, stop, hs in handlers if self.cur_handlers else ():
                 if start <= boff < stop:
                     merged = dict(entry_state)
                     for r, v in state.items():
