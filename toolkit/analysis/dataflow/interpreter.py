@@ -473,7 +473,7 @@ class MethodInterpreter(CallOps):
             in_states[blk] = dict(state)
             return True
         changed = False
-        for r in [r for r in cur if type(r) is tuple and r[0] == "fld" and r not in state]:
+        for r in [r for r in cur.keys() - state.keys() if type(r) is tuple and r[0] == "fld"]:
             glob = Cell(r[1])
             if glob not in cur[r]:
                 cur[r] = cur[r] | {glob}
