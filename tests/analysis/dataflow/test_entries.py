@@ -8,9 +8,23 @@ from toolkit.analysis.dataflow.app import App
 from toolkit.analysis.dataflow.entries import compute_entries
 from toolkit.models import ApkMetadata
 
+
+def _flag_class(name: str, value: int) -> str:
+    """A class with a static int field N set to `value` by its <clinit>."""
+    return f""".class public {name}
+.super Ljava/lang/Object;
+.field public static N:I
+.method static constructor <clinit>()V
+    .registers 1
+    const/4 v0, {value:#x}
+    sput v0, {name}->N:I
+    return-void
+.end method"""
+
+
 # LMain reads a static of LConfig (whose superclass LBase has a <clinit> too), creates an LTask and names LByName
 # in a string (Class.forName); LUnused and LSelf have initialisers that nothing outside them names.
-CLASSES = """
+CLASSES = f"""
 .class public LMain;
 .super Ljava/lang/Object;
 
@@ -42,42 +56,18 @@ CLASSES = """
     return-void
 .end method
 # ---
-.class public LTask;
-.super Ljava/lang/Object;
-.field public static N:I
-.method static constructor <clinit>()V
-    .registers 1
-    const/4 v0, 0x2
-    sput v0, LTask;->N:I
-    return-void
-.end method
+{_flag_class("LTask;", 2)}
 # ---
-.class public LByName;
-.super Ljava/lang/Object;
-.field public static N:I
-.method static constructor <clinit>()V
-    .registers 1
-    const/4 v0, 0x3
-    sput v0, LByName;->N:I
-    return-void
-.end method
+{_flag_class("LByName;", 3)}
 # ---
-.class public LUnused;
-.super Ljava/lang/Object;
-.field public static N:I
-.method static constructor <clinit>()V
-    .registers 1
-    const/4 v0, 0x4
-    sput v0, LUnused;->N:I
-    return-void
-.end method
+{_flag_class("LUnused;", 4)}
 # ---
 .class public LSelf;
 .super Ljava/lang/Object;
 .field public static N:I
 .method static constructor <clinit>()V
     .registers 1
-    invoke-static {}, LSelf;->helper()V
+    invoke-static {{}}, LSelf;->helper()V
     return-void
 .end method
 .method static helper()V

@@ -260,11 +260,8 @@ def test_int_arithmetic_on_single_constants_folds_and_loop_counters_stop() -> No
     assert product is not None and product.summary.ret == frozenset({Param(1)})  # 42 + p: data, no constant
 
 
-GRID = f"""
-.class public LM;
-.super Ljava/lang/Object;
-
-.method public static cell({TM})Ljava/lang/String;
+# table = new String[2][3] (dx: Array.newInstance(String.class, {2, 3})); table[1][2] = imei; table[0][2] = "clean"
+_GRID_FILL = f"""
     .registers 6
     const/4 v0, 0x2
     const/4 v1, 0x3
@@ -284,6 +281,13 @@ GRID = f"""
     const/4 v3, 0x0
     aget-object v4, v0, v3
     aput-object v2, v4, v5
+"""
+GRID = f"""
+.class public LM;
+.super Ljava/lang/Object;
+
+.method public static cell({TM})Ljava/lang/String;
+{_GRID_FILL}
     const/4 v3, 0x1
     aget-object v4, v0, v3
     aget-object v2, v4, v5
@@ -291,25 +295,7 @@ GRID = f"""
 .end method
 
 .method public static other({TM})Ljava/lang/String;
-    .registers 6
-    const/4 v0, 0x2
-    const/4 v1, 0x3
-    filled-new-array {{v0, v1}}, [I
-    move-result-object v0
-    const-class v1, Ljava/lang/String;
-    invoke-static {{v1, v0}}, Ljava/lang/reflect/Array;->newInstance(Ljava/lang/Class;[I)Ljava/lang/Object;
-    move-result-object v0
-    check-cast v0, [[Ljava/lang/String;
-    invoke-virtual {{p0}}, {TM}->getDeviceId()Ljava/lang/String;
-    move-result-object v2
-    const/4 v3, 0x1
-    aget-object v4, v0, v3
-    const/4 v5, 0x2
-    aput-object v2, v4, v5
-    const-string v2, "clean"
-    const/4 v3, 0x0
-    aget-object v4, v0, v3
-    aput-object v2, v4, v5
+{_GRID_FILL}
     aget-object v2, v4, v5
     return-object v2
 .end method
