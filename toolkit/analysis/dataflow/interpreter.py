@@ -84,7 +84,9 @@ _BAGGED_WIDENED = frozenset(("G", "C", "N", "I", "K", "O", "IT", "SCHEME", "UNIT
 # what a caller learns of the exceptions a method throws: not objects local to the method (fields' and slots'
 # identities, library allocation sites) nor reflected methods, which mean nothing in the caller
 _NOT_THROWN_OUT = frozenset(("F", "OF", "L", "M", "AR"))
-_BUDGET_CHECK_EVERY = 256  # block visits between two looks at the clock
+# block visits between two looks at the clock: one visit of a big method's block can take a tenth of a second
+# (calls applying big summaries), and 256 of them let a 60 s budget overrun by 20 s
+_BUDGET_CHECK_EVERY = 8
 
 
 _COMPARE = {0: lambda x, y: x == y, 1: lambda x, y: x != y, 2: lambda x, y: x < y, 3: lambda x, y: x >= y,
