@@ -196,8 +196,8 @@ class Cfg:
     n: int
     starts: list[int]
     block_end: dict[int, int]
-    handlers: list[tuple[int, int, list[int]]]  # (try start, end offsets, handler instruction indexes)
     block_handlers: dict[int, list[int]]  # block -> handler offsets covering it (what _throw reaches)
+    block_catchers: dict[int, list[int]]  # block -> the blocks of those handlers (what its state flows into)
 
     @staticmethod
     def of(code: Code) -> Cfg:
@@ -210,23 +210,21 @@ class Cfg:
                 leaders.update(off2i[t] for t in ins.targets if t in off2i)
                 if i + 1 < n:
                     leaders.add(i + 1)
-        handlers: list[tuple[int, int, list[int]]] = []
         for tb in code.tries:
-            hs = [off2i[a] for _t, a in tb.handlers if a in off2i]
-            leaders.update(hs)
+            leaders.update(off2i[a] for _t, a in tb.handlers if a in off2i)
             starti = next((i for i, ins in enumerate(insns) if ins.off >= tb.start), n)
             if starti < n:
                 leaders.add(starti)
             endi = next((i for i, ins in enumerate(insns) if ins.off >= tb.end), n)
             if endi < n:
                 leaders.add(endi)
-            handlers.append((tb.start, tb.end, hs))
         handler_offs = [(tb.start, tb.end, [a for _t, a in tb.handlers]) for tb in code.tries]
         starts = sorted(leaders)
         block_end = {s: (starts[k + 1] if k + 1 < len(starts) else n) for k, s in enumerate(starts)}
         block_handlers = {b: [h for start, stop, hs in handler_offs if start <= insns[b].off < stop for h in hs]
                           for b in starts if b < n}
-        return Cfg(code, off2i, n, starts, block_end, handlers, block_handlers)
+        block_catchers = {b: [off2i[h] for h in hs if h in off2i] for b, hs in block_handlers.items()}
+        return Cfg(code, off2i, n, starts, block_end, block_handlers, block_catchers)
 
 
 class MethodInterpreter(CallOps):
@@ -307,7 +305,7 @@ class MethodInterpreter(CallOps):
         cfg = self.e.cfgs.get(m.sig)
         if cfg is None or cfg.code is not code:
             cfg = self.e.cfgs[m.sig] = Cfg.of(code)
-        off2i, n, block_end, handlers, block_handlers = cfg.off2i, cfg.n, cfg.block_end, cfg.handlers, cfg.block_handlers
+        off2i, n, block_end, block_handlers = cfg.off2i, cfg.n, cfg.block_end, cfg.block_handlers
         starts = cfg.starts
         in_states: dict[int, State] = {0: self._initial_state(code.registers, code.ins)}
         consts = constant_registers(insns, code.registers - code.ins, lambda ins: self._static_constant(ins) is not None)
@@ -327,7 +325,8 @@ class MethodInterpreter(CallOps):
             state = dict(in_states[b])
             # try ranges start and end at block boundaries: the handlers covering a block cover each instruction
             self.cur_handlers = block_handlers[b]
-            entry_state = dict(state) if self.cur_handlers else state  # only handlers need the entry state
+            catchers = cfg.block_catchers[b]
+            entry_state = dict(state) if catchers else state  # only handlers need the entry state
             end = block_end[b]
             succs: list[int] = []
             falls = True
@@ -355,16 +354,15 @@ class MethodInterpreter(CallOps):
                         succs.extend(off2i[t] for t in ins.targets if t in off2i)
             if falls and end < n:
                 succs.append(end)
-            boff = insns[b].off
-            for start, stop, hs in handlers if self.cur_handlers else ():
-                if start <= boff < stop:
-                    merged = dict(entry_state)
-                    for r, v in state.items():
-                        merged[r] = merged.get(r, EMPTY) | v
-                    for h in hs:
-                        if self._merge_into(in_states, h, merged) and h not in queued:
-                            work.append(h)
-                            queued.add(h)
+            if catchers:
+                # a handler may be entered from any point of the block: what held at its start or its end
+                merged = dict(entry_state)
+                for r, v in state.items():
+                    merged[r] = merged.get(r, EMPTY) | v
+                for h in catchers:
+                    if self._merge_into(in_states, h, merged) and h not in queued:
+                        work.append(h)
+                        queued.add(h)
             for s in succs:
                 if self._merge_into(in_states, s, state) and s not in queued:
                     work.append(s)

@@ -83,8 +83,8 @@ class Solver:
         self.errors: list[str] = []
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
-        self.entry_sigs: frozenset[str] = frozenset()
-        self.cfgs: dict[str, Cfg] = {}  # basic blocks per method, built at its first analysis  # methods the framework calls (their escaping exceptions)
+        self.entry_sigs: frozenset[str] = frozenset()  # methods the framework calls (their escaping exceptions)
+        self.cfgs: dict[str, Cfg] = {}  # basic blocks per method, built at its first analysis
         self.in_scope: Callable[[MethodDef], bool] = lambda m: True
         self.analyses = 0
 

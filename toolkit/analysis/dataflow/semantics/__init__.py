@@ -15,7 +15,7 @@ cannot express.
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolkit.analysis.dataflow.program import Loc
@@ -41,8 +41,8 @@ class LibraryCall:
     st: State
     where: Loc
     static: bool
-    cands: list[str] = field(default_factory=list)  # lib and its known framework supertypes
-    keys: list[str] = field(default_factory=list)  # "Class;->name" for each candidate
+    cands: tuple[str, ...] = ()  # lib and its known framework supertypes
+    keys: tuple[str, ...] = ()  # "Class;->name" for each candidate
     api_sig: str = ""
     # accumulated by handlers that do not end the call, used by the default propagation
     tagged: frozenset[Label] = EMPTY
@@ -64,7 +64,8 @@ class LibraryCall:
         assert isinstance(ref, int)
         return self.args[ref] if 0 < ref < len(self.args) else EMPTY
 
-    def matches(self, apis: frozenset[str] | dict[str, object] | set[str]) -> bool:
+    def matches(self, apis: Container[str]) -> bool:
+        """One of the names the call may resolve to is in apis (as Api.named, for the handler)."""
         return any(k in apis for k in self.keys)
 
     def in_family(self, classes: list[str]) -> bool:
@@ -158,8 +159,8 @@ def apply_library(
     """The result of a library call, after its side effects on the state and the method's effects."""
     plan = plan_for(it.cat, lib, ref_cls, name, proto, static)
     api = plan.api
-    call = LibraryCall(it, lib, ref_cls, name, proto, args, arg_regs, st, where, static, list(api.cands),
-                       list(api.keys), api.api_sig)
+    call = LibraryCall(it, lib, ref_cls, name, proto, args, arg_regs, st, where, static, api.cands, api.keys,
+                       api.api_sig)
     for handler in plan.handlers:
         result = handler(call)
         if result is not None:
