@@ -297,6 +297,7 @@ class Catalogue:
         self.icc = {i.api: i for i in self.sinks_file.icc}
         m = self.models
         self.library_packages = tuple(m.library_packages)
+        self._library_memo: dict[str, bool] = {}
         self.clean_names = frozenset(m.clean.names)
         self.clean_apis = frozenset(m.clean.apis)
         self.clean_fields = frozenset(m.clean_fields)
@@ -334,7 +335,15 @@ class Catalogue:
         )
 
     def is_library(self, class_desc: str) -> bool:
-        return class_desc.startswith(self.library_packages) or class_desc.startswith("[")
+        known = self._library_memo.get(class_desc)
+        if known is None:
+            # asked millions of times per big app (every call and field access): one prefix scan per class
+            # (the catalogue outlives one APK: a scan of a whole phone starts the memo again now and then)
+            if len(self._library_memo) > 500_000:
+                self._library_memo.clear()
+            known = self._library_memo[class_desc] = (
+                class_desc.startswith(self.library_packages) or class_desc.startswith("["))
+        return known
 
     def candidates(self, class_desc: str) -> list[str]:
         """The class and its known framework supertypes, most specific first."""

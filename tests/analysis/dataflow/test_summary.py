@@ -98,6 +98,10 @@ def test_callers_reapply_a_hit_only_for_what_their_arguments_add() -> None:
     site = ("LA;", "f", "()V", 4)
     own = SinkHit("log", "Log.d", frozenset({ParamField(0, ("LA;", "f")), Source(1), Param(2)}), None, None, EMPTY, (site,))
     tagged = SinkHit("file", "write", frozenset({Source(1)}), frozenset({Param(1)}), "stream", EMPTY, (site,))
-    needs = dict(Summary(hits=frozenset({own, tagged})).hits_by_need)
-    assert needs[own] == {2}  # the source and the receiver's field are reported by the method's own hit
-    assert needs[tagged] is None  # which stream it is comes from the caller
+    kept = SinkHit("file", "print", frozenset({Source(1)}), frozenset({ParamField(0, ("LA;", "out"))}), "stream",
+                   EMPTY, (site,))
+    by_hit = {h: (needs, fields) for h, needs, fields in Summary(hits=frozenset({own, tagged, kept})).hits_by_need}
+    assert by_hit[own] == ({2}, ())  # the source and the receiver's field are reported by the method's own hit
+    assert by_hit[tagged] == (None, ())  # which stream it is comes from the caller
+    # a stream kept in a field of parameter 0: applied only by a caller knowing that object's field
+    assert by_hit[kept] == (frozenset(), ((0, ("LA;", "out")),))

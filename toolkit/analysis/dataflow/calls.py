@@ -99,23 +99,10 @@ class CallOps(HeapOps):
                 if len(out) > MAX_OBJECT_TARGETS:
                     self.e.limits.hit("dispatch_fanout", f"{cls}->{name_proto}")
                 return out[:MAX_OBJECT_TARGETS]
-        if not p.is_app(cls) and cls not in p.subtypes:
-            return []
-        mdef, _lib = p.resolve(cls, name_proto)
-        if mdef is not None and mdef.code_off:
-            out.append(mdef)
-            seen.add(mdef.sig)
-        for sub in p.all_subtypes(cls, 100):
-            cdef = p.classes.get(sub)
-            if cdef is None or self.cat.is_library(sub):
-                continue
-            sm = cdef.methods.get(name_proto)
-            if sm is not None and sm.code_off and sm.sig not in seen:
-                seen.add(sm.sig)
-                out.append(sm)
         if not p.is_app(cls):
             # a library interface/class method with app overrides: only taken when the receiver is known (above)
             return []
+        out = p.cha_targets(cls, name_proto)
         if len(out) > MAX_TARGETS:
             self.e.limits.hit("dispatch_fanout", f"{self.m.sig} calls {cls}->{name_proto} ({len(out)} targets)")
             return out[:MAX_TARGETS]
@@ -175,9 +162,10 @@ class CallOps(HeapOps):
             """None of the parameters the summary value needs carries anything sensitive here."""
             return needs is not None and not any(i < len(tainted_args) and tainted_args[i] for i in needs)
 
-        for hit, needs in summ.hits_by_need:
-            if adds_nothing(needs):
-                continue  # what the caller passes there is nothing sensitive
+        for hit, needs, recv_fields in summ.hits_by_need:
+            if adds_nothing(needs) and not any(
+                    i < len(args) and self._object_field_known(st, args[i], key) for i, key in recv_fields):
+                continue  # what the caller passes there is nothing sensitive, nor a stream it knows better
             data = sub.apply(hit.data)
             if not is_tainted(data):
                 continue  # what the caller passes there is nothing sensitive

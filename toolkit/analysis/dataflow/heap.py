@@ -179,6 +179,14 @@ class HeapOps:
             return frozenset({ParamField(params[0], key), FieldObject(key)}) | self.e.field_info.get(key, EMPTY)
         return None
 
+    def _object_field_known(self, st: State, base: frozenset[Label], key: CellKey) -> bool:
+        """Whether `_object_field` knows field `key` of `base` per object (a local object's slot, or a parameter
+        object's field a caller can know), rather than only globally, field-based. Reads nothing."""
+        sites = [lab for lab in base if lab[0] == "O" and len(lab) == 3]
+        if len(sites) == 1 and not any(lab[0] in ("A", "F", "G", "P") for lab in base):
+            return True
+        return not sites and ("fld", key) not in st and sum(1 for lab in base if lab[0] == "A") == 1
+
     def _store_object_field(self, st: State, base: frozenset[Label], key: CellKey, val: frozenset[Label]) -> None:
         # a local object's field keeps which array/library object of this method it holds (LibObject): what a
         # callee later writes into it through the field (a Runnable filling a captured box) reaches that object

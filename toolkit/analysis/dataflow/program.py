@@ -72,6 +72,9 @@ class Program:
             for mdef in cdef.methods.values():
                 self.methods[mdef.sig] = mdef
         self._resolve_cache: dict[tuple[str, str], tuple[MethodDef | None, str]] = {}
+        self._app_memo: dict[str, bool] = {}
+        self._overrides_cache: dict[tuple[str, str], list[MethodDef]] = {}
+        self._cha_cache: dict[tuple[str, str], list[MethodDef]] = {}
         self._sub_cache: dict[tuple[str, int], list[str]] = {}
         self._field_cache: dict[tuple[str, str], tuple[str, str]] = {}
         self._supers_cache: dict[str, list[str]] = {}
@@ -81,7 +84,10 @@ class Program:
 
     def is_app(self, desc: str) -> bool:
         """A class defined in the APK outside the library packages of apk_rules/models.yml."""
-        return desc in self.classes and not self.cat.is_library(desc)
+        known = self._app_memo.get(desc)
+        if known is None:
+            known = self._app_memo[desc] = desc in self.classes and not self.cat.is_library(desc)
+        return known
 
     def resolve(self, cls: str, name_proto: str) -> tuple[MethodDef | None, str]:
         """(app method found walking up from cls, first non-app class reached)."""
@@ -273,12 +279,43 @@ class Program:
             if target is not None and target.code_off:
                 out.setdefault(target.sig, target)
             if INVOKE_KIND[ins.op] in ("virtual", "interface"):
-                subs = [s for s in self.all_subtypes(cls, 100) if self.is_app(s)]
-                found = [mdef for s in subs if (mdef := self.classes[s].methods.get(name_proto)) is not None and mdef.code_off]
+                found = self._app_overrides(cls, name_proto)
                 if len(found) <= fanout:
                     for mdef in found:
                         out.setdefault(mdef.sig, mdef)
         return list(out.values())
+
+    def cha_targets(self, cls: str, name_proto: str) -> list[MethodDef]:
+        """By the class hierarchy: the method cls->name_proto resolves to, then every app subtype's own
+        implementation (with code), in subtype order. Shared: callers must not change the list."""
+        key = (cls, name_proto)
+        found = self._cha_cache.get(key)
+        if found is None:
+            found = []
+            mdef, _lib = self.resolve(cls, name_proto)
+            if mdef is not None and mdef.code_off:
+                found.append(mdef)
+            seen = {m.sig for m in found}
+            for sub in self.all_subtypes(cls, 100):
+                cdef = self.classes.get(sub)
+                if cdef is None or self.cat.is_library(sub):
+                    continue
+                sm = cdef.methods.get(name_proto)
+                if sm is not None and sm.code_off and sm.sig not in seen:
+                    seen.add(sm.sig)
+                    found.append(sm)
+            self._cha_cache[key] = found
+        return found
+
+    def _app_overrides(self, cls: str, name_proto: str) -> list[MethodDef]:
+        """The app subtypes' own implementations of cls->name_proto (with code), in subtype order."""
+        key = (cls, name_proto)
+        found = self._overrides_cache.get(key)
+        if found is None:
+            subs = [s for s in self.all_subtypes(cls, 100) if self.is_app(s)]
+            found = self._overrides_cache[key] = [
+                mdef for s in subs if (mdef := self.classes[s].methods.get(name_proto)) is not None and mdef.code_off]
+        return found
 
 
 _INT_TYPES = frozenset("ZBSCI")  # 32-bit fields: what const, const/4, const/16 and const/high16 write

@@ -226,6 +226,9 @@ class Solver:
         if old is not None and self.analysis_count[m.sig] > WIDEN_AFTER:
             # widening: from here on a summary only grows, so recursion through strong updates cannot oscillate
             res.summary = old.summary.join(res.summary)
+            # and its own hits with it: callers skip a hit that adds nothing of theirs, trusting the method's own
+            # (field-based) report of it, so a hit kept by the joined summary must stay reported here too
+            res.hits |= old.hits
         self.results[m.sig] = res
         self.changed.add(m.sig)
         old_key = old.summary.key() if old is not None else EMPTY_SUMMARY_KEY

@@ -83,14 +83,26 @@ class Summary:
     fld_out: tuple[tuple[CellKey, frozenset[Label]], ...] = ()  # fields the method always sets, and to what
 
     @cached_property
-    def hits_by_need(self) -> tuple[tuple[SinkHit, frozenset[int] | None], ...]:
+    def hits_by_need(self) -> tuple[tuple[SinkHit, frozenset[int] | None, tuple[tuple[int, CellKey], ...]], ...]:
         """Each hit with the parameters whose data it needs to carry anything sensitive (None: it may anyway),
-        so that a caller passing nothing sensitive there skips it without substituting."""
-        # a hit on a tagged sink (a stream's kind) is checked against the receiver the caller passes: always
-        # applied; otherwise only the parameters' part of its data is new to a caller (sources, cells and fields
-        # of parameter objects in it are already reported, field-based, by the method's own hit)
-        return tuple((h, None if h.tag is not None else needed_params(h.data, _REPORTED_BY_CALLEE))
-                     for h in self.hits)
+        and the parameter-object fields its receiver is read from, so that a caller passing nothing sensitive
+        there, and no object whose fields it knows, skips it without substituting."""
+        # only the parameters' part of a hit's data is new to a caller (sources, cells and fields of parameter
+        # objects in it are already reported, field-based, by the method's own hit). A hit on a tagged sink (a
+        # stream's kind) decides its kind by its receiver: one that is a parameter itself is always applied (only
+        # a caller knows the stream); one read from a parameter object's field is applied by a caller that knows
+        # that object's field (its own object, or its parameter's: a higher caller may know it), and otherwise
+        # resolves field-based like data. A support library's dump() printing to one PrintWriter kept in a field
+        # no longer re-applies its 74 print hits at every caller.
+        out: list[tuple[SinkHit, frozenset[int] | None, tuple[tuple[int, CellKey], ...]]] = []
+        for h in self.hits:
+            recv = h.recv or EMPTY
+            if h.tag is not None and _depends_on_params(recv):
+                out.append((h, None, ()))
+                continue
+            fields = tuple(sorted({(lab[1], lab[2]) for lab in recv if lab[0] == "FR"}, key=repr)) if h.tag else ()
+            out.append((h, needed_params(h.data, _REPORTED_BY_CALLEE), fields))
+        return tuple(out)
 
     @cached_property
     def iccs_by_need(self) -> tuple[tuple[IccSend, frozenset[int] | None], ...]:
@@ -253,6 +265,12 @@ def needed_params(value: frozenset[Label], ignored: frozenset[str] = frozenset()
     return frozenset(out)
 
 
+def _depends_on_params(value: frozenset[Label]) -> bool:
+    """Whether the value holds a parameter (its data or identity) that only a caller can substitute."""
+    return any(lab[0] in _PARAM_BASED or (lab[0] == "KV" and _depends_on_params(frozenset((lab[2],))))
+               for lab in value)
+
+
 def param_cell(sig: str, index: int) -> CellKey:
     """The global cell holding what any caller passes as parameter `index` of method `sig`."""
     return ("param", sig, index)
@@ -318,3 +336,4 @@ _TAINTING_ANYWAY = (TAINTING - {"P", "PK"}) | {"FR"}  # sensitive, or resolved t
 # its parameter objects; a caller re-applying the hit adds only a longer path to the same flow
 _REPORTED_BY_CALLEE = frozenset(("S", "G", "GK", "FR"))
 _SUBSTITUTED_INNER = frozenset(("P", "A", "PK", "KV", "FR"))
+_PARAM_BASED = frozenset(("P", "A", "PK", "CAT"))
