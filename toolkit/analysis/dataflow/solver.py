@@ -28,6 +28,7 @@ from toolkit.analysis.dataflow.calls import MAX_TARGETS
 from toolkit.analysis.dataflow.interpreter import WIDEN_AFTER, Cfg, MethodInterpreter
 from toolkit.analysis.dataflow.limits import Limits
 from toolkit.analysis.dataflow.program import Loc, Program
+from toolkit.analysis.dataflow.sharing import ValueTable
 from toolkit.analysis.dataflow.summary import DEFAULT_SUMMARY, EMPTY_SUMMARY_KEY, MethodResult, Summary
 from toolkit.analysis.dataflow.values import (
     EMPTY,
@@ -46,6 +47,7 @@ MAX_ROUNDS = 24  # changes of one method's summary before it is taken as final (
 # analyses of one method in all (its callees changing): re-analysing it without its own summary changing is only
 # time, but a method in a big recursive component could otherwise be analysed once per change of each callee
 MAX_ANALYSES = 96
+MAX_MEMO_LABELS = 500_000  # labels held by the keys of a memo before it starts again
 _INFO_KINDS = frozenset(("O", "T", "U", "K"))
 _EMPTY_SUMMARY = Summary()
 _LATE = 1 << 40
@@ -76,6 +78,7 @@ class Solver:
         self.field_info: dict[CellKey, frozenset[Label]] = {}  # objects/constants stored in fields (eager)
         self._field_info_all: dict[CellKey, frozenset[Label]] = {}  # the same, before the size bound (cap)
         self._info_of: dict[frozenset[Label], frozenset[Label]] = {}  # value -> its field info (memo)
+        self._info_of_labels = 0
         self.field_readers: dict[CellKey, set[str]] = {}
         self.info_holders: dict[str, set[CellKey]] = {}  # app class -> fields holding one of its objects
         self.analysis_count: dict[str, int] = {}
@@ -84,6 +87,7 @@ class Solver:
         self.resource_strings: dict[int, str] = {}  # R.string ids -> default value (resources.arsc)
         self.http_proxies = False  # the APK builds HTTP clients from interfaces (Retrofit.create)
         self.entry_sigs: frozenset[str] = frozenset()  # methods the framework calls (their escaping exceptions)
+        self.values = ValueTable()  # results hold each distinct value once
         self.cfgs: dict[str, Cfg] = {}  # basic blocks per method, built at its first analysis
         self.in_scope: Callable[[MethodDef], bool] = lambda m: True
         self.analyses = 0
@@ -147,8 +151,12 @@ class Solver:
         kept in a field and registered elsewhere, a stream opened in one method and written in another)."""
         info = self._info_of.get(value)
         if info is None:
-            if len(self._info_of) > 50000:
+            # the memo holds the values it was asked about: bounded by their labels, not their number (18k values
+            # of a Kawa app held 6.7 million labels, more than all its results)
+            self._info_of_labels += len(value)
+            if self._info_of_labels > MAX_MEMO_LABELS:
                 self._info_of.clear()
+                self._info_of_labels = len(value)
             info = self._info_of[value] = frozenset(
                 AppObject(lab[1]) if lab[0] == "O" else lab for lab in value
                 if lab[0] in _INFO_KINDS or (lab[0] == "C" and lab[1][:10] == "content://"))
@@ -229,6 +237,7 @@ class Solver:
             # and its own hits with it: callers skip a hit that adds nothing of theirs, trusting the method's own
             # (field-based) report of it, so a hit kept by the joined summary must stay reported here too
             res.hits |= old.hits
+        self.values.share(res)
         self.results[m.sig] = res
         self.changed.add(m.sig)
         old_key = old.summary.key() if old is not None else EMPTY_SUMMARY_KEY
