@@ -116,3 +116,14 @@ def test_bad_catalogue_names_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as err:
         Catalogue(root)
     assert "sinks.yml" in str(err.value) and "kind" in str(err.value)
+
+
+def test_a_callback_cell_must_be_a_declared_channel(tmp_path: Path) -> None:
+    root = _copy_rules(tmp_path)
+    path = root / "models.yml"
+    text = path.read_text()
+    assert "pass_cell: messenger" in text and "- name: messenger" in text
+    path.write_text(text.replace("- name: messenger", "- name: mesenger", 1))
+    with pytest.raises(CatalogueError) as err:
+        Catalogue(root)
+    assert "models.yml" in str(err.value) and "'messenger'" in str(err.value)

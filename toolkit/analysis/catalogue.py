@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from toolkit import yamlio
 from toolkit.models.common import PhModel
@@ -116,8 +116,18 @@ class CallbackSpec(PhModel):
     pass_receiver: bool = Field(False, description="the callback receives what the registering object holds")
     receiver_param: int | None = Field(None, description="only this 1-based parameter receives the registering object")
     period_arg: int | None = Field(None, description="1-based parameter with the repeat period (ms unless a TimeUnit is passed)")
-    pass_cell: Literal["uncaught"] | None = Field(
-        None, description="the callback receives a global cell: `uncaught`, the exceptions escaping entry points")
+    pass_cell: str | None = Field(
+        None, description="the callback receives a global cell: `uncaught` (the exceptions escaping entry points) "
+                          "or the name of a channel (what every send on it carried)")
+
+
+class ChannelSpec(PhModel):
+    """An API handing its argument to app code registered on the other side, which no value links to the
+    sending call (a Messenger's send across a binder): one global cell per channel."""
+
+    name: str
+    send: list[str] = Field(description="APIs whose argument `arg` goes into the channel")
+    arg: int = Field(1, description="1-based parameter sent")
 
 
 class AlarmSpec(PhModel):
@@ -239,12 +249,21 @@ class ModelsFile(PhModel):
     transforms: list[TransformSpec] = Field(default_factory=list)
     tags: list[TagSpec] = Field(default_factory=list)
     callbacks: list[CallbackSpec] = Field(default_factory=list)
+    channels: list[ChannelSpec] = Field(default_factory=list)
     generic_callback_prefixes: list[str] = Field(default_factory=list)
     wrapper_suffixes: list[str] = Field(default_factory=list)
     keyed: KeyedSpec = Field(default_factory=lambda: KeyedSpec())
     intents: IntentsSpec = Field(default_factory=IntentsSpec)
     families: FamiliesSpec
     components: ComponentsSpec
+
+    @model_validator(mode="after")
+    def _cells_known(self) -> ModelsFile:
+        names = {"uncaught", *(c.name for c in self.channels)}
+        for cb in self.callbacks:
+            if cb.pass_cell is not None and cb.pass_cell not in names:
+                raise ValueError(f"callback {cb.apis[0]}: pass_cell {cb.pass_cell!r} is neither 'uncaught' nor a channel")
+        return self
 
 
 def _load(path: Path, model: type[PhModel]) -> PhModel:
@@ -305,6 +324,7 @@ class Catalogue:
         self.transforms: dict[str, str] = {api: t.name for t in m.transforms for api in t.apis}
         self.tags: dict[str, tuple[str, str]] = {api: (t.tag, t.target) for t in m.tags for api in t.apis}
         self.callbacks: dict[str, CallbackSpec] = {api: c for c in m.callbacks for api in c.apis}
+        self.channel_sends: dict[str, ChannelSpec] = {api: c for c in m.channels for api in c.send}
         self.generic_prefixes = tuple(m.generic_callback_prefixes)
         self.wrapper_suffixes = tuple(m.wrapper_suffixes)
         self.keyed_classes = frozenset(m.keyed.classes)

@@ -128,6 +128,7 @@ def test_every_api_the_rules_name_passes_its_handlers_guard() -> None:
         "read_source": [*cat.source_apis, *cat.provider_queries],
         "sink_and_icc": [*cat.sink_apis, *cat.icc],
         "run_callbacks": list(cat.callbacks),
+        "send_on_channel": list(cat.channel_sends),
         "tags_and_transforms": [*cat.transforms, *(t for t in cat.tags if "(" not in t)],
         "copy_between_arguments": list(cat.copies),
         "serialise": list(cat.serializers),

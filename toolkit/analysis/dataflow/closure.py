@@ -169,8 +169,9 @@ class Closure:
                 cls, name = api.split("->", 1)
                 found.update({m.sig: m for m in app.invokers(cls, name)})
             return [found[k] for k in sorted(found)]
-        if kind == "uncaught":  # where a handler is installed: its callback runs there
-            found = {m.sig: m for api, spec in sorted(app.cat.callbacks.items()) if spec.pass_cell == kind
+        if kind in ("uncaught", "channel"):  # where a handler is installed: its callback runs there
+            name = "uncaught" if kind == "uncaught" else str(key[1])
+            found = {m.sig: m for api, spec in sorted(app.cat.callbacks.items()) if spec.pass_cell == name
                      for m in app.invokers(*api.split("->", 1))}
             return [found[k] for k in sorted(found)]
         if kind == "work":

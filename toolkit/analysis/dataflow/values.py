@@ -24,6 +24,16 @@ CellKey = Any  # a global cell: a field (class, name), ("icc", class), ("prefs",
 UNCAUGHT: CellKey = ("uncaught", "default")  # the exceptions escaping entry points (default crash handler)
 
 
+def channel_cell(name: str) -> CellKey:
+    """The global cell of a channel (models.yml `channels`): what every send on it carried."""
+    return ("channel", name)
+
+
+def passed_cell(name: str) -> CellKey:
+    """The cell a callback's `pass_cell` names: the uncaught exceptions, or a channel."""
+    return UNCAUGHT if name == "uncaught" else channel_cell(name)
+
+
 class Label(tuple):  # type: ignore[type-arg,unused-ignore]
     """One element of an abstract value: a tuple (tag, fields...)."""
 

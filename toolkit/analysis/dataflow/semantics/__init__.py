@@ -136,6 +136,7 @@ def _handlers() -> list[tuple[Handler, Guard]]:
         (intents.intent_plumbing, intents.intent_related),
         (intents.work_manager, intents.work_related),
         (callbacks.run_callbacks, callbacks.may_run_callbacks),
+        (callbacks.send_on_channel, callbacks.sends_on_channel),
         (io.tags_and_transforms, io.tags_or_transforms),
         (io.copy_between_arguments, io.copies_arguments),
         (io.files, io.file_related),

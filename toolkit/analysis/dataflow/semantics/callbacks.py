@@ -7,7 +7,7 @@ from __future__ import annotations
 from toolkit.analysis.catalogue import CallbackSpec, Catalogue
 from toolkit.analysis.dataflow.program import param_types
 from toolkit.analysis.dataflow.semantics import Api, LibraryCall
-from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, UNCAUGHT, AppObject, Cell, Label, cap
+from toolkit.analysis.dataflow.values import EMPTY, IDENTITY, AppObject, Cell, Label, cap, channel_cell, passed_cell
 from toolkit.analysis.dex import MethodDef
 
 MAX_CALLBACK_METHODS = 12
@@ -45,8 +45,8 @@ def _declared(call: LibraryCall, spec: CallbackSpec) -> frozenset[Label]:
             passed |= a
     if spec.pass_receiver:
         passed |= frozenset(lab for lab in args[0] if lab[0] not in IDENTITY)
-    if spec.pass_cell == "uncaught":
-        passed |= {Cell(UNCAUGHT)}
+    if spec.pass_cell is not None:
+        passed |= {Cell(passed_cell(spec.pass_cell))}
     last_ret: frozenset[Label] = EMPTY
     period = _period_seconds(call, spec)
     for o in sorted({lab[1] for lab in obj if lab[0] == "O"}):
@@ -71,6 +71,18 @@ def _declared(call: LibraryCall, spec: CallbackSpec) -> frozenset[Label]:
                 if period:
                     it._fact(("periodic", t.sig, period, call.where))
     return frozenset(lab for lab in last_ret if lab[0] not in IDENTITY)
+
+
+def sends_on_channel(api: Api, cat: Catalogue) -> bool:
+    return api.named(cat.channel_sends)
+
+
+def send_on_channel(call: LibraryCall) -> frozenset[Label] | None:
+    """A send on a channel (models.yml `channels`): its argument's data goes into the channel's cell, which the
+    callbacks registered with that `pass_cell` receive (the Handler of any Messenger the app wraps one in)."""
+    spec = next(s for key in call.keys if (s := call.cat.channel_sends.get(key)) is not None)
+    call.it._write_field(channel_cell(spec.name), call.arg(spec.arg))
+    return None
 
 
 def _period_seconds(call: LibraryCall, spec: CallbackSpec) -> int | None:
