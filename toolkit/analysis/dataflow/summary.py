@@ -171,8 +171,7 @@ class Substitution:
         self._memo: dict[Label, tuple[Label, ...]] = {}
 
     def apply(self, value: frozenset[Label]) -> frozenset[Label]:
-        changed = [lab for lab in value
-                   if lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER)]
+        changed = _substituted_part(value)
         if not changed:
             return value  # nothing of the callee's parameters in it: the same object back
         # the labels that stay are copied as a block; only the substituted ones are looked at one by one
@@ -200,7 +199,10 @@ class Substitution:
             return tuple(self.resolve(lab[1], lab[2])) if self.resolve is not None else (Cell(lab[2]),)
         if kind == "KV":
             if lab[2][0] in _SUBSTITUTED_INNER:
-                return tuple(Keyed(lab[1], x) for x in self._one(lab[2]))
+                inner = self._memo.get(lab[2])  # many keys over one parameter: substituted once
+                if inner is None:
+                    inner = self._memo[lab[2]] = self._one(lab[2])
+                return tuple(Keyed(lab[1], x) for x in inner)
             return (lab,)  # a keyed constant or source: nothing of the caller in it
         if kind == "PK":
             i = lab[1]
@@ -216,6 +218,28 @@ class Substitution:
                         out.append(ConcatParam(lab[1], x[1]))
             return tuple(out)
         return (lab,)
+
+
+_PARTS: dict[frozenset[Label], tuple[Label, ...]] = {}  # big summary value -> its labels a caller substitutes
+_PARTS_LABELS = [0]
+
+
+def _substituted_part(value: frozenset[Label]) -> tuple[Label, ...]:
+    """The labels of value that a call site substitutes. Summary values are applied at every call site of their
+    method (and shared by the results' value table), so a big one is scanned once."""
+    if len(value) < 16:
+        return tuple(lab for lab in value
+                     if lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER))
+    part = _PARTS.get(value)
+    if part is None:
+        # bounded by the labels its keys hold (they keep those values alive), not by their number
+        _PARTS_LABELS[0] += len(value)
+        if _PARTS_LABELS[0] > 500_000:
+            _PARTS.clear()
+            _PARTS_LABELS[0] = len(value)
+        part = _PARTS[value] = tuple(lab for lab in value
+                                     if lab[0] in _SUBSTITUTED or (lab[0] == "KV" and lab[2][0] in _SUBSTITUTED_INNER))
+    return part
 
 
 def by_path(item: SinkHit | IccSend) -> tuple[int, tuple[object, ...]]:
