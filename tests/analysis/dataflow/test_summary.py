@@ -105,3 +105,13 @@ def test_callers_reapply_a_hit_only_for_what_their_arguments_add() -> None:
     assert by_hit[tagged] == (None, ())  # which stream it is comes from the caller
     # a stream kept in a field of parameter 0: applied only by a caller knowing that object's field
     assert by_hit[kept] == (frozenset(), ((0, ("LA;", "out")),))
+
+
+def test_a_big_summary_value_substitutes_the_same_at_every_call_site() -> None:
+    # values of 16 labels or more take the memoised scan: two call sites, two different arguments
+    value = frozenset({Param(1), Keyed("k", Param(1)), *(Const(f"c{i}") for i in range(30))})
+    first = Substitution([EMPTY, frozenset({Source(3)})]).apply(value)
+    second = Substitution([EMPTY, frozenset({Source(4)})]).apply(value)
+    consts = {Const(f"c{i}") for i in range(30)}
+    assert first == {Source(3), Keyed("k", Source(3)), *consts}
+    assert second == {Source(4), Keyed("k", Source(4)), *consts}
