@@ -227,10 +227,10 @@ class MethodDef:
     proto: str  # (params)ret
     access: int
     code_off: int
+    sig: str = field(init=False)  # "Lcls;->name(params)ret": asked millions of times in a big app, built once
 
-    @property
-    def sig(self) -> str:
-        return f"{self.class_desc}->{self.name}{self.proto}"
+    def __post_init__(self) -> None:
+        self.sig = f"{self.class_desc}->{self.name}{self.proto}"
 
     @property
     def is_static(self) -> bool:

@@ -76,7 +76,8 @@ class App:
         if virtual:
             related = {c for c in related if p.is_app(c) or c == m.class_desc}
         for dex in self.dexes:
-            idxs = [i for i in dex.method_ids_named(m.name) if dex.method_ref(i)[2] == m.proto and dex.method_ref(i)[0] in related]
+            idxs = [i for i in dex.method_ids_named(m.name)
+                    if (ref := dex.method_ref(i))[2] == m.proto and ref[0] in related]
             refs = dex.methods_referencing(INVOKE_OPS, idxs)
             if virtual:
                 t = dex.find_type(m.class_desc)
