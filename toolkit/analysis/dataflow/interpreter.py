@@ -473,7 +473,10 @@ class MethodInterpreter(CallOps):
             in_states[blk] = dict(state)
             return True
         changed = False
-        for r in [r for r in cur.keys() - state.keys() if type(r) is tuple and r[0] == "fld"]:
+        # the field slots only the block's entry state holds (FIELDS lists each state's field slots)
+        cur_fields = cur.get(FIELDS)
+        missing = (cur_fields - state.get(FIELDS, frozenset())) if cur_fields else ()
+        for r in missing:
             glob = Cell(r[1])
             if glob not in cur[r]:
                 cur[r] = cur[r] | {glob}
