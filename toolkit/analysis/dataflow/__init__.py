@@ -10,6 +10,7 @@ The parts, in the order data goes through them:
 | `semantics/` | how library calls move data: one handler per API family, API names in apk_rules/models.yml |
 | `summary.py` | method summaries and their substitution at call sites |
 | `solver.py` | summaries bottom-up over the call graph with a worklist (no recursion, no depth limit) |
+| `sharing.py` | one object per distinct value in the results (memory) |
 | `app.py`, `entries.py` | manifest components, code-reference indexes, entry points and their triggers |
 | `closure.py` | the demand-driven driver: which methods are analysed at all |
 | `cells.py` | global cells (fields, intents between components, preferences, files) as one constraint system |
