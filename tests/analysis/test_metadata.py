@@ -60,3 +60,11 @@ def test_not_an_apk_raises_parse_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(ApkParseError):
         open_apk(bogus)
+
+
+def test_android_process_is_read_and_qualified() -> None:
+    meta = open_apk(REPO / "fixtures" / "apks" / "bench_android_15.apk").metadata()
+    by_name = {c.name.rsplit(".", 1)[1]: c.process for c in meta.components}
+    # android:process=":remote" is private to the app: the system names it package:remote
+    assert by_name == {"MainActivity": None, "LocalSyncService": None,
+                       "RemoteSyncService": "com.phonehome.fx.bench_android_15:remote"}

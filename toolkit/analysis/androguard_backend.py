@@ -344,11 +344,20 @@ def _qualify(package: str, name: str) -> str:
     return name
 
 
+def _process_name(package: str, value: str | None) -> str | None:
+    """android:process as the system names it: ':name' is private to the app (package:name), another name is
+    global; the package's own name is the default process (None)."""
+    if not value or value == package or value.startswith("@"):
+        return None  # a resource reference cannot be resolved here: the default process is assumed
+    return package + value if value.startswith(":") else value
+
+
 def _components(manifest: Any, package: str, target_sdk: int | None) -> list[Component]:
     application = manifest.find("application")
     if application is None:
         return []
     app_enabled = _bool_attr(application, "enabled")
+    app_process = _attr(application, "process")
     out: list[Component] = []
     for child in application:
         kind = _COMPONENT_TAGS.get(str(child.tag))
@@ -385,6 +394,7 @@ def _components(manifest: Any, package: str, target_sdk: int | None) -> list[Com
                 permission=_attr(child, "permission"),
                 target_activity=_qualify(package, target) if target else None,
                 intent_filters=filters,
+                process=_process_name(package, _attr(child, "process") or app_process),
             )
         )
     return out

@@ -43,6 +43,9 @@ class Component(PhModel):
     enabled: bool = True
     permission: str | None = None
     target_activity: str | None = Field(None, description="For activity-alias: the aliased activity")
+    process: str | None = Field(
+        None, description="android:process (of the component, else of the application), ':name' qualified with "
+                          "the package; None: the app's default process")
     intent_filters: list[IntentFilter] = Field(default_factory=list)
 
     @property

@@ -15,6 +15,7 @@ The parts, in the order data goes through them:
 | `closure.py` | the demand-driven driver: which methods are analysed at all |
 | `cells.py` | global cells (fields, intents between components, preferences, files) as one constraint system |
 | `flows.py`, `evidence.py` | reachable sink hits to `Flow`s with path, endpoints, triggers and permissions |
+| `processes.py` | android:process: which process each method runs in, and the cells it sees there |
 | `limits.py` | every limit that cuts the analysis, recorded by name and place (status `partial`) |
 """
 

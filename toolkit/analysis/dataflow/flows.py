@@ -16,6 +16,7 @@ from toolkit.analysis.dataflow.cells import CellTables, IccRouting, flatten
 from toolkit.analysis.dataflow.entries import Entry, component_entry_methods
 from toolkit.analysis.dataflow.evidence import TriggerFinder, add_triggers, code_location, endpoints_of, merge_endpoints
 from toolkit.analysis.dataflow.limits import BudgetExceeded, Limits
+from toolkit.analysis.dataflow.processes import ProcessCells
 from toolkit.analysis.dataflow.solver import Solver
 from toolkit.analysis.dataflow.summary import IccSend, SinkHit
 from toolkit.analysis.dataflow.values import EMPTY, Label, StreamTag
@@ -61,6 +62,8 @@ class FlowBuilder:
                     self.edges.setdefault(sig, set()).add((callee, kind))
         with contextlib.suppress(BudgetExceeded):  # recorded: flows are built from what is known reachable so far
             self._settle_reachability()
+        self.processes = ProcessCells(self.solver, self.entries, (c.process for c in self.app.components.values()),
+                                      self.reach, self.edges, self.cells, self.limits)
         reverse: dict[str, set[tuple[str, str]]] = {}
         for caller, outs in self.edges.items():
             for callee, kind in outs:
@@ -77,7 +80,7 @@ class FlowBuilder:
             for icc in sorted(res.iccs, key=_icc_order):
                 if icc.internal_only or self.routing.result_targets(sig, icc) is not None:
                     continue
-                exp = self.cells.expand(icc.intent)
+                exp = self.processes.cells_for(sig).expand(icc.intent)
                 internal = self.routing.internal_targets(icc, exp)
                 targets = [lab for lab in exp if lab[0] == "IT"]
                 types = [str(t[2]) for t in targets if t[1] == "type"]
@@ -144,7 +147,7 @@ class FlowBuilder:
         self.limits.hit("cell_rounds", None, f"reachability still growing after {REACH_ROUNDS} rounds")
 
     def _from_hit(self, sig: str, hit: SinkHit, triggers: TriggerFinder, flows: dict[tuple[object, ...], Flow]) -> None:
-        cells = self.cells
+        cells = self.processes.cells_for(sig)  # the cells of the process(es) the method runs in
         if not cells.may_carry_source(hit.data):
             return
         data = flatten(cells.expand(hit.data))
